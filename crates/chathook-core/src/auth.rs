@@ -1,0 +1,323 @@
+//! Who may call: the callback query string, the configured apps, and Tencent's `Sign`.
+//!
+//! `Sign = lowercase_hex(sha256(token ++ RequestTime))`, with `RequestTime` in Unix seconds
+//! (protocol.md §1.1). An app may hold several tokens at once so that one can be rotated in the
+//! console while the old one still verifies.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::rejection::Rejection;
+
+/// A secret string (callback token, API token). Its `Debug` and `Serialize` forms never show
+/// the value, so a secret cannot leak through a log line or `chathook check-config`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "SecretRepr")]
+pub struct Secret(String);
+
+/// The shapes a secret may arrive in from figment. An all-digit environment value is parsed as
+/// a number, which would silently drop leading zeros, so anything but a string is refused.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SecretRepr {
+    Text(String),
+    NotText(serde::de::IgnoredAny),
+}
+
+impl TryFrom<SecretRepr> for Secret {
+    type Error = String;
+
+    fn try_from(repr: SecretRepr) -> Result<Self, Self::Error> {
+        match repr {
+            SecretRepr::Text(text) if text.is_empty() => Err("a secret must not be empty".into()),
+            SecretRepr::Text(text) => Ok(Self(text)),
+            SecretRepr::NotText(_) => Err("a secret must be a string; in an environment \
+                 variable quote an all-digit secret, e.g. '[\"0123\"]'"
+                .into()),
+        }
+    }
+}
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used, never to print.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares with `candidate` in time independent of where they differ.
+    pub fn matches(&self, candidate: &[u8]) -> bool {
+        self.0.as_bytes().ct_eq(candidate).into()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
+/// `Sign` for `token` at `request_time` (Unix seconds): lowercase hex SHA-256 of the token
+/// immediately followed by the decimal time.
+pub fn sign(token: &str, request_time: u64) -> String {
+    sign_text(token, &request_time.to_string())
+}
+
+/// Signs over the time exactly as received, so the digest covers the bytes Chat signed.
+fn sign_text(token: &str, request_time: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(token.as_bytes());
+    hasher.update(request_time.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The query parameters Chat appends to the callback URL. Names are matched without regard to
+/// case (Chat spells `SdkAppid`, the TRTC sibling `SdkAppId`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallbackQuery<'a> {
+    /// `SdkAppid`, unparsed.
+    pub sdk_app_id: Option<Cow<'a, str>>,
+    /// `CallbackCommand`.
+    pub command: Option<Cow<'a, str>>,
+    /// `contenttype`, normally `json`.
+    pub content_type: Option<Cow<'a, str>>,
+    /// `ClientIP` of the end user's client, when Chat sends it.
+    pub client_ip: Option<Cow<'a, str>>,
+    /// `OptPlatform` (`Android`, `iOS`, `RESTAPI`, ...), when Chat sends it.
+    pub opt_platform: Option<Cow<'a, str>>,
+    /// `Sign`, when callback authentication is on.
+    pub sign: Option<Cow<'a, str>>,
+    /// `RequestTime`, when callback authentication is on.
+    pub request_time: Option<Cow<'a, str>>,
+}
+
+impl<'a> CallbackQuery<'a> {
+    /// Parses a raw (still percent-encoded) query string. Unknown parameters are ignored; a
+    /// known one given twice is refused, since which copy would count is ambiguous.
+    pub fn parse(raw: &'a str) -> Result<Self, Rejection> {
+        let mut query = Self::default();
+        for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+            let (slot, canonical) = match () {
+                _ if name.eq_ignore_ascii_case("SdkAppid") => (&mut query.sdk_app_id, "SdkAppid"),
+                _ if name.eq_ignore_ascii_case("CallbackCommand") => {
+                    (&mut query.command, "CallbackCommand")
+                }
+                _ if name.eq_ignore_ascii_case("contenttype") => {
+                    (&mut query.content_type, "contenttype")
+                }
+                _ if name.eq_ignore_ascii_case("ClientIP") => (&mut query.client_ip, "ClientIP"),
+                _ if name.eq_ignore_ascii_case("OptPlatform") => {
+                    (&mut query.opt_platform, "OptPlatform")
+                }
+                _ if name.eq_ignore_ascii_case("Sign") => (&mut query.sign, "Sign"),
+                _ if name.eq_ignore_ascii_case("RequestTime") => {
+                    (&mut query.request_time, "RequestTime")
+                }
+                _ => continue,
+            };
+            if slot.replace(value).is_some() {
+                return Err(Rejection::DuplicateParameter(canonical));
+            }
+        }
+        Ok(query)
+    }
+
+    /// `SdkAppid` as a number.
+    pub fn sdk_app_id(&self) -> Result<u64, Rejection> {
+        let raw = self.sdk_app_id.as_deref().ok_or(Rejection::SdkAppIdMissing)?;
+        raw.parse()
+            .map_err(|_| Rejection::SdkAppIdInvalid(raw.to_owned()))
+    }
+}
+
+/// A configured Chat app, ready to check requests.
+#[derive(Debug)]
+pub struct App {
+    /// The key of its `[apps.<name>]` table.
+    pub name: String,
+    /// Its SDKAppID.
+    pub sdk_app_id: u64,
+    tokens: Vec<Secret>,
+}
+
+impl App {
+    /// An app whose callbacks must be signed with one of `tokens`; with no tokens, callbacks
+    /// are accepted unsigned (config validation allows that only with an explicit opt-out).
+    pub fn new(name: impl Into<String>, sdk_app_id: u64, tokens: Vec<Secret>) -> Self {
+        Self {
+            name: name.into(),
+            sdk_app_id,
+            tokens,
+        }
+    }
+
+    /// Whether callbacks must carry a valid `Sign`.
+    pub fn requires_signature(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    /// Checks `Sign` and `RequestTime` against this app's tokens at time `now` (Unix seconds).
+    pub fn verify(
+        &self,
+        query: &CallbackQuery<'_>,
+        now: u64,
+        max_skew_secs: u64,
+    ) -> Result<(), Rejection> {
+        if !self.requires_signature() {
+            return Ok(());
+        }
+        let sign = query.sign.as_deref().ok_or(Rejection::SignMissing)?;
+        let time_text = query
+            .request_time
+            .as_deref()
+            .ok_or(Rejection::RequestTimeMissing)?;
+        let request_time = time_text
+            .parse::<u64>()
+            .ok()
+            .filter(|time| i64::try_from(*time).is_ok())
+            .ok_or_else(|| Rejection::RequestTimeInvalid(time_text.to_owned()))?;
+        let skew_secs = request_time as i64 - now as i64;
+        if skew_secs.unsigned_abs() > max_skew_secs {
+            return Err(Rejection::RequestTimeSkewed {
+                skew_secs,
+                max_skew_secs,
+            });
+        }
+        // Every token is tried, whatever matches, so timing tells nothing about which one did.
+        let matched = self.tokens.iter().fold(false, |matched, token| {
+            let expected = sign_text(token.expose(), time_text);
+            matched | bool::from(expected.as_bytes().ct_eq(sign.as_bytes()))
+        });
+        if matched {
+            Ok(())
+        } else {
+            Err(Rejection::SignMismatch)
+        }
+    }
+}
+
+/// The configured apps, looked up by SDKAppID.
+#[derive(Debug, Default)]
+pub struct Apps {
+    by_id: HashMap<u64, App>,
+}
+
+impl Apps {
+    /// Indexes `apps` by SDKAppID; the caller has checked ids are unique.
+    pub fn new(apps: impl IntoIterator<Item = App>) -> Self {
+        Self {
+            by_id: apps.into_iter().map(|app| (app.sdk_app_id, app)).collect(),
+        }
+    }
+
+    /// The app with this SDKAppID.
+    pub fn get(&self, sdk_app_id: u64) -> Result<&App, Rejection> {
+        self.by_id
+            .get(&sdk_app_id)
+            .ok_or(Rejection::UnknownApp(sdk_app_id))
+    }
+
+    /// Every app, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &App> {
+        self.by_id.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VECTOR_SIGN: &str = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061";
+
+    fn query(sign: &str, time: &str) -> CallbackQuery<'static> {
+        CallbackQuery {
+            sign: Some(Cow::Owned(sign.to_owned())),
+            request_time: Some(Cow::Owned(time.to_owned())),
+            ..CallbackQuery::default()
+        }
+    }
+
+    #[test]
+    fn sign_matches_tencents_documented_vector() {
+        assert_eq!(sign("xxxxyyyy", 1669872112), VECTOR_SIGN);
+    }
+
+    #[test]
+    fn verify_accepts_any_active_token_and_refuses_others() {
+        let app = App::new(
+            "demo",
+            1,
+            vec![Secret::new("old-token"), Secret::new("xxxxyyyy")],
+        );
+        let now = 1669872112;
+        assert_eq!(app.verify(&query(VECTOR_SIGN, "1669872112"), now, 60), Ok(()));
+        let old = sign("old-token", now);
+        assert_eq!(app.verify(&query(&old, "1669872112"), now, 60), Ok(()));
+        let other = sign("other", now);
+        assert_eq!(
+            app.verify(&query(&other, "1669872112"), now, 60),
+            Err(Rejection::SignMismatch)
+        );
+        assert_eq!(
+            app.verify(&query(&VECTOR_SIGN.to_uppercase(), "1669872112"), now, 60),
+            Err(Rejection::SignMismatch)
+        );
+    }
+
+    #[test]
+    fn verify_bounds_clock_skew_both_ways() {
+        let app = App::new("demo", 1, vec![Secret::new("xxxxyyyy")]);
+        let at = 1669872112;
+        assert_eq!(app.verify(&query(VECTOR_SIGN, "1669872112"), at + 60, 60), Ok(()));
+        assert_eq!(app.verify(&query(VECTOR_SIGN, "1669872112"), at - 60, 60), Ok(()));
+        assert_eq!(
+            app.verify(&query(VECTOR_SIGN, "1669872112"), at + 61, 60),
+            Err(Rejection::RequestTimeSkewed { skew_secs: -61, max_skew_secs: 60 })
+        );
+        assert_eq!(
+            app.verify(&query(VECTOR_SIGN, "1669872112"), at - 61, 60),
+            Err(Rejection::RequestTimeSkewed { skew_secs: 61, max_skew_secs: 60 })
+        );
+        assert_eq!(
+            app.verify(&query(VECTOR_SIGN, "16698721x2"), at, 60),
+            Err(Rejection::RequestTimeInvalid("16698721x2".into()))
+        );
+    }
+
+    #[test]
+    fn query_names_match_any_case_and_duplicates_are_refused() {
+        let query = CallbackQuery::parse("sdkappid=14&CALLBACKCOMMAND=State.StateChange&x=1").unwrap();
+        assert_eq!(query.sdk_app_id(), Ok(14));
+        assert_eq!(query.command.as_deref(), Some("State.StateChange"));
+        assert_eq!(
+            CallbackQuery::parse("SdkAppid=1&SdkAppId=2"),
+            Err(Rejection::DuplicateParameter("SdkAppid"))
+        );
+        assert_eq!(
+            CallbackQuery::parse("SdkAppid=abc").unwrap().sdk_app_id(),
+            Err(Rejection::SdkAppIdInvalid("abc".into()))
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = Secret::new("hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        assert!(!serde_json::to_string(&secret).unwrap().contains("hunter2"));
+    }
+}

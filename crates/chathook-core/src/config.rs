@@ -1,0 +1,386 @@
+//! Configuration: typed structs with their defaults, loaded with figment from a TOML file and
+//! `CHATHOOK_*` environment variables (`__` separates nesting levels).
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::auth::Secret;
+use crate::error::StartupError;
+
+/// The file read when no other is named.
+pub const DEFAULT_CONFIG_PATH: &str = "config/chathook.toml";
+/// Prefix of the environment variables that override the file.
+pub const ENV_PREFIX: &str = "CHATHOOK_";
+/// Environment variable naming the config file (like `--config`).
+pub const CONFIG_PATH_ENV: &str = "CHATHOOK_CONFIG";
+
+/// Which config file to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigFile {
+    /// [`DEFAULT_CONFIG_PATH`] if it exists, else the built-in defaults alone.
+    Default,
+    /// A file the operator named: it must exist.
+    Named(PathBuf),
+}
+
+impl ConfigFile {
+    /// `Named` if `path` is given, else `Default`.
+    pub fn from_option(path: Option<PathBuf>) -> Self {
+        path.map_or(Self::Default, Self::Named)
+    }
+}
+
+/// Everything chathook reads from its config file and environment.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listener.
+    pub server: ServerConfig,
+    /// Signature checking.
+    pub auth: AuthConfig,
+    /// The Chat apps allowed to call, keyed by a name of your choice.
+    pub apps: BTreeMap<String, AppConfig>,
+    /// How callbacks reach handlers.
+    pub dispatch: DispatchConfig,
+    /// The handlers' read API under `/api/v1`.
+    pub api: ApiConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// One table per handler, keyed by its registered snake_case name.
+    pub handlers: BTreeMap<String, HandlerTable>,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen_addr: SocketAddr,
+    /// Path Chat POSTs callbacks to.
+    pub callback_path: String,
+    /// Largest accepted callback body, in bytes. Read receipts of large groups are large.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            callback_path: "/callback".into(),
+            body_limit_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[auth]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How far `RequestTime` may be from this server's clock, in seconds, either way.
+    pub max_clock_skew_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            max_clock_skew_secs: 60,
+        }
+    }
+}
+
+/// `[apps.<name>]`: one Chat app.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The app's SDKAppID.
+    #[serde(deserialize_with = "number_or_numeric_string")]
+    pub sdk_app_id: u64,
+    /// Callback auth tokens from the Chat console. More than one while rotating.
+    #[serde(default)]
+    pub tokens: Vec<Secret>,
+    /// Accept unsigned callbacks for an app with no tokens. For local development only.
+    #[serde(default)]
+    pub allow_unsigned: bool,
+}
+
+/// `[dispatch]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DispatchConfig {
+    /// Deadline for one handler call, in milliseconds; below Chat's 2 s.
+    pub handler_timeout_ms: u64,
+    /// What to answer for a command no enabled handler serves.
+    pub unrouted: Unrouted,
+    /// Decision for a before-callback whose handler fails or times out.
+    pub before_fallback: Fallback,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            handler_timeout_ms: 1500,
+            unrouted: Unrouted::Accept,
+            before_fallback: Fallback::Allow,
+        }
+    }
+}
+
+impl DispatchConfig {
+    /// `handler_timeout_ms` as a duration.
+    pub fn handler_timeout(&self) -> Duration {
+        Duration::from_millis(self.handler_timeout_ms)
+    }
+}
+
+/// Answer for a callback whose command has no enabled handler.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unrouted {
+    /// OK/0: Chat goes on as normal.
+    #[default]
+    Accept,
+    /// A FAIL reply.
+    Reject,
+}
+
+/// Decision for a before-callback whose handler errs or times out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// Let the event proceed, as Chat itself does when a callback times out.
+    #[default]
+    Allow,
+    /// Refuse the event (`ErrorCode` 1).
+    Deny,
+}
+
+/// `[api]`
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Bearer tokens accepted by `/api/v1`. None: the API is not served.
+    pub tokens: Vec<Secret>,
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `plain` for people, `json` for log pipelines.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `chathook=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Plain,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[handlers.<name>]`: the keys the platform reads, plus the handler's own settings.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct HandlerTable {
+    /// Serve this handler's commands.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Overrides `dispatch.before_fallback` for this handler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+    /// Everything else, handed to the handler's build function.
+    #[serde(flatten)]
+    pub settings: Map<String, Value>,
+}
+
+impl Config {
+    /// The figment that [`Config::load`] extracts: defaults, then the file, then `CHATHOOK_*`.
+    pub fn figment(file: &ConfigFile) -> Result<Figment, StartupError> {
+        let path = match file {
+            ConfigFile::Named(path) if !path.is_file() => {
+                return Err(StartupError::ConfigFileMissing(path.clone()));
+            }
+            ConfigFile::Named(path) => Some(path.as_path()),
+            ConfigFile::Default => Some(Path::new(DEFAULT_CONFIG_PATH)).filter(|p| p.is_file()),
+        };
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        Ok(figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .ignore(&["config"])
+                .split("__"),
+        ))
+    }
+
+    /// Loads and validates the config.
+    pub fn load(file: &ConfigFile) -> Result<Self, StartupError> {
+        Self::from_figment(&Self::figment(file)?)
+    }
+
+    /// Extracts and validates a config from any figment (tests build theirs in code).
+    pub fn from_figment(figment: &Figment) -> Result<Self, StartupError> {
+        let config: Self = figment
+            .extract()
+            .map_err(|error| StartupError::Config(Box::new(error)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot: paths, limits, unique app ids, tokens present.
+    pub fn validate(&self) -> Result<(), StartupError> {
+        let invalid = |message: String| Err(StartupError::InvalidConfig(message));
+        let path = &self.server.callback_path;
+        if !path.starts_with('/') || path.contains(['?', '#', '{', '}']) {
+            return invalid(format!(
+                "server.callback_path {path:?} must be a plain path starting with '/'"
+            ));
+        }
+        if ["/healthz", "/readyz", "/metrics"].contains(&path.as_str()) || path.starts_with("/api/")
+        {
+            return invalid(format!(
+                "server.callback_path {path:?} collides with a built-in route"
+            ));
+        }
+        if self.server.body_limit_bytes == 0 {
+            return invalid("server.body_limit_bytes must be greater than 0".into());
+        }
+        if self.dispatch.handler_timeout_ms == 0 {
+            return invalid("dispatch.handler_timeout_ms must be greater than 0".into());
+        }
+        let mut names_by_id: HashMap<u64, &str> = HashMap::new();
+        for (name, app) in &self.apps {
+            if let Some(other) = names_by_id.insert(app.sdk_app_id, name) {
+                return invalid(format!(
+                    "apps.{other} and apps.{name} both have sdk_app_id {}",
+                    app.sdk_app_id
+                ));
+            }
+            match (app.tokens.is_empty(), app.allow_unsigned) {
+                (true, false) => {
+                    return invalid(format!(
+                        "apps.{name} has no tokens: add the callback auth token from the Chat \
+                         console to apps.{name}.tokens (or, for local development only, set \
+                         apps.{name}.allow_unsigned = true)"
+                    ));
+                }
+                (false, true) => {
+                    return invalid(format!(
+                        "apps.{name} has tokens and allow_unsigned = true: remove one of them"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// This config as JSON with every secret replaced by `[redacted]`, for display.
+    pub fn redacted(&self) -> Value {
+        let mut value = serde_json::to_value(self).expect("config serializes to JSON");
+        redact_handler_settings(&mut value["handlers"]);
+        value
+    }
+}
+
+/// Handler settings are free-form, so secrets are found by key name and in URL passwords.
+fn redact_handler_settings(value: &mut Value) {
+    const SECRET_WORDS: [&str; 4] = ["token", "password", "secret", "credential"];
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                let key = key.to_ascii_lowercase();
+                let is_secret = SECRET_WORDS.iter().any(|word| key.contains(word))
+                    || key == "key"
+                    || key.ends_with("_key");
+                if is_secret {
+                    *value = Value::String("[redacted]".into());
+                } else {
+                    redact_handler_settings(value);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_handler_settings),
+        Value::String(text) => {
+            if let Some(redacted) = redact_url_password(text) {
+                *text = redacted;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `scheme://user:password@host/...` with the password replaced.
+fn redact_url_password(text: &str) -> Option<String> {
+    let (scheme, rest) = text.split_once("://")?;
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (userinfo, _) = rest[..authority_end].rsplit_once('@')?;
+    let (user, _password) = userinfo.split_once(':')?;
+    let after = &rest[userinfo.len()..];
+    Some(format!("{scheme}://{user}:[redacted]{after}"))
+}
+
+fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Number(u64),
+        Text(String),
+    }
+    match Repr::deserialize(deserializer)? {
+        Repr::Number(number) => Ok(number),
+        Repr::Text(text) => text.trim().parse().map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is not an unsigned integer"))
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_passwords_are_redacted() {
+        assert_eq!(
+            redact_url_password("postgres://app:s3cret@db:5432/chat").as_deref(),
+            Some("postgres://app:[redacted]@db:5432/chat")
+        );
+        assert_eq!(redact_url_password("sqlite://data/x.db"), None);
+        assert_eq!(redact_url_password("postgres://app@db/chat"), None);
+    }
+
+    #[test]
+    fn handler_secrets_are_redacted_by_key_and_url() {
+        let mut value = serde_json::json!({
+            "store": {"enabled": true, "database_url": "postgres://u:pw@h/db", "api_key": "k", "limit": 3}
+        });
+        redact_handler_settings(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "store": {"enabled": true, "database_url": "postgres://u:[redacted]@h/db", "api_key": "[redacted]", "limit": 3}
+            })
+        );
+    }
+}

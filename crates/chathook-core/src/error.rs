@@ -1,0 +1,91 @@
+//! Errors that stop chathook from starting. Each names the culprit: the file, the key, the
+//! handler or the command.
+
+use std::path::PathBuf;
+
+/// An error boxed for transport across handler boundaries.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why chathook cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// `--config` or `CHATHOOK_CONFIG` names a file that is not there.
+    #[error("config file {} does not exist", .0.display())]
+    ConfigFileMissing(PathBuf),
+    /// The file or environment does not parse into the config types.
+    #[error("invalid configuration: {0}")]
+    Config(#[source] Box<figment::Error>),
+    /// The config parses but makes no sense.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// `[handlers.<name>]` names a handler no linked crate registers.
+    #[error(
+        "config table [handlers.{name}] names no linked handler (linked handlers: {linked}); \
+         fix the name or add the plugin crate to the binary's link list"
+    )]
+    UnknownHandler {
+        /// The table's name.
+        name: String,
+        /// The handlers that are linked, comma-separated.
+        linked: String,
+    },
+    /// Two linked crates register the same handler name.
+    #[error("handler name {name:?} is registered twice, by {first} and by {second}")]
+    DuplicateHandlerName {
+        /// The contested name.
+        name: &'static str,
+        /// Module of the first registration.
+        first: &'static str,
+        /// Module of the second registration.
+        second: &'static str,
+    },
+    /// A registration is malformed (bad name, no commands, a command twice).
+    #[error("handler {name:?} (registered in {module}) is invalid: {problem}")]
+    InvalidRegistration {
+        /// The registered name.
+        name: &'static str,
+        /// Where it was registered.
+        module: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Two enabled handlers claim one command.
+    #[error(
+        "handlers {first} and {second} are both enabled and both claim {command}; \
+         disable one of them"
+    )]
+    CommandClaimedTwice {
+        /// The contested command.
+        command: &'static str,
+        /// One claimant.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+    },
+    /// A handler's own settings do not fit its config type.
+    #[error("invalid settings in [handlers.{handler}]: {problem}")]
+    HandlerSettings {
+        /// The handler.
+        handler: &'static str,
+        /// Which key and why.
+        problem: String,
+    },
+    /// A handler's build function failed.
+    #[error("handler {handler} failed to build: {source}")]
+    HandlerBuild {
+        /// The handler.
+        handler: &'static str,
+        /// Its error.
+        #[source]
+        source: BoxError,
+    },
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// `server.listen_addr`.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}

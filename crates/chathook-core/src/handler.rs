@@ -1,0 +1,383 @@
+//! What a plugin implements ([`Handler`]) and how it announces itself ([`register_handler!`]).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{BoxError, StartupError};
+use crate::protocol::{CallbackKind, Reply};
+
+/// A callback handler: serves the commands it registered for, and optionally a read API.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one authenticated callback. Runs under `dispatch.handler_timeout_ms`; for an
+    /// after-callback, `Ok` means the event is safely taken care of, since Chat will not send
+    /// it again.
+    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError>;
+
+    /// Whether the handler's dependencies (database, broker, ...) answer; `/readyz` asks.
+    async fn ready(&self) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Routes of the handler's read API, mounted under `/api/v1` behind the `[api]` bearer
+    /// token. Paths are relative: `/things/{id}` is served at `/api/v1/things/{id}`.
+    fn api_routes(&self) -> Option<Router> {
+        None
+    }
+}
+
+/// One authenticated callback, as a handler receives it.
+#[derive(Clone, Debug)]
+pub struct Callback {
+    sdk_app_id: u64,
+    command: Cow<'static, str>,
+    kind: CallbackKind,
+    client_ip: Option<String>,
+    opt_platform: Option<String>,
+    body: Bytes,
+}
+
+impl Callback {
+    /// A callback for `command` from app `sdk_app_id` with a JSON `body`, e.g. in unit tests.
+    pub fn new(
+        sdk_app_id: u64,
+        command: impl Into<Cow<'static, str>>,
+        body: impl Into<Bytes>,
+    ) -> Self {
+        let command = command.into();
+        Self {
+            sdk_app_id,
+            kind: CallbackKind::of(&command),
+            command,
+            client_ip: None,
+            opt_platform: None,
+            body: body.into(),
+        }
+    }
+
+    /// Sets `ClientIP` and `OptPlatform` as Chat sent them.
+    pub fn with_client(mut self, client_ip: Option<String>, opt_platform: Option<String>) -> Self {
+        self.client_ip = client_ip;
+        self.opt_platform = opt_platform;
+        self
+    }
+
+    /// The app's SDKAppID, already checked against the config.
+    pub fn sdk_app_id(&self) -> u64 {
+        self.sdk_app_id
+    }
+
+    /// `CallbackCommand`.
+    pub fn command(&self) -> &str {
+        &self.command
+    }
+
+    /// Before or after.
+    pub fn kind(&self) -> CallbackKind {
+        self.kind
+    }
+
+    /// `ClientIP`, when Chat sent it.
+    pub fn client_ip(&self) -> Option<&str> {
+        self.client_ip.as_deref()
+    }
+
+    /// `OptPlatform`, when Chat sent it.
+    pub fn opt_platform(&self) -> Option<&str> {
+        self.opt_platform.as_deref()
+    }
+
+    /// The raw body: a JSON object, already checked for syntax.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Deserializes the body into the handler's typed model. A mismatch becomes a 400 reply
+    /// whose `ErrorInfo` gives the path of the offending field.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
+        let mut deserializer = serde_json::Deserializer::from_slice(&self.body);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            HandlerError::InvalidBody(format!("invalid {path}: {inner}"))
+        })
+    }
+}
+
+/// Why a handler could not handle a callback.
+///
+/// Any `std::error::Error` converts into [`HandlerError::Internal`] with `?`.
+pub enum HandlerError {
+    /// The body is unusable; the text (shown to the caller) says which field and why.
+    InvalidBody(String),
+    /// Anything else; logged with its cause chain, never shown to the caller.
+    Internal(BoxError),
+}
+
+impl HandlerError {
+    /// An unusable body, with words the caller can act on.
+    pub fn invalid_body(message: impl Into<String>) -> Self {
+        Self::InvalidBody(message.into())
+    }
+
+    /// An internal failure.
+    pub fn internal(error: impl Into<BoxError>) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
+    fn from(error: E) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+impl fmt::Debug for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidBody(message) => f.debug_tuple("InvalidBody").field(message).finish(),
+            Self::Internal(error) => f.debug_tuple("Internal").field(error).finish(),
+        }
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidBody(message) => f.write_str(message),
+            Self::Internal(error) => write!(f, "{}", ErrorChain(error.as_ref())),
+        }
+    }
+}
+
+/// Displays an error followed by each of its sources.
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// A handler's own settings: its `[handlers.<name>]` table without the platform's keys.
+pub type HandlerSettings = Map<String, Value>;
+
+type BuildFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Handler>, StartupError>> + Send>>;
+
+/// A handler as registered by a plugin crate with [`register_handler!`]: const data only, all
+/// real setup happens in `build` at start-up.
+pub struct HandlerRegistration {
+    name: &'static str,
+    commands: &'static [&'static str],
+    module: &'static str,
+    check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
+    build: fn(&'static str, HandlerSettings) -> BuildFuture,
+}
+
+inventory::collect!(HandlerRegistration);
+
+impl HandlerRegistration {
+    #[doc(hidden)]
+    pub const fn __new(
+        name: &'static str,
+        commands: &'static [&'static str],
+        module: &'static str,
+        check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
+        build: fn(&'static str, HandlerSettings) -> BuildFuture,
+    ) -> Self {
+        Self {
+            name,
+            commands,
+            module,
+            check,
+            build,
+        }
+    }
+
+    /// The snake_case name, which is also its config table's key.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The `CallbackCommand`s it serves.
+    pub fn commands(&self) -> &'static [&'static str] {
+        self.commands
+    }
+
+    /// The module that registered it, to name the culprit in errors.
+    pub fn module(&self) -> &'static str {
+        self.module
+    }
+
+    /// Checks `settings` against the handler's config type without building it.
+    pub fn check(&self, settings: &HandlerSettings) -> Result<(), StartupError> {
+        (self.check)(self.name, settings)
+    }
+
+    /// Builds the handler from its settings.
+    pub async fn build(&self, settings: HandlerSettings) -> Result<Arc<dyn Handler>, StartupError> {
+        (self.build)(self.name, settings).await
+    }
+}
+
+impl fmt::Debug for HandlerRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandlerRegistration")
+            .field("name", &self.name)
+            .field("commands", &self.commands)
+            .field("module", &self.module)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every registration linked into this binary, sorted by name.
+pub fn linked_handlers() -> Vec<&'static HandlerRegistration> {
+    let mut all: Vec<_> = inventory::iter::<HandlerRegistration>.into_iter().collect();
+    all.sort_by_key(|registration| registration.name);
+    all
+}
+
+/// Settings for a handler that takes none: any key in its table is refused.
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoSettings {}
+
+/// Deserializes a handler's settings into its config type. Keys the type does not read are
+/// refused even if the type itself would ignore them, so a typo never goes unnoticed.
+fn parse_settings<C: DeserializeOwned>(
+    handler: &'static str,
+    settings: HandlerSettings,
+) -> Result<C, StartupError> {
+    let mut unknown = Vec::new();
+    let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let deserializer = serde_ignored::Deserializer::new(Value::Object(settings), &mut record_unknown);
+    let parsed = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        StartupError::HandlerSettings {
+            handler,
+            problem: if path == "." {
+                error.into_inner().to_string()
+            } else {
+                format!("{path}: {}", error.into_inner())
+            },
+        }
+    })?;
+    if let Some(key) = unknown.first() {
+        return Err(StartupError::HandlerSettings {
+            handler,
+            problem: format!("unknown key `{key}`"),
+        });
+    }
+    Ok(parsed)
+}
+
+#[doc(hidden)]
+pub fn __check<C: DeserializeOwned>(
+    handler: &'static str,
+    settings: &HandlerSettings,
+) -> Result<(), StartupError> {
+    parse_settings::<C>(handler, settings.clone()).map(drop)
+}
+
+#[doc(hidden)]
+pub fn __build<C, H, E, Fut>(
+    handler: &'static str,
+    settings: HandlerSettings,
+    build: fn(C) -> Fut,
+) -> BuildFuture
+where
+    C: DeserializeOwned,
+    H: Handler,
+    E: Into<BoxError>,
+    Fut: Future<Output = Result<H, E>> + Send + 'static,
+{
+    let config = match parse_settings::<C>(handler, settings) {
+        Ok(config) => config,
+        Err(error) => return Box::pin(std::future::ready(Err(error))),
+    };
+    let building = build(config);
+    Box::pin(async move {
+        match building.await {
+            Ok(built) => Ok(Arc::new(built) as Arc<dyn Handler>),
+            Err(error) => Err(StartupError::HandlerBuild {
+                handler,
+                source: error.into(),
+            }),
+        }
+    })
+}
+
+/// Registers a handler at link time.
+///
+/// - `name`: snake_case; its config is the `[handlers.<name>]` table.
+/// - `commands`: the `CallbackCommand`s it serves.
+/// - `config`: the type its settings deserialize into ([`NoSettings`] for none).
+/// - `build`: an `async fn(Config) -> Result<impl Handler, impl Into<BoxError>>`.
+///
+/// ```
+/// use chathook_core::{Callback, Handler, HandlerError, Reply, register_handler};
+///
+/// #[derive(serde::Deserialize)]
+/// #[serde(deny_unknown_fields)]
+/// struct GreeterConfig {
+///     greeting: String,
+/// }
+///
+/// struct Greeter {
+///     greeting: String,
+/// }
+///
+/// #[async_trait::async_trait]
+/// impl Handler for Greeter {
+///     async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+///         tracing::info!(greeting = %self.greeting, command = callback.command(), "hello");
+///         Ok(Reply::ok())
+///     }
+/// }
+///
+/// async fn build(config: GreeterConfig) -> Result<Greeter, std::convert::Infallible> {
+///     Ok(Greeter { greeting: config.greeting })
+/// }
+///
+/// register_handler! {
+///     name: "greeter",
+///     commands: ["Group.CallbackAfterNewMemberJoin"],
+///     config: GreeterConfig,
+///     build: build,
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! register_handler {
+    (
+        name: $name:literal,
+        commands: [$($command:literal),+ $(,)?],
+        config: $config:ty,
+        build: $build:expr $(,)?
+    ) => {
+        $crate::__private::inventory::submit! {
+            $crate::HandlerRegistration::__new(
+                $name,
+                &[$($command),+],
+                ::core::module_path!(),
+                $crate::__check::<$config>,
+                |handler, settings| $crate::__build::<$config, _, _, _>(handler, settings, $build),
+            )
+        }
+    };
+}

@@ -1,0 +1,39 @@
+//! chathook-core: the platform every chathook plugin stands on.
+//!
+//! It receives Tencent Cloud Chat callbacks on one endpoint, checks that they come from a
+//! configured app (SdkAppid, `Sign`, freshness), and routes each on its `CallbackCommand` to
+//! the [`Handler`] registered for it with [`register_handler!`]. It names no plugin: the
+//! binary links them.
+//!
+//! Where things live: [`protocol`] (command table, reply packet), [`auth`] (query string,
+//! apps, signatures), [`config`], [`handler`] (the plugin interface), [`registry`]
+//! (routing), [`server`] (HTTP), [`metrics`], [`rejection`] (every refusal reason).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod handler;
+pub mod metrics;
+pub mod protocol;
+pub mod registry;
+pub mod rejection;
+pub mod server;
+
+pub use async_trait::async_trait;
+
+pub use crate::config::Config;
+pub use crate::error::{BoxError, StartupError};
+pub use crate::handler::{
+    Callback, Handler, HandlerError, HandlerRegistration, HandlerSettings, NoSettings,
+    linked_handlers,
+};
+#[doc(hidden)]
+pub use crate::handler::{__build, __check};
+pub use crate::protocol::{CallbackKind, Reply};
+pub use crate::rejection::Rejection;
+pub use crate::server::Chathook;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}

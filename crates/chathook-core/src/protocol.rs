@@ -1,0 +1,270 @@
+//! The wire protocol of Tencent Cloud Chat callbacks: the command table and the reply packet.
+//!
+//! Facts here come from `shared/protocol.md` (sections 2 and 4); where Tencent's pages disagree
+//! that document says which one to trust.
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Whether Chat waits for the app's decision or only tells it what happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackKind {
+    /// Chat waits (at most 2 s) for the reply and may block or rewrite the event.
+    Before,
+    /// A notification: Chat ignores the reply's decision fields.
+    After,
+}
+
+impl CallbackKind {
+    /// The kind of `command`: from the documented command table, or for a command missing
+    /// there, from its name (`CallbackBefore*` and `CallbackPrev*` are the deciding ones).
+    pub fn of(command: &str) -> Self {
+        match known_command(command) {
+            Some(known) => known.kind,
+            None => {
+                let verb = command.rsplit('.').next().unwrap_or(command);
+                if verb.starts_with("CallbackBefore") || verb.starts_with("CallbackPrev") {
+                    Self::Before
+                } else {
+                    Self::After
+                }
+            }
+        }
+    }
+
+    /// `"before"` or `"after"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Before => "before",
+            Self::After => "after",
+        }
+    }
+}
+
+/// One row of the documented command table.
+#[derive(Clone, Copy, Debug)]
+pub struct KnownCommand {
+    /// The `CallbackCommand` string, exactly as Chat sends it.
+    pub name: &'static str,
+    /// Before or after.
+    pub kind: CallbackKind,
+}
+
+const fn before(name: &'static str) -> KnownCommand {
+    KnownCommand {
+        name,
+        kind: CallbackKind::Before,
+    }
+}
+
+const fn after(name: &'static str) -> KnownCommand {
+    KnownCommand {
+        name,
+        kind: CallbackKind::After,
+    }
+}
+
+/// Every command `protocol.md` documents, in its order.
+pub const KNOWN_COMMANDS: &[KnownCommand] = &[
+    after("Alert.RequestOverLimit"),
+    after("State.StateChange"),
+    after("Profile.CallbackPortraitSet"),
+    before("Sns.CallbackPrevFriendAdd"),
+    before("Sns.CallbackPrevFriendResponse"),
+    after("Sns.CallbackFriendAdd"),
+    after("Sns.CallbackFriendDelete"),
+    after("Sns.CallbackBlackListAdd"),
+    after("Sns.CallbackBlackListDelete"),
+    after("Follow.CallbackAfterFollowAdd"),
+    after("Follow.CallbackAfterFollowDelete"),
+    before("C2C.CallbackBeforeSendMsg"),
+    after("C2C.CallbackAfterSendMsg"),
+    after("C2C.CallbackAfterMsgReport"),
+    after("C2C.CallbackAfterMsgWithDraw"),
+    after("C2C.CallbackAfterC2CMsgExtension"),
+    after("C2C.CallbackAfterMsgReadAll"),
+    before("Group.CallbackBeforeCreateGroup"),
+    after("Group.CallbackAfterCreateGroup"),
+    before("Group.CallbackBeforeApplyJoinGroup"),
+    before("Group.CallbackBeforeInviteJoinGroup"),
+    after("Group.CallbackAfterNewMemberJoin"),
+    after("Group.CallbackAfterMemberExit"),
+    before("Group.CallbackBeforeSendMsg"),
+    after("Group.CallbackAfterSendMsg"),
+    after("Group.CallbackAfterGroupFull"),
+    after("Group.CallbackAfterGroupDestroyed"),
+    after("Group.CallbackAfterGroupInfoChanged"),
+    after("Group.CallbackAfterRecallMsg"),
+    after("Group.CallbackOnMemberStateChange"),
+    after("Group.CallbackSendMsgException"),
+    before("Group.CallbackBeforeCreateTopic"),
+    after("Group.CallbackAfterCreateTopic"),
+    after("Group.CallbackAfterTopicDestroyed"),
+    after("Group.CallbackAfterTopicInfoChanged"),
+    after("Group.CallbackAfterMemberFieldChanged"),
+    after("Group.CallbackAfterGroupAttrChanged"),
+    after("Group.CallbackAfterReadReceipt"),
+    after("Group.CallbackAfterChangeGroupOwner"),
+    after("Group.CallbackOnDailyGroupQuotaAlarm"),
+    after("Group.CallbackAfterGroupMsgExtension"),
+    after("Bot.OnC2CMessage"),
+    after("Bot.OnGroupMessage"),
+    after("Chatbot.OnC2CSignalMessage"),
+    after("ContentCallback.ResultNotify"),
+    after("Push.OfflinePush"),
+    after("Push.AllMemberPush"),
+    before("OfficialAccount.CallbackBeforeCreateOfficialAccount"),
+    after("OfficialAccount.CallbackAfterCreateOfficialAccount"),
+    after("OfficialAccount.CallbackAfterOfficialAccountInfoChanged"),
+    after("OfficialAccount.CallbackAfterOfficialAccountDestroyed"),
+    before("OfficialAccount.CallbackBeforeAddSubscriber"),
+    after("OfficialAccount.CallbackAfterAddSubscriber"),
+    after("OfficialAccount.CallbackAfterOfficialAccountFull"),
+    after("OfficialAccount.CallbackAfterDeleteSubscriber"),
+    before("OfficialAccount.CallbackBeforeSendMsg"),
+    after("OfficialAccount.CallbackAfterSendMsg"),
+    after("OfficialAccount.CallbackAfterMsgWithDraw"),
+    after("Call.CallbackAfterStartCall"),
+    after("Call.CallbackAfterEndCall"),
+    after("Call.CallbackAfterMemberChanged"),
+];
+
+/// The table row for `command`, if Tencent documents it.
+pub fn known_command(command: &str) -> Option<&'static KnownCommand> {
+    KNOWN_COMMANDS.iter().find(|known| known.name == command)
+}
+
+/// `ActionStatus` of a reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ActionStatus {
+    /// The callback was processed (a before-callback's decision is in `ErrorCode`).
+    Ok,
+    /// The callback could not be processed.
+    Fail,
+}
+
+/// The JSON packet answering a callback: `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}`
+/// plus, for before-callbacks, decision fields such as `MsgBody` or `RefusedMembers_Account`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reply {
+    #[serde(rename = "ActionStatus")]
+    action_status: ActionStatus,
+    #[serde(rename = "ErrorCode")]
+    error_code: i64,
+    #[serde(rename = "ErrorInfo")]
+    error_info: Cow<'static, str>,
+    #[serde(flatten)]
+    fields: Map<String, Value>,
+}
+
+impl Reply {
+    /// `ErrorCode` that tells Chat to refuse the event (sender gets 20006 / 10016).
+    pub const REJECT: i64 = 1;
+    /// `ErrorCode` that makes Chat drop a message silently: the sender sees success.
+    pub const DISCARD: i64 = 2;
+
+    /// OK/0: the event goes on as normal.
+    pub fn ok() -> Self {
+        Self {
+            action_status: ActionStatus::Ok,
+            error_code: 0,
+            error_info: Cow::Borrowed(""),
+            fields: Map::new(),
+        }
+    }
+
+    /// A before-callback decision with a non-zero `ErrorCode`. Tencent keeps `ActionStatus`
+    /// `OK` for decisions; `code` is [`Reply::REJECT`], [`Reply::DISCARD`] or a custom code in
+    /// the command's documented range (10100-10200 for groups, 120001-130000 for C2C).
+    pub fn decision(code: i64, info: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            error_code: code,
+            error_info: info.into(),
+            ..Self::ok()
+        }
+    }
+
+    /// A `FAIL` packet: the callback was not processed. `info` is shown to the caller, so it
+    /// must say what was wrong without internal detail.
+    pub fn fail(code: i64, info: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            action_status: ActionStatus::Fail,
+            ..Self::decision(code, info)
+        }
+    }
+
+    /// Adds a command-specific field (`MsgBody`, `CloudCustomData`, `ResultItem`, ...).
+    pub fn with_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.fields.insert(name.into(), value.into());
+        self
+    }
+
+    /// `ActionStatus`.
+    pub fn action_status(&self) -> ActionStatus {
+        self.action_status
+    }
+
+    /// `ErrorCode`.
+    pub fn error_code(&self) -> i64 {
+        self.error_code
+    }
+
+    /// `ErrorInfo`.
+    pub fn error_info(&self) -> &str {
+        &self.error_info
+    }
+
+    /// The command-specific fields.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ok_reply_is_tencents_exact_packet() {
+        assert_eq!(
+            serde_json::to_string(&Reply::ok()).unwrap(),
+            r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#
+        );
+    }
+
+    #[test]
+    fn decision_fields_are_flattened_into_the_packet() {
+        let reply = Reply::ok().with_field("RefusedMembers_Account", vec!["jared"]);
+        assert_eq!(
+            serde_json::to_string(&reply).unwrap(),
+            r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","RefusedMembers_Account":["jared"]}"#
+        );
+        let fail = Reply::fail(40001, "SdkAppid is missing");
+        assert_eq!(
+            serde_json::to_string(&fail).unwrap(),
+            r#"{"ActionStatus":"FAIL","ErrorCode":40001,"ErrorInfo":"SdkAppid is missing"}"#
+        );
+    }
+
+    #[test]
+    fn kinds_come_from_the_table_then_from_the_name() {
+        assert_eq!(CallbackKind::of("Group.CallbackBeforeSendMsg"), CallbackKind::Before);
+        assert_eq!(CallbackKind::of("Sns.CallbackPrevFriendAdd"), CallbackKind::Before);
+        assert_eq!(CallbackKind::of("Group.CallbackAfterReadReceipt"), CallbackKind::After);
+        assert_eq!(CallbackKind::of("Foo.CallbackBeforeBar"), CallbackKind::Before);
+        assert_eq!(CallbackKind::of("Foo.Whatever"), CallbackKind::After);
+    }
+
+    #[test]
+    fn the_table_has_no_duplicates() {
+        let mut names: Vec<_> = KNOWN_COMMANDS.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+}

@@ -1,0 +1,518 @@
+//! The HTTP service: the callback endpoint, health, readiness, metrics and the handlers' API.
+//!
+//! Checks run cheapest first: app id, signature, command, body size, body syntax; only then
+//! does a handler see the callback, under a deadline.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tracing::{Instrument, Span, field};
+
+use crate::auth::{App, Apps, CallbackQuery, Secret};
+use crate::config::{Config, Fallback, Unrouted};
+use crate::error::StartupError;
+use crate::handler::{Callback, ErrorChain, HandlerError};
+use crate::metrics::{Metrics, command_label};
+use crate::protocol::{CallbackKind, Reply};
+use crate::registry::{Plan, Registry, Route};
+use crate::rejection::Rejection;
+
+/// How long `/readyz` waits for one handler's dependency check.
+const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A built chathook service: handlers constructed, ready to serve.
+pub struct Chathook {
+    state: Arc<ServiceState>,
+    api: Option<Router>,
+    callback_path: String,
+}
+
+struct ServiceState {
+    apps: Apps,
+    registry: Registry,
+    metrics: Metrics,
+    max_skew_secs: u64,
+    body_limit: usize,
+    handler_timeout: Duration,
+    unrouted: Unrouted,
+}
+
+impl Chathook {
+    /// Validates `config`, builds every enabled handler and assembles the routes.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        config.validate()?;
+        let registry = Plan::new(&config)?.build().await?;
+        let apps = Apps::new(config.apps.iter().map(|(name, app)| {
+            if app.allow_unsigned {
+                tracing::warn!(
+                    app = %name,
+                    sdk_app_id = app.sdk_app_id,
+                    "app accepts unsigned callbacks (allow_unsigned = true); never do this in production"
+                );
+            }
+            App::new(name.clone(), app.sdk_app_id, app.tokens.clone())
+        }));
+        if config.apps.is_empty() {
+            tracing::warn!("no apps configured: every callback will be refused with 403");
+        }
+        let api = api_router(&registry, &config.api.tokens)?;
+        let state = ServiceState {
+            apps,
+            registry,
+            metrics: Metrics::default(),
+            max_skew_secs: config.auth.max_clock_skew_secs,
+            body_limit: config.server.body_limit_bytes,
+            handler_timeout: config.dispatch.handler_timeout(),
+            unrouted: config.dispatch.unrouted,
+        };
+        Ok(Self {
+            state: Arc::new(state),
+            api,
+            callback_path: config.server.callback_path,
+        })
+    }
+
+    /// The whole HTTP surface as an axum router.
+    pub fn router(&self) -> Router {
+        let router = Router::new()
+            .route(
+                &self.callback_path,
+                post(receive).fallback(method_not_allowed),
+            )
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .fallback(not_found)
+            .with_state(Arc::clone(&self.state));
+        match &self.api {
+            Some(api) => router.nest("/api/v1", api.clone()),
+            None => router,
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
+    /// callbacks finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            callback_path = %self.callback_path,
+            handlers = self.state.registry.handlers().len(),
+            "listening"
+        );
+        let listener = listener.tap_io(|stream| {
+            // Replies are small and latency-bound: don't let Nagle hold them back.
+            let _ = stream.set_nodelay(true);
+        });
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("stopped; in-flight callbacks finished");
+        Ok(())
+    }
+}
+
+/// Merges the handlers' API routes behind the bearer check, or `None` when there are no
+/// routes or no `[api]` token (then the API is not served at all).
+fn api_router(registry: &Registry, tokens: &[Secret]) -> Result<Option<Router>, StartupError> {
+    let mut merged: Option<Router> = None;
+    for (name, handler) in registry.handlers() {
+        let Some(routes) = handler.api_routes() else {
+            continue;
+        };
+        if tokens.is_empty() {
+            tracing::warn!(handler = name, "handler has API routes but [api] has no tokens: API not served");
+            continue;
+        }
+        let base = merged.take().unwrap_or_default();
+        // axum panics on overlapping routes; turn that into an error that names the handler.
+        let merged_routes = std::panic::catch_unwind(AssertUnwindSafe(|| base.merge(routes)))
+            .map_err(|_| StartupError::InvalidRegistration {
+                name,
+                module: "api routes",
+                problem: "its API routes overlap another handler's".into(),
+            })?;
+        merged = Some(merged_routes);
+    }
+    Ok(merged.map(|api| {
+        api.layer(middleware::from_fn_with_state(
+            Arc::new(tokens.to_vec()),
+            require_bearer,
+        ))
+    }))
+}
+
+async fn require_bearer(
+    State(tokens): State<Arc<Vec<Secret>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "));
+    // Every token is compared, whatever matches, so timing reveals nothing.
+    let authorized = presented.is_some_and(|presented| {
+        tokens
+            .iter()
+            .fold(false, |found, token| found | token.matches(presented))
+    });
+    if authorized {
+        return next.run(request).await;
+    }
+    let message = if presented.is_some() {
+        "bearer token is not valid"
+    } else {
+        "missing Authorization: Bearer <token> header"
+    };
+    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": message }))).into_response();
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+async fn receive(State(state): State<Arc<ServiceState>>, request: Request) -> Response {
+    let span = tracing::info_span!(
+        "callback",
+        command = field::Empty,
+        sdk_app_id = field::Empty,
+        app = field::Empty,
+        handler = field::Empty,
+    );
+    state.receive(request).instrument(span).await
+}
+
+/// How a callback ended, for the log and the metrics.
+struct Answer {
+    response: Response,
+    outcome: &'static str,
+    command: Option<&'static str>,
+}
+
+impl ServiceState {
+    async fn receive(&self, request: Request) -> Response {
+        let started = Instant::now();
+        let mut command_label = None;
+        let answer = match self.accept(request, &mut command_label).await {
+            Ok(answer) => answer,
+            Err(rejection) => {
+                self.metrics.rejection(rejection.reason());
+                tracing::warn!(
+                    reason = rejection.reason(),
+                    status = rejection.status().as_u16(),
+                    "callback rejected: {rejection}"
+                );
+                Answer {
+                    response: rejection.into_response(),
+                    outcome: "rejected",
+                    command: command_label,
+                }
+            }
+        };
+        if let Some(command) = answer.command {
+            self.metrics.callback(command, answer.outcome);
+        }
+        tracing::info!(
+            outcome = answer.outcome,
+            status = answer.response.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "callback answered"
+        );
+        answer.response
+    }
+
+    /// Runs the checks in order and dispatches. `label` is set as soon as the command is
+    /// known, so a later rejection is still counted against it.
+    async fn accept(
+        &self,
+        request: Request,
+        label: &mut Option<&'static str>,
+    ) -> Result<Answer, Rejection> {
+        let span = Span::current();
+        let (parts, body) = request.into_parts();
+        let query = CallbackQuery::parse(parts.uri.query().unwrap_or(""))?;
+        let sdk_app_id = query.sdk_app_id()?;
+        span.record("sdk_app_id", sdk_app_id);
+        let app = self.apps.get(sdk_app_id)?;
+        span.record("app", app.name.as_str());
+        app.verify(&query, unix_now(), self.max_skew_secs)?;
+
+        let command = query.command.as_deref().ok_or(Rejection::CommandMissing)?;
+        span.record("command", command);
+        let route = self.registry.route(command);
+        *label = Some(command_label(command, route));
+
+        let body = self.read_body(&parts.headers, body).await?;
+        check_body(&body, command)?;
+
+        let Some(route) = route else {
+            return match self.unrouted {
+                Unrouted::Accept => Ok(Answer {
+                    response: ok_response(Reply::ok()),
+                    outcome: "unrouted",
+                    command: *label,
+                }),
+                Unrouted::Reject => Err(Rejection::Unrouted(command.to_owned())),
+            };
+        };
+        span.record("handler", route.handler_name);
+        let callback = Callback::new(sdk_app_id, route.command, body).with_client(
+            query.client_ip.map(Cow::into_owned),
+            query.opt_platform.map(Cow::into_owned),
+        );
+        self.dispatch(route, callback).await
+    }
+
+    async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Rejection> {
+        let limit = self.body_limit;
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(Rejection::BodyTooLarge { limit });
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(error) if error.is::<LengthLimitError>() => Err(Rejection::BodyTooLarge { limit }),
+            Err(error) => {
+                tracing::debug!(error = %error, "body read failed");
+                Err(Rejection::BodyUnreadable)
+            }
+        }
+    }
+
+    async fn dispatch(&self, route: &Route, callback: Callback) -> Result<Answer, Rejection> {
+        let started = Instant::now();
+        let handler = Arc::clone(&route.handler);
+        // A task of its own: a panic becomes an error here, and a client that hangs up does
+        // not cancel a handler half-way through its work.
+        let mut task = tokio::spawn(async move { handler.handle(callback).await }.in_current_span());
+        let result = match tokio::time::timeout(self.handler_timeout, &mut task).await {
+            Ok(Ok(result)) => result.map_err(Failure::Error),
+            Ok(Err(join_error)) => Err(Failure::Panicked(panic_message(join_error))),
+            Err(_elapsed) => {
+                task.abort();
+                Err(Failure::TimedOut(self.handler_timeout))
+            }
+        };
+        self.metrics
+            .handler_latency(route, started.elapsed().as_secs_f64());
+        let failure = match result {
+            Ok(reply) => {
+                return Ok(Answer {
+                    response: ok_response(reply),
+                    outcome: "ok",
+                    command: Some(route.command),
+                });
+            }
+            Err(Failure::Error(HandlerError::InvalidBody(message))) => {
+                return Err(Rejection::InvalidBody(message));
+            }
+            Err(failure) => failure,
+        };
+        Ok(match route.kind {
+            CallbackKind::Before => {
+                let (reply, decision) = match route.fallback {
+                    Fallback::Allow => (Reply::ok(), "allow"),
+                    Fallback::Deny => (
+                        Reply::decision(Reply::REJECT, "refused: the app could not decide in time"),
+                        "deny",
+                    ),
+                };
+                self.metrics.fallback(route, decision);
+                tracing::warn!(fallback = decision, "handler {failure}; answered with the fallback");
+                Answer {
+                    response: ok_response(reply),
+                    outcome: "fallback",
+                    command: Some(route.command),
+                }
+            }
+            CallbackKind::After => {
+                tracing::error!("handler {failure}; answered 500 so the event is not taken as delivered");
+                let (code, outcome, info) = match failure {
+                    Failure::TimedOut(_) => (50002, "timed_out", "handler timed out"),
+                    _ => (50001, "failed", "handler failed"),
+                };
+                Answer {
+                    response: (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(Reply::fail(code, info)))
+                        .into_response(),
+                    outcome,
+                    command: Some(route.command),
+                }
+            }
+        })
+    }
+}
+
+enum Failure {
+    Error(HandlerError),
+    Panicked(String),
+    TimedOut(Duration),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Error(error) => write!(f, "failed: {error}"),
+            Self::Panicked(message) => write!(f, "panicked: {message}"),
+            Self::TimedOut(limit) => write!(f, "timed out after {} ms", limit.as_millis()),
+        }
+    }
+}
+
+fn panic_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return ErrorChain(&error).to_string();
+    }
+    let payload = error.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into())
+}
+
+fn ok_response(reply: Reply) -> Response {
+    (StatusCode::OK, axum::Json(reply)).into_response()
+}
+
+/// Checks that the body is one JSON object and that its `CallbackCommand`, if any, agrees
+/// with the query's. Parses nothing else: handlers parse into their own types.
+pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "CallbackCommand", borrow, default)]
+        command: Option<Cow<'a, str>>,
+    }
+
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Rejection::BodyNotObject,
+            Err(error) => Rejection::BodyNotJson(error.to_string()),
+        });
+    }
+    let head: Head<'_> = serde_json::from_slice(body).map_err(|error| match error.classify() {
+        serde_json::error::Category::Data => {
+            Rejection::InvalidBody(format!("invalid CallbackCommand in body: {error}"))
+        }
+        _ => Rejection::BodyNotJson(error.to_string()),
+    })?;
+    match head.command {
+        Some(body_command) if body_command != query_command => Err(Rejection::CommandMismatch {
+            query: query_command.to_owned(),
+            body: body_command.into_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}
+
+async fn method_not_allowed(State(state): State<Arc<ServiceState>>, method: Method) -> Response {
+    let rejection = Rejection::MethodNotAllowed(method.to_string());
+    state.metrics.rejection(rejection.reason());
+    tracing::warn!(reason = rejection.reason(), "request rejected: {rejection}");
+    let mut response = rejection.into_response();
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+async fn not_found(State(state): State<Arc<ServiceState>>, uri: Uri) -> Response {
+    let rejection = Rejection::NotFound(uri.path().to_owned());
+    state.metrics.rejection(rejection.reason());
+    rejection.into_response()
+}
+
+async fn healthz() -> Response {
+    axum::Json(json!({ "status": "alive" })).into_response()
+}
+
+async fn readyz(State(state): State<Arc<ServiceState>>) -> Response {
+    let mut handlers = serde_json::Map::new();
+    let mut ready = true;
+    for (name, handler) in state.registry.handlers() {
+        let status = match tokio::time::timeout(READY_CHECK_TIMEOUT, handler.ready()).await {
+            Ok(Ok(())) => "ready",
+            Ok(Err(error)) => {
+                tracing::warn!(handler = name, "not ready: {}", ErrorChain(error.as_ref()));
+                "not ready"
+            }
+            Err(_) => {
+                tracing::warn!(handler = name, "not ready: readiness check timed out");
+                "not ready"
+            }
+        };
+        ready &= status == "ready";
+        handlers.insert((*name).to_owned(), status.into());
+    }
+    let (status, word) = if ready {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    };
+    (status, axum::Json(json!({ "status": word, "handlers": handlers }))).into_response()
+}
+
+async fn metrics(State(state): State<Arc<ServiceState>>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_checks_say_what_is_wrong() {
+        assert_eq!(check_body(br#"{"a":1}"#, "X.Y"), Ok(()));
+        assert_eq!(check_body(br#" {"CallbackCommand":"X.Y"}"#, "X.Y"), Ok(()));
+        assert_eq!(check_body(b"[1,2]", "X.Y"), Err(Rejection::BodyNotObject));
+        assert!(matches!(
+            check_body(br#"{"CallbackCommand":"X.Z"}"#, "X.Y"),
+            Err(Rejection::CommandMismatch { .. })
+        ));
+        let Err(Rejection::BodyNotJson(detail)) = check_body(b"{\"a\":\n1,}", "X.Y") else {
+            panic!("trailing comma must be refused");
+        };
+        assert!(detail.contains("line 2 column 3"), "{detail}");
+        assert!(matches!(
+            check_body(br#"{"CallbackCommand":5}"#, "X.Y"),
+            Err(Rejection::InvalidBody(_))
+        ));
+        assert!(matches!(check_body(b"", "X.Y"), Err(Rejection::BodyNotJson(_))));
+    }
+}

@@ -1,0 +1,187 @@
+//! chathook: the command line and the service's entry point.
+//!
+//! The stock binary is `fn main() { chathook::main() }`. A team that adds its own plugin crates
+//! builds its own binary the same way, naming its crates so the linker keeps their
+//! registrations, without forking chathook:
+//!
+//! ```ignore
+//! use my_team_plugin as _;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     chathook::main()
+//! }
+//! ```
+
+mod plugins;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use chathook_core::config::{ConfigFile, LogFormat, LogConfig, CONFIG_PATH_ENV};
+use chathook_core::registry::Plan;
+use chathook_core::{Chathook, Config};
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// One endpoint for every Tencent Cloud Chat callback.
+#[derive(Debug, Parser)]
+#[command(name = "chathook", version, about)]
+pub struct Cli {
+    /// Config file [default: config/chathook.toml if present]; it must exist when named.
+    #[arg(long, global = true, env = CONFIG_PATH_ENV, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// What to do [default: serve].
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve callbacks (the default).
+    Serve,
+    /// Print the routing table: each command, its handler, before/after, enabled or not.
+    Handlers,
+    /// Validate the config and print the effective config with secrets redacted.
+    CheckConfig,
+    /// Print `Sign=...&RequestTime=...` for a token, to append to a callback URL.
+    Sign {
+        /// The app's callback auth token.
+        #[arg(long)]
+        token: String,
+        /// Unix time in seconds [default: now].
+        #[arg(long)]
+        time: Option<u64>,
+    },
+}
+
+/// Parses the command line and runs it; for `fn main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = ConfigFile::from_option(cli.config);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&file).await,
+        Command::Handlers => {
+            let config = Config::load(&file)?;
+            print!("{}", routing_table(&Plan::new(&config)?));
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let config = Config::load(&file)?;
+            Plan::new(&config)?;
+            let text = toml::to_string_pretty(&config.redacted())
+                .context("cannot print the config as TOML")?;
+            print!("{text}");
+            eprintln!("config is valid");
+            Ok(())
+        }
+        Command::Sign { token, time } => {
+            let time = time.unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |elapsed| elapsed.as_secs())
+            });
+            println!(
+                "Sign={}&RequestTime={time}",
+                chathook_core::auth::sign(&token, time)
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(file: &ConfigFile) -> anyhow::Result<()> {
+    let config = Config::load(file)?;
+    init_logging(&config.log)?;
+    let addr = config.server.listen_addr;
+    let service = Chathook::build(config).await?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| chathook_core::StartupError::Bind { addr, source })?;
+    service.serve(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.is_empty() => EnvFilter::try_new(&directives)
+            .with_context(|| format!("RUST_LOG {directives:?} is not a valid log filter"))?,
+        _ => EnvFilter::try_new(&log.level)
+            .with_context(|| format!("log.level {:?} is not a valid log filter", log.level))?,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let installed = match log.format {
+        LogFormat::Plain => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    installed.map_err(|error| anyhow::anyhow!("cannot install the logger: {error}"))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+/// The `chathook handlers` table.
+pub fn routing_table(plan: &Plan) -> String {
+    let rows = plan.routing_table();
+    let width = rows.iter().map(|row| row.command.len()).max().unwrap_or(7).max(7);
+    let mut text = format!("{:<width$}  {:<6}  {:<20}  STATUS\n", "COMMAND", "KIND", "HANDLER");
+    for row in rows {
+        let (handler, status) = match (row.handler, row.enabled) {
+            (Some(handler), true) => (handler, "enabled"),
+            (Some(handler), false) => (handler, "disabled"),
+            (None, _) => ("-", "unrouted"),
+        };
+        text.push_str(&format!(
+            "{:<width$}  {:<6}  {:<20}  {status}\n",
+            row.command,
+            row.kind.as_str(),
+            handler
+        ));
+    }
+    text
+}

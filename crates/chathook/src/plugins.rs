@@ -1,0 +1,7 @@
+//! The link list: every plugin crate the stock `chathook` binary carries.
+//!
+//! The linker drops the registrations of a crate that nothing names, so a plugin listed only
+//! in Cargo.toml would silently serve nothing. Each plugin crate gets one `use ... as _;` line
+//! here, and `tests/integration` asserts the exact set of linked handlers.
+//!
+//! No stock plugin is linked yet.
