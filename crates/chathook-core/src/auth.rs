@@ -139,7 +139,10 @@ impl<'a> CallbackQuery<'a> {
 
     /// `SdkAppid` as a number.
     pub fn sdk_app_id(&self) -> Result<u64, Rejection> {
-        let raw = self.sdk_app_id.as_deref().ok_or(Rejection::SdkAppIdMissing)?;
+        let raw = self
+            .sdk_app_id
+            .as_deref()
+            .ok_or(Rejection::SdkAppIdMissing)?;
         raw.parse()
             .map_err(|_| Rejection::SdkAppIdInvalid(raw.to_owned()))
     }
@@ -265,7 +268,10 @@ mod tests {
             vec![Secret::new("old-token"), Secret::new("xxxxyyyy")],
         );
         let now = 1669872112;
-        assert_eq!(app.verify(&query(VECTOR_SIGN, "1669872112"), now, 60), Ok(()));
+        assert_eq!(
+            app.verify(&query(VECTOR_SIGN, "1669872112"), now, 60),
+            Ok(())
+        );
         let old = sign("old-token", now);
         assert_eq!(app.verify(&query(&old, "1669872112"), now, 60), Ok(()));
         let other = sign("other", now);
@@ -283,15 +289,27 @@ mod tests {
     fn verify_bounds_clock_skew_both_ways() {
         let app = App::new("demo", 1, vec![Secret::new("xxxxyyyy")]);
         let at = 1669872112;
-        assert_eq!(app.verify(&query(VECTOR_SIGN, "1669872112"), at + 60, 60), Ok(()));
-        assert_eq!(app.verify(&query(VECTOR_SIGN, "1669872112"), at - 60, 60), Ok(()));
+        assert_eq!(
+            app.verify(&query(VECTOR_SIGN, "1669872112"), at + 60, 60),
+            Ok(())
+        );
+        assert_eq!(
+            app.verify(&query(VECTOR_SIGN, "1669872112"), at - 60, 60),
+            Ok(())
+        );
         assert_eq!(
             app.verify(&query(VECTOR_SIGN, "1669872112"), at + 61, 60),
-            Err(Rejection::RequestTimeSkewed { skew_secs: -61, max_skew_secs: 60 })
+            Err(Rejection::RequestTimeSkewed {
+                skew_secs: -61,
+                max_skew_secs: 60
+            })
         );
         assert_eq!(
             app.verify(&query(VECTOR_SIGN, "1669872112"), at - 61, 60),
-            Err(Rejection::RequestTimeSkewed { skew_secs: 61, max_skew_secs: 60 })
+            Err(Rejection::RequestTimeSkewed {
+                skew_secs: 61,
+                max_skew_secs: 60
+            })
         );
         assert_eq!(
             app.verify(&query(VECTOR_SIGN, "16698721x2"), at, 60),
@@ -301,7 +319,8 @@ mod tests {
 
     #[test]
     fn query_names_match_any_case_and_duplicates_are_refused() {
-        let query = CallbackQuery::parse("sdkappid=14&CALLBACKCOMMAND=State.StateChange&x=1").unwrap();
+        let query =
+            CallbackQuery::parse("sdkappid=14&CALLBACKCOMMAND=State.StateChange&x=1").unwrap();
         assert_eq!(query.sdk_app_id(), Ok(14));
         assert_eq!(query.command.as_deref(), Some("State.StateChange"));
         assert_eq!(

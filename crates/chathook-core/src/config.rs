@@ -227,11 +227,7 @@ impl Config {
         if let Some(path) = path {
             figment = figment.merge(Toml::file_exact(path));
         }
-        Ok(figment.merge(
-            Env::prefixed(ENV_PREFIX)
-                .ignore(&["config"])
-                .split("__"),
-        ))
+        Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__")))
     }
 
     /// Loads and validates the config.
@@ -341,7 +337,9 @@ fn redact_url_password(text: &str) -> Option<String> {
     Some(format!("{scheme}://{user}:[redacted]{after}"))
 }
 
-fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Repr {
@@ -350,9 +348,10 @@ fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -
     }
     match Repr::deserialize(deserializer)? {
         Repr::Number(number) => Ok(number),
-        Repr::Text(text) => text.trim().parse().map_err(|_| {
-            serde::de::Error::custom(format!("{text:?} is not an unsigned integer"))
-        }),
+        Repr::Text(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an unsigned integer"))),
     }
 }
 

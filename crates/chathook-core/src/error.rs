@@ -13,8 +13,8 @@ pub enum StartupError {
     #[error("config file {} does not exist", .0.display())]
     ConfigFileMissing(PathBuf),
     /// The file or environment does not parse into the config types.
-    #[error("invalid configuration: {0}")]
-    Config(#[source] Box<figment::Error>),
+    #[error("invalid configuration: {}", all_errors(.0))]
+    Config(Box<figment::Error>),
     /// The config parses but makes no sense.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -88,4 +88,14 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// figment gathers every error it met; show them all, not just the first.
+fn all_errors(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|error| error.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
 }

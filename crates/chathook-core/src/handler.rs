@@ -265,7 +265,8 @@ fn parse_settings<C: DeserializeOwned>(
 ) -> Result<C, StartupError> {
     let mut unknown = Vec::new();
     let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-    let deserializer = serde_ignored::Deserializer::new(Value::Object(settings), &mut record_unknown);
+    let deserializer =
+        serde_ignored::Deserializer::new(Value::Object(settings), &mut record_unknown);
     let parsed = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
         StartupError::HandlerSettings {

@@ -23,12 +23,12 @@ pub use async_trait::async_trait;
 
 pub use crate::config::Config;
 pub use crate::error::{BoxError, StartupError};
+#[doc(hidden)]
+pub use crate::handler::{__build, __check};
 pub use crate::handler::{
     Callback, Handler, HandlerError, HandlerRegistration, HandlerSettings, NoSettings,
     linked_handlers,
 };
-#[doc(hidden)]
-pub use crate::handler::{__build, __check};
 pub use crate::protocol::{CallbackKind, Reply};
 pub use crate::rejection::Rejection;
 pub use crate::server::Chathook;

@@ -96,7 +96,9 @@ impl Metrics {
 
     /// Counts a refused request.
     pub fn rejection(&self, reason: &'static str) {
-        self.rejections.get_or_create(&ReasonLabels { reason }).inc();
+        self.rejections
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Counts a fallback decision.

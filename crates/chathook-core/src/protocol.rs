@@ -252,10 +252,22 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_table_then_from_the_name() {
-        assert_eq!(CallbackKind::of("Group.CallbackBeforeSendMsg"), CallbackKind::Before);
-        assert_eq!(CallbackKind::of("Sns.CallbackPrevFriendAdd"), CallbackKind::Before);
-        assert_eq!(CallbackKind::of("Group.CallbackAfterReadReceipt"), CallbackKind::After);
-        assert_eq!(CallbackKind::of("Foo.CallbackBeforeBar"), CallbackKind::Before);
+        assert_eq!(
+            CallbackKind::of("Group.CallbackBeforeSendMsg"),
+            CallbackKind::Before
+        );
+        assert_eq!(
+            CallbackKind::of("Sns.CallbackPrevFriendAdd"),
+            CallbackKind::Before
+        );
+        assert_eq!(
+            CallbackKind::of("Group.CallbackAfterReadReceipt"),
+            CallbackKind::After
+        );
+        assert_eq!(
+            CallbackKind::of("Foo.CallbackBeforeBar"),
+            CallbackKind::Before
+        );
         assert_eq!(CallbackKind::of("Foo.Whatever"), CallbackKind::After);
     }
 

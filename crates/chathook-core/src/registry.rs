@@ -67,7 +67,11 @@ impl Plan {
                 names.sort_unstable();
                 return Err(StartupError::UnknownHandler {
                     name: name.clone(),
-                    linked: if names.is_empty() { "none".into() } else { names.join(", ") },
+                    linked: if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    },
                 });
             };
             if !table.enabled {
@@ -174,7 +178,9 @@ fn validate_registration(registration: &HandlerRegistration) -> Result<(), Start
     let commands = registration.commands();
     for (index, command) in commands.iter().enumerate() {
         if command.is_empty() || command.contains(char::is_whitespace) {
-            return Err(invalid(format!("command {command:?} is not a command name")));
+            return Err(invalid(format!(
+                "command {command:?} is not a command name"
+            )));
         }
         if commands[..index].contains(command) {
             return Err(invalid(format!("command {command} is listed twice")));

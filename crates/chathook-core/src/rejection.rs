@@ -27,13 +27,17 @@ pub enum Rejection {
     #[error("Sign query parameter is missing (callback authentication is required for this app)")]
     SignMissing,
     /// The app has tokens but the request carries no `RequestTime`.
-    #[error("RequestTime query parameter is missing (callback authentication is required for this app)")]
+    #[error(
+        "RequestTime query parameter is missing (callback authentication is required for this app)"
+    )]
     RequestTimeMissing,
     /// `RequestTime` is not Unix seconds.
     #[error("RequestTime {0:?} is not a Unix time in seconds")]
     RequestTimeInvalid(String),
     /// `RequestTime` is too far from this server's clock.
-    #[error("RequestTime is {skew_secs} s from server time, more than the allowed {max_skew_secs} s")]
+    #[error(
+        "RequestTime is {skew_secs} s from server time, more than the allowed {max_skew_secs} s"
+    )]
     RequestTimeSkewed {
         /// `RequestTime - now`: negative when the request is older than now.
         skew_secs: i64,
@@ -149,13 +153,19 @@ mod tests {
             Rejection::CommandMissing,
             Rejection::BodyNotJson(String::new()),
             Rejection::BodyNotObject,
-            Rejection::CommandMismatch { query: String::new(), body: String::new() },
+            Rejection::CommandMismatch {
+                query: String::new(),
+                body: String::new(),
+            },
             Rejection::InvalidBody(String::new()),
             Rejection::BodyUnreadable,
             Rejection::SignMissing,
             Rejection::RequestTimeMissing,
             Rejection::RequestTimeInvalid(String::new()),
-            Rejection::RequestTimeSkewed { skew_secs: 0, max_skew_secs: 0 },
+            Rejection::RequestTimeSkewed {
+                skew_secs: 0,
+                max_skew_secs: 0,
+            },
             Rejection::SignMismatch,
             Rejection::UnknownApp(0),
             Rejection::NotFound(String::new()),
@@ -166,7 +176,10 @@ mod tests {
         let mut codes: Vec<_> = all.iter().map(Rejection::error_code).collect();
         let mut reasons: Vec<_> = all.iter().map(Rejection::reason).collect();
         for rejection in &all {
-            assert_eq!(rejection.error_code() / 100, i64::from(rejection.status().as_u16()));
+            assert_eq!(
+                rejection.error_code() / 100,
+                i64::from(rejection.status().as_u16())
+            );
         }
         codes.sort_unstable();
         codes.dedup();

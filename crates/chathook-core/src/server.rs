@@ -141,7 +141,10 @@ fn api_router(registry: &Registry, tokens: &[Secret]) -> Result<Option<Router>, 
             continue;
         };
         if tokens.is_empty() {
-            tracing::warn!(handler = name, "handler has API routes but [api] has no tokens: API not served");
+            tracing::warn!(
+                handler = name,
+                "handler has API routes but [api] has no tokens: API not served"
+            );
             continue;
         }
         let base = merged.take().unwrap_or_default();
@@ -185,7 +188,11 @@ async fn require_bearer(
     } else {
         "missing Authorization: Bearer <token> header"
     };
-    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": message }))).into_response();
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({ "error": message })),
+    )
+        .into_response();
     response
         .headers_mut()
         .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -308,7 +315,8 @@ impl ServiceState {
         let handler = Arc::clone(&route.handler);
         // A task of its own: a panic becomes an error here, and a client that hangs up does
         // not cancel a handler half-way through its work.
-        let mut task = tokio::spawn(async move { handler.handle(callback).await }.in_current_span());
+        let mut task =
+            tokio::spawn(async move { handler.handle(callback).await }.in_current_span());
         let result = match tokio::time::timeout(self.handler_timeout, &mut task).await {
             Ok(Ok(result)) => result.map_err(Failure::Error),
             Ok(Err(join_error)) => Err(Failure::Panicked(panic_message(join_error))),
@@ -342,7 +350,10 @@ impl ServiceState {
                     ),
                 };
                 self.metrics.fallback(route, decision);
-                tracing::warn!(fallback = decision, "handler {failure}; answered with the fallback");
+                tracing::warn!(
+                    fallback = decision,
+                    "handler {failure}; answered with the fallback"
+                );
                 Answer {
                     response: ok_response(reply),
                     outcome: "fallback",
@@ -350,13 +361,18 @@ impl ServiceState {
                 }
             }
             CallbackKind::After => {
-                tracing::error!("handler {failure}; answered 500 so the event is not taken as delivered");
+                tracing::error!(
+                    "handler {failure}; answered 500 so the event is not taken as delivered"
+                );
                 let (code, outcome, info) = match failure {
                     Failure::TimedOut(_) => (50002, "timed_out", "handler timed out"),
                     _ => (50001, "failed", "handler failed"),
                 };
                 Answer {
-                    response: (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(Reply::fail(code, info)))
+                    response: (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        axum::Json(Reply::fail(code, info)),
+                    )
                         .into_response(),
                     outcome,
                     command: Some(route.command),
@@ -408,10 +424,12 @@ pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
     }
 
     if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-            Ok(_) => Rejection::BodyNotObject,
-            Err(error) => Rejection::BodyNotJson(error.to_string()),
-        });
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => Rejection::BodyNotObject,
+                Err(error) => Rejection::BodyNotJson(error.to_string()),
+            },
+        );
     }
     let head: Head<'_> = serde_json::from_slice(body).map_err(|error| match error.classify() {
         serde_json::error::Category::Data => {
@@ -478,7 +496,11 @@ async fn readyz(State(state): State<Arc<ServiceState>>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     };
-    (status, axum::Json(json!({ "status": word, "handlers": handlers }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "status": word, "handlers": handlers })),
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<Arc<ServiceState>>) -> Response {
@@ -513,6 +535,9 @@ mod tests {
             check_body(br#"{"CallbackCommand":5}"#, "X.Y"),
             Err(Rejection::InvalidBody(_))
         ));
-        assert!(matches!(check_body(b"", "X.Y"), Err(Rejection::BodyNotJson(_))));
+        assert!(matches!(
+            check_body(b"", "X.Y"),
+            Err(Rejection::BodyNotJson(_))
+        ));
     }
 }

@@ -4,7 +4,7 @@
 //! builds its own binary the same way, naming its crates so the linker keeps their
 //! registrations, without forking chathook:
 //!
-//! ```ignore
+//! ```text
 //! use my_team_plugin as _;
 //!
 //! fn main() -> std::process::ExitCode {
@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use chathook_core::config::{ConfigFile, LogFormat, LogConfig, CONFIG_PATH_ENV};
+use chathook_core::config::{CONFIG_PATH_ENV, ConfigFile, LogConfig, LogFormat};
 use chathook_core::registry::Plan;
 use chathook_core::{Chathook, Config};
 use clap::{Parser, Subcommand};
@@ -61,7 +61,10 @@ pub enum Command {
 /// Parses the command line and runs it; for `fn main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -168,8 +171,16 @@ async fn shutdown_signal() {
 /// The `chathook handlers` table.
 pub fn routing_table(plan: &Plan) -> String {
     let rows = plan.routing_table();
-    let width = rows.iter().map(|row| row.command.len()).max().unwrap_or(7).max(7);
-    let mut text = format!("{:<width$}  {:<6}  {:<20}  STATUS\n", "COMMAND", "KIND", "HANDLER");
+    let width = rows
+        .iter()
+        .map(|row| row.command.len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let mut text = format!(
+        "{:<width$}  {:<6}  {:<20}  STATUS\n",
+        "COMMAND", "KIND", "HANDLER"
+    );
     for row in rows {
         let (handler, status) = match (row.handler, row.enabled) {
             (Some(handler), true) => (handler, "enabled"),

@@ -1,0 +1,164 @@
+//! Health, readiness, metrics, the handlers' API and graceful shutdown.
+
+use std::time::Duration;
+
+use chathook_tests::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn healthz_is_alive_and_readyz_asks_every_handler() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({}));
+    let server = TestServer::start(config).await;
+    let (status, body) = server.get("/healthz").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"alive"}"#));
+    let (status, body) = server.get("/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"status":"ready","handlers":{"probe":"ready"}})
+    );
+
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({ "ready": false }));
+    let server = TestServer::start(config).await;
+    let (status, body) = server.get("/readyz").await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"status":"not ready","handlers":{"probe":"not ready"}})
+    );
+    let (status, _) = server.get("/healthz").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn metrics_count_rejections_by_reason() {
+    let server = TestServer::start(base_config()).await;
+    server.post("CallbackCommand=State.StateChange", "{}").await;
+    server.post("CallbackCommand=State.StateChange", "{}").await;
+    server
+        .post("SdkAppid=9&CallbackCommand=State.StateChange", "{}")
+        .await;
+    server
+        .post(
+            &format!(
+                "SdkAppid={APP_ID}&CallbackCommand=State.StateChange&Sign=00&RequestTime={}",
+                now()
+            ),
+            "{}",
+        )
+        .await;
+    let (status, text) = server.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        metric(
+            &text,
+            r#"chathook_rejections_total{reason="sdk_app_id_missing"}"#
+        ),
+        2.0
+    );
+    assert_eq!(
+        metric(&text, r#"chathook_rejections_total{reason="unknown_app"}"#),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            r#"chathook_rejections_total{reason="sign_mismatch"}"#
+        ),
+        1.0
+    );
+    assert!(
+        text.contains("# TYPE chathook_rejections counter"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_handler_api_needs_the_bearer_token() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({}));
+    let server = TestServer::start(config).await;
+    let url = server.url("/api/v1/probe/%40TGS%23abc");
+
+    let none = server.client.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    let body: Value = none.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "missing Authorization: Bearer <token> header"
+    );
+
+    let wrong = server
+        .client
+        .get(&url)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"], "bearer token is not valid");
+
+    let right = server
+        .client
+        .get(&url)
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    assert_eq!(
+        right.json::<Value>().await.unwrap(),
+        json!({"id": "@TGS#abc"})
+    );
+}
+
+#[tokio::test]
+async fn without_an_api_token_the_api_is_not_served() {
+    let mut config = base_config();
+    config.api.tokens.clear();
+    enable(&mut config, "probe", json!({}));
+    let server = TestServer::start(config).await;
+    let response = server
+        .client
+        .get(server.url("/api/v1/probe/x"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_callbacks() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({ "delay_ms": 400 }));
+    let server = TestServer::start(config).await;
+    let client = server.client.clone();
+    let url = server.url(&format!(
+        "/callback?{}",
+        fresh_query("Group.CallbackAfterSendMsg")
+    ));
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .body(fixture("Group.CallbackAfterSendMsg"))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let addr = server.url("/healthz");
+    server.stop().await.expect("graceful stop");
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("in-flight callback answered");
+    assert_eq!(response.status(), 200);
+    let reply: Value = response.json().await.unwrap();
+    assert_eq!(reply["Handler"], "probe");
+    // And nothing is accepted any more.
+    assert!(reqwest::get(addr).await.is_err());
+}

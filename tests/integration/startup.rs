@@ -1,0 +1,170 @@
+//! Misconfigurations stop the start-up with an error that names the culprit.
+
+use chathook_core::auth::Secret;
+use chathook_core::config::AppConfig;
+use chathook_core::{Config, linked_handlers};
+use chathook_tests::*;
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use serde_json::json;
+
+async fn startup_error(config: Config) -> String {
+    match TestServer::try_start(config).await {
+        Ok(_) => panic!("the server started"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn the_linked_handlers_are_exactly_the_stock_plugins_and_the_test_handlers() {
+    let names: Vec<_> = linked_handlers().iter().map(|r| r.name()).collect();
+    // Stock plugins from crates/chathook/src/plugins.rs: none yet. Test-only: probe, rival.
+    assert_eq!(names, ["probe", "rival"]);
+    let probe = linked_handlers()
+        .into_iter()
+        .find(|r| r.name() == "probe")
+        .unwrap();
+    assert_eq!(probe.commands(), handlers::PROBE_COMMANDS);
+}
+
+#[tokio::test]
+async fn a_table_for_a_handler_that_is_not_linked() {
+    let mut config = base_config();
+    config
+        .handlers
+        .insert("read_reciept".into(), enabled_table());
+    assert_eq!(
+        startup_error(config).await,
+        "config table [handlers.read_reciept] names no linked handler (linked handlers: probe, \
+         rival); fix the name or add the plugin crate to the binary's link list"
+    );
+}
+
+#[tokio::test]
+async fn two_enabled_handlers_claiming_one_command() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({}));
+    config.handlers.insert("rival".into(), enabled_table());
+    assert_eq!(
+        startup_error(config).await,
+        "handlers probe and rival are both enabled and both claim State.StateChange; disable \
+         one of them"
+    );
+
+    // Disabled, the rival is no conflict.
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({}));
+    config.handlers.insert("rival".into(), Default::default());
+    TestServer::start(config).await;
+}
+
+#[tokio::test]
+async fn an_unknown_or_mistyped_key_in_a_handler_table() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({ "delay": 5 }));
+    let error = startup_error(config).await;
+    assert!(
+        error.starts_with("invalid settings in [handlers.probe]: "),
+        "{error}"
+    );
+    assert!(error.contains("unknown field `delay`"), "{error}");
+
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({ "delay_ms": "soon" }));
+    let error = startup_error(config).await;
+    assert!(
+        error.contains("delay_ms: invalid type: string \"soon\""),
+        "{error}"
+    );
+
+    // rival takes no settings at all.
+    let mut config = base_config();
+    enable(&mut config, "rival", json!({ "anything": true }));
+    let error = startup_error(config).await;
+    assert!(
+        error.starts_with("invalid settings in [handlers.rival]: "),
+        "{error}"
+    );
+    assert!(error.contains("anything"), "{error}");
+}
+
+#[tokio::test]
+async fn a_handler_whose_build_fails() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({ "fail_build": true }));
+    assert_eq!(
+        startup_error(config).await,
+        "handler probe failed to build: probe could not reach its database"
+    );
+}
+
+#[tokio::test]
+async fn an_app_without_tokens_needs_the_explicit_opt_out() {
+    let mut config = base_config();
+    config.apps.get_mut("dev").unwrap().allow_unsigned = false;
+    let error = startup_error(config).await;
+    assert!(error.contains("apps.dev has no tokens"), "{error}");
+    assert!(error.contains("allow_unsigned = true"), "{error}");
+
+    let mut config = base_config();
+    config.apps.get_mut("main").unwrap().allow_unsigned = true;
+    let error = startup_error(config).await;
+    assert!(
+        error.contains("apps.main has tokens and allow_unsigned = true"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn two_apps_with_one_sdk_app_id() {
+    let mut config = base_config();
+    config.apps.insert(
+        "copy".into(),
+        AppConfig {
+            sdk_app_id: APP_ID,
+            tokens: vec![Secret::new("t")],
+            allow_unsigned: false,
+        },
+    );
+    assert_eq!(
+        startup_error(config).await,
+        format!("invalid configuration: apps.copy and apps.main both have sdk_app_id {APP_ID}")
+    );
+}
+
+#[tokio::test]
+async fn a_callback_path_that_shadows_a_built_in_route() {
+    let mut config = base_config();
+    config.server.callback_path = "/metrics".into();
+    let error = startup_error(config).await;
+    assert!(error.contains("collides with a built-in route"), "{error}");
+}
+
+#[test]
+fn unknown_keys_anywhere_in_the_file_are_refused_with_their_path() {
+    let figment = Figment::new().merge(Toml::string("[server]\nlisten_adress = \"127.0.0.1:1\"\n"));
+    let error = Config::from_figment(&figment).unwrap_err().to_string();
+    assert!(
+        error.contains("unknown field: found `listen_adress`"),
+        "{error}"
+    );
+    assert!(error.contains("server.listen_adress"), "{error}");
+
+    let figment = Figment::new().merge(Toml::string("[dispatch]\nunrouted = \"drop\"\n"));
+    let error = Config::from_figment(&figment).unwrap_err().to_string();
+    assert!(error.contains("unknown variant: found `drop`"), "{error}");
+    assert!(error.contains("dispatch.unrouted"), "{error}");
+}
+
+#[test]
+fn the_shipped_config_loads_as_is() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/chathook.toml");
+    let figment = Figment::new().merge(Toml::file_exact(path));
+    let config = Config::from_figment(&figment).expect("shipped config is valid");
+    assert_eq!(config.server.listen_addr.to_string(), "127.0.0.1:8080");
+    assert!(config.server.listen_addr.ip().is_loopback());
+    assert_eq!(config.server.body_limit_bytes, 4 * 1024 * 1024);
+    assert_eq!(config.dispatch.handler_timeout_ms, 1500);
+    assert_eq!(config.auth.max_clock_skew_secs, 60);
+    assert_eq!(config.apps["example"].sdk_app_id, 1_400_000_000);
+}

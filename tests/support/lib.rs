@@ -1,0 +1,217 @@
+//! chathook-tests: run the real chathook server on a real socket, with test-only handlers.
+//!
+//! [`TestServer`] builds the service in process from a [`Config`] made in code and serves it
+//! on `127.0.0.1:0`; [`server_binary`] is the `chathook-test-server` executable (the stock CLI
+//! plus these handlers) for tests of the command line and the environment.
+
+pub mod handlers;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chathook_core::auth::{Secret, sign};
+use chathook_core::config::{AppConfig, HandlerTable};
+use chathook_core::{Chathook, Config, StartupError};
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// SDKAppID of the signed test app.
+pub const APP_ID: u64 = 1_400_000_000;
+/// Its current token.
+pub const TOKEN: &str = "test-token-current";
+/// Its previous token, still active during rotation.
+pub const OLD_TOKEN: &str = "test-token-previous";
+/// SDKAppID of an app that opted out of signatures.
+pub const UNSIGNED_APP_ID: u64 = 1_400_000_009;
+/// The `[api]` bearer token.
+pub const API_TOKEN: &str = "api-token-for-tests";
+
+/// A config with one signed app (two tokens), one unsigned app and an API token.
+pub fn base_config() -> Config {
+    let mut config = Config::default();
+    config.apps.insert(
+        "main".into(),
+        AppConfig {
+            sdk_app_id: APP_ID,
+            tokens: vec![Secret::new(TOKEN), Secret::new(OLD_TOKEN)],
+            allow_unsigned: false,
+        },
+    );
+    config.apps.insert(
+        "dev".into(),
+        AppConfig {
+            sdk_app_id: UNSIGNED_APP_ID,
+            tokens: Vec::new(),
+            allow_unsigned: true,
+        },
+    );
+    config.api.tokens = vec![Secret::new(API_TOKEN)];
+    config
+}
+
+/// Enables handler `name` in `config` with `settings` (a JSON object).
+pub fn enable(config: &mut Config, name: &str, settings: Value) {
+    let Value::Object(settings) = settings else {
+        panic!("handler settings must be a JSON object");
+    };
+    config.handlers.insert(
+        name.into(),
+        HandlerTable {
+            enabled: true,
+            fallback: None,
+            settings,
+        },
+    );
+}
+
+/// A handler table with no settings, enabled.
+pub fn enabled_table() -> HandlerTable {
+    HandlerTable {
+        enabled: true,
+        fallback: None,
+        settings: Map::new(),
+    }
+}
+
+/// Unix time now, in seconds.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// The query string Chat would send for `command` from the signed app, signed with `token`
+/// at `time`.
+pub fn signed_query(command: &str, token: &str, time: u64) -> String {
+    format!(
+        "SdkAppid={APP_ID}&CallbackCommand={command}&contenttype=json&ClientIP=127.0.0.1\
+         &OptPlatform=Android&Sign={}&RequestTime={time}",
+        sign(token, time)
+    )
+}
+
+/// [`signed_query`] with the current token, now.
+pub fn fresh_query(command: &str) -> String {
+    signed_query(command, TOKEN, now())
+}
+
+/// A sample body from `shared/fixtures`, the protocol reference beside the repository.
+pub fn fixture(command: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures")
+        .join(format!("{command}.json"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("fixture {} unreadable: {error}", path.display()))
+}
+
+/// Path of the `chathook-test-server` binary, when called from this package's tests.
+#[macro_export]
+macro_rules! server_binary {
+    () => {
+        env!("CARGO_BIN_EXE_chathook-test-server")
+    };
+}
+
+/// The real service on a real socket, stopped gracefully by [`TestServer::stop`].
+pub struct TestServer {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    /// A client for talking to it.
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    /// Builds and serves `config`; panics if it does not start.
+    pub async fn start(config: Config) -> Self {
+        match Self::try_start(config).await {
+            Ok(server) => server,
+            Err(error) => panic!("server did not start: {error}"),
+        }
+    }
+
+    /// Builds and serves `config` on `127.0.0.1:0`.
+    pub async fn try_start(config: Config) -> Result<Self, StartupError> {
+        let service = Chathook::build(config).await?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("bound address");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(service.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            addr,
+            shutdown: Some(shutdown),
+            task,
+            client: reqwest::Client::new(),
+        })
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs `body` to `/callback?<query>` and returns status and JSON reply.
+    pub async fn post(&self, query: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(&format!("/callback?{query}")))
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("reply body");
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("reply {text:?} is not JSON: {error}"));
+        (status, json)
+    }
+
+    /// GETs `path` and returns status and body text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Writes `request` as-is on a new connection and returns everything read back until the
+    /// server closes it (send `Connection: close`).
+    pub async fn raw(&self, request: &[u8]) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        stream.write_all(request).await.expect("write request");
+        let mut response = Vec::new();
+        // The server may answer and close before reading the whole body; what was read counts.
+        let _ = stream.read_to_end(&mut response).await;
+        String::from_utf8_lossy(&response).into_owned()
+    }
+
+    /// Stops accepting, waits for in-flight requests, and returns how serving ended.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        (&mut self.task).await.expect("server task")
+    }
+}
+
+/// The value of a Prometheus sample line such as `name{labels} 3`, or 0 if absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0.0, |value| value.trim().parse().expect("numeric sample"))
+}
