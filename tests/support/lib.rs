@@ -99,10 +99,10 @@ pub fn fresh_query(command: &str) -> String {
     signed_query(command, TOKEN, now())
 }
 
-/// A sample body from `shared/fixtures`, the protocol reference beside the repository.
+/// A sample request body from `tests/fixtures` (copied from the protocol reference).
 pub fn fixture(command: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures")
+        .join("fixtures")
         .join(format!("{command}.json"));
     std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("fixture {} unreadable: {error}", path.display()))

@@ -221,13 +221,25 @@ impl ServiceState {
     async fn receive(&self, request: Request) -> Response {
         let started = Instant::now();
         let mut command_label = None;
-        let answer = match self.accept(request, &mut command_label).await {
-            Ok(answer) => answer,
+        let result = self.accept(request, &mut command_label).await;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let answer = match result {
+            Ok(answer) => {
+                tracing::info!(
+                    outcome = answer.outcome,
+                    status = answer.response.status().as_u16(),
+                    latency_ms,
+                    "callback answered"
+                );
+                answer
+            }
             Err(rejection) => {
                 self.metrics.rejection(rejection.reason());
                 tracing::warn!(
+                    outcome = "rejected",
                     reason = rejection.reason(),
                     status = rejection.status().as_u16(),
+                    latency_ms,
                     "callback rejected: {rejection}"
                 );
                 Answer {
@@ -240,12 +252,6 @@ impl ServiceState {
         if let Some(command) = answer.command {
             self.metrics.callback(command, answer.outcome);
         }
-        tracing::info!(
-            outcome = answer.outcome,
-            status = answer.response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "callback answered"
-        );
         answer.response
     }
 

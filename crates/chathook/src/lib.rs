@@ -14,6 +14,7 @@
 
 mod plugins;
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -133,7 +134,9 @@ fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
         _ => EnvFilter::try_new(&log.level)
             .with_context(|| format!("log.level {:?} is not a valid log filter", log.level))?,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     let installed = match log.format {
         LogFormat::Plain => builder.try_init(),
         LogFormat::Json => builder
