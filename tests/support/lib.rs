@@ -215,3 +215,33 @@ pub fn metric(text: &str, series: &str) -> f64 {
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .map_or(0.0, |value| value.trim().parse().expect("numeric sample"))
 }
+
+/// The PostgreSQL server tests use: `TEST_POSTGRES_URL`, or the one on every developer and CI
+/// machine.
+pub fn postgres_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database URL for a schema of its own on the test PostgreSQL server, so concurrent tests
+/// (and purges) never see each other's rows.
+pub async fn fresh_postgres_url() -> String {
+    use sqlx::Connection as _;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let base = postgres_url();
+    let schema = format!(
+        "chathook_test_{}_{}_{}",
+        std::process::id(),
+        now(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut connection = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|error| panic!("PostgreSQL at {base} (set TEST_POSTGRES_URL): {error}"));
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut connection)
+        .await
+        .expect("create test schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}

@@ -3,5 +3,5 @@
 //! The linker drops the registrations of a crate that nothing names, so a plugin listed only
 //! in Cargo.toml would silently serve nothing. Each plugin crate gets one `use ... as _;` line
 //! here, and `tests/integration` asserts the exact set of linked handlers.
-//!
-//! No stock plugin is linked yet.
+
+use chathook_read_receipt as _;

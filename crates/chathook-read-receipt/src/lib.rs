@@ -1,0 +1,131 @@
+//! chathook-read-receipt: the `read_receipt` handler plugin.
+//!
+//! It takes `Group.CallbackAfterReadReceipt`, merges every callback into an exact, durable
+//! record of who has read which group message (SQLite by default, PostgreSQL for several
+//! replicas), answers OK only once that record is committed, and serves it back under
+//! `/api/v1/apps/{sdk_app_id}/groups/{group_id}/read-receipts`.
+//!
+//! It is the reference plugin: typed config with unknown keys refused, a typed model of the
+//! callback, a `ready` check of its dependency, and its own read API.
+
+mod api;
+pub mod model;
+pub mod store;
+
+use std::time::Duration;
+
+use chathook_core::{BoxError, Callback, Handler, HandlerError, Reply, async_trait, register_handler};
+use serde::Deserialize;
+
+use crate::model::ReadReceiptCallback;
+use crate::store::{Store, StoreOptions};
+
+/// The command this plugin serves.
+pub const COMMAND: &str = "Group.CallbackAfterReadReceipt";
+
+/// `[handlers.read_receipt]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadReceiptConfig {
+    /// `sqlite://PATH` (created on first run) or `postgres://USER@HOST/DATABASE`.
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// Connections in the pool.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// How long to wait for a connection or a lock, in milliseconds, before the callback fails.
+    #[serde(default = "default_busy_timeout_ms")]
+    pub busy_timeout_ms: u64,
+    /// Most callbacks committed together in one transaction.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Delete messages not updated for this many days; absent or 0 keeps everything.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+}
+
+fn default_database_url() -> String {
+    "sqlite://data/read_receipts.db".into()
+}
+
+fn default_max_connections() -> u32 {
+    8
+}
+
+fn default_busy_timeout_ms() -> u64 {
+    1000
+}
+
+fn default_max_batch() -> usize {
+    256
+}
+
+/// The handler: parses, then waits for the group commit.
+#[derive(Debug)]
+pub struct ReadReceiptHandler {
+    store: Store,
+}
+
+impl ReadReceiptHandler {
+    /// The store, for tests and tools.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+#[async_trait]
+impl Handler for ReadReceiptHandler {
+    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+        let sdk_app_id = i64::try_from(callback.sdk_app_id())
+            .map_err(|_| HandlerError::invalid_body("SdkAppid is too large to store"))?;
+        let parsed: ReadReceiptCallback = callback.parse()?;
+        self.store.record(parsed.into_states(sdk_app_id)).await?;
+        Ok(Reply::ok())
+    }
+
+    async fn ready(&self) -> Result<(), BoxError> {
+        Ok(self.store.check().await?)
+    }
+
+    fn api_routes(&self) -> Option<axum::Router> {
+        Some(api::routes(self.store.clone()))
+    }
+}
+
+/// Builds the handler: opens and migrates the store, and starts the retention purge.
+pub async fn build(config: ReadReceiptConfig) -> Result<ReadReceiptHandler, BoxError> {
+    if config.max_connections == 0 || config.max_batch == 0 {
+        return Err("max_connections and max_batch must be at least 1".into());
+    }
+    let store = Store::open(&StoreOptions {
+        database_url: config.database_url.clone(),
+        max_connections: config.max_connections,
+        busy_timeout: Duration::from_millis(config.busy_timeout_ms),
+        max_batch: config.max_batch,
+    })
+    .await?;
+    if let Some(days) = config.retention_days.filter(|days| *days > 0) {
+        tokio::spawn(purge_periodically(store.clone(), days));
+    }
+    Ok(ReadReceiptHandler { store })
+}
+
+async fn purge_periodically(store: Store, days: u32) {
+    let keep = Duration::from_secs(u64::from(days) * 24 * 3600);
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match store.purge(keep).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, retention_days = days, "old read receipts purged"),
+            Err(error) => tracing::warn!(%error, "read receipt purge failed; will retry"),
+        }
+    }
+}
+
+register_handler! {
+    name: "read_receipt",
+    commands: ["Group.CallbackAfterReadReceipt"],
+    config: ReadReceiptConfig,
+    build: build,
+}

@@ -1,0 +1,281 @@
+//! The callback's typed model and the merge rule that makes stored state independent of
+//! delivery order and duplicates.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Deserializer};
+
+/// `Group.CallbackAfterReadReceipt`, as Chat sends it (protocol.md §4 and §7.2).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct ReadReceiptCallback {
+    /// The group; required.
+    #[serde(rename = "GroupId", deserialize_with = "non_empty_string")]
+    pub group_id: String,
+    /// Group type (`Public`, `Work`, `Meeting`, `AVChatRoom`, ...): any string.
+    #[serde(rename = "Type", default)]
+    pub group_type: Option<String>,
+    /// One entry per message the callback reports on.
+    #[serde(rename = "GroupMsgReceiptList")]
+    pub receipts: Vec<MessageReceipt>,
+    /// Unix milliseconds; Tencent sends it as a number or as a numeric string.
+    #[serde(rename = "EventTime", default, deserialize_with = "optional_integer")]
+    pub event_time_ms: Option<i64>,
+}
+
+/// One message's receipt within a callback.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct MessageReceipt {
+    /// The message's sequence number in its group; required.
+    #[serde(rename = "MsgSeq", deserialize_with = "integer")]
+    pub msg_seq: i64,
+    /// How many members have read it, as of this callback.
+    #[serde(rename = "ReadNum", default, deserialize_with = "optional_count")]
+    pub read_num: Option<i64>,
+    /// How many have not, as of this callback.
+    #[serde(rename = "UnreadNum", default, deserialize_with = "optional_count")]
+    pub unread_num: Option<i64>,
+    /// Who read it; absent or empty is fine.
+    #[serde(rename = "ReadReceiptMembers", default, deserialize_with = "null_as_empty")]
+    pub members: Vec<Member>,
+}
+
+/// A member in `ReadReceiptMembers`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Member {
+    /// The member's user id.
+    #[serde(rename = "Member_Account", deserialize_with = "non_empty_string")]
+    pub account: String,
+}
+
+/// Which message a state belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageKey {
+    /// The app.
+    pub sdk_app_id: i64,
+    /// The group.
+    pub group_id: String,
+    /// The message.
+    pub msg_seq: i64,
+}
+
+/// What is known about one message's receipts.
+///
+/// [`ReceiptState::merge`] is commutative, associative and idempotent, so merging callbacks in
+/// any order, any number of times, gives the same state. The SQL upsert applies the same rule.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReceiptState {
+    /// The group's type. A group's type never changes; should two callbacks ever disagree,
+    /// the greatest value wins so that the result still does not depend on order.
+    pub group_type: Option<String>,
+    /// The largest `ReadNum` seen.
+    pub read_num: Option<i64>,
+    /// The smallest `UnreadNum` seen.
+    pub unread_num: Option<i64>,
+    /// The earliest `EventTime` seen.
+    pub first_event_time_ms: Option<i64>,
+    /// The latest `EventTime` seen.
+    pub last_event_time_ms: Option<i64>,
+    /// Every member ever reported as a reader.
+    pub readers: BTreeSet<String>,
+}
+
+impl ReceiptState {
+    /// Folds `other` into `self`.
+    pub fn merge(&mut self, other: Self) {
+        self.group_type = max_option(self.group_type.take(), other.group_type);
+        self.read_num = max_option(self.read_num, other.read_num);
+        self.unread_num = min_option(self.unread_num, other.unread_num);
+        self.first_event_time_ms = min_option(self.first_event_time_ms, other.first_event_time_ms);
+        self.last_event_time_ms = max_option(self.last_event_time_ms, other.last_event_time_ms);
+        self.readers.extend(other.readers);
+    }
+}
+
+fn max_option<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn min_option<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl ReadReceiptCallback {
+    /// The callback as per-message states, merged by message (a message listed twice in one
+    /// callback counts once).
+    pub fn into_states(self, sdk_app_id: i64) -> BTreeMap<MessageKey, ReceiptState> {
+        let mut states: BTreeMap<MessageKey, ReceiptState> = BTreeMap::new();
+        for receipt in self.receipts {
+            let key = MessageKey {
+                sdk_app_id,
+                group_id: self.group_id.clone(),
+                msg_seq: receipt.msg_seq,
+            };
+            let state = ReceiptState {
+                group_type: self.group_type.clone(),
+                read_num: receipt.read_num,
+                unread_num: receipt.unread_num,
+                first_event_time_ms: self.event_time_ms,
+                last_event_time_ms: self.event_time_ms,
+                readers: receipt.members.into_iter().map(|m| m.account).collect(),
+            };
+            states.entry(key).or_default().merge(state);
+        }
+        states
+    }
+}
+
+/// A JSON integer, or a string holding one; `what` names the expectation in errors.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IntegerRepr {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+fn parse_integer<E: serde::de::Error>(repr: IntegerRepr) -> Result<i64, E> {
+    let parsed = match &repr {
+        IntegerRepr::Number(number) => number.as_i64(),
+        IntegerRepr::Text(text) => text.trim().parse().ok(),
+    };
+    parsed.ok_or_else(|| {
+        let shown = match repr {
+            IntegerRepr::Number(number) => number.to_string(),
+            IntegerRepr::Text(text) => format!("{text:?}"),
+        };
+        E::custom(format!("expected an integer, found {shown}"))
+    })
+}
+
+fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let value = parse_integer(IntegerRepr::deserialize(deserializer)?)?;
+    if value < 0 {
+        return Err(serde::de::Error::custom(format!("must not be negative, found {value}")));
+    }
+    Ok(value)
+}
+
+fn optional_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    Option::<IntegerRepr>::deserialize(deserializer)?
+        .map(parse_integer)
+        .transpose()
+}
+
+fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    let count = optional_integer(deserializer)?;
+    if let Some(negative) = count.filter(|count| *count < 0) {
+        return Err(serde::de::Error::custom(format!(
+            "a count must not be negative, found {negative}"
+        )));
+    }
+    Ok(count)
+}
+
+fn non_empty_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if text.is_empty() {
+        return Err(serde::de::Error::custom("must not be empty"));
+    }
+    Ok(text)
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Member>, D::Error> {
+    Ok(Option::<Vec<Member>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chathook_core::{Callback, HandlerError};
+
+    const FIXTURE: &str = include_str!("../../../tests/fixtures/Group.CallbackAfterReadReceipt.json");
+
+    fn parse(body: &str) -> Result<ReadReceiptCallback, String> {
+        Callback::new(1, "Group.CallbackAfterReadReceipt", body.to_owned())
+            .parse()
+            .map_err(|error: HandlerError| error.to_string())
+    }
+
+    #[test]
+    fn the_fixture_parses() {
+        let callback = parse(FIXTURE).unwrap();
+        assert!(callback.group_id.starts_with("@TGS#"));
+        assert!(!callback.receipts.is_empty());
+        assert!(callback.event_time_ms.is_some());
+    }
+
+    #[test]
+    fn lenient_where_tencent_is_inconsistent() {
+        let body = r#"{"GroupId":"g","Type":"SomethingNew","Extra":[1],
+            "GroupMsgReceiptList":[{"MsgSeq":"7","ReadNum":1,"UnreadNum":2},
+                                   {"MsgSeq":8,"ReadReceiptMembers":[]},
+                                   {"MsgSeq":9,"ReadReceiptMembers":null}],
+            "EventTime":"1670574414123"}"#;
+        let callback = parse(body).unwrap();
+        assert_eq!(callback.event_time_ms, Some(1_670_574_414_123));
+        assert_eq!(callback.group_type.as_deref(), Some("SomethingNew"));
+        assert_eq!(callback.receipts[0].msg_seq, 7);
+        assert!(callback.receipts[1].members.is_empty());
+        assert!(parse(r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":1}"#).is_ok());
+    }
+
+    #[test]
+    fn strict_where_the_data_would_be_wrong() {
+        let cases = [
+            (r#"{"GroupMsgReceiptList":[]}"#, "invalid .: missing field `GroupId`"),
+            (r#"{"GroupId":"","GroupMsgReceiptList":[]}"#, "invalid GroupId: must not be empty"),
+            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"ReadNum":1}]}"#, "invalid GroupMsgReceiptList[0]: missing field `MsgSeq`"),
+            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"x"}]}"#, "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found \"x\""),
+            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1.5}]}"#, "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found 1.5"),
+            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1},{"MsgSeq":2,"UnreadNum":-1}]}"#, "invalid GroupMsgReceiptList[1].UnreadNum: a count must not be negative, found -1"),
+            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadReceiptMembers":[{}]}]}"#, "invalid GroupMsgReceiptList[0].ReadReceiptMembers[0]: missing field `Member_Account`"),
+            (r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":"soon"}"#, "invalid EventTime: expected an integer, found \"soon\""),
+            (r#"{"GroupId":"g"}"#, "invalid .: missing field `GroupMsgReceiptList`"),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(parse(body).unwrap_err(), expected, "{body}");
+        }
+    }
+
+    fn state(read: i64, unread: i64, time: i64, readers: &[&str]) -> ReceiptState {
+        ReceiptState {
+            group_type: Some("Public".into()),
+            read_num: Some(read),
+            unread_num: Some(unread),
+            first_event_time_ms: Some(time),
+            last_event_time_ms: Some(time),
+            readers: readers.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn merge_is_order_independent_and_idempotent() {
+        let a = state(1, 5, 100, &["alice"]);
+        let b = state(3, 3, 300, &["bob", "carol"]);
+        let c = state(2, 4, 200, &["alice", "dave"]);
+        let fold = |parts: &[&ReceiptState]| {
+            let mut merged = ReceiptState::default();
+            for part in parts {
+                merged.merge((*part).clone());
+            }
+            merged
+        };
+        let expected = fold(&[&a, &b, &c]);
+        assert_eq!(fold(&[&c, &b, &a]), expected);
+        assert_eq!(fold(&[&b, &a, &c, &a, &b]), expected);
+        assert_eq!(expected.read_num, Some(3));
+        assert_eq!(expected.unread_num, Some(3));
+        assert_eq!(expected.first_event_time_ms, Some(100));
+        assert_eq!(expected.last_event_time_ms, Some(300));
+        assert_eq!(expected.readers.len(), 4);
+        // Absent values never erase known ones.
+        let mut partial = expected.clone();
+        partial.merge(ReceiptState::default());
+        assert_eq!(partial, expected);
+    }
+}

@@ -1,0 +1,441 @@
+//! Durable storage of receipt state in SQLite or PostgreSQL, with group commit.
+//!
+//! Every write goes through one writer task per process. Callbacks that arrive while a
+//! transaction is in flight queue up and are committed together in the next one, so a busy
+//! server pays one commit (one fsync) for many callbacks, and each callback still gets its
+//! answer only after its own data is committed. A batch is written in key order, so replicas
+//! sharing one PostgreSQL database lock rows in the same order and cannot deadlock.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::model::{MessageKey, ReceiptState};
+
+/// Rows per multi-row INSERT, well under both databases' bind-parameter limits.
+const ROWS_PER_INSERT: usize = 500;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A store error; cheap to clone so one failed batch can answer all its callbacks.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed.
+    #[error("read receipt store: {0}")]
+    Database(#[source] Arc<sqlx::Error>),
+    /// The schema could not be migrated.
+    #[error("read receipt store migration: {0}")]
+    Migration(#[source] Arc<sqlx::migrate::MigrateError>),
+    /// The URL names no supported database.
+    #[error(
+        "database_url {0:?} is not supported: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+    )]
+    UnsupportedUrl(String),
+    /// The data directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: String,
+        /// The OS error.
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The writer task is gone (the process is shutting down).
+    #[error("read receipt writer stopped")]
+    WriterStopped,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(Arc::new(error))
+    }
+}
+
+/// How to open the store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// `sqlite://path` or `postgres://...`.
+    pub database_url: String,
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// How long to wait for a connection or (SQLite) a lock before failing.
+    pub busy_timeout: Duration,
+    /// Most callbacks committed in one transaction.
+    pub max_batch: usize,
+}
+
+/// One message's stored state, as the API returns it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StoredReceipt {
+    /// The app.
+    pub sdk_app_id: i64,
+    /// The group.
+    pub group_id: String,
+    /// The message.
+    pub msg_seq: i64,
+    /// The group's type.
+    pub group_type: Option<String>,
+    /// The largest `ReadNum` seen.
+    pub read_num: Option<i64>,
+    /// The smallest `UnreadNum` seen.
+    pub unread_num: Option<i64>,
+    /// Every reader, sorted.
+    pub readers: Vec<String>,
+    /// Earliest `EventTime`, Unix ms.
+    pub first_event_time_ms: Option<i64>,
+    /// Latest `EventTime`, Unix ms.
+    pub last_event_time_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool: the SQL is the same text for both
+/// databases, only the driver types differ.
+macro_rules! with_pool {
+    ($pool_enum:expr, $pool:ident => $body:expr) => {
+        match $pool_enum {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+struct Job {
+    states: BTreeMap<MessageKey, ReceiptState>,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The read-receipt store: a pool plus the group-commit writer.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    jobs: mpsc::Sender<Job>,
+    last_write_failed: Arc<AtomicBool>,
+}
+
+impl Store {
+    /// Connects, creates or migrates the schema, and starts the writer task.
+    pub async fn open(options: &StoreOptions) -> Result<Self, StoreError> {
+        let url = options.database_url.as_str();
+        let pool = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a commit survives power loss, not only a crash; group commit pays for it.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(options.busy_timeout);
+            if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+                create_dir(dir)?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.busy_timeout)
+                .connect_with(connect)
+                .await?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.busy_timeout)
+                .connect_with(connect)
+                .await?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        with_pool!(&pool, pool => MIGRATOR.run(pool).await)
+            .map_err(|error| StoreError::Migration(Arc::new(error)))?;
+
+        let (jobs, queue) = mpsc::channel(options.max_batch.max(1) * 4);
+        let last_write_failed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(run_writer(
+            pool.clone(),
+            queue,
+            options.max_batch.max(1),
+            Arc::clone(&last_write_failed),
+        ));
+        Ok(Self {
+            pool,
+            jobs,
+            last_write_failed,
+        })
+    }
+
+    /// Merges `states` into the store; returns once they are committed.
+    pub async fn record(&self, states: BTreeMap<MessageKey, ReceiptState>) -> Result<(), StoreError> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let (done, committed) = oneshot::channel();
+        self.jobs
+            .send(Job { states, done })
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        committed.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Ready when the database answers and the last write did not fail.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        with_pool!(&self.pool, pool => sqlx::query("SELECT 1 FROM read_receipts LIMIT 1")
+            .fetch_optional(pool)
+            .await
+            .map(drop))?;
+        if self.last_write_failed.load(Ordering::Relaxed) {
+            return Err(StoreError::Database(Arc::new(sqlx::Error::Protocol(
+                "the last write failed".into(),
+            ))));
+        }
+        Ok(())
+    }
+
+    /// One message's state.
+    pub async fn get(
+        &self,
+        sdk_app_id: i64,
+        group_id: &str,
+        msg_seq: i64,
+    ) -> Result<Option<StoredReceipt>, StoreError> {
+        let mut page = self.page(sdk_app_id, group_id, msg_seq - 1, Some(msg_seq), 1).await?;
+        Ok(page.pop())
+    }
+
+    /// Up to `limit` messages of a group with `msg_seq > after_seq`, in `msg_seq` order.
+    pub async fn list(
+        &self,
+        sdk_app_id: i64,
+        group_id: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        self.page(sdk_app_id, group_id, after_seq, None, limit).await
+    }
+
+    async fn page(
+        &self,
+        sdk_app_id: i64,
+        group_id: &str,
+        after_seq: i64,
+        up_to_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StoredReceipt>, StoreError> {
+        let up_to = up_to_seq.unwrap_or(i64::MAX);
+        let (rows, readers) = with_pool!(&self.pool, pool => {
+            let rows = sqlx::query(
+                "SELECT msg_seq, group_type, read_num, unread_num, first_event_time_ms, \
+                 last_event_time_ms FROM read_receipts \
+                 WHERE sdk_app_id = $1 AND group_id = $2 AND msg_seq > $3 AND msg_seq <= $4 \
+                 ORDER BY msg_seq LIMIT $5",
+            )
+            .bind(sdk_app_id)
+            .bind(group_id)
+            .bind(after_seq)
+            .bind(up_to)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            let last = rows.last().map(|row| row.try_get::<i64, _>("msg_seq")).transpose()?;
+            let readers = match last {
+                None => Vec::new(),
+                Some(last) => sqlx::query(
+                    "SELECT msg_seq, member_account FROM read_receipt_readers \
+                     WHERE sdk_app_id = $1 AND group_id = $2 AND msg_seq > $3 AND msg_seq <= $4 \
+                     ORDER BY msg_seq, member_account",
+                )
+                .bind(sdk_app_id)
+                .bind(group_id)
+                .bind(after_seq)
+                .bind(last)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|row| Ok((row.try_get::<i64, _>("msg_seq")?, row.try_get::<String, _>("member_account")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?,
+            };
+            let rows = rows
+                .into_iter()
+                .map(|row| {
+                    Ok(StoredReceipt {
+                        sdk_app_id,
+                        group_id: group_id.to_owned(),
+                        msg_seq: row.try_get("msg_seq")?,
+                        group_type: row.try_get("group_type")?,
+                        read_num: row.try_get("read_num")?,
+                        unread_num: row.try_get("unread_num")?,
+                        readers: Vec::new(),
+                        first_event_time_ms: row.try_get("first_event_time_ms")?,
+                        last_event_time_ms: row.try_get("last_event_time_ms")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            (rows, readers)
+        });
+        let mut rows = rows;
+        let mut readers = readers.into_iter().peekable();
+        for row in &mut rows {
+            while let Some((seq, _)) = readers.peek() {
+                if *seq < row.msg_seq {
+                    readers.next();
+                } else if *seq == row.msg_seq {
+                    let (_, account) = readers.next().expect("peeked");
+                    row.readers.push(account);
+                } else {
+                    break;
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Deletes messages not written for `older_than`; returns how many.
+    pub async fn purge(&self, older_than: Duration) -> Result<u64, StoreError> {
+        let cutoff = unix_millis().saturating_sub(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
+        let purged = with_pool!(&self.pool, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "DELETE FROM read_receipt_readers WHERE (sdk_app_id, group_id, msg_seq) IN \
+                 (SELECT sdk_app_id, group_id, msg_seq FROM read_receipts WHERE updated_at_ms < $1)",
+            )
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+            let deleted = sqlx::query("DELETE FROM read_receipts WHERE updated_at_ms < $1")
+                .bind(cutoff)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            deleted
+        });
+        Ok(purged)
+    }
+
+    /// Closes the pool (tests use it to simulate an unreachable database).
+    pub async fn close(&self) {
+        with_pool!(&self.pool, pool => pool.close().await);
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        path: dir.display().to_string(),
+        source: Arc::new(source),
+    })
+}
+
+fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}
+
+async fn run_writer(
+    pool: Pool,
+    mut queue: mpsc::Receiver<Job>,
+    max_batch: usize,
+    last_write_failed: Arc<AtomicBool>,
+) {
+    let mut jobs = Vec::with_capacity(max_batch);
+    while queue.recv_many(&mut jobs, max_batch).await > 0 {
+        let mut merged: BTreeMap<MessageKey, ReceiptState> = BTreeMap::new();
+        for job in &mut jobs {
+            for (key, state) in std::mem::take(&mut job.states) {
+                merged.entry(key).or_default().merge(state);
+            }
+        }
+        let result = write_batch(&pool, &merged).await;
+        match &result {
+            Ok(()) => {
+                last_write_failed.store(false, Ordering::Relaxed);
+                tracing::debug!(callbacks = jobs.len(), messages = merged.len(), "read receipts committed");
+            }
+            Err(error) => {
+                last_write_failed.store(true, Ordering::Relaxed);
+                tracing::error!(callbacks = jobs.len(), %error, "read receipt batch failed; callbacks answered 500");
+            }
+        }
+        for job in jobs.drain(..) {
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+/// Upserts `states` in one transaction, applying [`ReceiptState::merge`]'s rule in SQL.
+async fn write_batch(pool: &Pool, states: &BTreeMap<MessageKey, ReceiptState>) -> Result<(), StoreError> {
+    let now = unix_millis();
+    let entries: Vec<_> = states.iter().collect();
+    let readers: Vec<(&MessageKey, &String)> = states
+        .iter()
+        .flat_map(|(key, state)| state.readers.iter().map(move |reader| (key, reader)))
+        .collect();
+    with_pool!(pool, pool => {
+        let mut tx = pool.begin().await?;
+        for chunk in entries.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO read_receipts (sdk_app_id, group_id, msg_seq, group_type, read_num, \
+                 unread_num, first_event_time_ms, last_event_time_ms, updated_at_ms) ",
+            );
+            insert.push_values(chunk, |mut row, (key, state)| {
+                row.push_bind(key.sdk_app_id)
+                    .push_bind(&key.group_id)
+                    .push_bind(key.msg_seq)
+                    .push_bind(&state.group_type)
+                    .push_bind(state.read_num)
+                    .push_bind(state.unread_num)
+                    .push_bind(state.first_event_time_ms)
+                    .push_bind(state.last_event_time_ms)
+                    .push_bind(now);
+            });
+            insert.push(UPSERT_MERGE);
+            insert.build().execute(&mut *tx).await?;
+        }
+        for chunk in readers.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) ",
+            );
+            insert.push_values(chunk, |mut row, (key, reader)| {
+                row.push_bind(key.sdk_app_id)
+                    .push_bind(&key.group_id)
+                    .push_bind(key.msg_seq)
+                    .push_bind(*reader);
+            });
+            insert.push(" ON CONFLICT DO NOTHING");
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+/// The merge rule of [`ReceiptState::merge`] as an upsert: a NULL never replaces a value.
+const UPSERT_MERGE: &str = " ON CONFLICT (sdk_app_id, group_id, msg_seq) DO UPDATE SET \
+    group_type = CASE WHEN read_receipts.group_type IS NULL \
+        OR excluded.group_type > read_receipts.group_type \
+        THEN excluded.group_type ELSE read_receipts.group_type END, \
+    read_num = CASE WHEN read_receipts.read_num IS NULL \
+        OR excluded.read_num > read_receipts.read_num \
+        THEN excluded.read_num ELSE read_receipts.read_num END, \
+    unread_num = CASE WHEN read_receipts.unread_num IS NULL \
+        OR excluded.unread_num < read_receipts.unread_num \
+        THEN excluded.unread_num ELSE read_receipts.unread_num END, \
+    first_event_time_ms = CASE WHEN read_receipts.first_event_time_ms IS NULL \
+        OR excluded.first_event_time_ms < read_receipts.first_event_time_ms \
+        THEN excluded.first_event_time_ms ELSE read_receipts.first_event_time_ms END, \
+    last_event_time_ms = CASE WHEN read_receipts.last_event_time_ms IS NULL \
+        OR excluded.last_event_time_ms > read_receipts.last_event_time_ms \
+        THEN excluded.last_event_time_ms ELSE read_receipts.last_event_time_ms END, \
+    updated_at_ms = excluded.updated_at_ms";
