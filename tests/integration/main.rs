@@ -1,8 +1,14 @@
 //! End-to-end tests: the real chathook server on a real socket, spoken to over HTTP.
 
+// Link the stock binary's plugin list, so this binary has exactly the handlers `chathook` has,
+// plus the test-only ones.
+use chathook as _;
+
 mod auth;
 mod body;
 mod cli;
 mod dispatch;
 mod operations;
+mod read_receipt;
+mod read_receipt_store;
 mod startup;

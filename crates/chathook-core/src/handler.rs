@@ -108,7 +108,14 @@ impl Callback {
         serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();
             let inner = error.into_inner();
-            HandlerError::InvalidBody(format!("invalid {path}: {inner}"))
+            // The path says where; serde_json's " at line 1 column 80" adds nothing to it.
+            let message = inner.to_string();
+            let message = match message.rsplit_once(" at line ") {
+                Some((message, _)) if inner.line() > 0 => message.to_owned(),
+                _ => message,
+            };
+            let place = if path == "." { "body" } else { path.as_str() };
+            HandlerError::InvalidBody(format!("invalid {place}: {message}"))
         })
     }
 }

@@ -40,7 +40,10 @@ impl IntoResponse for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
         tracing::error!(%error, "read receipt query failed");
-        Self(StatusCode::SERVICE_UNAVAILABLE, "the read receipt store is unavailable".into())
+        Self(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the read receipt store is unavailable".into(),
+        )
     }
 }
 
@@ -52,7 +55,11 @@ fn non_negative(name: &str, text: &str) -> Result<i64, ApiError> {
     text.parse::<i64>()
         .ok()
         .filter(|value| *value >= 0)
-        .ok_or_else(|| bad_request(format!("{name} must be a non-negative integer, not {text:?}")))
+        .ok_or_else(|| {
+            bad_request(format!(
+                "{name} must be a non-negative integer, not {text:?}"
+            ))
+        })
 }
 
 async fn get_receipt(
@@ -79,7 +86,10 @@ async fn list_receipts(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let sdk_app_id = non_negative("sdk_app_id", &sdk_app_id)?;
-    if let Some(unknown) = params.keys().find(|key| !matches!(key.as_str(), "after_seq" | "limit")) {
+    if let Some(unknown) = params
+        .keys()
+        .find(|key| !matches!(key.as_str(), "after_seq" | "limit"))
+    {
         return Err(bad_request(format!(
             "unknown query parameter {unknown:?}; expected after_seq and limit"
         )));
@@ -92,16 +102,24 @@ async fn list_receipts(
         Some(text) => {
             let limit = non_negative("limit", text)?;
             if !(1..=MAX_LIMIT).contains(&limit) {
-                return Err(bad_request(format!("limit must be between 1 and {MAX_LIMIT}, not {limit}")));
+                return Err(bad_request(format!(
+                    "limit must be between 1 and {MAX_LIMIT}, not {limit}"
+                )));
             }
             limit
         }
         None => DEFAULT_LIMIT,
     };
     // One extra row tells whether another page follows.
-    let mut items = store.list(sdk_app_id, &group_id, after_seq, limit + 1).await?;
+    let mut items = store
+        .list(sdk_app_id, &group_id, after_seq, limit + 1)
+        .await?;
     let has_more = items.len() as i64 > limit;
     items.truncate(limit as usize);
-    let next_after_seq = if has_more { items.last().map(|item| item.msg_seq) } else { None };
+    let next_after_seq = if has_more {
+        items.last().map(|item| item.msg_seq)
+    } else {
+        None
+    };
     Ok(Json(json!({ "items": items, "next_after_seq": next_after_seq })).into_response())
 }

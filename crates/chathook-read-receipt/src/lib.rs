@@ -14,7 +14,9 @@ pub mod store;
 
 use std::time::Duration;
 
-use chathook_core::{BoxError, Callback, Handler, HandlerError, Reply, async_trait, register_handler};
+use chathook_core::{
+    BoxError, Callback, Handler, HandlerError, Reply, async_trait, register_handler,
+};
 use serde::Deserialize;
 
 use crate::model::ReadReceiptCallback;

@@ -35,7 +35,11 @@ pub struct MessageReceipt {
     #[serde(rename = "UnreadNum", default, deserialize_with = "optional_count")]
     pub unread_num: Option<i64>,
     /// Who read it; absent or empty is fine.
-    #[serde(rename = "ReadReceiptMembers", default, deserialize_with = "null_as_empty")]
+    #[serde(
+        rename = "ReadReceiptMembers",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
     pub members: Vec<Member>,
 }
 
@@ -155,7 +159,9 @@ fn parse_integer<E: serde::de::Error>(repr: IntegerRepr) -> Result<i64, E> {
 fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
     let value = parse_integer(IntegerRepr::deserialize(deserializer)?)?;
     if value < 0 {
-        return Err(serde::de::Error::custom(format!("must not be negative, found {value}")));
+        return Err(serde::de::Error::custom(format!(
+            "must not be negative, found {value}"
+        )));
     }
     Ok(value)
 }
@@ -193,7 +199,8 @@ mod tests {
     use super::*;
     use chathook_core::{Callback, HandlerError};
 
-    const FIXTURE: &str = include_str!("../../../tests/fixtures/Group.CallbackAfterReadReceipt.json");
+    const FIXTURE: &str =
+        include_str!("../../../tests/fixtures/Group.CallbackAfterReadReceipt.json");
 
     fn parse(body: &str) -> Result<ReadReceiptCallback, String> {
         Callback::new(1, "Group.CallbackAfterReadReceipt", body.to_owned())
@@ -227,15 +234,42 @@ mod tests {
     #[test]
     fn strict_where_the_data_would_be_wrong() {
         let cases = [
-            (r#"{"GroupMsgReceiptList":[]}"#, "invalid .: missing field `GroupId`"),
-            (r#"{"GroupId":"","GroupMsgReceiptList":[]}"#, "invalid GroupId: must not be empty"),
-            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"ReadNum":1}]}"#, "invalid GroupMsgReceiptList[0]: missing field `MsgSeq`"),
-            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"x"}]}"#, "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found \"x\""),
-            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1.5}]}"#, "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found 1.5"),
-            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1},{"MsgSeq":2,"UnreadNum":-1}]}"#, "invalid GroupMsgReceiptList[1].UnreadNum: a count must not be negative, found -1"),
-            (r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadReceiptMembers":[{}]}]}"#, "invalid GroupMsgReceiptList[0].ReadReceiptMembers[0]: missing field `Member_Account`"),
-            (r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":"soon"}"#, "invalid EventTime: expected an integer, found \"soon\""),
-            (r#"{"GroupId":"g"}"#, "invalid .: missing field `GroupMsgReceiptList`"),
+            (
+                r#"{"GroupMsgReceiptList":[]}"#,
+                "invalid body: missing field `GroupId`",
+            ),
+            (
+                r#"{"GroupId":"","GroupMsgReceiptList":[]}"#,
+                "invalid GroupId: must not be empty",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"ReadNum":1}]}"#,
+                "invalid GroupMsgReceiptList[0]: missing field `MsgSeq`",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"x"}]}"#,
+                "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found \"x\"",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1.5}]}"#,
+                "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found 1.5",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1},{"MsgSeq":2,"UnreadNum":-1}]}"#,
+                "invalid GroupMsgReceiptList[1].UnreadNum: a count must not be negative, found -1",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadReceiptMembers":[{}]}]}"#,
+                "invalid GroupMsgReceiptList[0].ReadReceiptMembers[0]: missing field `Member_Account`",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":"soon"}"#,
+                "invalid EventTime: expected an integer, found \"soon\"",
+            ),
+            (
+                r#"{"GroupId":"g"}"#,
+                "invalid body: missing field `GroupMsgReceiptList`",
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(parse(body).unwrap_err(), expected, "{body}");

@@ -138,7 +138,11 @@ impl Store {
                 // FULL: a commit survives power loss, not only a crash; group commit pays for it.
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.busy_timeout);
-            if let Some(dir) = connect.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Some(dir) = connect
+                .get_filename()
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
                 create_dir(dir)?;
             }
             let pool = SqlitePoolOptions::new()
@@ -177,7 +181,10 @@ impl Store {
     }
 
     /// Merges `states` into the store; returns once they are committed.
-    pub async fn record(&self, states: BTreeMap<MessageKey, ReceiptState>) -> Result<(), StoreError> {
+    pub async fn record(
+        &self,
+        states: BTreeMap<MessageKey, ReceiptState>,
+    ) -> Result<(), StoreError> {
         if states.is_empty() {
             return Ok(());
         }
@@ -210,7 +217,9 @@ impl Store {
         group_id: &str,
         msg_seq: i64,
     ) -> Result<Option<StoredReceipt>, StoreError> {
-        let mut page = self.page(sdk_app_id, group_id, msg_seq - 1, Some(msg_seq), 1).await?;
+        let mut page = self
+            .page(sdk_app_id, group_id, msg_seq - 1, Some(msg_seq), 1)
+            .await?;
         Ok(page.pop())
     }
 
@@ -222,7 +231,8 @@ impl Store {
         after_seq: i64,
         limit: i64,
     ) -> Result<Vec<StoredReceipt>, StoreError> {
-        self.page(sdk_app_id, group_id, after_seq, None, limit).await
+        self.page(sdk_app_id, group_id, after_seq, None, limit)
+            .await
     }
 
     async fn page(
@@ -303,7 +313,8 @@ impl Store {
 
     /// Deletes messages not written for `older_than`; returns how many.
     pub async fn purge(&self, older_than: Duration) -> Result<u64, StoreError> {
-        let cutoff = unix_millis().saturating_sub(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
+        let cutoff =
+            unix_millis().saturating_sub(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
         let purged = with_pool!(&self.pool, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
@@ -340,7 +351,9 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
 fn unix_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 async fn run_writer(
@@ -361,7 +374,11 @@ async fn run_writer(
         match &result {
             Ok(()) => {
                 last_write_failed.store(false, Ordering::Relaxed);
-                tracing::debug!(callbacks = jobs.len(), messages = merged.len(), "read receipts committed");
+                tracing::debug!(
+                    callbacks = jobs.len(),
+                    messages = merged.len(),
+                    "read receipts committed"
+                );
             }
             Err(error) => {
                 last_write_failed.store(true, Ordering::Relaxed);
@@ -375,7 +392,10 @@ async fn run_writer(
 }
 
 /// Upserts `states` in one transaction, applying [`ReceiptState::merge`]'s rule in SQL.
-async fn write_batch(pool: &Pool, states: &BTreeMap<MessageKey, ReceiptState>) -> Result<(), StoreError> {
+async fn write_batch(
+    pool: &Pool,
+    states: &BTreeMap<MessageKey, ReceiptState>,
+) -> Result<(), StoreError> {
     let now = unix_millis();
     let entries: Vec<_> = states.iter().collect();
     let readers: Vec<(&MessageKey, &String)> = states

@@ -1,0 +1,227 @@
+//! One store suite, run against SQLite and against the PostgreSQL server.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chathook_read_receipt::model::{MessageKey, ReceiptState};
+use chathook_read_receipt::store::{Store, StoreOptions};
+use chathook_tests::*;
+
+async fn open(database_url: String) -> Store {
+    Store::open(&StoreOptions {
+        database_url,
+        max_connections: 4,
+        busy_timeout: Duration::from_secs(2),
+        max_batch: 64,
+    })
+    .await
+    .expect("store opens")
+}
+
+fn key(group: &str, seq: i64) -> MessageKey {
+    MessageKey {
+        sdk_app_id: 7,
+        group_id: group.into(),
+        msg_seq: seq,
+    }
+}
+
+fn state(
+    read: Option<i64>,
+    unread: Option<i64>,
+    time: Option<i64>,
+    readers: &[&str],
+) -> ReceiptState {
+    ReceiptState {
+        group_type: Some("Public".into()),
+        read_num: read,
+        unread_num: unread,
+        first_event_time_ms: time,
+        last_event_time_ms: time,
+        readers: readers.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+fn one(key: MessageKey, state: ReceiptState) -> BTreeMap<MessageKey, ReceiptState> {
+    BTreeMap::from([(key, state)])
+}
+
+async fn suite(store: Store) {
+    // The merge rule holds in SQL, whatever the order, including NULLs (absent fields).
+    let updates = [
+        state(Some(1), Some(9), Some(100), &["a"]),
+        state(None, None, None, &[]),
+        state(Some(5), Some(4), Some(300), &["b", "c"]),
+        state(Some(3), Some(6), Some(200), &["a", "d"]),
+    ];
+    for (group, order) in [
+        ("forward", [0, 1, 2, 3]),
+        ("backward", [3, 2, 1, 0]),
+        ("mixed", [2, 0, 3, 1]),
+    ] {
+        for index in order {
+            store
+                .record(one(key(group, 1), updates[index].clone()))
+                .await
+                .unwrap();
+        }
+        // And once more: duplicates change nothing.
+        store
+            .record(one(key(group, 1), updates[order[0]].clone()))
+            .await
+            .unwrap();
+    }
+    let forward = store.get(7, "forward", 1).await.unwrap().unwrap();
+    assert_eq!(forward.read_num, Some(5));
+    assert_eq!(forward.unread_num, Some(4));
+    assert_eq!(forward.first_event_time_ms, Some(100));
+    assert_eq!(forward.last_event_time_ms, Some(300));
+    assert_eq!(forward.readers, ["a", "b", "c", "d"]);
+    for group in ["backward", "mixed"] {
+        let other = store.get(7, group, 1).await.unwrap().unwrap();
+        assert_eq!(
+            (other.read_num, other.unread_num, &other.readers),
+            (forward.read_num, forward.unread_num, &forward.readers)
+        );
+        assert_eq!(
+            (other.first_event_time_ms, other.last_event_time_ms),
+            (forward.first_event_time_ms, forward.last_event_time_ms)
+        );
+    }
+
+    // Many receipts and readers in one record (more rows than one INSERT carries) are
+    // written all together.
+    let mut big = BTreeMap::new();
+    for seq in 0..1200 {
+        big.insert(
+            key("big", seq),
+            state(Some(seq), Some(1), Some(1), &["x", "y"]),
+        );
+    }
+    store.record(big).await.unwrap();
+    let page = store.list(7, "big", -1, 1000).await.unwrap();
+    assert_eq!(page.len(), 1000);
+    assert_eq!(page[0].readers, ["x", "y"]);
+    let rest = store
+        .list(7, "big", page.last().unwrap().msg_seq, 1000)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 200);
+    assert_eq!(rest.last().unwrap().msg_seq, 1199);
+
+    // Concurrent records are grouped and all committed.
+    let mut writers = tokio::task::JoinSet::new();
+    for seq in 0..200 {
+        let store = store.clone();
+        writers.spawn(async move {
+            store
+                .record(one(
+                    key("concurrent", seq),
+                    state(Some(1), Some(1), Some(1), &["r"]),
+                ))
+                .await
+        });
+    }
+    while let Some(result) = writers.join_next().await {
+        result.unwrap().unwrap();
+    }
+    assert_eq!(
+        store.list(7, "concurrent", -1, 1000).await.unwrap().len(),
+        200
+    );
+    assert!(store.get(7, "concurrent", 200).await.unwrap().is_none());
+    assert!(
+        store.get(8, "concurrent", 1).await.unwrap().is_none(),
+        "apps are kept apart"
+    );
+
+    // Retention: nothing is younger than an hour ago... everything is older than "in an hour".
+    assert_eq!(store.purge(Duration::from_secs(3600)).await.unwrap(), 0);
+    store.check().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_store_suite_passes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("nested/dir/receipts.db").display()
+    );
+    suite(open(url.clone()).await).await;
+    // Reopening migrates nothing twice and keeps the data.
+    let reopened = open(url).await;
+    assert_eq!(
+        reopened
+            .list(7, "concurrent", -1, 1000)
+            .await
+            .unwrap()
+            .len(),
+        200
+    );
+    assert!(
+        dir.path().join("nested/dir/receipts.db-wal").exists(),
+        "WAL mode"
+    );
+}
+
+#[tokio::test]
+async fn the_store_suite_passes_on_postgres() {
+    let url = fresh_postgres_url().await;
+    suite(open(url.clone()).await).await;
+    let reopened = open(url).await;
+    assert_eq!(
+        reopened
+            .list(7, "concurrent", -1, 1000)
+            .await
+            .unwrap()
+            .len(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn retention_purges_old_messages_with_their_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(format!("sqlite://{}", dir.path().join("r.db").display())).await;
+    store
+        .record(one(
+            key("old", 1),
+            state(Some(1), Some(1), Some(1), &["a", "b"]),
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(store.purge(Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(store.purge(Duration::from_millis(10)).await.unwrap(), 1);
+    assert!(store.get(7, "old", 1).await.unwrap().is_none());
+    // Its readers went with it: a new record of the same message starts empty.
+    store
+        .record(one(key("old", 1), state(Some(1), Some(1), Some(1), &[])))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get(7, "old", 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .readers
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn an_unsupported_url_is_a_clear_error() {
+    let error = Store::open(&StoreOptions {
+        database_url: "mysql://localhost/x".into(),
+        max_connections: 1,
+        busy_timeout: Duration::from_secs(1),
+        max_batch: 1,
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "database_url \"mysql://localhost/x\" is not supported: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+    );
+}
