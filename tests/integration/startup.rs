@@ -167,4 +167,25 @@ fn the_shipped_config_loads_as_is() {
     assert_eq!(config.dispatch.handler_timeout_ms, 1500);
     assert_eq!(config.auth.max_clock_skew_secs, 60);
     assert_eq!(config.apps["example"].sdk_app_id, 1_400_000_000);
+    assert!(config.handlers["read_receipt"].enabled);
+    assert_eq!(
+        config.handlers["read_receipt"].settings["database_url"],
+        "sqlite://data/read_receipts.db"
+    );
+}
+
+#[tokio::test]
+async fn the_shipped_config_starts_with_its_plugin_settings() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/chathook.toml");
+    let mut config = Config::from_figment(&Figment::new().merge(Toml::file_exact(path))).unwrap();
+    // Every shipped read_receipt key is accepted; only the file moves somewhere temporary.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = &mut config.handlers.get_mut("read_receipt").unwrap().settings;
+    settings.insert(
+        "database_url".into(),
+        format!("sqlite://{}", dir.path().join("r.db").display()).into(),
+    );
+    let server = TestServer::start(config).await;
+    let (status, body) = server.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
 }

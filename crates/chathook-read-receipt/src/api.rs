@@ -121,5 +121,16 @@ async fn list_receipts(
     } else {
         None
     };
-    Ok(Json(json!({ "items": items, "next_after_seq": next_after_seq })).into_response())
+    Ok(Json(Page {
+        items,
+        next_after_seq,
+    })
+    .into_response())
+}
+
+/// One page of a group's messages; `next_after_seq` is the cursor for the next page.
+#[derive(serde::Serialize)]
+struct Page {
+    items: Vec<StoredReceipt>,
+    next_after_seq: Option<i64>,
 }
