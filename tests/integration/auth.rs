@@ -10,18 +10,6 @@ async fn server() -> TestServer {
     TestServer::start(base_config()).await
 }
 
-fn assert_fail(reply: &(u16, Value), status: u16, code: i64, info_contains: &str) {
-    let (got_status, body) = reply;
-    assert_eq!(*got_status, status, "{body}");
-    assert_eq!(body["ActionStatus"], "FAIL", "{body}");
-    assert_eq!(body["ErrorCode"], code, "{body}");
-    let info = body["ErrorInfo"].as_str().expect("ErrorInfo is a string");
-    assert!(
-        info.contains(info_contains),
-        "{info:?} should mention {info_contains:?}"
-    );
-}
-
 /// The skew in seconds quoted by a `request_time_skewed` reply.
 fn skew_in(reply: &Value) -> i64 {
     let info = reply["ErrorInfo"].as_str().unwrap();

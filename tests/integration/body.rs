@@ -5,18 +5,6 @@ use serde_json::Value;
 
 const COMMAND: &str = "Group.CallbackAfterMemberExit";
 
-fn assert_fail(reply: &(u16, Value), status: u16, code: i64, info_contains: &str) {
-    let (got_status, body) = reply;
-    assert_eq!(*got_status, status, "{body}");
-    assert_eq!(body["ActionStatus"], "FAIL", "{body}");
-    assert_eq!(body["ErrorCode"], code, "{body}");
-    let info = body["ErrorInfo"].as_str().expect("ErrorInfo is a string");
-    assert!(
-        info.contains(info_contains),
-        "{info:?} should mention {info_contains:?}"
-    );
-}
-
 #[tokio::test]
 async fn a_body_over_the_limit_is_413_whether_declared_or_streamed() {
     let mut config = base_config();

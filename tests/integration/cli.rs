@@ -200,12 +200,23 @@ fn handlers_prints_the_routing_table() {
         ["Sns.CallbackFriendAdd", "after", "-", "unrouted"]
     );
     assert_eq!(row("Sns.CallbackPrevFriendAdd")[1], "before");
+    // A linked handler without an enabled table is listed as disabled.
+    assert_eq!(
+        row("Group.CallbackAfterReadReceipt"),
+        [
+            "Group.CallbackAfterReadReceipt",
+            "after",
+            "read_receipt",
+            "disabled"
+        ]
+    );
 }
 
 #[test]
 fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(&dir, APP_TOML);
+    let unsigned_app = "[apps.dev]\nsdk_app_id = 1400000009\nallow_unsigned = true\n";
+    let config = write_config(&dir, &format!("{APP_TOML}{unsigned_app}"));
     let mut child = chathook(&dir)
         .arg("--config")
         .arg(&config)
@@ -217,10 +228,12 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut log = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     let addr = loop {
         assert!(Instant::now() < deadline, "no listening line");
         let line = lines.next().expect("log line").unwrap();
+        log.push(line.clone());
         let entry: Value = serde_json::from_str(&line).expect("json log line");
         if entry["message"] == "listening" {
             assert_eq!(entry["callback_path"], "/im/callback");
@@ -245,6 +258,7 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
     // One JSON line per callback, with the span's fields.
     let answered: Value = loop {
         let line = lines.next().expect("log line").unwrap();
+        log.push(line.clone());
         let entry: Value = serde_json::from_str(&line).unwrap();
         if entry["message"] == "callback answered" {
             break entry;
@@ -265,4 +279,12 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
     );
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
+    log.extend(lines.map(Result::unwrap));
+    let log = log.join("\n");
+    assert!(log.contains("app accepts unsigned callbacks"), "{log}");
+    assert!(log.contains("SIGTERM received; shutting down"), "{log}");
+    assert!(
+        !log.contains("file-token"),
+        "a token reached the log:\n{log}"
+    );
 }

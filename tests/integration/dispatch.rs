@@ -54,6 +54,23 @@ async fn a_body_the_handler_cannot_use_is_400_with_the_field_path() {
 }
 
 #[tokio::test]
+async fn a_before_callback_body_the_handler_cannot_use_gets_the_fallback() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({}));
+    config.dispatch.before_fallback = Fallback::Deny;
+    let server = TestServer::start(config).await;
+    let (status, reply) = server
+        .post(&fresh_query(BEFORE), r#"{"Type":"Public"}"#)
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["ErrorCode"], 1, "{reply}");
+    let (status, reply) = server.post(&fresh_query(BEFORE), fixture(BEFORE)).await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    assert_eq!(reply["GroupId"], "@TGS#2J4SZEAEL");
+}
+
+#[tokio::test]
 async fn an_unrouted_command_is_answered_ok_or_rejected_by_config() {
     let server = probe_server(json!({}), 1500).await;
     let (status, reply) = server

@@ -89,6 +89,31 @@ async fn an_unknown_or_mistyped_key_in_a_handler_table() {
 }
 
 #[tokio::test]
+async fn a_typo_in_a_disabled_handler_table_is_caught() {
+    let mut config = base_config();
+    let mut table = enabled_table();
+    table.enabled = false;
+    table.settings.insert("enable".into(), true.into());
+    config.handlers.insert("probe".into(), table);
+    let error = startup_error(config).await;
+    assert!(
+        error.contains("[handlers.probe]") && error.contains("unknown field `enable`"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_handler_deadline_past_chats_own_is_refused() {
+    let mut config = base_config();
+    config.dispatch.handler_timeout_ms = 2000;
+    let error = startup_error(config).await;
+    assert!(
+        error.contains("dispatch.handler_timeout_ms is 2000 but must be between 1 and 1999"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
 async fn a_handler_whose_build_fails() {
     let mut config = base_config();
     enable(&mut config, "probe", json!({ "fail_build": true }));

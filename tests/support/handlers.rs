@@ -67,6 +67,12 @@ struct StateChange {
 }
 
 #[derive(Deserialize)]
+struct BeforeSend {
+    #[serde(rename = "GroupId")]
+    group_id: String,
+}
+
+#[derive(Deserialize)]
 struct StateInfo {
     #[serde(rename = "To_Account")]
     to_account: String,
@@ -93,9 +99,16 @@ impl Handler for Probe {
             .with_field("SdkAppid", callback.sdk_app_id())
             .with_field("ClientIP", callback.client_ip())
             .with_field("OptPlatform", callback.opt_platform());
-        if callback.command() == "State.StateChange" {
-            let body: StateChange = callback.parse()?;
-            reply = reply.with_field("To_Account", body.info.to_account);
+        match callback.command() {
+            "State.StateChange" => {
+                let body: StateChange = callback.parse()?;
+                reply = reply.with_field("To_Account", body.info.to_account);
+            }
+            "Group.CallbackBeforeSendMsg" => {
+                let body: BeforeSend = callback.parse()?;
+                reply = reply.with_field("GroupId", body.group_id);
+            }
+            _ => {}
         }
         Ok(reply)
     }

@@ -209,6 +209,19 @@ impl TestServer {
     }
 }
 
+/// Asserts a FAIL reply: its status, `ErrorCode`, and words in `ErrorInfo`.
+pub fn assert_fail(reply: &(u16, Value), status: u16, code: i64, info_contains: &str) {
+    let (got_status, body) = reply;
+    assert_eq!(*got_status, status, "{body}");
+    assert_eq!(body["ActionStatus"], "FAIL", "{body}");
+    assert_eq!(body["ErrorCode"], code, "{body}");
+    let info = body["ErrorInfo"].as_str().expect("ErrorInfo is a string");
+    assert!(
+        info.contains(info_contains),
+        "{info:?} should mention {info_contains:?}"
+    );
+}
+
 /// The value of a Prometheus sample line such as `name{labels} 3`, or 0 if absent.
 pub fn metric(text: &str, series: &str) -> f64 {
     text.lines()

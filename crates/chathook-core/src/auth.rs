@@ -16,7 +16,7 @@ use crate::rejection::Rejection;
 
 /// A secret string (callback token, API token). Its `Debug` and `Serialize` forms never show
 /// the value, so a secret cannot leak through a log line or `chathook check-config`.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(try_from = "SecretRepr")]
 pub struct Secret(String);
 
@@ -54,9 +54,12 @@ impl Secret {
         &self.0
     }
 
-    /// Compares with `candidate` in time independent of where they differ.
+    /// Compares with `candidate` in constant time. Digests are compared, so not even the
+    /// secret's length shows in the timing.
     pub fn matches(&self, candidate: &[u8]) -> bool {
-        self.0.as_bytes().ct_eq(candidate).into()
+        Sha256::digest(self.0.as_bytes())
+            .ct_eq(&Sha256::digest(candidate))
+            .into()
     }
 }
 
@@ -70,6 +73,13 @@ impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str("[redacted]")
     }
+}
+
+/// Unix time now, in seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 /// `Sign` for `token` at `request_time` (Unix seconds): lowercase hex SHA-256 of the token

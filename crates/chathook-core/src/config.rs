@@ -21,6 +21,9 @@ pub const ENV_PREFIX: &str = "CHATHOOK_";
 /// Environment variable naming the config file (like `--config`).
 pub const CONFIG_PATH_ENV: &str = "CHATHOOK_CONFIG";
 
+/// How long Chat waits for a callback reply, in milliseconds (protocol.md §3).
+pub const CHAT_TIMEOUT_MS: u64 = 2000;
+
 /// Which config file to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigFile {
@@ -200,7 +203,7 @@ pub enum LogFormat {
 }
 
 /// `[handlers.<name>]`: the keys the platform reads, plus the handler's own settings.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 pub struct HandlerTable {
     /// Serve this handler's commands.
     #[serde(default)]
@@ -211,6 +214,19 @@ pub struct HandlerTable {
     /// Everything else, handed to the handler's build function.
     #[serde(flatten)]
     pub settings: Map<String, Value>,
+}
+
+impl std::fmt::Debug for HandlerTable {
+    /// Settings are free-form and may hold secrets, so they print redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut settings = Value::Object(self.settings.clone());
+        redact_handler_settings(&mut settings);
+        f.debug_struct("HandlerTable")
+            .field("enabled", &self.enabled)
+            .field("fallback", &self.fallback)
+            .field("settings", &settings)
+            .finish()
+    }
 }
 
 impl Config {
@@ -262,8 +278,13 @@ impl Config {
         if self.server.body_limit_bytes == 0 {
             return invalid("server.body_limit_bytes must be greater than 0".into());
         }
-        if self.dispatch.handler_timeout_ms == 0 {
-            return invalid("dispatch.handler_timeout_ms must be greater than 0".into());
+        if !(1..CHAT_TIMEOUT_MS).contains(&self.dispatch.handler_timeout_ms) {
+            return invalid(format!(
+                "dispatch.handler_timeout_ms is {} but must be between 1 and {}: Chat gives up \
+                 after {CHAT_TIMEOUT_MS} ms and would apply its own policy, not the fallback",
+                self.dispatch.handler_timeout_ms,
+                CHAT_TIMEOUT_MS - 1
+            ));
         }
         let mut names_by_id: HashMap<u64, &str> = HashMap::new();
         for (name, app) in &self.apps {
@@ -358,6 +379,23 @@ fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handler_tables_debug_print_redacted() {
+        let mut settings = Map::new();
+        settings.insert("database_url".into(), "postgres://u:pw@h/db".into());
+        settings.insert("api_token".into(), "t0k3n".into());
+        let table = HandlerTable {
+            enabled: true,
+            fallback: None,
+            settings,
+        };
+        let printed = format!("{table:?}");
+        assert!(
+            !printed.contains("pw@") && !printed.contains("t0k3n"),
+            "{printed}"
+        );
+    }
 
     #[test]
     fn url_passwords_are_redacted() {

@@ -79,6 +79,12 @@ pub enum StartupError {
         #[source]
         source: BoxError,
     },
+    /// Two handlers serve the same API route.
+    #[error("handler {handler}'s API routes overlap another handler's")]
+    ApiRoutesOverlap {
+        /// The handler whose routes were merged last.
+        handler: &'static str,
+    },
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -6,6 +6,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -46,6 +47,7 @@ pub struct Metrics {
     rejections: Family<ReasonLabels, Counter>,
     fallbacks: Family<FallbackLabels, Counter>,
     handler_latency: LatencyFamily,
+    in_flight: Gauge,
 }
 
 impl Default for Metrics {
@@ -76,7 +78,14 @@ impl Default for Metrics {
             "Time a handler took, including failures and timeouts",
             handler_latency.clone(),
         );
+        let in_flight = Gauge::default();
+        registry.register(
+            "chathook_callbacks_in_flight",
+            "Callback requests being processed now",
+            in_flight.clone(),
+        );
         Self {
+            in_flight,
             registry,
             callbacks,
             rejections,
@@ -120,6 +129,12 @@ impl Metrics {
         self.handler_latency.get_or_create(&labels).observe(seconds);
     }
 
+    /// Counts a request as in flight until the guard drops.
+    pub fn in_flight(&self) -> InFlight {
+        self.in_flight.inc();
+        InFlight(self.in_flight.clone())
+    }
+
     /// The text exposition.
     pub fn encode(&self) -> String {
         let mut text = String::new();
@@ -135,5 +150,15 @@ pub fn command_label(command: &str, route: Option<&Route>) -> &'static str {
         (Some(route), _) => route.command,
         (None, Some(known)) => known.name,
         (None, None) => "other",
+    }
+}
+
+/// Decrements the in-flight gauge when dropped, however the request ends.
+#[derive(Debug)]
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }

@@ -5,8 +5,10 @@
 
 use std::borrow::Cow;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::rejection::Rejection;
 
 /// Whether Chat waits for the app's decision or only tells it what happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -224,9 +226,64 @@ impl Reply {
     }
 }
 
+/// Checks that the body is one JSON object and that its `CallbackCommand`, if any, agrees
+/// with the query's. Parses nothing else: handlers parse into their own types.
+pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "CallbackCommand", borrow, default)]
+        command: Option<Cow<'a, str>>,
+    }
+
+    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => Rejection::BodyNotObject,
+                Err(error) => Rejection::BodyNotJson(error.to_string()),
+            },
+        );
+    }
+    let head: Head<'_> = serde_json::from_slice(body).map_err(|error| match error.classify() {
+        serde_json::error::Category::Data => {
+            Rejection::InvalidBody(format!("invalid CallbackCommand in body: {error}"))
+        }
+        _ => Rejection::BodyNotJson(error.to_string()),
+    })?;
+    match head.command {
+        Some(body_command) if body_command != query_command => Err(Rejection::CommandMismatch {
+            query: query_command.to_owned(),
+            body: body_command.into_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_checks_say_what_is_wrong() {
+        assert_eq!(check_body(br#"{"a":1}"#, "X.Y"), Ok(()));
+        assert_eq!(check_body(br#" {"CallbackCommand":"X.Y"}"#, "X.Y"), Ok(()));
+        assert_eq!(check_body(b"[1,2]", "X.Y"), Err(Rejection::BodyNotObject));
+        assert!(matches!(
+            check_body(br#"{"CallbackCommand":"X.Z"}"#, "X.Y"),
+            Err(Rejection::CommandMismatch { .. })
+        ));
+        let Err(Rejection::BodyNotJson(detail)) = check_body(b"{\"a\":\n1,}", "X.Y") else {
+            panic!("trailing comma must be refused");
+        };
+        assert!(detail.contains("line 2 column 3"), "{detail}");
+        assert!(matches!(
+            check_body(br#"{"CallbackCommand":5}"#, "X.Y"),
+            Err(Rejection::InvalidBody(_))
+        ));
+        assert!(matches!(
+            check_body(b"", "X.Y"),
+            Err(Rejection::BodyNotJson(_))
+        ));
+    }
 
     #[test]
     fn ok_reply_is_tencents_exact_packet() {

@@ -10,13 +10,11 @@ use crate::protocol::{CallbackKind, KNOWN_COMMANDS};
 
 /// The validated plan: which linked handlers are enabled, with their settings. Building it
 /// checks everything that can be checked without running any handler code.
-#[derive(Debug)]
 pub struct Plan {
     linked: Vec<&'static HandlerRegistration>,
     enabled: Vec<Enabled>,
 }
 
-#[derive(Debug)]
 struct Enabled {
     registration: &'static HandlerRegistration,
     fallback: Fallback,
@@ -74,6 +72,9 @@ impl Plan {
                     },
                 });
             };
+            // Checked even when disabled: a typo such as `enable = true` must not silently
+            // leave a handler off.
+            registration.check(&table.settings)?;
             if !table.enabled {
                 continue;
             }
@@ -86,7 +87,6 @@ impl Plan {
                     });
                 }
             }
-            registration.check(&table.settings)?;
             enabled.push(Enabled {
                 registration,
                 fallback: table.fallback.unwrap_or(config.dispatch.before_fallback),
@@ -158,6 +158,17 @@ impl Plan {
             handlers.push((registration.name(), handler));
         }
         Ok(Registry { routes, handlers })
+    }
+}
+
+impl std::fmt::Debug for Plan {
+    /// Names only: settings may hold secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let enabled: Vec<_> = self.enabled.iter().map(|e| e.registration.name()).collect();
+        f.debug_struct("Plan")
+            .field("linked", &self.linked)
+            .field("enabled", &enabled)
+            .finish()
     }
 }
 

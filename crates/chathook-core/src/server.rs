@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -20,17 +20,18 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde::Deserialize;
 use serde_json::json;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span, field};
 
-use crate::auth::{App, Apps, CallbackQuery, Secret};
+use crate::auth::{App, Apps, CallbackQuery, Secret, unix_now};
 use crate::config::{Config, Fallback, Unrouted};
 use crate::error::StartupError;
 use crate::handler::{Callback, ErrorChain, HandlerError};
 use crate::metrics::{Metrics, command_label};
-use crate::protocol::{CallbackKind, Reply};
+use crate::protocol::{CallbackKind, Reply, check_body};
 use crate::registry::{Plan, Registry, Route};
 use crate::rejection::Rejection;
 
@@ -52,6 +53,8 @@ struct ServiceState {
     body_limit: usize,
     handler_timeout: Duration,
     unrouted: Unrouted,
+    /// Handler tasks, which outlive their request if the client hangs up; shutdown waits.
+    tasks: TaskTracker,
 }
 
 impl Chathook {
@@ -81,6 +84,7 @@ impl Chathook {
             body_limit: config.server.body_limit_bytes,
             handler_timeout: config.dispatch.handler_timeout(),
             unrouted: config.dispatch.unrouted,
+            tasks: TaskTracker::new(),
         };
         Ok(Self {
             state: Arc::new(state),
@@ -127,6 +131,18 @@ impl Chathook {
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
             .await?;
+        // Handlers whose client hung up are still running; each is bounded by its deadline.
+        let tasks = &self.state.tasks;
+        tasks.close();
+        if tokio::time::timeout(self.state.handler_timeout, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = tasks.len(),
+                "handlers still running at shutdown were abandoned"
+            );
+        }
         tracing::info!("stopped; in-flight callbacks finished");
         Ok(())
     }
@@ -150,11 +166,7 @@ fn api_router(registry: &Registry, tokens: &[Secret]) -> Result<Option<Router>, 
         let base = merged.take().unwrap_or_default();
         // axum panics on overlapping routes; turn that into an error that names the handler.
         let merged_routes = std::panic::catch_unwind(AssertUnwindSafe(|| base.merge(routes)))
-            .map_err(|_| StartupError::InvalidRegistration {
-                name,
-                module: "api routes",
-                problem: "its API routes overlap another handler's".into(),
-            })?;
+            .map_err(|_| StartupError::ApiRoutesOverlap { handler: name })?;
         merged = Some(merged_routes);
     }
     Ok(merged.map(|api| {
@@ -170,10 +182,14 @@ async fn require_bearer(
     request: Request,
     next: Next,
 ) -> Response {
+    // The scheme is case-insensitive (RFC 9110 §11.1).
     let presented = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "));
+        .and_then(|value| {
+            let (scheme, token) = value.as_bytes().split_at_checked(7)?;
+            scheme.eq_ignore_ascii_case(b"bearer ").then_some(token)
+        });
     // Every token is compared, whatever matches, so timing reveals nothing.
     let authorized = presented.is_some_and(|presented| {
         tokens
@@ -206,6 +222,8 @@ async fn receive(State(state): State<Arc<ServiceState>>, request: Request) -> Re
         sdk_app_id = field::Empty,
         app = field::Empty,
         handler = field::Empty,
+        outcome = field::Empty,
+        latency_ms = field::Empty,
     );
     state.receive(request).instrument(span).await
 }
@@ -220,9 +238,16 @@ struct Answer {
 impl ServiceState {
     async fn receive(&self, request: Request) -> Response {
         let started = Instant::now();
+        let _in_flight = self.metrics.in_flight();
         let mut command_label = None;
         let result = self.accept(request, &mut command_label).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let span = Span::current();
+        span.record("latency_ms", latency_ms);
+        span.record(
+            "outcome",
+            result.as_ref().map_or("rejected", |answer| answer.outcome),
+        );
         let answer = match result {
             Ok(answer) => {
                 tracing::info!(
@@ -321,8 +346,9 @@ impl ServiceState {
         let handler = Arc::clone(&route.handler);
         // A task of its own: a panic becomes an error here, and a client that hangs up does
         // not cancel a handler half-way through its work.
-        let mut task =
-            tokio::spawn(async move { handler.handle(callback).await }.in_current_span());
+        let mut task = self
+            .tasks
+            .spawn(async move { handler.handle(callback).await }.in_current_span());
         let result = match tokio::time::timeout(self.handler_timeout, &mut task).await {
             Ok(Ok(result)) => result.map_err(Failure::Error),
             Ok(Err(join_error)) => Err(Failure::Panicked(panic_message(join_error))),
@@ -341,7 +367,11 @@ impl ServiceState {
                     command: Some(route.command),
                 });
             }
-            Err(Failure::Error(HandlerError::InvalidBody(message))) => {
+            // A before-callback still gets its fallback: Chat treats a 400 like a timeout and
+            // would apply its own policy instead of the configured one.
+            Err(Failure::Error(HandlerError::InvalidBody(message)))
+                if route.kind == CallbackKind::After =>
+            {
                 return Err(Rejection::InvalidBody(message));
             }
             Err(failure) => failure,
@@ -420,44 +450,6 @@ fn ok_response(reply: Reply) -> Response {
     (StatusCode::OK, axum::Json(reply)).into_response()
 }
 
-/// Checks that the body is one JSON object and that its `CallbackCommand`, if any, agrees
-/// with the query's. Parses nothing else: handlers parse into their own types.
-pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
-    #[derive(Deserialize)]
-    struct Head<'a> {
-        #[serde(rename = "CallbackCommand", borrow, default)]
-        command: Option<Cow<'a, str>>,
-    }
-
-    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(
-            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-                Ok(_) => Rejection::BodyNotObject,
-                Err(error) => Rejection::BodyNotJson(error.to_string()),
-            },
-        );
-    }
-    let head: Head<'_> = serde_json::from_slice(body).map_err(|error| match error.classify() {
-        serde_json::error::Category::Data => {
-            Rejection::InvalidBody(format!("invalid CallbackCommand in body: {error}"))
-        }
-        _ => Rejection::BodyNotJson(error.to_string()),
-    })?;
-    match head.command {
-        Some(body_command) if body_command != query_command => Err(Rejection::CommandMismatch {
-            query: query_command.to_owned(),
-            body: body_command.into_owned(),
-        }),
-        _ => Ok(()),
-    }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
-}
-
 async fn method_not_allowed(State(state): State<Arc<ServiceState>>, method: Method) -> Response {
     let rejection = Rejection::MethodNotAllowed(method.to_string());
     state.metrics.rejection(rejection.reason());
@@ -480,22 +472,32 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(state): State<Arc<ServiceState>>) -> Response {
+    // Checked concurrently, so one hung dependency costs one timeout, not one per handler.
+    let mut checks = JoinSet::new();
+    for (name, handler) in state.registry.handlers() {
+        let (name, handler) = (*name, Arc::clone(handler));
+        checks.spawn(async move {
+            let ready = match tokio::time::timeout(READY_CHECK_TIMEOUT, handler.ready()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(error)) => {
+                    tracing::warn!(handler = name, "not ready: {}", ErrorChain(error.as_ref()));
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!(handler = name, "not ready: readiness check timed out");
+                    false
+                }
+            };
+            (name, ready)
+        });
+    }
     let mut handlers = serde_json::Map::new();
     let mut ready = true;
-    for (name, handler) in state.registry.handlers() {
-        let status = match tokio::time::timeout(READY_CHECK_TIMEOUT, handler.ready()).await {
-            Ok(Ok(())) => "ready",
-            Ok(Err(error)) => {
-                tracing::warn!(handler = name, "not ready: {}", ErrorChain(error.as_ref()));
-                "not ready"
-            }
-            Err(_) => {
-                tracing::warn!(handler = name, "not ready: readiness check timed out");
-                "not ready"
-            }
-        };
-        ready &= status == "ready";
-        handlers.insert((*name).to_owned(), status.into());
+    while let Some(checked) = checks.join_next().await {
+        let (name, handler_ready) = checked.unwrap_or(("unknown", false));
+        ready &= handler_ready;
+        let status = if handler_ready { "ready" } else { "not ready" };
+        handlers.insert(name.to_owned(), status.into());
     }
     let (status, word) = if ready {
         (StatusCode::OK, "ready")
@@ -518,32 +520,4 @@ async fn metrics(State(state): State<Arc<ServiceState>>) -> Response {
         state.metrics.encode(),
     )
         .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn body_checks_say_what_is_wrong() {
-        assert_eq!(check_body(br#"{"a":1}"#, "X.Y"), Ok(()));
-        assert_eq!(check_body(br#" {"CallbackCommand":"X.Y"}"#, "X.Y"), Ok(()));
-        assert_eq!(check_body(b"[1,2]", "X.Y"), Err(Rejection::BodyNotObject));
-        assert!(matches!(
-            check_body(br#"{"CallbackCommand":"X.Z"}"#, "X.Y"),
-            Err(Rejection::CommandMismatch { .. })
-        ));
-        let Err(Rejection::BodyNotJson(detail)) = check_body(b"{\"a\":\n1,}", "X.Y") else {
-            panic!("trailing comma must be refused");
-        };
-        assert!(detail.contains("line 2 column 3"), "{detail}");
-        assert!(matches!(
-            check_body(br#"{"CallbackCommand":5}"#, "X.Y"),
-            Err(Rejection::InvalidBody(_))
-        ));
-        assert!(matches!(
-            check_body(b"", "X.Y"),
-            Err(Rejection::BodyNotJson(_))
-        ));
-    }
 }

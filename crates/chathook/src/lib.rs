@@ -17,7 +17,6 @@ mod plugins;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use chathook_core::config::{CONFIG_PATH_ENV, ConfigFile, LogConfig, LogFormat};
@@ -28,7 +27,8 @@ use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 /// One endpoint for every Tencent Cloud Chat callback.
-#[derive(Debug, Parser)]
+// No Debug: `sign --token` carries a secret.
+#[derive(Parser)]
 #[command(name = "chathook", version, about)]
 pub struct Cli {
     /// Config file [default: config/chathook.toml if present]; it must exist when named.
@@ -40,7 +40,7 @@ pub struct Cli {
 }
 
 /// The subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Serve callbacks (the default).
     Serve,
@@ -94,6 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig => {
             let config = Config::load(&file)?;
             Plan::new(&config)?;
+            log_filter(&config.log)?;
             let text = toml::to_string_pretty(&config.redacted())
                 .context("cannot print the config as TOML")?;
             print!("{text}");
@@ -101,11 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sign { token, time } => {
-            let time = time.unwrap_or_else(|| {
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |elapsed| elapsed.as_secs())
-            });
+            let time = time.unwrap_or_else(chathook_core::auth::unix_now);
             println!(
                 "Sign={}&RequestTime={time}",
                 chathook_core::auth::sign(&token, time)
@@ -127,13 +124,18 @@ async fn serve(file: &ConfigFile) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
-    let filter = match std::env::var("RUST_LOG") {
+/// `RUST_LOG` if set, else `log.level`.
+fn log_filter(log: &LogConfig) -> anyhow::Result<EnvFilter> {
+    match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(&directives)
-            .with_context(|| format!("RUST_LOG {directives:?} is not a valid log filter"))?,
+            .with_context(|| format!("RUST_LOG {directives:?} is not a valid log filter")),
         _ => EnvFilter::try_new(&log.level)
-            .with_context(|| format!("log.level {:?} is not a valid log filter", log.level))?,
-    };
+            .with_context(|| format!("log.level {:?} is not a valid log filter", log.level)),
+    }
+}
+
+fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
+    let filter = log_filter(log)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal());
