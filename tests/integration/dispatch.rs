@@ -89,19 +89,18 @@ async fn an_unrouted_command_is_answered_ok_or_rejected_by_config() {
         .post(&fresh_query("Future.CallbackAfterSomething"), "{}")
         .await;
     assert_eq!(status, 200);
-    let (_, metrics) = server.get("/metrics").await;
     assert_eq!(
-        metric(
-            &metrics,
-            r#"chathook_callbacks_total{command="Sns.CallbackFriendAdd",outcome="unrouted"}"#
-        ),
+        server
+            .metric(
+                r#"chathook_callbacks_total{command="Sns.CallbackFriendAdd",outcome="unrouted"}"#
+            )
+            .await,
         1.0
     );
     assert_eq!(
-        metric(
-            &metrics,
-            r#"chathook_callbacks_total{command="other",outcome="unrouted"}"#
-        ),
+        server
+            .metric(r#"chathook_callbacks_total{command="other",outcome="unrouted"}"#)
+            .await,
         1.0
     );
 
@@ -136,19 +135,12 @@ async fn a_before_callback_that_times_out_gets_the_allow_fallback_before_chats_d
     );
     // Bounded by the deadline, not by the handler's 5 s.
     assert!(took < Duration::from_millis(2000), "took {took:?}");
-    let (_, metrics) = server.get("/metrics").await;
     assert_eq!(
-        metric(
-            &metrics,
-            r#"chathook_fallbacks_total{handler="probe",command="Group.CallbackBeforeSendMsg",decision="allow"}"#
-        ),
+        server.metric(r#"chathook_fallbacks_total{handler="probe",command="Group.CallbackBeforeSendMsg",decision="allow"}"#).await,
         1.0
     );
     assert_eq!(
-        metric(
-            &metrics,
-            r#"chathook_callbacks_total{command="Group.CallbackBeforeSendMsg",outcome="fallback"}"#
-        ),
+        server.metric(r#"chathook_callbacks_total{command="Group.CallbackBeforeSendMsg",outcome="fallback"}"#).await,
         1.0
     );
 }
@@ -224,19 +216,16 @@ async fn concurrent_callbacks_are_each_answered_by_their_handler() {
         answered += 1;
     }
     assert_eq!(answered, 64);
-    let (_, metrics) = server.get("/metrics").await;
     assert_eq!(
-        metric(
-            &metrics,
-            r#"chathook_callbacks_total{command="Group.CallbackAfterSendMsg",outcome="ok"}"#
-        ),
+        server
+            .metric(
+                r#"chathook_callbacks_total{command="Group.CallbackAfterSendMsg",outcome="ok"}"#
+            )
+            .await,
         64.0
     );
     assert_eq!(
-        metric(
-            &metrics,
-            r#"chathook_handler_duration_seconds_count{handler="probe",command="Group.CallbackAfterSendMsg"}"#
-        ),
+        server.metric(r#"chathook_handler_duration_seconds_count{handler="probe",command="Group.CallbackAfterSendMsg"}"#).await,
         64.0
     );
 }

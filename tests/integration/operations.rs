@@ -160,8 +160,7 @@ async fn shutdown_finishes_in_flight_callbacks() {
     });
     // Stop only once the callback is inside the server.
     loop {
-        let (_, metrics) = server.get("/metrics").await;
-        if metric(&metrics, "chathook_callbacks_in_flight") == 1.0 {
+        if server.metric("chathook_callbacks_in_flight").await == 1.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;

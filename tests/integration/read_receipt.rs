@@ -319,12 +319,8 @@ async fn a_store_failure_is_500_fail_and_not_ready_and_loses_nothing_acknowledge
         serde_json::from_str::<Value>(&text).unwrap(),
         json!({"status":"not ready","handlers":{"read_receipt":"not ready"}})
     );
-    let (_, metrics) = server.get("/metrics").await;
     assert_eq!(
-        metric(
-            &metrics,
-            r#"chathook_callbacks_total{command="Group.CallbackAfterReadReceipt",outcome="failed"}"#
-        ),
+        server.metric(r#"chathook_callbacks_total{command="Group.CallbackAfterReadReceipt",outcome="failed"}"#).await,
         1.0
     );
 

@@ -46,7 +46,22 @@ fn one(key: MessageKey, state: ReceiptState) -> BTreeMap<MessageKey, ReceiptStat
     BTreeMap::from([(key, state)])
 }
 
-async fn suite(store: Store) {
+/// Runs the suite on a fresh store at `url`, then reopens it: nothing is migrated twice and
+/// the data is still there.
+async fn suite(url: String) {
+    check(open(url.clone()).await).await;
+    let reopened = open(url).await;
+    assert_eq!(
+        reopened
+            .list(7, "concurrent", -1, 1000)
+            .await
+            .unwrap()
+            .len(),
+        200
+    );
+}
+
+async fn check(store: Store) {
     // The merge rule holds in SQL, whatever the order, including NULLs (absent fields).
     let updates = [
         state(Some(1), Some(9), Some(100), &["a"]),
@@ -143,21 +158,8 @@ async fn suite(store: Store) {
 #[tokio::test]
 async fn the_store_suite_passes_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}",
-        dir.path().join("nested/dir/receipts.db").display()
-    );
-    suite(open(url.clone()).await).await;
-    // Reopening migrates nothing twice and keeps the data.
-    let reopened = open(url).await;
-    assert_eq!(
-        reopened
-            .list(7, "concurrent", -1, 1000)
-            .await
-            .unwrap()
-            .len(),
-        200
-    );
+    let path = dir.path().join("nested/dir/receipts.db");
+    suite(format!("sqlite://{}", path.display())).await;
     assert!(
         dir.path().join("nested/dir/receipts.db-wal").exists(),
         "WAL mode"
@@ -166,17 +168,7 @@ async fn the_store_suite_passes_on_sqlite() {
 
 #[tokio::test]
 async fn the_store_suite_passes_on_postgres() {
-    let url = fresh_postgres_url().await;
-    suite(open(url.clone()).await).await;
-    let reopened = open(url).await;
-    assert_eq!(
-        reopened
-            .list(7, "concurrent", -1, 1000)
-            .await
-            .unwrap()
-            .len(),
-        200
-    );
+    suite(fresh_postgres_url().await).await;
 }
 
 #[tokio::test]

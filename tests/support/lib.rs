@@ -186,6 +186,13 @@ impl TestServer {
         (status, response.text().await.expect("body"))
     }
 
+    /// The current value of one Prometheus series, e.g. `chathook_callbacks_in_flight`.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let (status, text) = self.get("/metrics").await;
+        assert_eq!(status, 200, "{text}");
+        metric(&text, series)
+    }
+
     /// Writes `request` as-is on a new connection and returns everything read back until the
     /// server closes it (send `Connection: close`).
     pub async fn raw(&self, request: &[u8]) -> String {
