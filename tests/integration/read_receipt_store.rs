@@ -125,6 +125,7 @@ async fn check(store: Store) {
     assert_eq!(rest.last().unwrap().msg_seq, 1199);
 
     // Concurrent records are grouped and all committed.
+    let transactions_before = store.transactions_committed();
     let mut writers = tokio::task::JoinSet::new();
     for seq in 0..200 {
         let store = store.clone();
@@ -140,6 +141,11 @@ async fn check(store: Store) {
     while let Some(result) = writers.join_next().await {
         result.unwrap().unwrap();
     }
+    let transactions = store.transactions_committed() - transactions_before;
+    assert!(
+        transactions < 100,
+        "200 concurrent records took {transactions} transactions: no group commit"
+    );
     assert_eq!(
         store.list(7, "concurrent", -1, 1000).await.unwrap().len(),
         200
