@@ -1,0 +1,293 @@
+//! example-keyword-filter: a before-callback plugin that keeps banned words out of messages.
+//!
+//! It serves `Group.CallbackBeforeSendMsg` and `C2C.CallbackBeforeSendMsg`, the callbacks where
+//! Chat waits for the app's decision, and on a match does what `[handlers.keyword_filter]`
+//! says: refuse the message with a custom error code, drop it silently, or let it through with
+//! the words masked. It is the example to copy: typed config with unknown keys refused, a
+//! typed model of the callback, decisions built with the core's `Reply`, unit tests beside it.
+
+use chathook_core::{Callback, Handler, HandlerError, Reply, async_trait, register_handler};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Commands served.
+pub const GROUP_COMMAND: &str = "Group.CallbackBeforeSendMsg";
+/// Commands served.
+pub const C2C_COMMAND: &str = "C2C.CallbackBeforeSendMsg";
+
+/// Custom rejection codes Chat shows to the sender must fall in these ranges (protocol.md §2).
+const GROUP_CODES: std::ops::RangeInclusive<i64> = 10100..=10200;
+const C2C_CODES: std::ops::RangeInclusive<i64> = 120_001..=130_000;
+
+/// What to do with a message that contains a banned word.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Refuse it: the sender gets the custom error code.
+    #[default]
+    Reject,
+    /// Drop it silently: the sender sees success, nobody receives it (`ErrorCode` 2).
+    Discard,
+    /// Deliver it with each banned word replaced by `*`s.
+    Mask,
+}
+
+/// `[handlers.keyword_filter]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordFilterConfig {
+    /// Words to catch, matched case-insensitively anywhere in a text element.
+    pub banned_words: Vec<String>,
+    /// What to do on a match.
+    #[serde(default)]
+    pub action: Action,
+    /// `ErrorCode` for a refused group message, in 10100-10200.
+    #[serde(default = "default_group_error_code")]
+    pub group_error_code: i64,
+    /// `ErrorCode` for a refused one-to-one message, in 120001-130000.
+    #[serde(default = "default_c2c_error_code")]
+    pub c2c_error_code: i64,
+    /// `ErrorInfo` of a refusal, which the sender's client receives.
+    #[serde(default = "default_reason")]
+    pub reason: String,
+}
+
+fn default_group_error_code() -> i64 {
+    10100
+}
+
+fn default_c2c_error_code() -> i64 {
+    120_001
+}
+
+fn default_reason() -> String {
+    "the message contains a banned word".into()
+}
+
+/// The parts of a before-send callback the filter reads. Both commands carry `MsgBody`.
+#[derive(Debug, Deserialize)]
+pub struct BeforeSendMsg {
+    /// The message's elements.
+    #[serde(rename = "MsgBody")]
+    pub msg_body: Vec<MsgElement>,
+}
+
+/// One element of `MsgBody`. Only text is read; every other element is kept as it came, so a
+/// rewritten body changes nothing but the masked words.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct MsgElement {
+    /// `TIMTextElem`, `TIMImageElem`, ...
+    #[serde(rename = "MsgType")]
+    pub msg_type: String,
+    /// The element's content, left as raw JSON.
+    #[serde(rename = "MsgContent")]
+    pub msg_content: Value,
+}
+
+impl MsgElement {
+    fn text_mut(&mut self) -> Option<&mut String> {
+        if self.msg_type != "TIMTextElem" {
+            return None;
+        }
+        match self.msg_content.get_mut("Text")? {
+            Value::String(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// The handler.
+#[derive(Debug)]
+pub struct KeywordFilter {
+    config: KeywordFilterConfig,
+    /// Banned words, lower-cased once, as chars.
+    banned: Vec<Vec<char>>,
+}
+
+impl KeywordFilter {
+    /// A filter from its config; refuses empty words and codes outside Tencent's ranges.
+    pub fn new(config: KeywordFilterConfig) -> Result<Self, String> {
+        if config
+            .banned_words
+            .iter()
+            .any(|word| word.trim().is_empty())
+        {
+            return Err("banned_words must not contain an empty word".into());
+        }
+        if !GROUP_CODES.contains(&config.group_error_code) {
+            return Err(format!(
+                "group_error_code {} is outside Tencent's range 10100-10200",
+                config.group_error_code
+            ));
+        }
+        if !C2C_CODES.contains(&config.c2c_error_code) {
+            return Err(format!(
+                "c2c_error_code {} is outside Tencent's range 120001-130000",
+                config.c2c_error_code
+            ));
+        }
+        let banned = config
+            .banned_words
+            .iter()
+            .map(|word| word.chars().flat_map(char::to_lowercase).collect())
+            .collect();
+        Ok(Self { config, banned })
+    }
+
+    /// The decision for one message.
+    pub fn decide(&self, command: &str, mut message: BeforeSendMsg) -> Reply {
+        let mut matched = false;
+        for element in &mut message.msg_body {
+            if let Some(text) = element.text_mut() {
+                if let Some(masked) = mask(text, &self.banned) {
+                    *text = masked;
+                    matched = true;
+                }
+            }
+        }
+        if !matched {
+            return Reply::ok();
+        }
+        match self.config.action {
+            Action::Reject => {
+                let code = if command == C2C_COMMAND {
+                    self.config.c2c_error_code
+                } else {
+                    self.config.group_error_code
+                };
+                Reply::decision(code, self.config.reason.clone())
+            }
+            Action::Discard => Reply::decision(Reply::DISCARD, self.config.reason.clone()),
+            Action::Mask => Reply::ok().with_field(
+                "MsgBody",
+                serde_json::to_value(&message.msg_body).expect("elements serialize"),
+            ),
+        }
+    }
+}
+
+/// `text` with every banned word's characters replaced by `*`, or `None` if none occurs.
+/// Matching is case-insensitive per character, so masking keeps the text's own characters
+/// everywhere else.
+fn mask(text: &str, banned: &[Vec<char>]) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let lowered: Vec<char> = chars
+        .iter()
+        .map(|c| c.to_lowercase().next().unwrap_or(*c))
+        .collect();
+    let mut hidden = vec![false; chars.len()];
+    for word in banned.iter().filter(|word| word.len() <= lowered.len()) {
+        for start in 0..=lowered.len() - word.len() {
+            if lowered[start..start + word.len()] == word[..] {
+                hidden[start..start + word.len()].fill(true);
+            }
+        }
+    }
+    hidden.contains(&true).then(|| {
+        chars
+            .iter()
+            .zip(&hidden)
+            .map(|(c, hide)| if *hide { '*' } else { *c })
+            .collect()
+    })
+}
+
+#[async_trait]
+impl Handler for KeywordFilter {
+    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+        let message: BeforeSendMsg = callback.parse()?;
+        Ok(self.decide(callback.command(), message))
+    }
+}
+
+async fn build(config: KeywordFilterConfig) -> Result<KeywordFilter, String> {
+    KeywordFilter::new(config)
+}
+
+register_handler! {
+    name: "keyword_filter",
+    commands: ["Group.CallbackBeforeSendMsg", "C2C.CallbackBeforeSendMsg"],
+    config: KeywordFilterConfig,
+    build: build,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn filter(action: Action) -> KeywordFilter {
+        KeywordFilter::new(KeywordFilterConfig {
+            banned_words: vec!["spam".into(), "坏话".into()],
+            action,
+            group_error_code: 10123,
+            c2c_error_code: 120_123,
+            reason: "no spam here".into(),
+        })
+        .unwrap()
+    }
+
+    fn message(body: Value) -> BeforeSendMsg {
+        serde_json::from_value(json!({ "MsgBody": body })).unwrap()
+    }
+
+    fn text(text: &str) -> Value {
+        json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": text } }])
+    }
+
+    #[test]
+    fn clean_messages_pass() {
+        let reply = filter(Action::Reject).decide(GROUP_COMMAND, message(text("hello")));
+        assert_eq!(reply, Reply::ok());
+    }
+
+    #[test]
+    fn reject_uses_the_code_range_of_the_command() {
+        let group = filter(Action::Reject).decide(GROUP_COMMAND, message(text("buy SPAM now")));
+        assert_eq!(
+            (group.error_code(), group.error_info()),
+            (10123, "no spam here")
+        );
+        let c2c = filter(Action::Reject).decide(C2C_COMMAND, message(text("spam")));
+        assert_eq!(c2c.error_code(), 120_123);
+    }
+
+    #[test]
+    fn discard_is_error_code_2() {
+        let reply = filter(Action::Discard).decide(GROUP_COMMAND, message(text("spam")));
+        assert_eq!(reply.error_code(), Reply::DISCARD);
+    }
+
+    #[test]
+    fn mask_rewrites_text_elements_only() {
+        let image = json!({ "MsgType": "TIMImageElem", "MsgContent": { "UUID": "spam", "ImageFormat": 1 } });
+        let body = json!([
+            { "MsgType": "TIMTextElem", "MsgContent": { "Text": "Spam and 坏话, spam!" } },
+            image,
+        ]);
+        let reply = filter(Action::Mask).decide(GROUP_COMMAND, message(body));
+        assert_eq!(reply.error_code(), 0);
+        assert_eq!(
+            reply.fields()["MsgBody"],
+            json!([
+                { "MsgType": "TIMTextElem", "MsgContent": { "Text": "**** and **, ****!" } },
+                image,
+            ])
+        );
+    }
+
+    #[test]
+    fn codes_outside_tencents_ranges_are_refused() {
+        let config = KeywordFilterConfig {
+            banned_words: vec!["x".into()],
+            action: Action::Reject,
+            group_error_code: 500,
+            c2c_error_code: 120_001,
+            reason: String::new(),
+        };
+        assert_eq!(
+            KeywordFilter::new(config).unwrap_err(),
+            "group_error_code 500 is outside Tencent's range 10100-10200"
+        );
+    }
+}
