@@ -1,28 +1,18 @@
 //! The command line: the real binary, its environment mapping, its exit codes.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use chathook_tests::process::{self, RunningBinary, clean_command};
 use chathook_tests::*;
 use serde_json::Value;
 
 /// The test server binary, run from an empty directory so no stray config is picked up.
 fn chathook(dir: &tempfile::TempDir) -> Command {
-    let mut command = Command::new(server_binary!());
-    command.current_dir(dir.path()).env_remove("RUST_LOG");
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CHATHOOK_") {
-            command.env_remove(key);
-        }
-    }
-    command
+    clean_command(server_binary!(), dir.path())
 }
 
 fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
-    let path = dir.path().join("chathook.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    process::write_config(dir.path(), text)
 }
 
 const APP_TOML: &str = "[apps.main]\nsdk_app_id = 1400000000\ntokens = [\"file-token\"]\n";
@@ -217,29 +207,13 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let unsigned_app = "[apps.dev]\nsdk_app_id = 1400000009\nallow_unsigned = true\n";
     let config = write_config(&dir, &format!("{APP_TOML}{unsigned_app}"));
-    let mut child = chathook(&dir)
+    let mut command = chathook(&dir);
+    command
         .arg("--config")
         .arg(&config)
-        .env("CHATHOOK_SERVER__LISTEN_ADDR", "127.0.0.1:0")
-        .env("CHATHOOK_SERVER__CALLBACK_PATH", "/im/callback")
-        .env("CHATHOOK_LOG__FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let addr = loop {
-        assert!(Instant::now() < deadline, "no listening line");
-        let line = lines.next().expect("log line").unwrap();
-        log.push(line.clone());
-        let entry: Value = serde_json::from_str(&line).expect("json log line");
-        if entry["message"] == "listening" {
-            assert_eq!(entry["callback_path"], "/im/callback");
-            break entry["addr"].as_str().unwrap().to_owned();
-        }
-    };
+        .env("CHATHOOK_SERVER__CALLBACK_PATH", "/im/callback");
+    let mut server = RunningBinary::spawn(command);
+    let addr = server.addr.clone();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -256,35 +230,285 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
     });
 
     // One JSON line per callback, with the span's fields.
-    let answered: Value = loop {
-        let line = lines.next().expect("log line").unwrap();
-        log.push(line.clone());
-        let entry: Value = serde_json::from_str(&line).unwrap();
-        if entry["message"] == "callback answered" {
-            break entry;
-        }
-    };
+    let answered = server.next_event("callback answered");
     assert_eq!(answered["outcome"], "unrouted");
     assert_eq!(answered["span"]["command"], "State.StateChange");
     assert_eq!(answered["span"]["sdk_app_id"], 1_400_000_000u64);
     assert!(answered["latency_ms"].as_f64().is_some());
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = child.wait().unwrap();
+    let (status, log) = server.stop();
     assert!(status.success(), "exit status {status}");
-    log.extend(lines.map(Result::unwrap));
-    let log = log.join("\n");
+    assert!(log.contains("/im/callback"), "{log}");
     assert!(log.contains("app accepts unsigned callbacks"), "{log}");
     assert!(log.contains("SIGTERM received; shutting down"), "{log}");
     assert!(
         !log.contains("file-token"),
         "a token reached the log:\n{log}"
+    );
+}
+
+/// Runs the binary to completion off the async runtime.
+async fn run(mut command: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || command.output().expect("binary runs"))
+        .await
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn send_posts_a_signed_callback_and_prints_the_reply() {
+    let mut config = base_config();
+    enable(&mut config, "probe", serde_json::json!({}));
+    let server = TestServer::start(config).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/callback");
+
+    // The bundled sample, signed with an explicit token.
+    let mut command = chathook(&dir);
+    command.args([
+        "send",
+        "State.StateChange",
+        "--url",
+        &url,
+        "--sdk-app-id",
+        &APP_ID.to_string(),
+        "--token",
+        TOKEN,
+    ]);
+    let output = run(command).await;
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let (status_line, reply) = stdout.split_once('\n').unwrap();
+    assert_eq!(status_line, "HTTP 200");
+    let reply: Value = serde_json::from_str(reply.trim()).unwrap();
+    assert_eq!(reply["Handler"], "probe");
+    assert_eq!(reply["To_Account"], "testuser316");
+    assert_eq!(reply["OptPlatform"], "RESTAPI");
+
+    // --app reads id and token from the config; --body - reads standard input.
+    let config_path = write_config(
+        &dir,
+        &format!("[apps.main]\nsdk_app_id = {APP_ID}\ntokens = [\"{OLD_TOKEN}\"]\n"),
+    );
+    let mut command = chathook(&dir);
+    command
+        .args([
+            "send",
+            "State.StateChange",
+            "--url",
+            &url,
+            "--app",
+            "main",
+            "--body",
+            "-",
+            "--config",
+        ])
+        .arg(&config_path)
+        .stdin(std::process::Stdio::piped());
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Write as _;
+        let mut child = command
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(br#"{"Info":{"Action":"Logout","To_Account":"from-stdin"}}"#)
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains(r#""To_Account":"from-stdin""#),
+        "{}",
+        text(&output.stdout)
+    );
+
+    // --body FILE, and a refusal: printed, and a failing exit status.
+    let body = dir.path().join("body.json");
+    std::fs::write(&body, fixture("State.StateChange")).unwrap();
+    let mut command = chathook(&dir);
+    command
+        .args([
+            "send",
+            "State.StateChange",
+            "--url",
+            &url,
+            "--sdk-app-id",
+            &APP_ID.to_string(),
+            "--token",
+            "wrong",
+            "--body",
+        ])
+        .arg(&body);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stdout).starts_with("HTTP 401\n"),
+        "{}",
+        text(&output.stdout)
+    );
+    assert!(text(&output.stdout).contains("Sign does not match"));
+    assert_eq!(
+        text(&output.stderr),
+        "error: the callback was not accepted (HTTP 401)\n"
+    );
+}
+
+#[test]
+fn fixtures_lists_every_bundled_sample_and_prints_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = chathook(&dir).arg("fixtures").output().unwrap();
+    assert!(output.status.success());
+    let listed: Vec<String> = text(&output.stdout)
+        .lines()
+        .map(|line| line.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    // Every file in the fixtures folder is bundled, and every sample the protocol reference
+    // ships (when it sits beside the repository, as on CI) is among them.
+    let bundled_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/chathook/fixtures");
+    let shared_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    let mut expected: Vec<String> = std::fs::read_dir(bundled_dir)
+        .unwrap()
+        .map(|entry| {
+            entry
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".json")
+                .to_owned()
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+    if let Ok(shared) = std::fs::read_dir(shared_dir) {
+        for entry in shared {
+            let name = entry
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".json")
+                .to_owned();
+            assert!(
+                listed.contains(&name),
+                "{name} is in shared/fixtures but not bundled"
+            );
+        }
+    }
+    assert!(
+        text(&output.stdout)
+            .lines()
+            .any(|line| line.split_whitespace().eq(["Group.CallbackBeforeSendMsg", "before"])),
+        "before-callbacks are marked"
+    );
+
+    let output = chathook(&dir)
+        .args(["fixtures", "Group.CallbackAfterReadReceipt"])
+        .output()
+        .unwrap();
+    let body: Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    assert_eq!(body["CallbackCommand"], "Group.CallbackAfterReadReceipt");
+
+    let output = chathook(&dir)
+        .args(["fixtures", "Nope.Nothing"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "error: no bundled sample for Nope.Nothing; `chathook fixtures` lists them\n"
+    );
+}
+
+#[test]
+fn verify_url_explains_each_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&dir, APP_TOML);
+    let verify = |url: String, token: Option<&str>| {
+        let mut command = chathook(&dir);
+        command.args(["verify-url", &url, "--config"]).arg(&config);
+        if let Some(token) = token {
+            command.args(["--token", token]);
+        }
+        let output = command.output().unwrap();
+        (output.status.code(), text(&output.stdout))
+    };
+    let base = "http://example.com/callback?SdkAppid=1400000000&CallbackCommand=State.StateChange";
+    let fresh = |token: &str, time: u64| {
+        format!(
+            "{base}&Sign={}&RequestTime={time}",
+            chathook_core::auth::sign(token, time)
+        )
+    };
+
+    let (code, out) = verify(fresh("file-token", now()), None);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("ok    Sign             matches the token"),
+        "{out}"
+    );
+    assert!(out.ends_with("verdict: accepted\n"), "{out}");
+
+    // A token on the command line is checked instead of the configured ones.
+    let (code, out) = verify(fresh("console-token", now()), Some("console-token"));
+    assert_eq!(code, Some(0), "{out}");
+
+    let (code, out) = verify(
+        "http://example.com/callback?SdkAppid=1400000077&CallbackCommand=State.StateChange".into(),
+        Some("t"),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("FAIL  SdkAppid         SdkAppid 1400000077 is not a configured app"),
+        "{out}"
+    );
+    assert!(
+        out.contains("verdict: refused with HTTP 403 (unknown_app)"),
+        "{out}"
+    );
+
+    let (code, out) = verify(base.into(), None);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("FAIL  Sign             Sign query parameter is missing"),
+        "{out}"
+    );
+    assert!(
+        out.contains("verdict: refused with HTTP 401 (sign_missing)"),
+        "{out}"
+    );
+
+    let stale = now() - 600;
+    let (code, out) = verify(fresh("file-token", stale), None);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("FAIL  RequestTime      RequestTime is -60"),
+        "{out}"
+    );
+    assert!(out.contains("more than the allowed 60 s"), "{out}");
+    assert!(
+        out.contains("ok    Sign             matches the token"),
+        "the signature itself is fine: {out}"
+    );
+    assert!(out.contains("(request_time_skewed)"), "{out}");
+
+    let (code, out) = verify(fresh("wrong-token", now()), None);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("FAIL  Sign             Sign does not match any token of this app"),
+        "{out}"
+    );
+    assert!(
+        out.contains("verdict: refused with HTTP 401 (sign_mismatch)"),
+        "{out}"
     );
 }

@@ -5,9 +5,9 @@
 //! plus these handlers) for tests of the command line and the environment.
 
 pub mod handlers;
+pub mod process;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chathook_core::auth::{Secret, sign};
@@ -99,13 +99,11 @@ pub fn fresh_query(command: &str) -> String {
     signed_query(command, TOKEN, now())
 }
 
-/// A sample request body from `tests/fixtures` (copied from the protocol reference).
+/// The bundled sample request body for `command` (what `chathook fixtures` prints).
 pub fn fixture(command: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(format!("{command}.json"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("fixture {} unreadable: {error}", path.display()))
+    chathook::fixtures::fixture(command)
+        .unwrap_or_else(|| panic!("no bundled fixture for {command}"))
+        .to_owned()
 }
 
 /// Path of the `chathook-test-server` binary, when called from this package's tests.

@@ -199,28 +199,48 @@ impl App {
             .request_time
             .as_deref()
             .ok_or(Rejection::RequestTimeMissing)?;
-        let request_time = time_text
-            .parse::<u64>()
-            .ok()
-            .filter(|time| i64::try_from(*time).is_ok())
-            .ok_or_else(|| Rejection::RequestTimeInvalid(time_text.to_owned()))?;
-        let skew_secs = request_time as i64 - now as i64;
-        if skew_secs.unsigned_abs() > max_skew_secs {
-            return Err(Rejection::RequestTimeSkewed {
-                skew_secs,
-                max_skew_secs,
-            });
-        }
-        // Every token is tried, whatever matches, so timing tells nothing about which one did.
-        let matched = self.tokens.iter().fold(false, |matched, token| {
-            let expected = sign_text(token.expose(), time_text);
-            matched | bool::from(expected.as_bytes().ct_eq(sign.as_bytes()))
+        check_freshness(parse_request_time(time_text)?, now, max_skew_secs)?;
+        check_sign(&self.tokens, sign, time_text)
+    }
+
+    /// The app's tokens.
+    pub fn tokens(&self) -> &[Secret] {
+        &self.tokens
+    }
+}
+
+/// `RequestTime` as Unix seconds.
+pub fn parse_request_time(text: &str) -> Result<u64, Rejection> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|time| i64::try_from(*time).is_ok())
+        .ok_or_else(|| Rejection::RequestTimeInvalid(text.to_owned()))
+}
+
+/// Whether `request_time` is within `max_skew_secs` of `now`, either way.
+pub fn check_freshness(request_time: u64, now: u64, max_skew_secs: u64) -> Result<(), Rejection> {
+    // Both fit in i64: parse_request_time and the clock guarantee it.
+    let skew_secs = request_time as i64 - now as i64;
+    if skew_secs.unsigned_abs() > max_skew_secs {
+        return Err(Rejection::RequestTimeSkewed {
+            skew_secs,
+            max_skew_secs,
         });
-        if matched {
-            Ok(())
-        } else {
-            Err(Rejection::SignMismatch)
-        }
+    }
+    Ok(())
+}
+
+/// Whether `sign` is the signature of `request_time` (as received) under one of `tokens`.
+pub fn check_sign(tokens: &[Secret], sign: &str, request_time: &str) -> Result<(), Rejection> {
+    // Every token is tried, whatever matches, so timing tells nothing about which one did.
+    let matched = tokens.iter().fold(false, |matched, token| {
+        let expected = sign_text(token.expose(), request_time);
+        matched | bool::from(expected.as_bytes().ct_eq(sign.as_bytes()))
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(Rejection::SignMismatch)
     }
 }
 

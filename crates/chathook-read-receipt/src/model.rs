@@ -200,7 +200,7 @@ mod tests {
     use chathook_core::{Callback, HandlerError};
 
     const FIXTURE: &str =
-        include_str!("../../../tests/fixtures/Group.CallbackAfterReadReceipt.json");
+        include_str!("../../chathook/fixtures/Group.CallbackAfterReadReceipt.json");
 
     fn parse(body: &str) -> Result<ReadReceiptCallback, String> {
         Callback::new(1, "Group.CallbackAfterReadReceipt", body.to_owned())

@@ -12,7 +12,9 @@
 //! }
 //! ```
 
+pub mod fixtures;
 mod plugins;
+mod tools;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -48,6 +50,33 @@ pub enum Command {
     Handlers,
     /// Validate the config and print the effective config with secrets redacted.
     CheckConfig,
+    /// POST a callback with a fresh Sign, as Chat would, and print the status and reply.
+    Send {
+        /// The CallbackCommand, e.g. Group.CallbackBeforeSendMsg.
+        command: String,
+        /// The callback URL, e.g. http://127.0.0.1:8080/callback.
+        #[arg(long)]
+        url: String,
+        /// The body: a JSON file, or - for standard input [default: the bundled sample].
+        #[arg(long, value_name = "FILE")]
+        body: Option<PathBuf>,
+        /// Which app sends it.
+        #[command(flatten)]
+        app: tools::AppArgs,
+    },
+    /// List the bundled sample bodies, or print the one for COMMAND.
+    Fixtures {
+        /// A CallbackCommand.
+        command: Option<String>,
+    },
+    /// Explain, check by check, whether chathook would accept a callback URL.
+    VerifyUrl {
+        /// The full URL as captured from a proxy or log (quote it in the shell).
+        url: String,
+        /// The app's token [default: the configured app's tokens].
+        #[arg(long)]
+        token: Option<String>,
+    },
     /// Print `Sign=...&RequestTime=...` for a token, to append to a callback URL.
     Sign {
         /// The app's callback auth token.
@@ -101,6 +130,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("config is valid");
             Ok(())
         }
+        Command::Send {
+            command,
+            url,
+            body,
+            app,
+        } => tools::send(&command, &url, body, app, || Ok(Config::load(&file)?)).await,
+        Command::Fixtures { command } => tools::fixtures(command.as_deref()),
+        Command::VerifyUrl { url, token } => tools::verify_url(&url, token, &Config::load(&file)?),
         Command::Sign { token, time } => {
             let time = time.unwrap_or_else(chathook_core::auth::unix_now);
             println!(
