@@ -405,9 +405,9 @@ fn fixtures_lists_every_bundled_sample_and_prints_one() {
         }
     }
     assert!(
-        text(&output.stdout)
-            .lines()
-            .any(|line| line.split_whitespace().eq(["Group.CallbackBeforeSendMsg", "before"])),
+        text(&output.stdout).lines().any(|line| line
+            .split_whitespace()
+            .eq(["Group.CallbackBeforeSendMsg", "before"])),
         "before-callbacks are marked"
     );
 
