@@ -231,10 +231,13 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
 
     // One JSON line per callback, with the span's fields.
     let answered = server.next_event("callback answered");
-    assert_eq!(answered["outcome"], "unrouted");
+    assert_eq!(answered["span"]["outcome"], "unrouted");
     assert_eq!(answered["span"]["command"], "State.StateChange");
     assert_eq!(answered["span"]["sdk_app_id"], 1_400_000_000u64);
-    assert!(answered["latency_ms"].as_f64().is_some());
+    assert!(
+        answered["span"]["latency_ms"].as_f64().is_some(),
+        "{answered}"
+    );
 
     let (status, log) = server.stop();
     assert!(status.success(), "exit status {status}");

@@ -250,10 +250,9 @@ impl ServiceState {
         );
         let answer = match result {
             Ok(answer) => {
+                // outcome and latency_ms are on the span, recorded above.
                 tracing::info!(
-                    outcome = answer.outcome,
                     status = answer.response.status().as_u16(),
-                    latency_ms,
                     "callback answered"
                 );
                 answer
@@ -261,10 +260,8 @@ impl ServiceState {
             Err(rejection) => {
                 self.metrics.rejection(rejection.reason());
                 tracing::warn!(
-                    outcome = "rejected",
                     reason = rejection.reason(),
                     status = rejection.status().as_u16(),
-                    latency_ms,
                     "callback rejected: {rejection}"
                 );
                 Answer {
