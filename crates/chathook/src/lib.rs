@@ -90,7 +90,17 @@ pub enum Command {
 
 /// Parses the command line and runs it; for `fn main`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    main_with_args(std::env::args_os())
+}
+
+/// [`main`] with explicit arguments (the first is the program name), for binaries that carry
+/// chathook as one of several commands.
+pub fn main_with_args<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::parse_from(args);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

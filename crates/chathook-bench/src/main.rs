@@ -1,0 +1,730 @@
+//! chathook-bench: how close chathook comes to the least any axum server could do.
+//!
+//! One run, on one machine: for each scenario a bare axum baseline (parse the JSON body, answer
+//! Tencent's OK packet) and then chathook (signatures on) are each driven by `wrk` with the same
+//! connections and duration, the servers pinned to one core and wrk to the other. The report
+//! gives requests/s and the ratio to the baseline, p50/p99 latency, chathook's peak RSS, and for
+//! the read-receipt scenarios that every acknowledged callback is stored.
+//!
+//! `cargo run --release -p chathook-bench` runs it; `-- --smoke` is the short CI mode, which
+//! checks the zero-loss counts and asserts no speed. The same binary also serves as the
+//! baseline and as chathook (stock plugins plus `examples/keyword-filter`), so one build has
+//! everything.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use clap::{Parser, Subcommand};
+use sqlx::Connection as _;
+
+// The team plugin of scenario (d), linked like any custom binary's.
+use example_keyword_filter as _;
+
+const APP_ID: u64 = 1_400_000_000;
+const TOKEN: &str = "bench-token";
+
+/// Load benchmark of chathook against a bare axum baseline.
+#[derive(Parser)]
+#[command(name = "chathook-bench")]
+struct Cli {
+    /// Short CI mode: 2 s per run, checks zero loss, asserts no speed, writes no results file.
+    #[arg(long)]
+    smoke: bool,
+    /// Seconds each server is driven per scenario [default: 10, or 2 with --smoke].
+    #[arg(long)]
+    duration: Option<u64>,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    connections: u32,
+    /// Where to write the results table [default: crates/chathook-bench/results.md].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// PostgreSQL for scenario (c) [default: $TEST_POSTGRES_URL, or the local server].
+    #[arg(long)]
+    postgres_url: Option<String>,
+    #[command(subcommand)]
+    role: Option<Role>,
+}
+
+/// What this process is; the benchmark starts itself in the server roles.
+#[derive(Subcommand)]
+enum Role {
+    /// Serve the baseline on ADDR.
+    Baseline {
+        /// Address to listen on.
+        addr: SocketAddr,
+    },
+    /// Run chathook with the given arguments (e.g. `serve --config PATH`).
+    Chathook {
+        /// chathook's own arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.role {
+        Some(Role::Baseline { addr }) => baseline::serve(addr),
+        Some(Role::Chathook { args }) => {
+            return chathook::main_with_args(std::iter::once("chathook".to_owned()).chain(args));
+        }
+        None => run(&cli),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+mod baseline {
+    //! The floor for this stack: axum receives the body, serde_json parses it, and the reply is
+    //! Tencent's OK packet. No auth, no routing, no storage.
+
+    use std::net::SocketAddr;
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::StatusCode;
+    use axum::routing::post;
+
+    const OK: &str = r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":""}"#;
+
+    async fn callback(
+        body: Bytes,
+    ) -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
+        let status = match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(_) => StatusCode::OK,
+            Err(_) => StatusCode::BAD_REQUEST,
+        };
+        (status, [("content-type", "application/json")], OK)
+    }
+
+    pub fn serve(addr: SocketAddr) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let app = Router::new().route("/callback", post(callback));
+            axum::serve(listener, app).await?;
+            Ok(())
+        })
+    }
+}
+
+/// One benchmark scenario.
+struct Scenario {
+    key: &'static str,
+    title: &'static str,
+    command: &'static str,
+    body: Body,
+    /// `[handlers...]` tables for chathook; `{db}` stands for the database URL.
+    handlers: &'static str,
+    store: Option<Store>,
+    target: Target,
+}
+
+#[derive(Clone, Copy)]
+enum Body {
+    /// The same sample body every time.
+    Fixed(&'static str),
+    /// A read receipt for two new messages every request.
+    NewReceipts,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
+struct Target {
+    min_ratio: Option<f64>,
+    max_p99_ms: Option<f64>,
+}
+
+const MAX_RSS_MIB: f64 = 64.0;
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            key: "a",
+            title: "unrouted (auth + routing + reply)",
+            command: "Group.CallbackAfterSendMsg",
+            body: Body::Fixed(fixture("Group.CallbackAfterSendMsg")),
+            handlers: "",
+            store: None,
+            target: Target {
+                min_ratio: Some(0.85),
+                max_p99_ms: Some(2.0),
+            },
+        },
+        Scenario {
+            key: "b",
+            title: "read receipts into SQLite",
+            command: "Group.CallbackAfterReadReceipt",
+            body: Body::NewReceipts,
+            handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
+            store: Some(Store::Sqlite),
+            target: Target {
+                min_ratio: Some(0.5),
+                max_p99_ms: Some(10.0),
+            },
+        },
+        Scenario {
+            key: "c",
+            title: "read receipts into PostgreSQL",
+            command: "Group.CallbackAfterReadReceipt",
+            body: Body::NewReceipts,
+            handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
+            store: Some(Store::Postgres),
+            target: Target {
+                min_ratio: None,
+                max_p99_ms: None,
+            },
+        },
+        Scenario {
+            key: "d",
+            title: "before-callback through keyword-filter",
+            command: "Group.CallbackBeforeSendMsg",
+            body: Body::Fixed(fixture("Group.CallbackBeforeSendMsg")),
+            handlers: "[handlers.keyword_filter]\nenabled = true\nbanned_words = [\"spam\", \"scam\", \"fraud\"]\naction = \"mask\"\n",
+            store: None,
+            target: Target {
+                min_ratio: None,
+                max_p99_ms: None,
+            },
+        },
+    ]
+}
+
+fn fixture(command: &str) -> &'static str {
+    chathook::fixtures::fixture(command).expect("bundled fixture")
+}
+
+/// What wrk measured in one run.
+#[derive(Debug, Default, Clone)]
+struct Measured {
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    acked: u64,
+    sent: u64,
+    answered: u64,
+}
+
+struct Row {
+    scenario: Scenario,
+    baseline: Measured,
+    chathook: Measured,
+    peak_rss_mib: f64,
+    stored: Option<u64>,
+}
+
+fn run(cli: &Cli) -> anyhow::Result<()> {
+    let duration = cli.duration.unwrap_or(if cli.smoke { 2 } else { 10 });
+    ensure_wrk()?;
+    let pinning = Pinning::detect();
+    let exe = std::env::current_exe()?;
+    let work = tempfile::tempdir()?;
+    let postgres = cli
+        .postgres_url
+        .clone()
+        .or_else(|| std::env::var("TEST_POSTGRES_URL").ok())
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+
+    println!(
+        "chathook-bench: {duration} s per run, {} connections, {}",
+        cli.connections,
+        pinning.describe()
+    );
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for scenario in scenarios() {
+        println!("({}) {}", scenario.key, scenario.title);
+        let script = lua_script(&scenario, work.path())?;
+
+        let port = free_port()?;
+        let mut server = pinning.server(&exe);
+        server.args(["baseline", &format!("127.0.0.1:{port}")]);
+        let baseline_server = Server::start(server, port)?;
+        let query = format!("SdkAppid={APP_ID}&CallbackCommand={}", scenario.command);
+        let baseline = wrk(&pinning, &script, port, &query, cli.connections, duration)?;
+        drop(baseline_server);
+        println!(
+            "    baseline  {:>9.0} req/s  p99 {:.2} ms",
+            baseline.requests_per_sec, baseline.p99_ms
+        );
+
+        let database = match scenario.store {
+            None => None,
+            Some(Store::Sqlite) => Some(format!(
+                "sqlite://{}",
+                work.path().join(format!("{}.db", scenario.key)).display()
+            )),
+            Some(Store::Postgres) => Some(runtime.block_on(postgres_schema(&postgres))?),
+        };
+        let port = free_port()?;
+        let config = work.path().join(format!("{}.toml", scenario.key));
+        std::fs::write(
+            &config,
+            chathook_config(port, &scenario, database.as_deref()),
+        )?;
+        let mut server = pinning.server(&exe);
+        server
+            .arg("chathook")
+            .arg("serve")
+            .arg("--config")
+            .arg(&config);
+        let chathook_server = Server::start(server, port)?;
+        let time = chathook_core::auth::unix_now();
+        let query = format!(
+            "SdkAppid={APP_ID}&CallbackCommand={}&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Android&Sign={}&RequestTime={time}",
+            scenario.command,
+            chathook_core::auth::sign(TOKEN, time)
+        );
+        let measured = wrk(&pinning, &script, port, &query, cli.connections, duration)?;
+        let peak_rss_mib = chathook_server.peak_rss_mib()?;
+        chathook_server.stop()?;
+        println!(
+            "    chathook  {:>9.0} req/s  p99 {:.2} ms  peak RSS {peak_rss_mib:.1} MiB",
+            measured.requests_per_sec, measured.p99_ms
+        );
+
+        if measured.errors > 0 {
+            problems.push(format!(
+                "({}) {} requests failed or were not answered 200",
+                scenario.key, measured.errors
+            ));
+        }
+        let stored = match &database {
+            Some(url) => {
+                let stored = runtime.block_on(count_stored_callbacks(url))?;
+                // Each callback carries two messages. A callback still in flight when wrk
+                // stopped may be stored without being counted as acknowledged; an
+                // acknowledged one must always be stored.
+                if stored < measured.acked || stored > measured.sent {
+                    problems.push(format!(
+                        "({}) {} callbacks acknowledged, {} sent, but {stored} stored",
+                        scenario.key, measured.acked, measured.sent
+                    ));
+                }
+                println!(
+                    "    stored {stored} callbacks; acknowledged {}; {} in flight at stop",
+                    measured.acked,
+                    measured.sent - measured.answered
+                );
+                Some(stored)
+            }
+            None => None,
+        };
+        rows.push(Row {
+            scenario,
+            baseline,
+            chathook: measured,
+            peak_rss_mib,
+            stored,
+        });
+    }
+
+    let report = report(&rows, duration, cli.connections, &pinning);
+    println!("\n{report}");
+    if !cli.smoke {
+        let out = cli
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("results.md"));
+        std::fs::write(&out, &report).with_context(|| format!("cannot write {}", out.display()))?;
+        println!("written to {}", out.display());
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
+    }
+    Ok(())
+}
+
+fn chathook_config(port: u16, scenario: &Scenario, database: Option<&str>) -> String {
+    let handlers = scenario.handlers.replace("{db}", database.unwrap_or(""));
+    format!(
+        "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n\
+         [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{handlers}"
+    )
+}
+
+/// The wrk script: the body per request, and in `done` one machine-readable line.
+fn lua_script(scenario: &Scenario, dir: &Path) -> anyhow::Result<PathBuf> {
+    let make_body = match scenario.body {
+        Body::Fixed(body) => format!("local fixed = [==[{}]==]\nfunction make_body() return fixed end\n", body.trim()),
+        Body::NewReceipts => r#"
+counter = 0
+function make_body()
+  counter = counter + 1
+  local seq = (index + 1) * 1000000000 + counter * 2
+  return string.format('{"CallbackCommand":"Group.CallbackAfterReadReceipt","GroupId":"@TGS#bench","Type":"Public","GroupMsgReceiptList":[{"MsgSeq":%d,"ReadNum":1,"UnreadNum":99,"ReadReceiptMembers":[{"Member_Account":"user%d"}]},{"MsgSeq":%d,"ReadNum":2,"UnreadNum":98,"ReadReceiptMembers":[{"Member_Account":"user%d"},{"Member_Account":"owner"}]}],"EventTime":%d}', seq, counter, seq + 1, counter, 1700000000000 + counter)
+end
+"#
+        .to_owned(),
+    };
+    let script = format!(
+        r#"
+local threads = {{}}
+function setup(thread)
+  thread:set("index", #threads)
+  table.insert(threads, thread)
+end
+index = 0
+sent = 0
+answered = 0
+acked = 0
+{make_body}
+local headers = {{ ["Content-Type"] = "application/json" }}
+function request()
+  sent = sent + 1
+  return wrk.format("POST", nil, headers, make_body())
+end
+function response(status, headers, body)
+  answered = answered + 1
+  if status == 200 then acked = acked + 1 end
+end
+function done(summary, latency, requests)
+  local total = {{ sent = 0, answered = 0, acked = 0 }}
+  for _, thread in ipairs(threads) do
+    for key, _ in pairs(total) do total[key] = total[key] + thread:get(key) end
+  end
+  local e = summary.errors
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d errors=%d sent=%d answered=%d acked=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout, total.sent, total.answered, total.acked))
+end
+"#
+    );
+    let path = dir.join(format!("{}.lua", scenario.key));
+    std::fs::write(&path, script)?;
+    Ok(path)
+}
+
+fn wrk(
+    pinning: &Pinning,
+    script: &Path,
+    port: u16,
+    query: &str,
+    connections: u32,
+    secs: u64,
+) -> anyhow::Result<Measured> {
+    let output = pinning
+        .load()
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{secs}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{port}/callback?{query}"))
+        .output()
+        .context("cannot run wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    ensure!(
+        output.status.success(),
+        "wrk failed: {}{}",
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("RESULT "))
+        .with_context(|| format!("no RESULT line from wrk:\n{stdout}"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        line.split(' ')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .with_context(|| format!("no {name} in {line}"))?
+            .parse()
+            .with_context(|| format!("{name} in {line}"))
+    };
+    let requests = field("requests")?;
+    let duration_us = field("duration_us")?.max(1);
+    Ok(Measured {
+        requests_per_sec: requests as f64 * 1e6 / duration_us as f64,
+        p50_ms: field("p50_us")? as f64 / 1000.0,
+        p99_ms: field("p99_us")? as f64 / 1000.0,
+        errors: field("errors")?,
+        sent: field("sent")?,
+        answered: field("answered")?,
+        acked: field("acked")?,
+    })
+}
+
+/// The bench machine has 2 cores: the server under test gets one, wrk the other.
+struct Pinning {
+    cores: usize,
+    taskset: bool,
+}
+
+impl Pinning {
+    fn detect() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let taskset = cores >= 2
+            && Command::new("taskset")
+                .arg("-V")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        Self { cores, taskset }
+    }
+
+    fn describe(&self) -> String {
+        if self.taskset {
+            format!("{} cores: server on core 0, wrk on core 1", self.cores)
+        } else {
+            format!(
+                "{} cores, not pinned (taskset unavailable or one core)",
+                self.cores
+            )
+        }
+    }
+
+    fn pinned(&self, core: &str, program: &Path) -> Command {
+        if self.taskset {
+            let mut command = Command::new("taskset");
+            command.args(["-c", core]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn server(&self, exe: &Path) -> Command {
+        self.pinned("0", exe)
+    }
+
+    fn load(&self) -> Command {
+        self.pinned("1", Path::new("wrk"))
+    }
+}
+
+/// A server child process, killed when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(mut command: Command, port: u16) -> anyhow::Result<Self> {
+        // Logs go where a production deployment's would not slow it: nowhere. Formatting them
+        // still costs, and is measured.
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("cannot start a server")?;
+        let mut server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("server exited during start-up: {status}");
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "server did not listen on {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(server)
+    }
+
+    /// The kernel's high-water mark of the process's resident memory.
+    fn peak_rss_mib(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .context("no VmHWM")?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()?;
+        Ok(kib / 1024.0)
+    }
+
+    /// SIGTERM and a clean exit, as in production.
+    fn stop(mut self) -> anyhow::Result<()> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let status = self.child.wait()?;
+        ensure!(
+            status.success(),
+            "server on port {} exited with {status}",
+            self.port
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn ensure_wrk() -> anyhow::Result<()> {
+    let present = |()| {
+        Command::new("wrk")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if present(()) {
+        return Ok(());
+    }
+    println!("wrk is missing; installing it from Debian's packages");
+    for args in [&["update", "-qq"][..], &["install", "-y", "-qq", "wrk"][..]] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .status()
+            .context("cannot run apt-get")?;
+        ensure!(
+            status.success(),
+            "apt-get {} failed: install wrk by hand",
+            args.join(" ")
+        );
+    }
+    ensure!(present(()), "wrk still missing after apt-get install");
+    Ok(())
+}
+
+/// A fresh schema on the PostgreSQL server, as a database URL.
+async fn postgres_schema(base: &str) -> anyhow::Result<String> {
+    let schema = format!(
+        "chathook_bench_{}_{}",
+        std::process::id(),
+        chathook_core::auth::unix_now()
+    );
+    let mut connection = sqlx::PgConnection::connect(base)
+        .await
+        .with_context(|| format!("PostgreSQL at {base} (set --postgres-url)"))?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut connection)
+        .await?;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Ok(format!(
+        "{base}{separator}options=-c%20search_path%3D{schema}"
+    ))
+}
+
+/// Callbacks stored: messages / 2, since every callback carries two new messages.
+async fn count_stored_callbacks(url: &str) -> anyhow::Result<u64> {
+    let messages: i64 = if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await?;
+        sqlx::query_scalar("SELECT COUNT(*) FROM read_receipts")
+            .fetch_one(&mut connection)
+            .await?
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await?;
+        let count = sqlx::query_scalar("SELECT COUNT(*) FROM read_receipts")
+            .fetch_one(&mut connection)
+            .await?;
+        // The schema was made for this run only.
+        if let Some(schema) = url.rsplit("search_path%3D").next() {
+            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&mut connection)
+                .await?;
+        }
+        count
+    };
+    ensure!(
+        messages % 2 == 0,
+        "{messages} messages stored: a callback was stored in part"
+    );
+    Ok(messages as u64 / 2)
+}
+
+fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning) -> String {
+    let mut text = String::new();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "Run {date} on {cpu}, {}; wrk -t1 -c{connections}, {duration} s per run.\n",
+        pinning.describe()
+    );
+    let _ = writeln!(
+        text,
+        "| scenario | baseline req/s | chathook req/s | ratio | p50 ms | p99 ms | peak RSS MiB | acknowledged / stored | targets |"
+    );
+    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    for row in rows {
+        let ratio = row.chathook.requests_per_sec / row.baseline.requests_per_sec.max(1.0);
+        let mut verdicts = Vec::new();
+        if let Some(min) = row.scenario.target.min_ratio {
+            verdicts.push(format!("ratio ≥ {min}: {}", yes(ratio >= min)));
+        }
+        if let Some(max) = row.scenario.target.max_p99_ms {
+            verdicts.push(format!(
+                "p99 ≤ {max} ms: {}",
+                yes(row.chathook.p99_ms <= max)
+            ));
+        }
+        verdicts.push(format!(
+            "RSS ≤ {MAX_RSS_MIB} MiB: {}",
+            yes(row.peak_rss_mib <= MAX_RSS_MIB)
+        ));
+        if let Some(stored) = row.stored {
+            verdicts.push(format!("zero lost: {}", yes(stored >= row.chathook.acked)));
+        }
+        let stored = row.stored.map_or_else(
+            || "-".to_owned(),
+            |stored| format!("{} / {stored}", row.chathook.acked),
+        );
+        let _ = writeln!(
+            text,
+            "| ({}) {} | {:.0} | {:.0} | {ratio:.2} | {:.2} | {:.2} | {:.1} | {stored} | {} |",
+            row.scenario.key,
+            row.scenario.title,
+            row.baseline.requests_per_sec,
+            row.chathook.requests_per_sec,
+            row.chathook.p50_ms,
+            row.chathook.p99_ms,
+            row.peak_rss_mib,
+            verdicts.join(", ")
+        );
+    }
+    text
+}
+
+fn yes(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}
