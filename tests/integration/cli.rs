@@ -211,7 +211,8 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
     command
         .arg("--config")
         .arg(&config)
-        .env("CHATHOOK_SERVER__CALLBACK_PATH", "/im/callback");
+        .env("CHATHOOK_SERVER__CALLBACK_PATH", "/im/callback")
+        .env("CHATHOOK_LOG__CALLBACKS", "true");
     let mut server = RunningBinary::spawn(command);
     let addr = server.addr.clone();
 
@@ -229,15 +230,13 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
         assert_eq!(response.status(), 200);
     });
 
-    // One JSON line per callback, with the span's fields.
+    // One JSON line per callback, every field on the line itself.
     let answered = server.next_event("callback answered");
-    assert_eq!(answered["span"]["outcome"], "unrouted");
-    assert_eq!(answered["span"]["command"], "State.StateChange");
-    assert_eq!(answered["span"]["sdk_app_id"], 1_400_000_000u64);
-    assert!(
-        answered["span"]["latency_ms"].as_f64().is_some(),
-        "{answered}"
-    );
+    assert_eq!(answered["outcome"], "unrouted");
+    assert_eq!(answered["command"], "State.StateChange");
+    assert_eq!(answered["sdk_app_id"], 1_400_000_000u64);
+    assert_eq!(answered["status"], 200);
+    assert!(answered["latency_ms"].as_f64().is_some(), "{answered}");
 
     let (status, log) = server.stop();
     assert!(status.success(), "exit status {status}");
@@ -248,6 +247,52 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
         !log.contains("file-token"),
         "a token reached the log:\n{log}"
     );
+}
+
+#[test]
+fn by_default_only_problems_are_logged_per_callback() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&dir, APP_TOML);
+    let mut command = chathook(&dir);
+    command.arg("--config").arg(&config);
+    let mut server = RunningBinary::spawn(command);
+    let url = |sign: &str, time: u64| {
+        server.url(&format!(
+            "/callback?SdkAppid=1400000000&CallbackCommand=State.StateChange&Sign={sign}&RequestTime={time}"
+        ))
+    };
+    let time = now();
+    let (good, forged) = (
+        url(&chathook_core::auth::sign("file-token", time), time),
+        url(&"0".repeat(64), time),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        for (url, status) in [(good, 200), (forged, 401)] {
+            let response = client
+                .post(url)
+                .body(fixture("State.StateChange"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status);
+        }
+    });
+
+    // The forged one is logged with what was known of it; the accepted one is not logged.
+    let rejected = server.next_event("callback rejected");
+    assert_eq!(rejected["level"], "WARN");
+    assert_eq!(rejected["reason"], "sign_mismatch");
+    assert_eq!(rejected["status"], 401);
+    assert_eq!(rejected["sdk_app_id"], 1_400_000_000u64);
+    assert_eq!(rejected["app"], "main");
+    let (status, log) = server.stop();
+    assert!(status.success(), "exit status {status}");
+    assert!(!log.contains("callback answered"), "{log}");
 }
 
 /// Runs the binary to completion off the async runtime.

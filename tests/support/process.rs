@@ -63,7 +63,7 @@ impl RunningBinary {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Reads log lines until one whose message is `message`, and returns it.
+    /// Reads log lines until one whose message starts with `message`, and returns it.
     pub fn next_event(&mut self, message: &str) -> Value {
         loop {
             let line = self
@@ -73,7 +73,10 @@ impl RunningBinary {
                 .expect("log line");
             self.log.push(line.clone());
             let entry: Value = serde_json::from_str(&line).expect("a JSON log line");
-            if entry["message"] == message {
+            if entry["message"]
+                .as_str()
+                .is_some_and(|text| text.starts_with(message))
+            {
                 return entry;
             }
         }

@@ -43,6 +43,9 @@ struct Cli {
     /// Where to write the results table [default: crates/chathook-bench/results.md].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run only these scenarios, e.g. `--scenarios a,b` [default: all].
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
     /// PostgreSQL for scenario (c) [default: $TEST_POSTGRES_URL, or the local server].
     #[arg(long)]
     postgres_url: Option<String>,
@@ -252,7 +255,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     );
     let mut rows = Vec::new();
     let mut problems = Vec::new();
-    for scenario in scenarios() {
+    let chosen = scenarios()
+        .into_iter()
+        .filter(|s| cli.scenarios.is_empty() || cli.scenarios.iter().any(|k| k == s.key));
+    for scenario in chosen {
         println!("({}) {}", scenario.key, scenario.title);
         let script = lua_script(&scenario, work.path())?;
 

@@ -180,6 +180,10 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A `tracing` filter such as `info` or `chathook=debug,info`; `RUST_LOG` overrides it.
     pub level: String,
+    /// One info line per answered callback (an access log). Off by default: at thousands of
+    /// callbacks a second it is most of chathook's own cost, and the metrics already count
+    /// them. Rejections, fallbacks and handler failures are logged either way.
+    pub callbacks: bool,
 }
 
 impl Default for LogConfig {
@@ -187,6 +191,7 @@ impl Default for LogConfig {
         Self {
             format: LogFormat::Plain,
             level: "info".into(),
+            callbacks: false,
         }
     }
 }

@@ -24,7 +24,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, Span, field};
+use tracing::{Instrument, Span};
 
 use crate::auth::{App, Apps, CallbackQuery, Secret, unix_now};
 use crate::config::{Config, Fallback, Unrouted};
@@ -53,6 +53,8 @@ struct ServiceState {
     body_limit: usize,
     handler_timeout: Duration,
     unrouted: Unrouted,
+    /// `log.callbacks`: a line for every answered callback, not only for problems.
+    log_callbacks: bool,
     /// Handler tasks, which outlive their request if the client hangs up; shutdown waits.
     tasks: TaskTracker,
 }
@@ -84,6 +86,7 @@ impl Chathook {
             body_limit: config.server.body_limit_bytes,
             handler_timeout: config.dispatch.handler_timeout(),
             unrouted: config.dispatch.unrouted,
+            log_callbacks: config.log.callbacks,
             tasks: TaskTracker::new(),
         };
         Ok(Self {
@@ -216,43 +219,58 @@ async fn require_bearer(
 }
 
 async fn receive(State(state): State<Arc<ServiceState>>, request: Request) -> Response {
-    let span = tracing::info_span!(
-        "callback",
-        command = field::Empty,
-        sdk_app_id = field::Empty,
-        app = field::Empty,
-        handler = field::Empty,
-        outcome = field::Empty,
-        latency_ms = field::Empty,
-    );
-    state.receive(request).instrument(span).await
+    state.receive(request).await
 }
 
 /// How a callback ended, for the log and the metrics.
 struct Answer {
     response: Response,
     outcome: &'static str,
-    command: Option<&'static str>,
+}
+
+/// What is known of a callback so far: the fields of its log line, filled in as the checks
+/// pass, so that a refusal still says which app and command it was about.
+#[derive(Default)]
+struct Trail<'a> {
+    sdk_app_id: Option<u64>,
+    app: Option<&'a str>,
+    command: Option<Cow<'a, str>>,
+    /// The metrics label, set once the command is known.
+    label: Option<&'static str>,
+    handler: Option<&'static str>,
 }
 
 impl ServiceState {
+    /// One callback, start to finish: checks, dispatch, then one count and at most one log
+    /// line. A span is opened only around handler work; the line itself carries every field,
+    /// which costs far less per callback than a span recorded field by field.
     async fn receive(&self, request: Request) -> Response {
         let started = Instant::now();
         let _in_flight = self.metrics.in_flight();
-        let mut command_label = None;
-        let result = self.accept(request, &mut command_label).await;
+        let (parts, body) = request.into_parts();
+        let mut trail = Trail::default();
+        let result = self
+            .accept(&parts.uri, &parts.headers, body, &mut trail)
+            .await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let span = Span::current();
-        span.record("latency_ms", latency_ms);
-        span.record(
-            "outcome",
-            result.as_ref().map_or("rejected", |answer| answer.outcome),
-        );
+        let Trail {
+            sdk_app_id,
+            app,
+            command,
+            label,
+            handler,
+        } = trail;
         let answer = match result {
+            Ok(answer) if !self.log_callbacks => answer,
             Ok(answer) => {
-                // outcome and latency_ms are on the span, recorded above.
                 tracing::info!(
+                    command = command.as_deref(),
+                    sdk_app_id,
+                    app,
+                    handler,
+                    outcome = answer.outcome,
                     status = answer.response.status().as_u16(),
+                    latency_ms,
                     "callback answered"
                 );
                 answer
@@ -260,45 +278,47 @@ impl ServiceState {
             Err(rejection) => {
                 self.metrics.rejection(rejection.reason());
                 tracing::warn!(
+                    command = command.as_deref(),
+                    sdk_app_id,
+                    app,
                     reason = rejection.reason(),
                     status = rejection.status().as_u16(),
+                    latency_ms,
                     "callback rejected: {rejection}"
                 );
                 Answer {
                     response: rejection.into_response(),
                     outcome: "rejected",
-                    command: command_label,
                 }
             }
         };
-        if let Some(command) = answer.command {
-            self.metrics.callback(command, answer.outcome);
+        if let Some(label) = label {
+            self.metrics.callback(label, answer.outcome);
         }
         answer.response
     }
 
-    /// Runs the checks in order and dispatches. `label` is set as soon as the command is
-    /// known, so a later rejection is still counted against it.
-    async fn accept(
-        &self,
-        request: Request,
-        label: &mut Option<&'static str>,
+    /// Runs the checks in order and dispatches, noting in `trail` what each check learnt.
+    async fn accept<'a>(
+        &'a self,
+        uri: &'a Uri,
+        headers: &HeaderMap,
+        body: Body,
+        trail: &mut Trail<'a>,
     ) -> Result<Answer, Rejection> {
-        let span = Span::current();
-        let (parts, body) = request.into_parts();
-        let query = CallbackQuery::parse(parts.uri.query().unwrap_or(""))?;
+        let query = CallbackQuery::parse(uri.query().unwrap_or(""))?;
         let sdk_app_id = query.sdk_app_id()?;
-        span.record("sdk_app_id", sdk_app_id);
+        trail.sdk_app_id = Some(sdk_app_id);
         let app = self.apps.get(sdk_app_id)?;
-        span.record("app", app.name.as_str());
+        trail.app = Some(&app.name);
         app.verify(&query, unix_now(), self.max_skew_secs)?;
 
         let command = query.command.as_deref().ok_or(Rejection::CommandMissing)?;
-        span.record("command", command);
         let route = self.registry.route(command);
-        *label = Some(command_label(command, route));
+        trail.label = Some(command_label(command, route));
+        trail.command = query.command.clone();
 
-        let body = self.read_body(&parts.headers, body).await?;
+        let body = self.read_body(headers, body).await?;
         check_body(&body, command)?;
 
         let Some(route) = route else {
@@ -306,17 +326,24 @@ impl ServiceState {
                 Unrouted::Accept => Ok(Answer {
                     response: ok_response(Reply::ok()),
                     outcome: "unrouted",
-                    command: *label,
                 }),
                 Unrouted::Reject => Err(Rejection::Unrouted(command.to_owned())),
             };
         };
-        span.record("handler", route.handler_name);
+        trail.handler = Some(route.handler_name);
         let callback = Callback::new(sdk_app_id, route.command, body).with_client(
             query.client_ip.map(Cow::into_owned),
             query.opt_platform.map(Cow::into_owned),
         );
-        self.dispatch(route, callback).await
+        // Handler work runs in a span, so the handler's own log lines say what they are about.
+        let span = tracing::info_span!(
+            "callback",
+            command = route.command,
+            sdk_app_id,
+            app = app.name.as_str(),
+            handler = route.handler_name,
+        );
+        self.dispatch(route, callback, span).await
     }
 
     async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Rejection> {
@@ -338,14 +365,19 @@ impl ServiceState {
         }
     }
 
-    async fn dispatch(&self, route: &Route, callback: Callback) -> Result<Answer, Rejection> {
+    async fn dispatch(
+        &self,
+        route: &Route,
+        callback: Callback,
+        span: Span,
+    ) -> Result<Answer, Rejection> {
         let started = Instant::now();
         let handler = Arc::clone(&route.handler);
         // A task of its own: a panic becomes an error here, and a client that hangs up does
         // not cancel a handler half-way through its work.
         let mut task = self
             .tasks
-            .spawn(async move { handler.handle(callback).await }.in_current_span());
+            .spawn(async move { handler.handle(callback).await }.instrument(span.clone()));
         let result = match tokio::time::timeout(self.handler_timeout, &mut task).await {
             Ok(Ok(result)) => result.map_err(Failure::Error),
             Ok(Err(join_error)) => Err(Failure::Panicked(panic_message(join_error))),
@@ -361,7 +393,6 @@ impl ServiceState {
                 return Ok(Answer {
                     response: ok_response(reply),
                     outcome: "ok",
-                    command: Some(route.command),
                 });
             }
             // A before-callback still gets its fallback: Chat treats a 400 like a timeout and
@@ -383,20 +414,23 @@ impl ServiceState {
                     ),
                 };
                 self.metrics.fallback(route, decision);
-                tracing::warn!(
-                    fallback = decision,
-                    "handler {failure}; answered with the fallback"
-                );
+                span.in_scope(|| {
+                    tracing::warn!(
+                        fallback = decision,
+                        "handler {failure}; answered with the fallback"
+                    );
+                });
                 Answer {
                     response: ok_response(reply),
                     outcome: "fallback",
-                    command: Some(route.command),
                 }
             }
             CallbackKind::After => {
-                tracing::error!(
-                    "handler {failure}; answered 500 so the event is not taken as delivered"
-                );
+                span.in_scope(|| {
+                    tracing::error!(
+                        "handler {failure}; answered 500 so the event is not taken as delivered"
+                    );
+                });
                 let (code, outcome, info) = match failure {
                     Failure::TimedOut(_) => (50002, "timed_out", "handler timed out"),
                     _ => (50001, "failed", "handler failed"),
@@ -408,7 +442,6 @@ impl ServiceState {
                     )
                         .into_response(),
                     outcome,
-                    command: Some(route.command),
                 }
             }
         })
