@@ -104,6 +104,11 @@ impl Callback {
     /// Deserializes the body into the handler's typed model. A mismatch becomes a 400 reply
     /// whose `ErrorInfo` gives the path of the offending field.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
+        // Tracking the path costs on every field; only a failed parse needs it, so a failure
+        // is parsed again to say where.
+        if let Ok(parsed) = serde_json::from_slice(&self.body) {
+            return Ok(parsed);
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(&self.body);
         serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// `Group.CallbackAfterReadReceipt`, as Chat sends it (protocol.md §4 and §7.2).
@@ -134,30 +135,60 @@ impl ReadReceiptCallback {
     }
 }
 
-/// A JSON integer, or a string holding one; `what` names the expectation in errors.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum IntegerRepr {
-    Number(serde_json::Number),
-    Text(String),
+/// A JSON integer, or a string holding one (Tencent sends both), read in one pass.
+struct LenientInteger;
+
+impl Visitor<'_> for LenientInteger {
+    type Value = i64;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("an integer")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<i64, E> {
+        Ok(value)
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<i64, E> {
+        i64::try_from(value).map_err(|_| E::custom(format!("expected an integer, found {value}")))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<i64, E> {
+        Err(E::custom(format!("expected an integer, found {value}")))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<i64, E> {
+        text.trim()
+            .parse()
+            .map_err(|_| E::custom(format!("expected an integer, found {text:?}")))
+    }
 }
 
-fn parse_integer<E: serde::de::Error>(repr: IntegerRepr) -> Result<i64, E> {
-    let parsed = match &repr {
-        IntegerRepr::Number(number) => number.as_i64(),
-        IntegerRepr::Text(text) => text.trim().parse().ok(),
-    };
-    parsed.ok_or_else(|| {
-        let shown = match repr {
-            IntegerRepr::Number(number) => number.to_string(),
-            IntegerRepr::Text(text) => format!("{text:?}"),
-        };
-        E::custom(format!("expected an integer, found {shown}"))
-    })
+/// `Option<LenientInteger>`: null or absent is `None`.
+struct OptionalLenientInteger;
+
+impl<'de> Visitor<'de> for OptionalLenientInteger {
+    type Value = Option<i64>;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("an integer or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(LenientInteger).map(Some)
+    }
 }
 
 fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let value = parse_integer(IntegerRepr::deserialize(deserializer)?)?;
+    let value = deserializer.deserialize_any(LenientInteger)?;
     if value < 0 {
         return Err(serde::de::Error::custom(format!(
             "must not be negative, found {value}"
@@ -167,9 +198,7 @@ fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> 
 }
 
 fn optional_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    Option::<IntegerRepr>::deserialize(deserializer)?
-        .map(parse_integer)
-        .transpose()
+    deserializer.deserialize_option(OptionalLenientInteger)
 }
 
 fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {

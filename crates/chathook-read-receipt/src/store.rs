@@ -1,10 +1,12 @@
 //! Durable storage of receipt state in SQLite or PostgreSQL, with group commit.
 //!
-//! Every write goes through one writer task per process. Callbacks that arrive while a
-//! transaction is in flight queue up and are committed together in the next one, so a busy
-//! server pays one commit (one fsync) for many callbacks, and each callback still gets its
-//! answer only after its own data is committed. A batch is written in key order, so replicas
-//! sharing one PostgreSQL database lock rows in the same order and cannot deadlock.
+//! Every write goes through one writer per process: for SQLite a thread with its own
+//! connection and prepared statements, for PostgreSQL a task sending each batch as column
+//! arrays. Callbacks that arrive while a transaction is in flight queue up and are committed
+//! together in the next one, so a busy server pays one commit (one fsync) for many callbacks,
+//! and each callback still gets its answer only after its own data is committed. A batch is
+//! written in key order, so replicas sharing one PostgreSQL database lock rows in the same
+//! order and cannot deadlock. Reads go through a connection pool.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,17 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{MessageKey, ReceiptState};
-
-/// Rows per multi-row INSERT, well under both databases' bind-parameter limits.
-const ROWS_PER_INSERT: usize = 500;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -50,9 +49,21 @@ pub enum StoreError {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// The SQLite writer's connection failed.
+    #[error("read receipt store: {0}")]
+    Sqlite(#[source] Arc<rusqlite::Error>),
+    /// The writer thread could not be started.
+    #[error("cannot start the read receipt writer: {0}")]
+    WriterStart(#[source] Arc<std::io::Error>),
     /// The writer task is gone (the process is shutting down).
     #[error("read receipt writer stopped")]
     WriterStopped,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        Self::Sqlite(Arc::new(error))
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -135,21 +146,25 @@ struct WriterHealth {
 }
 
 impl Store {
-    /// Connects, creates or migrates the schema, and starts the writer task.
+    /// Connects, creates or migrates the schema, and starts the writer.
     pub async fn open(options: &StoreOptions) -> Result<Self, StoreError> {
         let url = options.database_url.as_str();
+        let max_batch = options.max_batch.max(1);
+        let (jobs, queue) = mpsc::channel(max_batch * 4);
+        let health = Arc::new(WriterHealth::default());
         let pool = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                // FULL: a commit survives power loss, not only a crash; group commit pays for it.
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.busy_timeout);
-            if let Some(dir) = connect
-                .get_filename()
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
+            let path = connect.get_filename().to_owned();
+            // The writer has a connection of its own, which an in-memory database would not
+            // share; nor would it survive a restart.
+            if path == Path::new(":memory:") || url.contains("mode=memory") {
+                return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 create_dir(dir)?;
             }
             let pool = SqlitePoolOptions::new()
@@ -157,6 +172,13 @@ impl Store {
                 .acquire_timeout(options.busy_timeout)
                 .connect_with(connect)
                 .await?;
+            migrate(&pool).await?;
+            let connection = open_sqlite_writer(&path, options.busy_timeout)?;
+            let health = Arc::clone(&health);
+            std::thread::Builder::new()
+                .name("read-receipt-writer".into())
+                .spawn(move || sqlite_writer(connection, queue, max_batch, health))
+                .map_err(|error| StoreError::WriterStart(Arc::new(error)))?;
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url)?;
@@ -165,21 +187,17 @@ impl Store {
                 .acquire_timeout(options.busy_timeout)
                 .connect_with(connect)
                 .await?;
+            migrate(&pool).await?;
+            tokio::spawn(postgres_writer(
+                pool.clone(),
+                queue,
+                max_batch,
+                Arc::clone(&health),
+            ));
             Pool::Postgres(pool)
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        with_pool!(&pool, pool => MIGRATOR.run(pool).await)
-            .map_err(|error| StoreError::Migration(Arc::new(error)))?;
-
-        let (jobs, queue) = mpsc::channel(options.max_batch.max(1) * 4);
-        let health = Arc::new(WriterHealth::default());
-        tokio::spawn(run_writer(
-            pool.clone(),
-            queue,
-            options.max_batch.max(1),
-            Arc::clone(&health),
-        ));
         Ok(Self { pool, jobs, health })
     }
 
@@ -342,11 +360,16 @@ impl Store {
         });
         Ok(purged)
     }
+}
 
-    /// Closes the pool (tests use it to simulate an unreachable database).
-    pub async fn close(&self) {
-        with_pool!(&self.pool, pool => pool.close().await);
-    }
+async fn migrate<'a, A: sqlx::Acquire<'a>>(pool: A) -> Result<(), StoreError>
+where
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    MIGRATOR
+        .run(pool)
+        .await
+        .map_err(|error| StoreError::Migration(Arc::new(error)))
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
@@ -364,91 +387,205 @@ fn unix_millis() -> i64 {
         })
 }
 
-async fn run_writer(
-    pool: Pool,
+/// Takes the queued callbacks, up to `max_batch`, and merges them into one state per message.
+fn merge(jobs: &mut [Job]) -> BTreeMap<MessageKey, ReceiptState> {
+    let mut merged: BTreeMap<MessageKey, ReceiptState> = BTreeMap::new();
+    for job in jobs {
+        for (key, state) in std::mem::take(&mut job.states) {
+            merged.entry(key).or_default().merge(state);
+        }
+    }
+    merged
+}
+
+/// Answers every callback of a batch with the batch's outcome.
+fn settle(
+    health: &WriterHealth,
+    jobs: &mut Vec<Job>,
+    messages: usize,
+    result: Result<(), StoreError>,
+) {
+    match &result {
+        Ok(()) => {
+            health.last_write_failed.store(false, Ordering::Relaxed);
+            health.transactions.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(callbacks = jobs.len(), messages, "read receipts committed");
+        }
+        Err(error) => {
+            health.last_write_failed.store(true, Ordering::Relaxed);
+            tracing::error!(callbacks = jobs.len(), %error, "read receipt batch failed; callbacks answered 500");
+        }
+    }
+    for job in jobs.drain(..) {
+        let _ = job.done.send(result.clone());
+    }
+}
+
+/// The SQLite writer: a thread of its own with its own connection, so a batch costs one
+/// hand-off from the runtime instead of one per statement, and the statements stay prepared.
+fn sqlite_writer(
+    mut connection: rusqlite::Connection,
+    mut queue: mpsc::Receiver<Job>,
+    max_batch: usize,
+    health: Arc<WriterHealth>,
+) {
+    let mut jobs = Vec::with_capacity(max_batch);
+    while let Some(job) = queue.blocking_recv() {
+        jobs.push(job);
+        while jobs.len() < max_batch {
+            let Ok(job) = queue.try_recv() else { break };
+            jobs.push(job);
+        }
+        let states = merge(&mut jobs);
+        let result = write_sqlite(&mut connection, &states);
+        settle(&health, &mut jobs, states.len(), result);
+    }
+}
+
+fn open_sqlite_writer(
+    path: &Path,
+    busy_timeout: Duration,
+) -> Result<rusqlite::Connection, StoreError> {
+    let connection = rusqlite::Connection::open(path)?;
+    connection.busy_timeout(busy_timeout)?;
+    // FULL: a commit survives power loss, not only a crash; group commit pays for it. WAL is
+    // already on: the pool set it, and it is a property of the database file.
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    Ok(connection)
+}
+
+fn write_sqlite(
+    connection: &mut rusqlite::Connection,
+    states: &BTreeMap<MessageKey, ReceiptState>,
+) -> Result<(), StoreError> {
+    let now = unix_millis();
+    let transaction =
+        connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut receipt = transaction.prepare_cached(&format!(
+            "INSERT INTO read_receipts ({RECEIPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){UPSERT_MERGE}"
+        ))?;
+        let mut reader = transaction.prepare_cached(
+            "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+        )?;
+        for (key, state) in states {
+            receipt.execute(rusqlite::params![
+                key.sdk_app_id,
+                key.group_id,
+                key.msg_seq,
+                state.group_type,
+                state.read_num,
+                state.unread_num,
+                state.first_event_time_ms,
+                state.last_event_time_ms,
+                now,
+            ])?;
+            for account in &state.readers {
+                reader.execute(rusqlite::params![
+                    key.sdk_app_id,
+                    key.group_id,
+                    key.msg_seq,
+                    account
+                ])?;
+            }
+        }
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
+/// The PostgreSQL writer: a task on the runtime, one round trip per table per batch.
+async fn postgres_writer(
+    pool: PgPool,
     mut queue: mpsc::Receiver<Job>,
     max_batch: usize,
     health: Arc<WriterHealth>,
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     while queue.recv_many(&mut jobs, max_batch).await > 0 {
-        let mut merged: BTreeMap<MessageKey, ReceiptState> = BTreeMap::new();
-        for job in &mut jobs {
-            for (key, state) in std::mem::take(&mut job.states) {
-                merged.entry(key).or_default().merge(state);
-            }
-        }
-        let result = write_batch(&pool, &merged).await;
-        match &result {
-            Ok(()) => {
-                health.last_write_failed.store(false, Ordering::Relaxed);
-                health.transactions.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(
-                    callbacks = jobs.len(),
-                    messages = merged.len(),
-                    "read receipts committed"
-                );
-            }
-            Err(error) => {
-                health.last_write_failed.store(true, Ordering::Relaxed);
-                tracing::error!(callbacks = jobs.len(), %error, "read receipt batch failed; callbacks answered 500");
-            }
-        }
-        for job in jobs.drain(..) {
-            let _ = job.done.send(result.clone());
-        }
+        let states = merge(&mut jobs);
+        let result = write_postgres(&pool, &states).await;
+        settle(&health, &mut jobs, states.len(), result);
     }
 }
 
-/// Upserts `states` in one transaction, applying [`ReceiptState::merge`]'s rule in SQL.
-async fn write_batch(
-    pool: &Pool,
+/// Upserts a batch as column arrays: the statements' text never changes with the batch size,
+/// so they stay prepared, and there is no bind-parameter limit to split around.
+async fn write_postgres(
+    pool: &PgPool,
     states: &BTreeMap<MessageKey, ReceiptState>,
 ) -> Result<(), StoreError> {
-    let now = unix_millis();
-    let entries: Vec<_> = states.iter().collect();
-    let readers: Vec<(&MessageKey, &String)> = states
-        .iter()
-        .flat_map(|(key, state)| state.readers.iter().map(move |reader| (key, reader)))
-        .collect();
-    with_pool!(pool, pool => {
-        let mut tx = pool.begin().await?;
-        for chunk in entries.chunks(ROWS_PER_INSERT) {
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO read_receipts (sdk_app_id, group_id, msg_seq, group_type, read_num, \
-                 unread_num, first_event_time_ms, last_event_time_ms, updated_at_ms) ",
-            );
-            insert.push_values(chunk, |mut row, (key, state)| {
-                row.push_bind(key.sdk_app_id)
-                    .push_bind(&key.group_id)
-                    .push_bind(key.msg_seq)
-                    .push_bind(&state.group_type)
-                    .push_bind(state.read_num)
-                    .push_bind(state.unread_num)
-                    .push_bind(state.first_event_time_ms)
-                    .push_bind(state.last_event_time_ms)
-                    .push_bind(now);
-            });
-            insert.push(UPSERT_MERGE);
-            insert.build().execute(&mut *tx).await?;
+    let mut receipts = Columns::default();
+    let mut readers = Columns::default();
+    for (key, state) in states {
+        receipts.push_key(key);
+        receipts.group_types.push(state.group_type.as_deref());
+        receipts.read_nums.push(state.read_num);
+        receipts.unread_nums.push(state.unread_num);
+        receipts.first_event_times.push(state.first_event_time_ms);
+        receipts.last_event_times.push(state.last_event_time_ms);
+        for account in &state.readers {
+            readers.push_key(key);
+            readers.accounts.push(account);
         }
-        for chunk in readers.chunks(ROWS_PER_INSERT) {
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) ",
-            );
-            insert.push_values(chunk, |mut row, (key, reader)| {
-                row.push_bind(key.sdk_app_id)
-                    .push_bind(&key.group_id)
-                    .push_bind(key.msg_seq)
-                    .push_bind(*reader);
-            });
-            insert.push(" ON CONFLICT DO NOTHING");
-            insert.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-    });
+    }
+    let mut transaction = pool.begin().await?;
+    sqlx::query(&format!(
+        "INSERT INTO read_receipts ({RECEIPT_COLUMNS}) \
+         SELECT batch.*, $9 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], \
+         $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[]) AS batch{UPSERT_MERGE}"
+    ))
+    .bind(&receipts.sdk_app_ids)
+    .bind(&receipts.group_ids)
+    .bind(&receipts.msg_seqs)
+    .bind(&receipts.group_types)
+    .bind(&receipts.read_nums)
+    .bind(&receipts.unread_nums)
+    .bind(&receipts.first_event_times)
+    .bind(&receipts.last_event_times)
+    .bind(unix_millis())
+    .execute(&mut *transaction)
+    .await?;
+    sqlx::query(
+        "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) \
+         SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&readers.sdk_app_ids)
+    .bind(&readers.group_ids)
+    .bind(&readers.msg_seqs)
+    .bind(&readers.accounts)
+    .execute(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
     Ok(())
 }
+
+/// A batch as PostgreSQL arrays, one per column.
+#[derive(Default)]
+struct Columns<'a> {
+    sdk_app_ids: Vec<i64>,
+    group_ids: Vec<&'a str>,
+    msg_seqs: Vec<i64>,
+    group_types: Vec<Option<&'a str>>,
+    read_nums: Vec<Option<i64>>,
+    unread_nums: Vec<Option<i64>>,
+    first_event_times: Vec<Option<i64>>,
+    last_event_times: Vec<Option<i64>>,
+    accounts: Vec<&'a str>,
+}
+
+impl<'a> Columns<'a> {
+    fn push_key(&mut self, key: &'a MessageKey) {
+        self.sdk_app_ids.push(key.sdk_app_id);
+        self.group_ids.push(&key.group_id);
+        self.msg_seqs.push(key.msg_seq);
+    }
+}
+
+const RECEIPT_COLUMNS: &str = "sdk_app_id, group_id, msg_seq, group_type, read_num, unread_num, \
+    first_event_time_ms, last_event_time_ms, updated_at_ms";
 
 /// The merge rule of [`ReceiptState::merge`] as an upsert: a NULL never replaces a value.
 const UPSERT_MERGE: &str = " ON CONFLICT (sdk_app_id, group_id, msg_seq) DO UPDATE SET \
