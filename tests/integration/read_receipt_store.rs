@@ -223,3 +223,60 @@ async fn an_unsupported_url_is_a_clear_error() {
         "database_url \"mysql://localhost/x\" is not supported: use sqlite://PATH or postgres://USER@HOST/DATABASE"
     );
 }
+
+#[tokio::test]
+async fn an_in_memory_sqlite_database_is_refused() {
+    for url in ["sqlite::memory:", "sqlite://receipts.db?mode=memory"] {
+        let error = Store::open(&StoreOptions {
+            database_url: url.into(),
+            max_connections: 1,
+            busy_timeout: Duration::from_secs(1),
+            max_batch: 1,
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("is not supported"),
+            "{url}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_database_from_the_first_schema_is_upgraded_with_its_data() {
+    use sqlx::Connection as _;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    {
+        // The store as first released: the shared migrations only.
+        let mut old = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::migrate!("../crates/chathook-read-receipt/migrations")
+            .run(&mut old)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO read_receipts VALUES (7, 'g', 1, 'Public', 2, 3, 10, 20, 0);
+             INSERT INTO read_receipt_readers VALUES (7, 'g', 1, 'a'), (7, 'g', 1, 'b');",
+        )
+        .execute(&mut old)
+        .await
+        .unwrap();
+    }
+
+    let store = open(url).await;
+    let kept = store
+        .get(7, "g", 1)
+        .await
+        .unwrap()
+        .expect("the row survives");
+    assert_eq!(kept.readers, ["a", "b"]);
+    assert_eq!((kept.read_num, kept.unread_num), (Some(2), Some(3)));
+    store
+        .record(one(key("g", 1), state(Some(5), Some(1), Some(30), &["c"])))
+        .await
+        .unwrap();
+    let merged = store.get(7, "g", 1).await.unwrap().unwrap();
+    assert_eq!(merged.readers, ["a", "b", "c"]);
+    assert_eq!(merged.read_num, Some(5));
+    assert_eq!(merged.last_event_time_ms, Some(30));
+}

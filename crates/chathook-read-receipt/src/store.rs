@@ -9,13 +9,17 @@
 //! order and cannot deadlock. Reads go through a connection pool.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::Row;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -24,7 +28,28 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{MessageKey, ReceiptState};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The schema, as both databases have it.
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+/// What only SQLite needs on top; interleaved with [`MIGRATIONS`] by version.
+static SQLITE_ONLY_MIGRATIONS: Migrator = sqlx::migrate!("./migrations-sqlite");
+
+/// SQLite's migrations: the shared ones and its own, in version order.
+#[derive(Debug)]
+struct SqliteMigrations;
+
+impl<'s> MigrationSource<'s> for SqliteMigrations {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        let mut migrations: Vec<Migration> = MIGRATIONS
+            .iter()
+            .chain(SQLITE_ONLY_MIGRATIONS.iter())
+            .cloned()
+            .collect();
+        migrations.sort_by_key(|migration| migration.version);
+        Box::pin(std::future::ready(Ok(migrations)))
+    }
+}
 
 /// A store error; cheap to clone so one failed batch can answer all its callbacks.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -153,17 +178,17 @@ impl Store {
         let (jobs, queue) = mpsc::channel(max_batch * 4);
         let health = Arc::new(WriterHealth::default());
         let pool = if url.starts_with("sqlite:") {
+            // The writer has a connection of its own, which an in-memory database would not
+            // share; nor would it survive a restart.
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            }
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(options.busy_timeout);
             let path = connect.get_filename().to_owned();
-            // The writer has a connection of its own, which an in-memory database would not
-            // share; nor would it survive a restart.
-            if path == Path::new(":memory:") || url.contains("mode=memory") {
-                return Err(StoreError::UnsupportedUrl(url.to_owned()));
-            }
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 create_dir(dir)?;
             }
@@ -172,7 +197,10 @@ impl Store {
                 .acquire_timeout(options.busy_timeout)
                 .connect_with(connect)
                 .await?;
-            migrate(&pool).await?;
+            let migrator = Migrator::new(SqliteMigrations)
+                .await
+                .map_err(|error| StoreError::Migration(Arc::new(error)))?;
+            migrate(&migrator, &pool).await?;
             let connection = open_sqlite_writer(&path, options.busy_timeout)?;
             let health = Arc::clone(&health);
             std::thread::Builder::new()
@@ -187,7 +215,7 @@ impl Store {
                 .acquire_timeout(options.busy_timeout)
                 .connect_with(connect)
                 .await?;
-            migrate(&pool).await?;
+            migrate(&MIGRATIONS, &pool).await?;
             tokio::spawn(postgres_writer(
                 pool.clone(),
                 queue,
@@ -362,11 +390,11 @@ impl Store {
     }
 }
 
-async fn migrate<'a, A: sqlx::Acquire<'a>>(pool: A) -> Result<(), StoreError>
+async fn migrate<'a, A: sqlx::Acquire<'a>>(migrator: &Migrator, pool: A) -> Result<(), StoreError>
 where
     <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
 {
-    MIGRATOR
+    migrator
         .run(pool)
         .await
         .map_err(|error| StoreError::Migration(Arc::new(error)))
