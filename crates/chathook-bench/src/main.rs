@@ -61,6 +61,16 @@ enum Role {
         /// Address to listen on.
         addr: SocketAddr,
     },
+    /// Drive the read-receipt store directly, no HTTP, with `connections` concurrent writers
+    /// for `secs` seconds; print the callbacks stored and the CPU time spent.
+    StoreFloor {
+        /// Database URL.
+        url: String,
+        /// Concurrent writers.
+        connections: u32,
+        /// Seconds.
+        secs: u64,
+    },
     /// Run chathook with the given arguments (e.g. `serve --config PATH`).
     Chathook {
         /// chathook's own arguments.
@@ -73,6 +83,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.role {
         Some(Role::Baseline { addr }) => baseline::serve(addr),
+        Some(Role::StoreFloor {
+            url,
+            connections,
+            secs,
+        }) => store_floor::run(url, connections, secs),
         Some(Role::Chathook { args }) => {
             return chathook::main_with_args(std::iter::once("chathook".to_owned()).chain(args));
         }
@@ -121,6 +136,105 @@ mod baseline {
             Ok(())
         })
     }
+}
+
+mod store_floor {
+    //! The storage's own cost: the read-receipt store fed the same callbacks as scenarios (b)
+    //! and (c), already parsed, by concurrent tasks as the handler would. What a stored callback
+    //! costs with no HTTP around it.
+
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use chathook_read_receipt::model::{MessageKey, ReceiptState};
+    use chathook_read_receipt::store::{Store, StoreOptions};
+
+    pub fn run(url: String, connections: u32, secs: u64) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let cpu_before = super::process_cpu_secs(std::process::id())?;
+        let stored = runtime.block_on(async {
+            let store = Store::open(&StoreOptions {
+                database_url: url,
+                max_connections: 8,
+                busy_timeout: Duration::from_secs(1),
+                max_batch: 256,
+            })
+            .await?;
+            let deadline = Instant::now() + Duration::from_secs(secs);
+            // One rising MsgSeq shared by every task, like wrk's counter in (b) and (c).
+            let next_seq = Arc::new(AtomicI64::new(0));
+            let mut writers = tokio::task::JoinSet::new();
+            for _ in 0..connections {
+                let store = store.clone();
+                let next_seq = Arc::clone(&next_seq);
+                writers.spawn(async move {
+                    let mut stored = 0u64;
+                    while Instant::now() < deadline {
+                        let seq = next_seq.fetch_add(2, Ordering::Relaxed);
+                        store.record(callback(seq)).await?;
+                        stored += 1;
+                    }
+                    anyhow::Ok(stored)
+                });
+            }
+            let mut stored = 0;
+            while let Some(writer) = writers.join_next().await {
+                stored += writer??;
+            }
+            anyhow::Ok((stored, store.transactions_committed()))
+        })?;
+        let (stored, transactions) = stored;
+        let cpu = super::process_cpu_secs(std::process::id())? - cpu_before;
+        println!(
+            "FLOOR stored={stored} transactions={transactions} cpu_us={:.0}",
+            cpu * 1e6
+        );
+        Ok(())
+    }
+
+    /// What the handler makes of the scenarios' body: two new messages, three readers.
+    fn callback(seq: i64) -> BTreeMap<MessageKey, ReceiptState> {
+        let reader = format!("user{seq}");
+        let message = |msg_seq, read_num, readers: &[&str]| {
+            let key = MessageKey {
+                sdk_app_id: super::APP_ID as i64,
+                group_id: "@TGS#bench".into(),
+                msg_seq,
+            };
+            let state = ReceiptState {
+                group_type: Some("Public".into()),
+                read_num: Some(read_num),
+                unread_num: Some(100 - read_num),
+                first_event_time_ms: Some(1_700_000_000_000 + seq),
+                last_event_time_ms: Some(1_700_000_000_000 + seq),
+                readers: readers.iter().map(|r| (*r).to_owned()).collect(),
+            };
+            (key, state)
+        };
+        BTreeMap::from([
+            message(seq, 1, &[&reader]),
+            message(seq + 1, 2, &[&reader, "owner"]),
+        ])
+    }
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc`.
+fn process_cpu_secs(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("malformed /proc stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    // USER_HZ is 100 on every Linux architecture chathook runs on.
+    Ok(ticks / 100.0)
 }
 
 /// One benchmark scenario.
@@ -217,6 +331,8 @@ fn fixture(command: &str) -> &'static str {
 #[derive(Debug, Default, Clone)]
 struct Measured {
     requests_per_sec: f64,
+    /// The server's CPU time (user + system) per completed request.
+    cpu_us_per_request: f64,
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
@@ -233,7 +349,63 @@ impl Measured {
     }
 }
 
+/// What the store alone did in the `store-floor` role.
+struct Floor {
+    stored: u64,
+    cpu_us: f64,
+}
+
+impl Floor {
+    fn per_sec(&self, duration: u64) -> f64 {
+        self.stored as f64 / duration.max(1) as f64
+    }
+
+    fn cpu_us_per_callback(&self) -> f64 {
+        self.cpu_us / self.stored.max(1) as f64
+    }
+}
+
+/// Runs the `store-floor` role pinned like a server, and reads its result line.
+fn store_floor(
+    pinning: &Pinning,
+    exe: &Path,
+    url: &str,
+    connections: u32,
+    secs: u64,
+) -> anyhow::Result<Floor> {
+    let output = pinning
+        .server(exe)
+        .args([
+            "store-floor",
+            url,
+            &connections.to_string(),
+            &secs.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run the store floor")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    ensure!(output.status.success(), "store floor failed: {stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("FLOOR "))
+        .with_context(|| format!("no FLOOR line in {stdout}"))?;
+    Ok(Floor {
+        stored: result_field(line, "stored")?.parse()?,
+        cpu_us: result_field(line, "cpu_us")?.parse()?,
+    })
+}
+
+/// `value` of `name=value` in a result line of space-separated pairs.
+fn result_field<'a>(line: &'a str, name: &str) -> anyhow::Result<&'a str> {
+    line.split(' ')
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        .with_context(|| format!("no {name} in {line}"))
+}
+
 struct Row {
+    /// The store alone, for the read-receipt scenarios.
+    floor: Option<Floor>,
     scenario: Scenario,
     baseline: Measured,
     chathook: Measured,
@@ -275,21 +447,33 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         server.args(["baseline", &format!("127.0.0.1:{port}")]);
         let baseline_server = Server::start(server, port)?;
         let query = format!("SdkAppid={APP_ID}&CallbackCommand={}", scenario.command);
-        let baseline = wrk(&pinning, &script, port, &query, cli.connections, duration)?;
+        let baseline = wrk(
+            &pinning,
+            &script,
+            &baseline_server,
+            &query,
+            cli.connections,
+            duration,
+        )?;
         drop(baseline_server);
         println!(
             "    baseline  {:>9.0} req/s  p99 {:.2} ms",
             baseline.requests_per_sec, baseline.p99_ms
         );
 
-        let database = match scenario.store {
-            None => None,
-            Some(Store::Sqlite) => Some(format!(
-                "sqlite://{}",
-                work.path().join(format!("{}.db", scenario.key)).display()
-            )),
-            Some(Store::Postgres) => Some(runtime.block_on(postgres_schema(&postgres))?),
+        let fresh_database = |name: &str| -> anyhow::Result<String> {
+            match scenario.store {
+                Some(Store::Sqlite) => Ok(format!(
+                    "sqlite://{}",
+                    work.path().join(format!("{name}.db")).display()
+                )),
+                _ => runtime.block_on(postgres_schema(&postgres)),
+            }
         };
+        let database = scenario
+            .store
+            .map(|_| fresh_database(scenario.key))
+            .transpose()?;
         let port = free_port()?;
         let config = work.path().join(format!("{}.toml", scenario.key));
         std::fs::write(
@@ -309,7 +493,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             scenario.command,
             chathook_core::auth::sign(TOKEN, time)
         );
-        let measured = wrk(&pinning, &script, port, &query, cli.connections, duration)?;
+        let measured = wrk(
+            &pinning,
+            &script,
+            &chathook_server,
+            &query,
+            cli.connections,
+            duration,
+        )?;
         let peak_rss_mib = chathook_server.peak_rss_mib()?;
         chathook_server.stop()?;
         println!(
@@ -344,7 +535,27 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             None => None,
         };
+        let floor = match &database {
+            Some(_) => {
+                let url = fresh_database(&format!("{}-floor", scenario.key))?;
+                let floor = store_floor(&pinning, &exe, &url, cli.connections, duration)?;
+                let counted = runtime.block_on(count_stored_callbacks(&url))?;
+                ensure!(
+                    counted == floor.stored,
+                    "the store acknowledged {} callbacks but holds {counted}",
+                    floor.stored
+                );
+                println!(
+                    "    storage alone {:>9.0} callbacks/s, {:.1} µs CPU each",
+                    floor.per_sec(duration),
+                    floor.cpu_us_per_callback()
+                );
+                Some(floor)
+            }
+            None => None,
+        };
         rows.push(Row {
+            floor,
             scenario,
             baseline,
             chathook: measured,
@@ -424,14 +635,17 @@ end
     Ok(path)
 }
 
+/// Drives `server` with wrk and measures the server's CPU time while it does.
 fn wrk(
     pinning: &Pinning,
     script: &Path,
-    port: u16,
+    server: &Server,
     query: &str,
     connections: u32,
     secs: u64,
 ) -> anyhow::Result<Measured> {
+    let port = server.port;
+    let cpu_before = process_cpu_secs(server.child.id())?;
     let output = pinning
         .load()
         .args([
@@ -456,17 +670,13 @@ fn wrk(
         .lines()
         .find_map(|line| line.strip_prefix("RESULT "))
         .with_context(|| format!("no RESULT line from wrk:\n{stdout}"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        line.split(' ')
-            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-            .with_context(|| format!("no {name} in {line}"))?
-            .parse()
-            .with_context(|| format!("{name} in {line}"))
-    };
+    let field = |name: &str| -> anyhow::Result<u64> { Ok(result_field(line, name)?.parse()?) };
     let requests = field("requests")?;
     let duration_us = field("duration_us")?.max(1);
+    let cpu_secs = process_cpu_secs(server.child.id())? - cpu_before;
     Ok(Measured {
         requests_per_sec: requests as f64 * 1e6 / duration_us as f64,
+        cpu_us_per_request: cpu_secs * 1e6 / requests.max(1) as f64,
         p50_ms: field("p50_us")? as f64 / 1000.0,
         p99_ms: field("p99_us")? as f64 / 1000.0,
         errors: field("errors")?,
@@ -706,9 +916,9 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
     }
     let _ = writeln!(
         text,
-        "| scenario | baseline req/s | chathook req/s | ratio | p50 ms | p99 ms | peak RSS MiB | acknowledged / stored | targets |"
+        "| scenario | baseline req/s | chathook req/s | ratio | p50 ms | p99 ms | CPU µs/request, baseline → chathook | peak RSS MiB | acknowledged / stored | targets |"
     );
-    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for row in rows {
         let ratio = row.chathook.requests_per_sec / row.baseline.requests_per_sec.max(1.0);
         let mut verdicts = Vec::new();
@@ -742,16 +952,38 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
         );
         let _ = writeln!(
             text,
-            "| ({}) {} | {:.0} | {:.0} | {ratio:.2} | {:.2} | {:.2} | {:.1} | {stored} | {} |",
+            "| ({}) {} | {:.0} | {:.0} | {ratio:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {:.1} | {stored} | {} |",
             row.scenario.key,
             row.scenario.title,
             row.baseline.requests_per_sec,
             row.chathook.requests_per_sec,
             row.chathook.p50_ms,
             row.chathook.p99_ms,
+            row.baseline.cpu_us_per_request,
+            row.chathook.cpu_us_per_request,
             row.peak_rss_mib,
             verdicts.join(", ")
         );
+    }
+    let floors: Vec<_> = rows
+        .iter()
+        .filter_map(|row| Some((row, row.floor.as_ref()?)))
+        .collect();
+    if !floors.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nThe store alone, no HTTP (the same callbacks already parsed, from {connections} \
+             tasks on the server's core):\n"
+        );
+        for (row, floor) in floors {
+            let _ = writeln!(
+                text,
+                "- ({}) {:.0} callbacks/s, {:.1} µs CPU each",
+                row.scenario.key,
+                floor.per_sec(duration),
+                floor.cpu_us_per_callback()
+            );
+        }
     }
     text
 }
