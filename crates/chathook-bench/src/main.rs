@@ -149,7 +149,6 @@ mod store_floor {
     use std::time::{Duration, Instant};
 
     use chathook_read_receipt::model::{MessageKey, ReceiptState};
-    use chathook_read_receipt::store::{Store, StoreOptions};
 
     pub fn run(url: String, connections: u32, secs: u64) -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -157,13 +156,12 @@ mod store_floor {
             .build()?;
         let cpu_before = super::process_cpu_secs(std::process::id())?;
         let stored = runtime.block_on(async {
-            let store = Store::open(&StoreOptions {
-                database_url: url,
-                max_connections: 8,
-                busy_timeout: Duration::from_secs(1),
-                max_batch: 256,
-            })
-            .await?;
+            // Built as the plugin builds it, with its defaults.
+            let config = serde_json::from_value(serde_json::json!({ "database_url": url }))?;
+            let handler = chathook_read_receipt::build(config)
+                .await
+                .map_err(|error| anyhow::anyhow!("read receipt store: {error}"))?;
+            let store = handler.store().clone();
             let deadline = Instant::now() + Duration::from_secs(secs);
             // One rising MsgSeq shared by every task, like wrk's counter in (b) and (c).
             let next_seq = Arc::new(AtomicI64::new(0));
@@ -245,7 +243,7 @@ struct Scenario {
     body: Body,
     /// `[handlers...]` tables for chathook; `{db}` stands for the database URL.
     handlers: &'static str,
-    store: Option<Store>,
+    database: Option<Database>,
     target: Target,
 }
 
@@ -258,7 +256,7 @@ enum Body {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Store {
+enum Database {
     Sqlite,
     Postgres,
 }
@@ -278,7 +276,7 @@ fn scenarios() -> Vec<Scenario> {
             command: "Group.CallbackAfterSendMsg",
             body: Body::Fixed(fixture("Group.CallbackAfterSendMsg")),
             handlers: "",
-            store: None,
+            database: None,
             target: Target {
                 min_ratio: Some(0.85),
                 max_p99_ms: Some(2.0),
@@ -290,7 +288,7 @@ fn scenarios() -> Vec<Scenario> {
             command: "Group.CallbackAfterReadReceipt",
             body: Body::NewReceipts,
             handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
-            store: Some(Store::Sqlite),
+            database: Some(Database::Sqlite),
             target: Target {
                 min_ratio: Some(0.5),
                 max_p99_ms: Some(10.0),
@@ -302,7 +300,7 @@ fn scenarios() -> Vec<Scenario> {
             command: "Group.CallbackAfterReadReceipt",
             body: Body::NewReceipts,
             handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
-            store: Some(Store::Postgres),
+            database: Some(Database::Postgres),
             target: Target {
                 min_ratio: None,
                 max_p99_ms: None,
@@ -314,7 +312,7 @@ fn scenarios() -> Vec<Scenario> {
             command: "Group.CallbackBeforeSendMsg",
             body: Body::Fixed(fixture("Group.CallbackBeforeSendMsg")),
             handlers: "[handlers.keyword_filter]\nenabled = true\nbanned_words = [\"spam\", \"scam\", \"fraud\"]\naction = \"mask\"\n",
-            store: None,
+            database: None,
             target: Target {
                 min_ratio: None,
                 max_p99_ms: None,
@@ -462,8 +460,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         );
 
         let fresh_database = |name: &str| -> anyhow::Result<String> {
-            match scenario.store {
-                Some(Store::Sqlite) => Ok(format!(
+            match scenario.database {
+                Some(Database::Sqlite) => Ok(format!(
                     "sqlite://{}",
                     work.path().join(format!("{name}.db")).display()
                 )),
@@ -471,14 +469,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             }
         };
         let database = scenario
-            .store
+            .database
             .map(|_| fresh_database(scenario.key))
             .transpose()?;
         let port = free_port()?;
         let config = work.path().join(format!("{}.toml", scenario.key));
         std::fs::write(
             &config,
-            chathook_config(port, &scenario, database.as_deref()),
+            chathook_config(port, &scenario, database.as_deref(), duration),
         )?;
         let mut server = pinning.server(&exe);
         server
@@ -580,10 +578,13 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn chathook_config(port: u16, scenario: &Scenario, database: Option<&str>) -> String {
+/// chathook's config for a scenario. The query string is signed once per run, so the accepted
+/// clock skew must outlast the run.
+fn chathook_config(port: u16, scenario: &Scenario, database: Option<&str>, secs: u64) -> String {
     let handlers = scenario.handlers.replace("{db}", database.unwrap_or(""));
+    let skew = secs + 60;
     format!(
-        "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n\
+        "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n[auth]\nmax_clock_skew_secs = {skew}\n\n\
          [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{handlers}"
     )
 }
@@ -688,51 +689,73 @@ fn wrk(
 
 /// The bench machine has 2 cores: the server under test gets one, wrk the other.
 struct Pinning {
-    cores: usize,
-    taskset: bool,
+    /// The first two CPUs this process may run on, when taskset can pin to them.
+    pair: Option<(usize, usize)>,
 }
 
 impl Pinning {
     fn detect() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        let taskset = cores >= 2
-            && Command::new("taskset")
-                .arg("-V")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-        Self { cores, taskset }
+        let taskset = Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let cpus = allowed_cpus();
+        let pair = match cpus.as_slice() {
+            [server, load, ..] if taskset => Some((*server, *load)),
+            _ => None,
+        };
+        Self { pair }
     }
 
     fn describe(&self) -> String {
-        if self.taskset {
-            format!("{} cores: server on core 0, wrk on core 1", self.cores)
-        } else {
-            format!(
-                "{} cores, not pinned (taskset unavailable or one core)",
-                self.cores
-            )
+        match self.pair {
+            Some((server, load)) => format!("server on CPU {server}, wrk on CPU {load}"),
+            None => "not pinned (taskset missing or fewer than 2 CPUs)".into(),
         }
     }
 
-    fn pinned(&self, core: &str, program: &Path) -> Command {
-        if self.taskset {
-            let mut command = Command::new("taskset");
-            command.args(["-c", core]).arg(program);
-            command
-        } else {
-            Command::new(program)
+    fn pinned(&self, cpu: Option<usize>, program: &Path) -> Command {
+        match cpu {
+            Some(cpu) => {
+                let mut command = Command::new("taskset");
+                command.args(["-c", &cpu.to_string()]).arg(program);
+                command
+            }
+            None => Command::new(program),
         }
     }
 
     fn server(&self, exe: &Path) -> Command {
-        self.pinned("0", exe)
+        self.pinned(self.pair.map(|(server, _)| server), exe)
     }
 
     fn load(&self) -> Command {
-        self.pinned("1", Path::new("wrk"))
+        self.pinned(self.pair.map(|(_, load)| load), Path::new("wrk"))
     }
+}
+
+/// The CPUs this process may run on (`Cpus_allowed_list`, e.g. `0-1` or `2,5-7`).
+fn allowed_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let Some(list) = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+    else {
+        return Vec::new();
+    };
+    list.trim()
+        .split(',')
+        .filter_map(|part| match part.split_once('-') {
+            Some((first, last)) => Some(first.parse().ok()?..=last.parse().ok()?),
+            None => {
+                let cpu = part.parse().ok()?;
+                Some(cpu..=cpu)
+            }
+        })
+        .flatten()
+        .collect()
 }
 
 /// A server child process, killed when dropped.
@@ -835,6 +858,9 @@ fn ensure_wrk() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How a bench database URL names its PostgreSQL schema.
+const SEARCH_PATH: &str = "options=-c%20search_path%3D";
+
 /// A fresh schema on the PostgreSQL server, as a database URL.
 async fn postgres_schema(base: &str) -> anyhow::Result<String> {
     let schema = format!(
@@ -849,9 +875,7 @@ async fn postgres_schema(base: &str) -> anyhow::Result<String> {
         .execute(&mut connection)
         .await?;
     let separator = if base.contains('?') { '&' } else { '?' };
-    Ok(format!(
-        "{base}{separator}options=-c%20search_path%3D{schema}"
-    ))
+    Ok(format!("{base}{separator}{SEARCH_PATH}{schema}"))
 }
 
 /// Callbacks stored. Every callback carries two new messages and three readers, so the
@@ -864,14 +888,14 @@ async fn count_stored_callbacks(url: &str) -> anyhow::Result<u64> {
         sqlx::query_as(COUNTS).fetch_one(&mut connection).await?
     } else {
         let mut connection = sqlx::PgConnection::connect(url).await?;
-        let counts = sqlx::query_as(COUNTS).fetch_one(&mut connection).await?;
-        // The schema was made for this run only.
-        if let Some(schema) = url.rsplit("search_path%3D").next() {
+        let counts = sqlx::query_as(COUNTS).fetch_one(&mut connection).await;
+        // The schema was made for this run only: dropped whether or not the count worked.
+        if let Some((_, schema)) = url.split_once(SEARCH_PATH) {
             sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
                 .execute(&mut connection)
                 .await?;
         }
-        counts
+        counts?
     };
     let callbacks = messages / 2;
     ensure!(
@@ -905,13 +929,14 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
     };
     let _ = writeln!(
         text,
-        "Run {date} on {cpu}, {}; wrk -t1 -c{connections}, {duration} s per run; {build}.\n",
+        "Run {date} on {cpu} ({} CPUs), {}; wrk -t1 -c{connections}, {duration} s per run; {build}.\n",
+        std::thread::available_parallelism().map_or(1, usize::from),
         pinning.describe()
     );
     if smoke {
         let _ = writeln!(
             text,
-            "Smoke run: only the zero-loss check counts; the speeds are not judged.\n"
+            "Smoke run: judged only on every request answered 200 and nothing lost; no speed is judged.\n"
         );
     }
     let _ = writeln!(
@@ -975,7 +1000,7 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
             "\nThe store alone, no HTTP (the same callbacks already parsed, from {connections} \
              tasks on the server's core):\n"
         );
-        for (row, floor) in floors {
+        for (row, floor) in &floors {
             let _ = writeln!(
                 text,
                 "- ({}) {:.0} callbacks/s, {:.1} µs CPU each",
@@ -984,6 +1009,16 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
                 floor.cpu_us_per_callback()
             );
         }
+    }
+    if rows
+        .iter()
+        .any(|row| row.scenario.database == Some(Database::Postgres))
+    {
+        let _ = writeln!(
+            text,
+            "\nPostgreSQL runs as its own unpinned server: its CPU is in none of these figures, and \
+             it shares the CPUs with wrk and chathook."
+        );
     }
     text
 }

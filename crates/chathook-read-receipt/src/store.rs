@@ -41,14 +41,30 @@ impl<'s> MigrationSource<'s> for SqliteMigrations {
     fn resolve(
         self,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
-        let mut migrations: Vec<Migration> = MIGRATIONS
-            .iter()
-            .chain(SQLITE_ONLY_MIGRATIONS.iter())
-            .cloned()
-            .collect();
-        migrations.sort_by_key(|migration| migration.version);
-        Box::pin(std::future::ready(Ok(migrations)))
+        Box::pin(std::future::ready(sqlite_migrations()))
     }
+}
+
+/// The shared migrations and SQLite's own, in version order. The two directories share one
+/// numbering; a version used in both is refused here rather than on a deployed database.
+fn sqlite_migrations() -> Result<Vec<Migration>, BoxDynError> {
+    let mut migrations: Vec<Migration> = MIGRATIONS
+        .iter()
+        .chain(SQLITE_ONLY_MIGRATIONS.iter())
+        .cloned()
+        .collect();
+    migrations.sort_by_key(|migration| migration.version);
+    if let Some(pair) = migrations
+        .windows(2)
+        .find(|pair| pair[0].version == pair[1].version)
+    {
+        return Err(format!(
+            "migration version {} is used twice ({:?} and {:?})",
+            pair[0].version, pair[0].description, pair[1].description
+        )
+        .into());
+    }
+    Ok(migrations)
 }
 
 /// A store error; cheap to clone so one failed batch can answer all its callbacks.
@@ -80,7 +96,7 @@ pub enum StoreError {
     /// The writer thread could not be started.
     #[error("cannot start the read receipt writer: {0}")]
     WriterStart(#[source] Arc<std::io::Error>),
-    /// The writer task is gone (the process is shutting down).
+    /// The writer is gone: the process is shutting down, or the writer died (see the log).
     #[error("read receipt writer stopped")]
     WriterStopped,
 }
@@ -245,12 +261,15 @@ impl Store {
         committed.await.map_err(|_| StoreError::WriterStopped)?
     }
 
-    /// Ready when the database answers and the last write did not fail.
+    /// Ready when the writer runs, the database answers and the last write did not fail.
     pub async fn check(&self) -> Result<(), StoreError> {
         with_pool!(&self.pool, pool => sqlx::query("SELECT 1 FROM read_receipts LIMIT 1")
             .fetch_optional(pool)
             .await
             .map(drop))?;
+        if self.jobs.is_closed() {
+            return Err(StoreError::WriterStopped);
+        }
         if self.health.last_write_failed.load(Ordering::Relaxed) {
             return Err(StoreError::Database(Arc::new(sqlx::Error::Protocol(
                 "the last write failed".into(),
@@ -415,7 +434,7 @@ fn unix_millis() -> i64 {
         })
 }
 
-/// Takes the queued callbacks, up to `max_batch`, and merges them into one state per message.
+/// Merges a batch's callbacks into one state per message.
 fn merge(jobs: &mut [Job]) -> BTreeMap<MessageKey, ReceiptState> {
     let mut merged: BTreeMap<MessageKey, ReceiptState> = BTreeMap::new();
     for job in jobs {
@@ -633,3 +652,18 @@ const UPSERT_MERGE: &str = " ON CONFLICT (sdk_app_id, group_id, msg_seq) DO UPDA
         OR excluded.last_event_time_ms > read_receipts.last_event_time_ms \
         THEN excluded.last_event_time_ms ELSE read_receipts.last_event_time_ms END, \
     updated_at_ms = excluded.updated_at_ms";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_runs_the_shared_migrations_and_its_own_in_one_order() {
+        let versions: Vec<i64> = sqlite_migrations()
+            .expect("no version is used twice")
+            .iter()
+            .map(|migration| migration.version)
+            .collect();
+        assert_eq!(versions, [20261122000001, 20261122000002]);
+    }
+}
