@@ -85,15 +85,15 @@ pub fn unix_now() -> u64 {
 /// `Sign` for `token` at `request_time` (Unix seconds): lowercase hex SHA-256 of the token
 /// immediately followed by the decimal time.
 pub fn sign(token: &str, request_time: u64) -> String {
-    sign_text(token, &request_time.to_string())
+    hex::encode(sign_digest(token, &request_time.to_string()))
 }
 
 /// Signs over the time exactly as received, so the digest covers the bytes Chat signed.
-fn sign_text(token: &str, request_time: &str) -> String {
+fn sign_digest(token: &str, request_time: &str) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(token.as_bytes());
     hasher.update(request_time.as_bytes());
-    hex::encode(hasher.finalize())
+    hasher.finalize().into()
 }
 
 /// The query parameters Chat appends to the callback URL. Names are matched without regard to
@@ -232,10 +232,16 @@ pub fn check_freshness(request_time: u64, now: u64, max_skew_secs: u64) -> Resul
 
 /// Whether `sign` is the signature of `request_time` (as received) under one of `tokens`.
 pub fn check_sign(tokens: &[Secret], sign: &str, request_time: &str) -> Result<(), Rejection> {
+    // Chat sends lowercase hex; anything else cannot be a signature it made.
+    let mut received = [0u8; 32];
+    let lowercase_hex = sign.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !lowercase_hex || hex::decode_to_slice(sign, &mut received).is_err() {
+        return Err(Rejection::SignMismatch);
+    }
     // Every token is tried, whatever matches, so timing tells nothing about which one did.
     let matched = tokens.iter().fold(false, |matched, token| {
-        let expected = sign_text(token.expose(), request_time);
-        matched | bool::from(expected.as_bytes().ct_eq(sign.as_bytes()))
+        let expected = sign_digest(token.expose(), request_time);
+        matched | bool::from(expected.ct_eq(&received))
     });
     if matched {
         Ok(())
@@ -309,10 +315,20 @@ mod tests {
             app.verify(&query(&other, "1669872112"), now, 60),
             Err(Rejection::SignMismatch)
         );
-        assert_eq!(
-            app.verify(&query(&VECTOR_SIGN.to_uppercase(), "1669872112"), now, 60),
-            Err(Rejection::SignMismatch)
-        );
+        let not_signatures = [
+            VECTOR_SIGN.to_uppercase(),
+            VECTOR_SIGN[..62].to_owned(),
+            format!("{VECTOR_SIGN}00"),
+            format!("{}zz", &VECTOR_SIGN[..62]),
+            String::new(),
+        ];
+        for sign in not_signatures {
+            assert_eq!(
+                app.verify(&query(&sign, "1669872112"), now, 60),
+                Err(Rejection::SignMismatch),
+                "{sign:?}"
+            );
+        }
     }
 
     #[test]
