@@ -434,6 +434,18 @@ fn unix_millis() -> i64 {
         })
 }
 
+/// Held by a writer for its whole life: a writer that panics says so, since from then on every
+/// read receipt is answered 500 and `/readyz` is 503 until the process restarts.
+struct WriterExit;
+
+impl Drop for WriterExit {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!("read receipt writer panicked: restart chathook");
+        }
+    }
+}
+
 /// Merges a batch's callbacks into one state per message.
 fn merge(jobs: &mut [Job]) -> BTreeMap<MessageKey, ReceiptState> {
     let mut merged: BTreeMap<MessageKey, ReceiptState> = BTreeMap::new();
@@ -476,6 +488,7 @@ fn sqlite_writer(
     max_batch: usize,
     health: Arc<WriterHealth>,
 ) {
+    let _exit = WriterExit;
     let mut jobs = Vec::with_capacity(max_batch);
     while let Some(job) = queue.blocking_recv() {
         jobs.push(job);
@@ -549,6 +562,7 @@ async fn postgres_writer(
     max_batch: usize,
     health: Arc<WriterHealth>,
 ) {
+    let _exit = WriterExit;
     let mut jobs = Vec::with_capacity(max_batch);
     while queue.recv_many(&mut jobs, max_batch).await > 0 {
         let states = merge(&mut jobs);
