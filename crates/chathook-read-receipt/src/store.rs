@@ -441,7 +441,9 @@ struct WriterExit;
 impl Drop for WriterExit {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            tracing::error!("read receipt writer panicked: restart chathook");
+            tracing::error!(
+                "read receipt writer panicked: read receipts are answered 500 until chathook restarts"
+            );
         }
     }
 }
