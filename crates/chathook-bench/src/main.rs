@@ -224,13 +224,15 @@ mod store_floor {
 fn process_cpu_secs(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat
+    let mut fields = stat
         .rsplit_once(')')
         .context("malformed /proc stat")?
         .1
         .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+        .skip(11);
+    let mut next_ticks =
+        || -> anyhow::Result<f64> { Ok(fields.next().context("short /proc stat")?.parse()?) };
+    let ticks = next_ticks()? + next_ticks()?;
     // USER_HZ is 100 on every Linux architecture chathook runs on.
     Ok(ticks / 100.0)
 }
@@ -459,18 +461,18 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             baseline.requests_per_sec, baseline.p99_ms
         );
 
-        let fresh_database = |name: &str| -> anyhow::Result<String> {
-            match scenario.database {
-                Some(Database::Sqlite) => Ok(format!(
+        let fresh_database = |kind: Database, name: &str| -> anyhow::Result<String> {
+            match kind {
+                Database::Sqlite => Ok(format!(
                     "sqlite://{}",
                     work.path().join(format!("{name}.db")).display()
                 )),
-                _ => runtime.block_on(postgres_schema(&postgres)),
+                Database::Postgres => runtime.block_on(postgres_schema(&postgres)),
             }
         };
         let database = scenario
             .database
-            .map(|_| fresh_database(scenario.key))
+            .map(|kind| fresh_database(kind, scenario.key))
             .transpose()?;
         let port = free_port()?;
         let config = work.path().join(format!("{}.toml", scenario.key));
@@ -512,12 +514,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 scenario.key, measured.errors
             ));
         }
-        let stored = match &database {
-            Some(url) => {
+        let (stored, floor) = match (scenario.database, &database) {
+            (Some(kind), Some(url)) => {
                 let stored = runtime.block_on(count_stored_callbacks(url))?;
-                // Each callback carries two messages. A callback still in flight when wrk
-                // stopped may be stored without being counted as acknowledged; an
-                // acknowledged one must always be stored.
                 if !measured.all_stored(stored) {
                     problems.push(format!(
                         "({}) {} callbacks acknowledged, {} sent, but {stored} stored",
@@ -529,13 +528,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     measured.acked,
                     measured.sent - measured.answered
                 );
-                Some(stored)
-            }
-            None => None,
-        };
-        let floor = match &database {
-            Some(_) => {
-                let url = fresh_database(&format!("{}-floor", scenario.key))?;
+
+                let url = fresh_database(kind, &format!("{}-floor", scenario.key))?;
                 let floor = store_floor(&pinning, &exe, &url, cli.connections, duration)?;
                 let counted = runtime.block_on(count_stored_callbacks(&url))?;
                 ensure!(
@@ -548,9 +542,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     floor.per_sec(duration),
                     floor.cpu_us_per_callback()
                 );
-                Some(floor)
+                (Some(stored), Some(floor))
             }
-            None => None,
+            _ => (None, None),
         };
         rows.push(Row {
             floor,

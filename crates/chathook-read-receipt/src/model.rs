@@ -164,31 +164,17 @@ impl Visitor<'_> for LenientInteger {
     }
 }
 
-/// `Option<LenientInteger>`: null or absent is `None`.
-struct OptionalLenientInteger;
+/// An integer read with [`LenientInteger`], so serde's own `Option` handles null.
+struct Lenient(i64);
 
-impl<'de> Visitor<'de> for OptionalLenientInteger {
-    type Value = Option<i64>;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("an integer or null")
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(LenientInteger).map(Some)
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LenientInteger).map(Lenient)
     }
 }
 
 fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let value = deserializer.deserialize_any(LenientInteger)?;
+    let Lenient(value) = Lenient::deserialize(deserializer)?;
     if value < 0 {
         return Err(serde::de::Error::custom(format!(
             "must not be negative, found {value}"
@@ -198,7 +184,7 @@ fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> 
 }
 
 fn optional_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    deserializer.deserialize_option(OptionalLenientInteger)
+    Ok(Option::<Lenient>::deserialize(deserializer)?.map(|Lenient(value)| value))
 }
 
 fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {

@@ -13,8 +13,8 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::Row;
@@ -263,13 +263,13 @@ impl Store {
 
     /// Ready when the writer runs, the database answers and the last write did not fail.
     pub async fn check(&self) -> Result<(), StoreError> {
+        if self.jobs.is_closed() {
+            return Err(StoreError::WriterStopped);
+        }
         with_pool!(&self.pool, pool => sqlx::query("SELECT 1 FROM read_receipts LIMIT 1")
             .fetch_optional(pool)
             .await
             .map(drop))?;
-        if self.jobs.is_closed() {
-            return Err(StoreError::WriterStopped);
-        }
         if self.health.last_write_failed.load(Ordering::Relaxed) {
             return Err(StoreError::Database(Arc::new(sqlx::Error::Protocol(
                 "the last write failed".into(),
@@ -524,9 +524,7 @@ fn write_sqlite(
     let transaction =
         connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     {
-        let mut receipt = transaction.prepare_cached(&format!(
-            "INSERT INTO read_receipts ({RECEIPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){UPSERT_MERGE}"
-        ))?;
+        let mut receipt = transaction.prepare_cached(&SQLITE_UPSERT_RECEIPT)?;
         let mut reader = transaction.prepare_cached(
             "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) \
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
@@ -594,22 +592,18 @@ async fn write_postgres(
         }
     }
     let mut transaction = pool.begin().await?;
-    sqlx::query(&format!(
-        "INSERT INTO read_receipts ({RECEIPT_COLUMNS}) \
-         SELECT batch.*, $9 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], \
-         $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[]) AS batch{UPSERT_MERGE}"
-    ))
-    .bind(&receipts.sdk_app_ids)
-    .bind(&receipts.group_ids)
-    .bind(&receipts.msg_seqs)
-    .bind(&receipts.group_types)
-    .bind(&receipts.read_nums)
-    .bind(&receipts.unread_nums)
-    .bind(&receipts.first_event_times)
-    .bind(&receipts.last_event_times)
-    .bind(unix_millis())
-    .execute(&mut *transaction)
-    .await?;
+    sqlx::query(&POSTGRES_UPSERT_RECEIPTS)
+        .bind(&receipts.sdk_app_ids)
+        .bind(&receipts.group_ids)
+        .bind(&receipts.msg_seqs)
+        .bind(&receipts.group_types)
+        .bind(&receipts.read_nums)
+        .bind(&receipts.unread_nums)
+        .bind(&receipts.first_event_times)
+        .bind(&receipts.last_event_times)
+        .bind(unix_millis())
+        .execute(&mut *transaction)
+        .await?;
     sqlx::query(
         "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) \
          SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[]) \
@@ -646,6 +640,23 @@ impl<'a> Columns<'a> {
         self.msg_seqs.push(key.msg_seq);
     }
 }
+
+/// One receipt row; the statement is built once, not per batch.
+static SQLITE_UPSERT_RECEIPT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO read_receipts ({RECEIPT_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){UPSERT_MERGE}"
+    )
+});
+
+/// A batch of receipts as column arrays, all stamped with `$9`.
+static POSTGRES_UPSERT_RECEIPTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO read_receipts ({RECEIPT_COLUMNS}) \
+         SELECT batch.*, $9 FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], \
+         $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[]) AS batch{UPSERT_MERGE}"
+    )
+});
 
 const RECEIPT_COLUMNS: &str = "sdk_app_id, group_id, msg_seq, group_type, read_num, unread_num, \
     first_event_time_ms, last_event_time_ms, updated_at_ms";
