@@ -353,14 +353,26 @@ fn redact_handler_settings(value: &mut Value) {
     }
 }
 
+/// `text` with the password of a `scheme://user:password@host/...` URL replaced, for error
+/// messages about URLs that may carry credentials.
+pub fn redact_url(text: &str) -> String {
+    redact_url_password(text).unwrap_or_else(|| text.to_owned())
+}
+
 /// `scheme://user:password@host/...` with the password replaced.
 fn redact_url_password(text: &str) -> Option<String> {
-    let (scheme, rest) = text.split_once("://")?;
+    // Without a scheme, the whole text is the authority and path: `user:pw@host/db`.
+    let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let (userinfo, _) = rest[..authority_end].rsplit_once('@')?;
     let (user, _password) = userinfo.split_once(':')?;
     let after = &rest[userinfo.len()..];
-    Some(format!("{scheme}://{user}:[redacted]{after}"))
+    let scheme = if scheme.is_empty() {
+        String::new()
+    } else {
+        format!("{scheme}://")
+    };
+    Some(format!("{scheme}{user}:[redacted]{after}"))
 }
 
 fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
@@ -410,6 +422,14 @@ mod tests {
         );
         assert_eq!(redact_url_password("sqlite://data/x.db"), None);
         assert_eq!(redact_url_password("postgres://app@db/chat"), None);
+        assert_eq!(
+            redact_url_password("app:s3cret@db/chat").as_deref(),
+            Some("app:[redacted]@db/chat")
+        );
+        assert_eq!(
+            redact_url("mysql://app:s3cret@db/chat"),
+            "mysql://app:[redacted]@db/chat"
+        );
     }
 
     #[test]

@@ -299,18 +299,37 @@ fn parse_settings<C: DeserializeOwned>(
     Ok(parsed)
 }
 
+/// A handler config's own checks, beyond what its type can express (ranges, URL schemes).
+pub type Validate<C> = fn(&C) -> Result<(), String>;
+
+/// Parses and validates a handler's settings: the one validation that `check-config`, `serve`
+/// and `build` all share, so `check-config` never passes a config that `serve` refuses.
+fn parse_and_validate<C: DeserializeOwned>(
+    handler: &'static str,
+    settings: HandlerSettings,
+    validate: Option<Validate<C>>,
+) -> Result<C, StartupError> {
+    let config = parse_settings::<C>(handler, settings)?;
+    if let Some(validate) = validate {
+        validate(&config).map_err(|problem| StartupError::HandlerSettings { handler, problem })?;
+    }
+    Ok(config)
+}
+
 #[doc(hidden)]
 pub fn __check<C: DeserializeOwned>(
     handler: &'static str,
     settings: &HandlerSettings,
+    validate: Option<Validate<C>>,
 ) -> Result<(), StartupError> {
-    parse_settings::<C>(handler, settings.clone()).map(drop)
+    parse_and_validate::<C>(handler, settings.clone(), validate).map(drop)
 }
 
 #[doc(hidden)]
 pub fn __build<C, H, E, Fut>(
     handler: &'static str,
     settings: HandlerSettings,
+    validate: Option<Validate<C>>,
     build: fn(C) -> Fut,
 ) -> BuildFuture
 where
@@ -319,7 +338,7 @@ where
     E: Into<BoxError>,
     Fut: Future<Output = Result<H, E>> + Send + 'static,
 {
-    let config = match parse_settings::<C>(handler, settings) {
+    let config = match parse_and_validate::<C>(handler, settings, validate) {
         Ok(config) => config,
         Err(error) => return Box::pin(std::future::ready(Err(error))),
     };
@@ -340,6 +359,9 @@ where
 /// - `name`: snake_case; its config is the `[handlers.<name>]` table.
 /// - `commands`: the `CallbackCommand`s it serves.
 /// - `config`: the type its settings deserialize into ([`NoSettings`] for none).
+/// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
+///   express (ranges, URL schemes). `check-config`, start-up and `build` all run it, so a
+///   config that `check-config` passes never fails later on the same settings.
 /// - `build`: an `async fn(Config) -> Result<impl Handler, impl Into<BoxError>>`.
 ///
 /// ```
@@ -381,6 +403,7 @@ macro_rules! register_handler {
         name: $name:literal,
         commands: [$($command:literal),+ $(,)?],
         config: $config:ty,
+        $(validate: $validate:expr,)?
         build: $build:expr $(,)?
     ) => {
         $crate::__private::inventory::submit! {
@@ -388,9 +411,29 @@ macro_rules! register_handler {
                 $name,
                 &[$($command),+],
                 ::core::module_path!(),
-                $crate::__check::<$config>,
-                |handler, settings| $crate::__build::<$config, _, _, _>(handler, settings, $build),
+                |handler, settings| {
+                    $crate::__check::<$config>(handler, settings, $crate::__validate!($($validate)?))
+                },
+                |handler, settings| {
+                    $crate::__build::<$config, _, _, _>(
+                        handler,
+                        settings,
+                        $crate::__validate!($($validate)?),
+                        $build,
+                    )
+                },
             )
         }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __validate {
+    () => {
+        ::core::option::Option::None
+    };
+    ($validate:expr) => {
+        ::core::option::Option::Some($validate)
     };
 }

@@ -94,11 +94,33 @@ impl Handler for ReadReceiptHandler {
     }
 }
 
+/// Largest `max_batch`: the writer's queue and batch buffers are sized from it.
+const MAX_BATCH_LIMIT: usize = 10_000;
+/// Largest `max_connections`: beyond it a pool only takes connection slots from the database.
+const MAX_CONNECTIONS_LIMIT: u32 = 1_000;
+
+impl ReadReceiptConfig {
+    /// What the types cannot say: ranges and the database scheme. Run by `check-config`,
+    /// start-up and `build` alike.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_CONNECTIONS_LIMIT).contains(&self.max_connections) {
+            return Err(format!(
+                "max_connections is {} but must be between 1 and {MAX_CONNECTIONS_LIMIT}",
+                self.max_connections
+            ));
+        }
+        if !(1..=MAX_BATCH_LIMIT).contains(&self.max_batch) {
+            return Err(format!(
+                "max_batch is {} but must be between 1 and {MAX_BATCH_LIMIT}",
+                self.max_batch
+            ));
+        }
+        store::check_database_url(&self.database_url).map_err(|error| error.to_string())
+    }
+}
+
 /// Builds the handler: opens and migrates the store, and starts the retention purge.
 pub async fn build(config: ReadReceiptConfig) -> Result<ReadReceiptHandler, BoxError> {
-    if config.max_connections == 0 || config.max_batch == 0 {
-        return Err("max_connections and max_batch must be at least 1".into());
-    }
     let store = Store::open(&StoreOptions {
         database_url: config.database_url.clone(),
         max_connections: config.max_connections,
@@ -129,5 +151,6 @@ register_handler! {
     name: "read_receipt",
     commands: ["Group.CallbackAfterReadReceipt"],
     config: ReadReceiptConfig,
+    validate: ReadReceiptConfig::validate,
     build: build,
 }

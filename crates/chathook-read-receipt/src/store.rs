@@ -76,7 +76,7 @@ pub enum StoreError {
     /// The schema could not be migrated.
     #[error("read receipt store migration: {0}")]
     Migration(#[source] Arc<sqlx::migrate::MigrateError>),
-    /// The URL names no supported database.
+    /// The URL names no supported database. Holds the URL with any password redacted.
     #[error(
         "database_url {0:?} is not supported: use sqlite://PATH or postgres://USER@HOST/DATABASE"
     )]
@@ -111,6 +111,34 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         Self::Database(Arc::new(error))
     }
+}
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn backend(url: &str) -> Result<Backend, StoreError> {
+    let unsupported = || StoreError::UnsupportedUrl(chathook_core::config::redact_url(url));
+    if url.starts_with("sqlite:") {
+        // The writer has a connection of its own, which an in-memory database would not
+        // share; nor would it survive a restart.
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Err(unsupported());
+        }
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(unsupported())
+    }
+}
+
+/// Whether `url` names a database this store can open; errors never show a password.
+pub fn check_database_url(url: &str) -> Result<(), StoreError> {
+    backend(url).map(drop)
 }
 
 /// How to open the store.
@@ -193,12 +221,7 @@ impl Store {
         let max_batch = options.max_batch.max(1);
         let (jobs, queue) = mpsc::channel(max_batch * 4);
         let health = Arc::new(WriterHealth::default());
-        let pool = if url.starts_with("sqlite:") {
-            // The writer has a connection of its own, which an in-memory database would not
-            // share; nor would it survive a restart.
-            if url.contains(":memory:") || url.contains("mode=memory") {
-                return Err(StoreError::UnsupportedUrl(url.to_owned()));
-            }
+        let pool = if backend(url)? == Backend::Sqlite {
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -224,7 +247,7 @@ impl Store {
                 .spawn(move || sqlite_writer(connection, queue, max_batch, health))
                 .map_err(|error| StoreError::WriterStart(Arc::new(error)))?;
             Pool::Sqlite(pool)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        } else {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
@@ -239,8 +262,6 @@ impl Store {
                 Arc::clone(&health),
             ));
             Pool::Postgres(pool)
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
         Ok(Self { pool, jobs, health })
     }
