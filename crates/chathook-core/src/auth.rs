@@ -5,14 +5,18 @@
 //! console while the old one still verifies.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use ipnet::IpNet;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::rejection::Rejection;
+use crate::rejection::{Rejection, echo};
 
 /// A secret string (callback token, API token). Its `Debug` and `Serialize` forms never show
 /// the value, so a secret cannot leak through a log line or `chathook check-config`.
@@ -154,7 +158,7 @@ impl<'a> CallbackQuery<'a> {
             .as_deref()
             .ok_or(Rejection::SdkAppIdMissing)?;
         raw.parse()
-            .map_err(|_| Rejection::SdkAppIdInvalid(raw.to_owned()))
+            .map_err(|_| Rejection::SdkAppIdInvalid(echo(raw)))
     }
 }
 
@@ -214,7 +218,7 @@ pub fn parse_request_time(text: &str) -> Result<u64, Rejection> {
     text.parse::<u64>()
         .ok()
         .filter(|time| i64::try_from(*time).is_ok())
-        .ok_or_else(|| Rejection::RequestTimeInvalid(text.to_owned()))
+        .ok_or_else(|| Rejection::RequestTimeInvalid(echo(text)))
 }
 
 /// Whether `request_time` is within `max_skew_secs` of `now`, either way.
@@ -384,5 +388,139 @@ mod tests {
         let secret = Secret::new("hunter2");
         assert!(!format!("{secret:?}").contains("hunter2"));
         assert!(!serde_json::to_string(&secret).unwrap().contains("hunter2"));
+    }
+}
+
+/// Where callbacks may come from: `auth.allowed_sources`, with `X-Forwarded-For` believed only
+/// from `auth.trusted_proxies`.
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    allowed: Vec<IpNet>,
+    trusted_proxies: Vec<IpNet>,
+}
+
+impl Sources {
+    /// Any source is allowed when `allowed` is empty.
+    pub fn new(allowed: Vec<IpNet>, trusted_proxies: Vec<IpNet>) -> Self {
+        Self {
+            allowed,
+            trusted_proxies,
+        }
+    }
+
+    /// Whether every source is allowed (nothing to check).
+    pub fn allows_any(&self) -> bool {
+        self.allowed.is_empty()
+    }
+
+    /// The client's address: the TCP peer, unless the peer is a trusted proxy; then the
+    /// nearest address in `X-Forwarded-For` that is not itself a trusted proxy (walking from
+    /// the right, since every proxy appends and only the nearest ones are trusted). An entry
+    /// that is not an address stops the walk: it is all a forger could have written.
+    pub fn client<'h>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl DoubleEndedIterator<Item = &'h [u8]>,
+    ) -> Option<IpAddr> {
+        if !self.is_trusted_proxy(peer) {
+            return Some(peer);
+        }
+        let mut client = peer;
+        for header in forwarded_for.rev() {
+            let header = std::str::from_utf8(header).ok()?;
+            for entry in header.rsplit(',') {
+                client = entry.trim().parse().ok()?;
+                if !self.is_trusted_proxy(client) {
+                    return Some(client);
+                }
+            }
+        }
+        Some(client)
+    }
+
+    /// Checks the request's source against the allow-list.
+    pub fn check<'h>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl DoubleEndedIterator<Item = &'h [u8]>,
+    ) -> Result<(), Rejection> {
+        if self.allows_any() {
+            return Ok(());
+        }
+        match self.client(peer, forwarded_for) {
+            Some(client) if self.allowed.iter().any(|net| net.contains(&client)) => Ok(()),
+            Some(client) => Err(Rejection::SourceNotAllowed(client)),
+            None => Err(Rejection::SourceNotAllowed(peer)),
+        }
+    }
+
+    fn is_trusted_proxy(&self, address: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(&address))
+    }
+}
+
+/// `auth.replay_cache`: the body digest each `RequestTime` + `Sign` was first seen with, for
+/// as long as that `RequestTime` passes the freshness check. A pair seen again with another
+/// body is a captured URL replayed with a forged body; with the same body, a redelivery.
+#[derive(Debug)]
+pub struct ReplayCache {
+    capacity: usize,
+    entries: Mutex<ReplayEntries>,
+}
+
+#[derive(Debug, Default)]
+struct ReplayEntries {
+    digests: HashMap<(u64, u64, [u8; 32]), [u8; 32]>,
+    /// Keys in insertion order, with their `RequestTime`, to expire and evict the oldest.
+    order: VecDeque<(u64, u64, [u8; 32])>,
+}
+
+impl ReplayCache {
+    /// A cache remembering at most `capacity` pairs.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            entries: Mutex::default(),
+        }
+    }
+
+    /// Remembers the pair with `body`, or refuses it if it came before with another body.
+    /// Pairs whose `RequestTime` is more than `max_skew_secs` behind `now` are forgotten:
+    /// the freshness check refuses them anyway.
+    pub fn check(
+        &self,
+        sdk_app_id: u64,
+        request_time: u64,
+        sign: &str,
+        body: &[u8],
+        now: u64,
+        max_skew_secs: u64,
+    ) -> Result<(), Rejection> {
+        let mut sign_bytes = [0u8; 32];
+        if hex::decode_to_slice(sign, &mut sign_bytes).is_err() {
+            return Err(Rejection::SignMismatch);
+        }
+        let key = (sdk_app_id, request_time, sign_bytes);
+        let digest: [u8; 32] = Sha256::digest(body).into();
+        let mut entries = self.entries.lock().unwrap_or_else(|poison| poison.into_inner());
+        let ReplayEntries { digests, order } = &mut *entries;
+        while let Some(&(_, oldest_time, _)) = order.front() {
+            let expired = oldest_time.saturating_add(max_skew_secs) < now;
+            if !expired && order.len() < self.capacity {
+                break;
+            }
+            if let Some(oldest) = order.pop_front() {
+                digests.remove(&oldest);
+            }
+        }
+        match digests.get(&key) {
+            Some(seen) if *seen == digest => Ok(()),
+            Some(_) => Err(Rejection::SignReplayed),
+            None => {
+                digests.insert(key, digest);
+                order.push_back(key);
+                Ok(())
+            }
+        }
     }
 }

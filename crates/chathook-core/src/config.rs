@@ -70,6 +70,21 @@ pub struct ServerConfig {
     pub callback_path: String,
     /// Largest accepted callback body, in bytes. Read receipts of large groups are large.
     pub body_limit_bytes: usize,
+    /// Most connections open at once; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Largest request line plus headers, in bytes (at least 8192); more is answered 431.
+    pub max_header_bytes: usize,
+    /// Time for a request's line and headers to arrive, from its first byte (or from the
+    /// connection's opening), in milliseconds; then 408 and the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// Time for a request's whole body to arrive once its headers have, in milliseconds;
+    /// then 408 and the connection is closed.
+    pub body_read_timeout_ms: u64,
+    /// How long a keep-alive connection may sit idle between requests, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// On SIGTERM or SIGINT: how long open connections may finish their requests, in
+    /// milliseconds, before they are dropped.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -78,7 +93,38 @@ impl Default for ServerConfig {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             callback_path: "/callback".into(),
             body_limit_bytes: 4 * 1024 * 1024,
+            max_connections: 1024,
+            max_header_bytes: 16 * 1024,
+            header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            shutdown_timeout_ms: 5_000,
         }
+    }
+}
+
+/// The smallest read buffer hyper accepts, which bounds `server.max_header_bytes` from below.
+pub const MIN_HEADER_BYTES: usize = 8192;
+
+impl ServerConfig {
+    /// `header_read_timeout_ms` as a duration.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// `body_read_timeout_ms` as a duration.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
+    }
+
+    /// `idle_timeout_ms` as a duration.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    /// `shutdown_timeout_ms` as a duration.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
     }
 }
 
@@ -86,14 +132,32 @@ impl Default for ServerConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// How far `RequestTime` may be from this server's clock, in seconds, either way.
+    /// How far `RequestTime` may be from this server's clock, in seconds, either way. Chat
+    /// signs when it sends and gives up after 2 s, so a few seconds cover delivery and the
+    /// whole-second rounding; the rest is for the difference between the two clocks.
     pub max_clock_skew_secs: u64,
+    /// Addresses and networks (`10.0.0.0/8`, `203.0.113.7`) allowed to POST callbacks; empty
+    /// allows any. The address is the TCP peer's, or the client's from `X-Forwarded-For` when
+    /// the peer is a trusted proxy.
+    pub allowed_sources: Vec<ipnet::IpNet>,
+    /// Proxies and load balancers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Refuse a `RequestTime` + `Sign` pair seen before with a different body (a captured URL
+    /// replayed with another body). Off by default: Chat signs only the second, so genuine
+    /// callbacks of the same second share the pair and all but the first would be refused.
+    pub replay_cache: bool,
+    /// Most pairs the replay cache remembers; the oldest are forgotten first.
+    pub replay_cache_entries: usize,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
-            max_clock_skew_secs: 60,
+            max_clock_skew_secs: 10,
+            allowed_sources: Vec::new(),
+            trusted_proxies: Vec::new(),
+            replay_cache: false,
+            replay_cache_entries: 100_000,
         }
     }
 }
@@ -184,6 +248,9 @@ pub struct LogConfig {
     /// callbacks a second it is most of chathook's own cost, and the metrics already count
     /// them. Rejections, fallbacks and handler failures are logged either way.
     pub callbacks: bool,
+    /// Most refusal lines logged per second; the rest are counted in the metrics and summed
+    /// up in one line, so a flood of bad requests cannot flood the log.
+    pub rejections_per_second: u32,
 }
 
 impl Default for LogConfig {
@@ -192,6 +259,7 @@ impl Default for LogConfig {
             format: LogFormat::Plain,
             level: "info".into(),
             callbacks: false,
+            rejections_per_second: 20,
         }
     }
 }
@@ -282,6 +350,35 @@ impl Config {
         }
         if self.server.body_limit_bytes == 0 {
             return invalid("server.body_limit_bytes must be greater than 0".into());
+        }
+        let server = &self.server;
+        if server.max_connections == 0 {
+            return invalid("server.max_connections must be greater than 0".into());
+        }
+        if server.max_header_bytes < MIN_HEADER_BYTES {
+            return invalid(format!(
+                "server.max_header_bytes is {} but must be at least {MIN_HEADER_BYTES}",
+                server.max_header_bytes
+            ));
+        }
+        for (key, value) in [
+            ("header_read_timeout_ms", server.header_read_timeout_ms),
+            ("body_read_timeout_ms", server.body_read_timeout_ms),
+            ("idle_timeout_ms", server.idle_timeout_ms),
+            ("shutdown_timeout_ms", server.shutdown_timeout_ms),
+        ] {
+            if value == 0 {
+                return invalid(format!("server.{key} must be greater than 0"));
+            }
+        }
+        if self.auth.replay_cache && self.auth.replay_cache_entries == 0 {
+            return invalid(
+                "auth.replay_cache_entries must be greater than 0 when auth.replay_cache is on"
+                    .into(),
+            );
+        }
+        if self.log.rejections_per_second == 0 {
+            return invalid("log.rejections_per_second must be greater than 0".into());
         }
         if !(1..CHAT_TIMEOUT_MS).contains(&self.dispatch.handler_timeout_ms) {
             return invalid(format!(

@@ -48,6 +48,8 @@ pub struct Metrics {
     fallbacks: Family<FallbackLabels, Counter>,
     handler_latency: LatencyFamily,
     in_flight: Gauge,
+    connections_open: Gauge,
+    connections_cut: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -84,8 +86,23 @@ impl Default for Metrics {
             "Callback requests being processed now",
             in_flight.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "chathook_connections_open",
+            "HTTP connections open now",
+            connections_open.clone(),
+        );
+        let connections_cut = Family::default();
+        registry.register(
+            "chathook_connections_closed",
+            "Connections chathook closed itself, by reason (idle_timeout, shutdown_deadline, \
+             accept_failed); refusals are in chathook_rejections",
+            connections_cut.clone(),
+        );
         Self {
             in_flight,
+            connections_open,
+            connections_cut,
             registry,
             callbacks,
             rejections,
@@ -135,6 +152,19 @@ impl Metrics {
         InFlight(self.in_flight.clone())
     }
 
+    /// Counts an open connection until the guard drops.
+    pub fn connection_open(&self) -> InFlight {
+        self.connections_open.inc();
+        InFlight(self.connections_open.clone())
+    }
+
+    /// Counts a connection chathook closed itself (an idle timeout, the shutdown deadline).
+    pub fn connection_cut(&self, reason: &'static str) {
+        self.connections_cut
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
     /// The text exposition.
     pub fn encode(&self) -> String {
         let mut text = String::new();
@@ -153,7 +183,7 @@ pub fn command_label(command: &str, route: Option<&Route>) -> &'static str {
     }
 }
 
-/// Decrements the in-flight gauge when dropped, however the request ends.
+/// Decrements its gauge when dropped, however the request or connection ends.
 #[derive(Debug)]
 pub struct InFlight(Gauge);
 

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::rejection::Rejection;
+use crate::rejection::{Rejection, echo};
 
 /// Whether Chat waits for the app's decision or only tells it what happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -251,8 +251,8 @@ pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
     })?;
     match head.command {
         Some(body_command) if body_command != query_command => Err(Rejection::CommandMismatch {
-            query: query_command.to_owned(),
-            body: body_command.into_owned(),
+            query: echo(query_command),
+            body: echo(&body_command),
         }),
         _ => Ok(()),
     }

@@ -3,10 +3,26 @@
 //! One enum so that the reply, the log line and the `chathook_rejections_total{reason}` metric
 //! can never disagree about why a request was turned away.
 
-use axum::http::StatusCode;
+use std::net::IpAddr;
+
+use axum::http::header::CONNECTION;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::protocol::Reply;
+
+/// Most characters of a caller's input repeated back in a reply or a log line: enough to
+/// recognise a value, never enough to let a caller write megabytes into the log.
+const ECHO_CHARS: usize = 32;
+
+/// `text` as it may be echoed: whole if short, else its first [`ECHO_CHARS`] characters and
+/// its size. Input that is not yet authenticated goes through here before any reply or log.
+pub fn echo(text: &str) -> String {
+    match text.char_indices().nth(ECHO_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+    }
+}
 
 /// Why a request was refused before (or instead of) reaching a handler.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -85,6 +101,44 @@ pub enum Rejection {
     /// No route at this path.
     #[error("no route for {0}")]
     NotFound(String),
+    /// The source address is not in `auth.allowed_sources`.
+    #[error("source address {0} is not allowed to send callbacks")]
+    SourceNotAllowed(IpAddr),
+    /// `auth.replay_cache`: this `RequestTime` and `Sign` came before with another body.
+    #[error(
+        "RequestTime and Sign were already used with a different body (a replayed signature)"
+    )]
+    SignReplayed,
+    /// The HTTP layer could not parse the request line or headers.
+    #[error("malformed HTTP request")]
+    MalformedRequest,
+    /// The request line is longer than the HTTP layer accepts.
+    #[error("request line is too long")]
+    UriTooLong,
+    /// The request line and headers are larger than `server.max_header_bytes`.
+    #[error("request line and headers are larger than the limit of {limit} bytes")]
+    HeadersTooLarge {
+        /// `server.max_header_bytes`.
+        limit: usize,
+    },
+    /// The request line and headers did not arrive within `server.header_read_timeout_ms`.
+    #[error("request headers did not arrive within {timeout_ms} ms")]
+    HeaderTimeout {
+        /// `server.header_read_timeout_ms`.
+        timeout_ms: u64,
+    },
+    /// The body did not arrive within `server.body_read_timeout_ms`.
+    #[error("body did not arrive within {timeout_ms} ms")]
+    BodyTimeout {
+        /// `server.body_read_timeout_ms`.
+        timeout_ms: u64,
+    },
+    /// `server.max_connections` connections are open already.
+    #[error("too many open connections (limit {limit}); retry later")]
+    ConnectionLimit {
+        /// `server.max_connections`.
+        limit: usize,
+    },
 }
 
 impl Rejection {
@@ -125,7 +179,53 @@ impl Rejection {
             Self::MethodNotAllowed(_) => ("method_not_allowed", S::METHOD_NOT_ALLOWED, 40501),
             Self::BodyTooLarge { .. } => ("body_too_large", S::PAYLOAD_TOO_LARGE, 41301),
             Self::Unrouted(_) => ("unrouted", S::NOT_IMPLEMENTED, 50101),
+            Self::SourceNotAllowed(_) => ("source_not_allowed", S::FORBIDDEN, 40302),
+            Self::SignReplayed => ("sign_replayed", S::UNAUTHORIZED, 40106),
+            Self::MalformedRequest => ("malformed_request", S::BAD_REQUEST, 40010),
+            Self::UriTooLong => ("uri_too_long", S::URI_TOO_LONG, 41401),
+            Self::HeadersTooLarge { .. } => (
+                "headers_too_large",
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                43101,
+            ),
+            Self::HeaderTimeout { .. } => ("header_timeout", S::REQUEST_TIMEOUT, 40801),
+            Self::BodyTimeout { .. } => ("body_timeout", S::REQUEST_TIMEOUT, 40802),
+            Self::ConnectionLimit { .. } => {
+                ("connection_limit", S::SERVICE_UNAVAILABLE, 50301)
+            }
         }
+    }
+
+    /// Whether the connection must close after this reply: the request was not read to its
+    /// end, so what follows on the connection is not the start of a request.
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::BodyTooLarge { .. }
+                | Self::BodyTimeout { .. }
+                | Self::BodyUnreadable
+                | Self::MalformedRequest
+                | Self::UriTooLong
+                | Self::HeadersTooLarge { .. }
+                | Self::HeaderTimeout { .. }
+                | Self::ConnectionLimit { .. }
+        )
+    }
+
+    /// The whole HTTP/1.1 response, for the connection layer, which answers outside hyper.
+    pub fn http_bytes(&self) -> Vec<u8> {
+        let body = serde_json::to_vec(&self.reply()).expect("a reply serializes");
+        let status = self.status();
+        let mut bytes = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&body);
+        bytes
     }
 
     /// The `FAIL` packet for this rejection.
@@ -136,7 +236,14 @@ impl Rejection {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        (self.status(), axum::Json(self.reply())).into_response()
+        let closes = self.closes_connection();
+        let mut response = (self.status(), axum::Json(self.reply())).into_response();
+        if closes {
+            response
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 
@@ -172,6 +279,14 @@ mod tests {
             Rejection::MethodNotAllowed(String::new()),
             Rejection::BodyTooLarge { limit: 0 },
             Rejection::Unrouted(String::new()),
+            Rejection::SourceNotAllowed(IpAddr::from([127, 0, 0, 1])),
+            Rejection::SignReplayed,
+            Rejection::MalformedRequest,
+            Rejection::UriTooLong,
+            Rejection::HeadersTooLarge { limit: 0 },
+            Rejection::HeaderTimeout { timeout_ms: 0 },
+            Rejection::BodyTimeout { timeout_ms: 0 },
+            Rejection::ConnectionLimit { limit: 0 },
         ];
         let mut codes: Vec<_> = all.iter().map(Rejection::error_code).collect();
         let mut reasons: Vec<_> = all.iter().map(Rejection::reason).collect();
@@ -187,5 +302,21 @@ mod tests {
         reasons.dedup();
         assert_eq!(codes.len(), all.len());
         assert_eq!(reasons.len(), all.len());
+    }
+}
+
+#[cfg(test)]
+mod echo_tests {
+    use super::echo;
+
+    #[test]
+    fn long_input_is_cut_with_its_size() {
+        assert_eq!(echo("1400000000"), "1400000000");
+        let long = "9".repeat(1_000_000);
+        let shown = echo(&long);
+        assert!(shown.len() < 64, "{shown}");
+        assert!(shown.ends_with("... (1000000 bytes)"), "{shown}");
+        // Cut on a character boundary.
+        assert!(echo(&"é".repeat(100)).starts_with(&"é".repeat(32)));
     }
 }

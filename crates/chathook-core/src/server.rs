@@ -1,7 +1,11 @@
 //! The HTTP service: the callback endpoint, health, readiness, metrics and the handlers' API.
 //!
-//! Checks run cheapest first: app id, signature, command, body size, body syntax; only then
-//! does a handler see the callback, under a deadline.
+//! Checks run cheapest first: source address, app id, signature, command, body size, body
+//! syntax; only then does a handler see the callback, under a deadline. The connections
+//! under it are served by [`listener`], which bounds them.
+
+mod listener;
+mod log_budget;
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -11,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
@@ -26,14 +30,16 @@ use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span};
 
-use crate::auth::{App, Apps, CallbackQuery, Secret, unix_now};
+use crate::auth::{App, Apps, CallbackQuery, ReplayCache, Secret, Sources, unix_now};
 use crate::config::{Config, Fallback, Unrouted};
 use crate::error::StartupError;
 use crate::handler::{Callback, ErrorChain, HandlerError};
 use crate::metrics::{Metrics, command_label};
 use crate::protocol::{CallbackKind, Reply, check_body};
 use crate::registry::{Plan, Registry, Route};
-use crate::rejection::Rejection;
+use crate::rejection::{Rejection, echo};
+use listener::{Connection, Limits};
+use log_budget::LogBudget;
 
 /// How long `/readyz` waits for one handler's dependency check.
 const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -50,7 +56,13 @@ struct ServiceState {
     registry: Registry,
     metrics: Metrics,
     max_skew_secs: u64,
+    sources: Sources,
+    replay_cache: Option<ReplayCache>,
     body_limit: usize,
+    body_read_timeout: Duration,
+    limits: Limits,
+    /// Refusal lines per second: a flood of bad requests must not flood the log.
+    log_budget: LogBudget,
     handler_timeout: Duration,
     unrouted: Unrouted,
     /// `log.callbacks`: a line for every answered callback, not only for problems.
@@ -83,7 +95,18 @@ impl Chathook {
             registry,
             metrics: Metrics::default(),
             max_skew_secs: config.auth.max_clock_skew_secs,
+            sources: Sources::new(
+                config.auth.allowed_sources.clone(),
+                config.auth.trusted_proxies.clone(),
+            ),
+            replay_cache: config
+                .auth
+                .replay_cache
+                .then(|| ReplayCache::new(config.auth.replay_cache_entries)),
             body_limit: config.server.body_limit_bytes,
+            body_read_timeout: config.server.body_read_timeout(),
+            limits: Limits::new(&config.server),
+            log_budget: LogBudget::new(config.log.rejections_per_second),
             handler_timeout: config.dispatch.handler_timeout(),
             unrouted: config.dispatch.unrouted,
             log_callbacks: config.log.callbacks,
@@ -108,14 +131,22 @@ impl Chathook {
             .route("/metrics", get(metrics))
             .fallback(not_found)
             .with_state(Arc::clone(&self.state));
-        match &self.api {
+        let router = match &self.api {
             Some(api) => router.nest("/api/v1", api.clone()),
             None => router,
-        }
+        };
+        // Outermost, so it also sees what axum itself refuses (a wrong method on /healthz, a
+        // path parameter that is not UTF-8) and what the handlers' API answers.
+        router
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(&self.state),
+                json_refusals,
+            ))
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then stops accepting and lets in-flight
-    /// callbacks finish.
+    /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets open
+    /// requests finish within `server.shutdown_timeout_ms`, drops the connections still open,
+    /// and waits (within the handler deadline) for handlers whose client is gone.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -127,13 +158,9 @@ impl Chathook {
             handlers = self.state.registry.handlers().len(),
             "listening"
         );
-        let listener = listener.tap_io(|stream| {
-            // Replies are small and latency-bound: don't let Nagle hold them back.
-            let _ = stream.set_nodelay(true);
-        });
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let router = self.router();
+        let limits = self.state.limits.clone();
+        listener::serve(Arc::clone(&self.state), router, listener, limits, shutdown).await;
         // Handlers whose client hung up are still running; each is bounded by its deadline.
         let tasks = &self.state.tasks;
         tasks.close();
@@ -249,9 +276,7 @@ impl ServiceState {
         let _in_flight = self.metrics.in_flight();
         let (parts, body) = request.into_parts();
         let mut trail = Trail::default();
-        let result = self
-            .accept(&parts.uri, &parts.headers, body, &mut trail)
-            .await;
+        let result = self.accept(&parts, body, &mut trail).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let Trail {
             sdk_app_id,
@@ -277,15 +302,22 @@ impl ServiceState {
             }
             Err(rejection) => {
                 self.metrics.rejection(rejection.reason());
-                tracing::warn!(
-                    command = command.as_deref(),
-                    sdk_app_id,
-                    app,
-                    reason = rejection.reason(),
-                    status = rejection.status().as_u16(),
-                    latency_ms,
-                    "callback rejected: {rejection}"
-                );
+                if self.log_budget.allow() {
+                    tracing::warn!(
+                        command = command.as_deref(),
+                        sdk_app_id,
+                        app,
+                        reason = rejection.reason(),
+                        status = rejection.status().as_u16(),
+                        latency_ms,
+                        "callback rejected: {rejection}"
+                    );
+                }
+                if rejection.closes_connection()
+                    && let Some(connection) = parts.extensions.get::<Arc<Connection>>()
+                {
+                    connection.linger_before_close();
+                }
                 Answer {
                     response: rejection.into_response(),
                     outcome: "rejected",
@@ -295,18 +327,75 @@ impl ServiceState {
         if let Some(label) = label {
             self.metrics.callback(label, answer.outcome);
         }
-        answer.response
+        counted(answer.response)
+    }
+
+    /// Counts and (within the log budget) logs a refusal made outside the callback checks.
+    fn refused(&self, rejection: &Rejection) {
+        self.metrics.rejection(rejection.reason());
+        if self.log_budget.allow() {
+            tracing::warn!(
+                reason = rejection.reason(),
+                status = rejection.status().as_u16(),
+                "request rejected: {rejection}"
+            );
+        }
+    }
+
+    /// Counts and logs a refusal made by the connection layer, which knows only the peer.
+    fn refused_connection(&self, rejection: &Rejection, peer: std::net::SocketAddr) {
+        self.metrics.rejection(rejection.reason());
+        if self.log_budget.allow() {
+            tracing::warn!(
+                %peer,
+                reason = rejection.reason(),
+                status = rejection.status().as_u16(),
+                "connection refused: {rejection}"
+            );
+        }
+    }
+
+    fn accept_failed(&self, error: &std::io::Error) {
+        self.metrics.connection_cut("accept_failed");
+        if self.log_budget.allow() {
+            tracing::error!(
+                %error,
+                "cannot accept a connection; if it says too many open files, raise the file \
+                 limit (ulimit -n) or lower server.max_connections"
+            );
+        }
+    }
+
+    fn connections_dropped_at_shutdown(&self, dropped: usize, deadline: Duration) {
+        for _ in 0..dropped {
+            self.metrics.connection_cut("shutdown_deadline");
+        }
+        tracing::warn!(
+            dropped,
+            "shutdown deadline of {} ms passed: open connections dropped",
+            deadline.as_millis()
+        );
     }
 
     /// Runs the checks in order and dispatches, noting in `trail` what each check learnt.
     async fn accept<'a>(
         &'a self,
-        uri: &'a Uri,
-        headers: &HeaderMap,
+        parts: &'a Parts,
         body: Body,
         trail: &mut Trail<'a>,
     ) -> Result<Answer, Rejection> {
-        let query = CallbackQuery::parse(uri.query().unwrap_or(""))?;
+        if !self.sources.allows_any() {
+            // Served without the connection layer (a test's router): the peer is unknown.
+            let peer = parts
+                .extensions
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip())
+                .ok_or(Rejection::SourceNotAllowed(std::net::Ipv4Addr::UNSPECIFIED.into()))?;
+            let forwarded = parts.headers.get_all("x-forwarded-for").iter();
+            self.sources
+                .check(peer, forwarded.map(HeaderValue::as_bytes))?;
+        }
+        let query = CallbackQuery::parse(parts.uri.query().unwrap_or(""))?;
         let sdk_app_id = query.sdk_app_id()?;
         trail.sdk_app_id = Some(sdk_app_id);
         let app = self.apps.get(sdk_app_id)?;
@@ -318,8 +407,15 @@ impl ServiceState {
         trail.label = Some(command_label(command, route));
         trail.command = query.command.clone();
 
-        let body = self.read_body(headers, body).await?;
+        let body = self.read_body(&parts.headers, body).await?;
         check_body(&body, command)?;
+        if let Some(cache) = &self.replay_cache
+            && let (Some(time), Some(sign)) = (&query.request_time, &query.sign)
+            && app.requires_signature()
+        {
+            let time = crate::auth::parse_request_time(time)?;
+            cache.check(sdk_app_id, time, sign, &body, unix_now(), self.max_skew_secs)?;
+        }
 
         let Some(route) = route else {
             return match self.unrouted {
@@ -327,7 +423,7 @@ impl ServiceState {
                     response: ok_response(Reply::ok()),
                     outcome: "unrouted",
                 }),
-                Unrouted::Reject => Err(Rejection::Unrouted(command.to_owned())),
+                Unrouted::Reject => Err(Rejection::Unrouted(echo(command))),
             };
         };
         trail.handler = Some(route.handler_name);
@@ -355,7 +451,12 @@ impl ServiceState {
         if declared.is_some_and(|length| length > limit as u64) {
             return Err(Rejection::BodyTooLarge { limit });
         }
-        match Limited::new(body, limit).collect().await {
+        let collected = tokio::time::timeout(self.body_read_timeout, Limited::new(body, limit).collect())
+            .await
+            .map_err(|_| Rejection::BodyTimeout {
+                timeout_ms: self.body_read_timeout.as_millis() as u64,
+            })?;
+        match collected {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(error) if error.is::<LengthLimitError>() => Err(Rejection::BodyTooLarge { limit }),
             Err(error) => {
@@ -481,20 +582,86 @@ fn ok_response(reply: Reply) -> Response {
 }
 
 async fn method_not_allowed(State(state): State<Arc<ServiceState>>, method: Method) -> Response {
-    let rejection = Rejection::MethodNotAllowed(method.to_string());
-    state.metrics.rejection(rejection.reason());
-    tracing::warn!(reason = rejection.reason(), "request rejected: {rejection}");
+    let rejection = Rejection::MethodNotAllowed(echo(method.as_str()));
+    state.refused(&rejection);
     let mut response = rejection.into_response();
     response
         .headers_mut()
         .insert(ALLOW, HeaderValue::from_static("POST"));
-    response
+    counted(response)
 }
 
 async fn not_found(State(state): State<Arc<ServiceState>>, uri: Uri) -> Response {
-    let rejection = Rejection::NotFound(uri.path().to_owned());
-    state.metrics.rejection(rejection.reason());
-    rejection.into_response()
+    let rejection = Rejection::NotFound(echo(uri.path()));
+    state.refused(&rejection);
+    counted(rejection.into_response())
+}
+
+/// Marks a response already counted in the metrics, so [`json_refusals`] does not count it
+/// twice.
+#[derive(Clone, Copy)]
+struct Counted;
+
+fn counted(mut response: Response) -> Response {
+    response.extensions_mut().insert(Counted);
+    response
+}
+
+/// Every refusal speaks JSON and is counted: axum's own refusals (a wrong method on
+/// `/healthz`, a path parameter that is not UTF-8) are plain text, and a handler's API may
+/// refuse in its own words. Such replies are counted by status, and a reply that is not JSON
+/// gets its text wrapped as `{"error": "..."}`.
+async fn json_refusals(
+    State(state): State<Arc<ServiceState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !status.is_client_error() || response.extensions().get::<Counted>().is_some() {
+        return response;
+    }
+    state.metrics.rejection(match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        _ => "other_refusal",
+    });
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("refused").to_owned(),
+        text => echo_long(text),
+    };
+    if state.log_budget.allow() {
+        tracing::warn!(status = status.as_u16(), "request rejected: {message}");
+    }
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.remove(CONTENT_TYPE);
+    let json = axum::Json(json!({ "error": message })).into_response();
+    let (json_parts, json_body) = json.into_parts();
+    parts.headers.extend(json_parts.headers);
+    Response::from_parts(parts, json_body)
+}
+
+/// axum's refusal texts quote the input; keep them readable but bounded.
+fn echo_long(text: &str) -> String {
+    const MAX: usize = 300;
+    match text.char_indices().nth(MAX) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+    }
 }
 
 async fn healthz() -> Response {

@@ -198,17 +198,28 @@ fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
     installed.map_err(|error| anyhow::anyhow!("cannot install the logger: {error}"))
 }
 
+/// Resolves on SIGINT or SIGTERM. SIGHUP, which would otherwise kill the process silently, is
+/// logged and ignored: chathook reads its config only at start-up.
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+        use tokio::signal::unix::{SignalKind, signal};
+        let (mut terminate, mut hangup) =
+            match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+                (Ok(terminate), Ok(hangup)) => (terminate, hangup),
+                (Err(error), _) | (_, Err(error)) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM and SIGHUP");
+                    return std::future::pending::<()>().await;
+                }
+            };
+        loop {
+            tokio::select! {
+                _ = terminate.recv() => return,
+                _ = hangup.recv() => tracing::warn!(
+                    "SIGHUP received and ignored: chathook does not reload its config; \
+                     restart it to apply changes"
+                ),
             }
         }
     };
