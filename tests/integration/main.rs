@@ -8,6 +8,7 @@ mod auth;
 mod body;
 mod cli;
 mod dispatch;
+mod hardening;
 mod operations;
 mod read_receipt;
 mod read_receipt_store;

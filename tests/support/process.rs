@@ -82,6 +82,47 @@ impl RunningBinary {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`HUP`, `TERM`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Sends SIGTERM and waits at most `limit` for the exit (then kills the process and
+    /// panics with the log, so a hang fails the test instead of stalling it).
+    pub fn stop_within(mut self, limit: std::time::Duration) -> (ExitStatus, String) {
+        self.signal("TERM");
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for exit") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                self.log
+                    .extend(self.lines.by_ref().map(|line| line.expect("log line")));
+                panic!(
+                    "still running {limit:?} after SIGTERM:\n{}",
+                    self.log.join("\n")
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        self.log
+            .extend(self.lines.by_ref().map(|line| line.expect("log line")));
+        (status, self.log.join("\n"))
+    }
+
     /// Sends SIGTERM, waits for the exit, and returns the status and the whole log.
     pub fn stop(mut self) -> (ExitStatus, String) {
         let pid = self.child.id().to_string();

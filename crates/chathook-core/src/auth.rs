@@ -455,7 +455,9 @@ impl Sources {
     }
 
     fn is_trusted_proxy(&self, address: IpAddr) -> bool {
-        self.trusted_proxies.iter().any(|net| net.contains(&address))
+        self.trusted_proxies
+            .iter()
+            .any(|net| net.contains(&address))
     }
 }
 
@@ -502,7 +504,10 @@ impl ReplayCache {
         }
         let key = (sdk_app_id, request_time, sign_bytes);
         let digest: [u8; 32] = Sha256::digest(body).into();
-        let mut entries = self.entries.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let ReplayEntries { digests, order } = &mut *entries;
         while let Some(&(_, oldest_time, _)) = order.front() {
             let expired = oldest_time.saturating_add(max_skew_secs) < now;

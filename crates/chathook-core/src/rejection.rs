@@ -105,9 +105,7 @@ pub enum Rejection {
     #[error("source address {0} is not allowed to send callbacks")]
     SourceNotAllowed(IpAddr),
     /// `auth.replay_cache`: this `RequestTime` and `Sign` came before with another body.
-    #[error(
-        "RequestTime and Sign were already used with a different body (a replayed signature)"
-    )]
+    #[error("RequestTime and Sign were already used with a different body (a replayed signature)")]
     SignReplayed,
     /// The HTTP layer could not parse the request line or headers.
     #[error("malformed HTTP request")]
@@ -190,9 +188,7 @@ impl Rejection {
             ),
             Self::HeaderTimeout { .. } => ("header_timeout", S::REQUEST_TIMEOUT, 40801),
             Self::BodyTimeout { .. } => ("body_timeout", S::REQUEST_TIMEOUT, 40802),
-            Self::ConnectionLimit { .. } => {
-                ("connection_limit", S::SERVICE_UNAVAILABLE, 50301)
-            }
+            Self::ConnectionLimit { .. } => ("connection_limit", S::SERVICE_UNAVAILABLE, 50301),
         }
     }
 

@@ -137,11 +137,10 @@ impl Chathook {
         };
         // Outermost, so it also sees what axum itself refuses (a wrong method on /healthz, a
         // path parameter that is not UTF-8) and what the handlers' API answers.
-        router
-            .layer(middleware::from_fn_with_state(
-                Arc::clone(&self.state),
-                json_refusals,
-            ))
+        router.layer(middleware::from_fn_with_state(
+            Arc::clone(&self.state),
+            json_refusals,
+        ))
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets open
@@ -390,7 +389,9 @@ impl ServiceState {
                 .extensions
                 .get::<ConnectInfo<std::net::SocketAddr>>()
                 .map(|ConnectInfo(peer)| peer.ip())
-                .ok_or(Rejection::SourceNotAllowed(std::net::Ipv4Addr::UNSPECIFIED.into()))?;
+                .ok_or(Rejection::SourceNotAllowed(
+                    std::net::Ipv4Addr::UNSPECIFIED.into(),
+                ))?;
             let forwarded = parts.headers.get_all("x-forwarded-for").iter();
             self.sources
                 .check(peer, forwarded.map(HeaderValue::as_bytes))?;
@@ -414,7 +415,14 @@ impl ServiceState {
             && app.requires_signature()
         {
             let time = crate::auth::parse_request_time(time)?;
-            cache.check(sdk_app_id, time, sign, &body, unix_now(), self.max_skew_secs)?;
+            cache.check(
+                sdk_app_id,
+                time,
+                sign,
+                &body,
+                unix_now(),
+                self.max_skew_secs,
+            )?;
         }
 
         let Some(route) = route else {
@@ -451,11 +459,12 @@ impl ServiceState {
         if declared.is_some_and(|length| length > limit as u64) {
             return Err(Rejection::BodyTooLarge { limit });
         }
-        let collected = tokio::time::timeout(self.body_read_timeout, Limited::new(body, limit).collect())
-            .await
-            .map_err(|_| Rejection::BodyTimeout {
-                timeout_ms: self.body_read_timeout.as_millis() as u64,
-            })?;
+        let collected =
+            tokio::time::timeout(self.body_read_timeout, Limited::new(body, limit).collect())
+                .await
+                .map_err(|_| Rejection::BodyTimeout {
+                    timeout_ms: self.body_read_timeout.as_millis() as u64,
+                })?;
         match collected {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(error) if error.is::<LengthLimitError>() => Err(Rejection::BodyTooLarge { limit }),

@@ -164,10 +164,11 @@ async fn serve(file: &ConfigFile) -> anyhow::Result<()> {
     init_logging(&config.log)?;
     let addr = config.server.listen_addr;
     let service = Chathook::build(config).await?;
+    let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| chathook_core::StartupError::Bind { addr, source })?;
-    service.serve(listener, shutdown_signal()).await?;
+    service.serve(listener, shutdown).await?;
     Ok(())
 }
 
@@ -198,37 +199,45 @@ fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
     installed.map_err(|error| anyhow::anyhow!("cannot install the logger: {error}"))
 }
 
-/// Resolves on SIGINT or SIGTERM. SIGHUP, which would otherwise kill the process silently, is
-/// logged and ignored: chathook reads its config only at start-up.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (mut terminate, mut hangup) =
-            match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
-                (Ok(terminate), Ok(hangup)) => (terminate, hangup),
-                (Err(error), _) | (_, Err(error)) => {
-                    tracing::error!(%error, "cannot listen for SIGTERM and SIGHUP");
-                    return std::future::pending::<()>().await;
-                }
-            };
+/// Installs the signal handlers now, before the service says it is listening, and returns
+/// what resolves on SIGINT or SIGTERM. SIGHUP, whose default action would kill the process
+/// silently, is logged and ignored: chathook reads its config only at start-up.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind, name: &str| {
+        signal(kind).with_context(|| format!("cannot listen for {name}"))
+    };
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+    let mut hangup = listen(SignalKind::hangup(), "SIGHUP")?;
+    Ok(async move {
         loop {
             tokio::select! {
-                _ = terminate.recv() => return,
+                _ = interrupt.recv() => {
+                    tracing::info!("SIGINT received; shutting down");
+                    return;
+                }
+                _ = terminate.recv() => {
+                    tracing::info!("SIGTERM received; shutting down");
+                    return;
+                }
                 _ = hangup.recv() => tracing::warn!(
                     "SIGHUP received and ignored: chathook does not reload its config; \
                      restart it to apply changes"
                 ),
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT received; shutting down"),
-        () = terminate => tracing::info!("SIGTERM received; shutting down"),
-    }
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("Ctrl-C received; shutting down");
+    })
 }
 
 /// The `chathook handlers` table.

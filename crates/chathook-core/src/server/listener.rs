@@ -436,7 +436,10 @@ impl AsyncWrite for Socket {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let first = bufs.iter().find(|buf| !buf.is_empty()).map_or(&[][..], |b| b);
+        let first = bufs
+            .iter()
+            .find(|buf| !buf.is_empty())
+            .map_or(&[][..], |b| b);
         if this.on_write(first) {
             ready!(this.poll_replacement(cx))?;
             return Poll::Ready(Ok(bufs.iter().map(|buf| buf.len()).sum()));
