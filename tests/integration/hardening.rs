@@ -509,3 +509,33 @@ fn a_thousand_clients_sending_endless_headers_cost_bounded_memory() {
         "resident memory grew by {grown_mib} MiB\n{log}"
     );
 }
+
+/// The test server under `sh`, with the open-file limit set by `ulimit_args` first.
+fn binary_with_file_limit(dir: &tempfile::TempDir, ulimit_args: &str) -> Command {
+    let path = write_config(dir.path(), APP_TOML);
+    let mut command = clean_command("sh", dir.path());
+    command
+        .arg("-c")
+        .arg(format!("ulimit {ulimit_args} && exec \"$0\" \"$@\""))
+        .arg(server_binary!())
+        .arg("--config")
+        .arg(path);
+    command
+}
+
+#[test]
+fn the_open_file_limit_is_raised_or_its_shortfall_said() {
+    const TOO_LOW: &str = "open-file limit is too low";
+    // A low soft limit under a high hard one is raised: no warning.
+    let dir = tempfile::tempdir().unwrap();
+    let server = RunningBinary::spawn(binary_with_file_limit(&dir, "-Sn 256"));
+    let (status, log) = server.stop_within(SOON);
+    assert!(status.success(), "{log}");
+    assert!(!log.contains(TOO_LOW), "{log}");
+    // A hard limit under max_connections (1024) is said at start-up.
+    let dir = tempfile::tempdir().unwrap();
+    let server = RunningBinary::spawn(binary_with_file_limit(&dir, "-n 512"));
+    let (status, log) = server.stop_within(SOON);
+    assert!(status.success(), "{log}");
+    assert!(log.contains(TOO_LOW), "{log}");
+}

@@ -163,6 +163,7 @@ async fn serve(file: &ConfigFile) -> anyhow::Result<()> {
     let config = Config::load(file)?;
     init_logging(&config.log)?;
     let addr = config.server.listen_addr;
+    raise_file_limit(config.server.max_connections);
     let service = Chathook::build(config).await?;
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(addr)
@@ -198,6 +199,28 @@ fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
     };
     installed.map_err(|error| anyhow::anyhow!("cannot install the logger: {error}"))
 }
+
+/// Every connection is a file descriptor: raise the soft limit to the hard one (a common
+/// default soft limit is 1024), and say so when `server.max_connections` still cannot be
+/// reached, since accepting would then fail before the connection limit is.
+#[cfg(unix)]
+fn raise_file_limit(max_connections: usize) {
+    // Descriptors for the listener, logs, databases and their pools.
+    const SPARE: u64 = 128;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < max_connections as u64 + SPARE => tracing::warn!(
+            file_limit = limit,
+            max_connections,
+            "the open-file limit is too low for server.max_connections: raise it (ulimit -n) \
+             or lower server.max_connections"
+        ),
+        Ok(limit) => tracing::debug!(file_limit = limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "cannot read or raise the open-file limit"),
+    }
+}
+
+#[cfg(not(unix))]
+fn raise_file_limit(_max_connections: usize) {}
 
 /// Installs the signal handlers now, before the service says it is listening, and returns
 /// what resolves on SIGINT or SIGTERM. SIGHUP, whose default action would kill the process
