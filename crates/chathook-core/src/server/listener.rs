@@ -313,6 +313,8 @@ impl Socket {
             let _ = self.stream.try_write(&rejection.http_bytes());
             self.connection.linger_before_close();
         } else {
+            // Routine for keep-alive connections, so not a warning.
+            tracing::debug!(peer = %self.peer, "idle connection closed");
             self.state.metrics.connection_cut("idle_timeout");
         }
         Poll::Ready(Err(io::Error::new(
