@@ -13,6 +13,7 @@ async fn open(database_url: String) -> Store {
         max_connections: 4,
         busy_timeout: Duration::from_secs(2),
         max_batch: 64,
+        write_timeout: Duration::from_secs(2),
     })
     .await
     .expect("store opens")
@@ -215,6 +216,7 @@ async fn an_unsupported_url_is_a_clear_error() {
         max_connections: 1,
         busy_timeout: Duration::from_secs(1),
         max_batch: 1,
+        write_timeout: Duration::from_secs(2),
     })
     .await
     .unwrap_err();
@@ -232,6 +234,7 @@ async fn an_in_memory_sqlite_database_is_refused() {
             max_connections: 1,
             busy_timeout: Duration::from_secs(1),
             max_batch: 1,
+            write_timeout: Duration::from_secs(2),
         })
         .await
         .unwrap_err();
