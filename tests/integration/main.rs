@@ -10,5 +10,7 @@ mod cli;
 mod dispatch;
 mod operations;
 mod read_receipt;
+mod read_receipt_faults;
+mod read_receipt_poison;
 mod read_receipt_store;
 mod startup;
