@@ -7,6 +7,16 @@
 //! and each callback still gets its answer only after its own data is committed. A batch is
 //! written in key order, so replicas sharing one PostgreSQL database lock rows in the same
 //! order and cannot deadlock. Reads go through a connection pool.
+//!
+//! Failure is kept as small as it can be. A batch the database refuses as data (a value it
+//! cannot hold) is committed again callback by callback, so only the callback at fault fails;
+//! a connection error or a timeout fails the batch at once. A PostgreSQL write that does not
+//! finish within the write timeout drops its connection, and the server ends the abandoned
+//! transaction by the same timeout, so a network that stops answering costs one batch, not
+//! the writer, nor the row locks another replica needs. A SQLite commit first checks that the
+//! file it writes is still the one at the path. Readiness reports a stuck writer, a removed
+//! file and failed writes, and after a failure probes the write path so it recovers by itself.
+//! The retention purge deletes in small transactions so that writers never wait long.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -372,10 +382,18 @@ impl Store {
             .await
             .map_err(|error| match error {
                 StoreError::UnsupportedUrl(_) => error,
-                error => StoreError::Open {
-                    url: chathook_core::config::redact_url(url),
-                    reason: redact_password(url, &error_chain(&error)),
-                },
+                error => {
+                    // The driver's words, without this crate's prefix: the variant says enough.
+                    let reason = match &error {
+                        StoreError::Database(cause) => error_chain(cause.as_ref()),
+                        StoreError::Sqlite(cause) => error_chain(cause.as_ref()),
+                        other => error_chain(other),
+                    };
+                    StoreError::Open {
+                        url: chathook_core::config::redact_url(url),
+                        reason: redact_password(url, &reason),
+                    }
+                }
             })
     }
 
