@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chathook_read_receipt::model::{MessageKey, ReceiptState};
-use chathook_read_receipt::store::{PURGE_BATCH, Store, StoreOptions};
+use chathook_read_receipt::store::{PURGE_BATCH, Store, StoreError, StoreOptions};
 use chathook_tests::*;
 use sqlx::Connection as _;
 
@@ -410,4 +410,58 @@ async fn a_purge_backlog_is_deleted_in_small_transactions_on_sqlite() {
 #[tokio::test]
 async fn a_purge_backlog_is_deleted_in_small_transactions_on_postgres() {
     purge_in_batches(fresh_postgres_url().await).await;
+}
+
+#[tokio::test]
+async fn a_writer_stuck_in_one_write_longer_than_the_write_timeout_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    // A lock wait (busy_timeout) far longer than the write timeout: the writer blocks.
+    let store = Store::open(&StoreOptions {
+        database_url: url.clone(),
+        max_connections: 2,
+        busy_timeout: Duration::from_secs(5),
+        max_batch: 8,
+        write_timeout: Duration::from_millis(100),
+    })
+    .await
+    .unwrap();
+    store.check().await.unwrap();
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let record = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .record(one(key("stuck", 1), state(Some(1), Some(1), Some(1), &[])))
+                .await
+        }
+    });
+    let error = tokio::time::timeout(Duration::from_secs(4), async {
+        loop {
+            match store.check().await {
+                Err(error @ StoreError::WriterStuck { .. }) => return error,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await
+    .expect("the stuck writer is reported");
+    assert!(
+        error
+            .to_string()
+            .contains("more than write_timeout_ms (100 ms)"),
+        "{error}"
+    );
+    // The lock goes: the write completes and the store is ready again.
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), record)
+        .await
+        .expect("the write completes")
+        .unwrap()
+        .unwrap();
+    store.check().await.unwrap();
 }

@@ -811,16 +811,43 @@ fn settle(
     }
 }
 
-/// Separates the callbacks to commit from the other work taken off the queue.
-fn split(taken: &mut Vec<Work>, jobs: &mut Vec<Job>) -> Vec<Work> {
-    let mut other = Vec::new();
+/// The work taken off the queue besides callbacks.
+#[derive(Default)]
+struct Other {
+    /// Readiness checks still waiting for an answer; one probe answers them all.
+    probes: Vec<oneshot::Sender<Result<(), StoreError>>>,
+    /// Purge batches: (cutoff, where to answer).
+    purges: Vec<(i64, oneshot::Sender<Result<u64, StoreError>>)>,
+}
+
+/// Separates the callbacks to commit from the other work taken off the queue. Probes whose
+/// `/readyz` already gave up are dropped: a database that does not answer would otherwise
+/// have the writer run one stale probe after another while callbacks wait.
+fn split(taken: &mut Vec<Work>, jobs: &mut Vec<Job>) -> Other {
+    let mut other = Other::default();
     for work in taken.drain(..) {
         match work {
             Work::Record(job) => jobs.push(job),
-            work => other.push(work),
+            Work::Probe(done) if done.is_closed() => {}
+            Work::Probe(done) => other.probes.push(done),
+            Work::Purge { cutoff_ms, done } => other.purges.push((cutoff_ms, done)),
         }
     }
     other
+}
+
+/// Answers readiness probes; a successful probe clears the last-write-failed flag.
+fn answer_probes(
+    health: &WriterHealth,
+    probes: Vec<oneshot::Sender<Result<(), StoreError>>>,
+    probed: Result<(), StoreError>,
+) {
+    if probed.is_ok() {
+        health.last_write_failed.store(false, Ordering::Relaxed);
+    }
+    for done in probes {
+        let _ = done.send(probed.clone());
+    }
 }
 
 /// Commits `$jobs` in one transaction written by `$write` (an expression using the states
@@ -920,21 +947,16 @@ fn sqlite_writer(
         if !jobs.is_empty() {
             commit_jobs!(&health, &mut jobs, |states| writer.write(states));
         }
-        for work in other {
+        if !other.probes.is_empty() {
+            let probed = {
+                let _writing = health.writing();
+                writer.probe()
+            };
+            answer_probes(&health, other.probes, probed);
+        }
+        for (cutoff_ms, done) in other.purges {
             let _writing = health.writing();
-            match work {
-                Work::Probe(done) => {
-                    let probed = writer.probe();
-                    if probed.is_ok() {
-                        health.last_write_failed.store(false, Ordering::Relaxed);
-                    }
-                    let _ = done.send(probed);
-                }
-                Work::Purge { cutoff_ms, done } => {
-                    let _ = done.send(writer.purge(cutoff_ms));
-                }
-                Work::Record(_) => unreachable!("split took every record"),
-            }
+            let _ = done.send(writer.purge(cutoff_ms));
         }
     }
 }
@@ -1100,22 +1122,17 @@ async fn postgres_writer(
         if !jobs.is_empty() {
             commit_jobs!(&health, &mut jobs, |states| writer.write(states).await);
         }
-        for work in other {
+        if !other.probes.is_empty() {
+            let probed = {
+                let _writing = health.writing();
+                writer.probe().await
+            };
+            answer_probes(&health, other.probes, probed);
+        }
+        // Store::purge runs PostgreSQL's batches on the pool; should one come here, run it.
+        for (cutoff_ms, done) in other.purges {
             let _writing = health.writing();
-            match work {
-                Work::Probe(done) => {
-                    let probed = writer.probe().await;
-                    if probed.is_ok() {
-                        health.last_write_failed.store(false, Ordering::Relaxed);
-                    }
-                    let _ = done.send(probed);
-                }
-                Work::Purge { cutoff_ms, done } => {
-                    let _ =
-                        done.send(purge_postgres(&writer.pool, cutoff_ms, writer.timeout).await);
-                }
-                Work::Record(_) => unreachable!("split took every record"),
-            }
+            let _ = done.send(purge_postgres(&writer.pool, cutoff_ms, writer.timeout).await);
         }
     }
 }
