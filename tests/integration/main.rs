@@ -11,5 +11,7 @@ mod dispatch;
 mod hardening;
 mod operations;
 mod read_receipt;
+mod read_receipt_faults;
+mod read_receipt_poison;
 mod read_receipt_store;
 mod startup;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use chathook_tests::*;
 use serde_json::{Value, json};
 
-const COMMAND: &str = "Group.CallbackAfterReadReceipt";
+pub(crate) const COMMAND: &str = "Group.CallbackAfterReadReceipt";
 
 /// A server with read_receipt on a fresh SQLite file in `dir`.
-async fn sqlite_server(dir: &tempfile::TempDir, extra: Value) -> TestServer {
+pub(crate) async fn sqlite_server(dir: &tempfile::TempDir, extra: Value) -> TestServer {
     let mut settings = json!({
         "database_url": format!("sqlite://{}", dir.path().join("receipts.db").display()),
     });
@@ -22,7 +22,7 @@ async fn sqlite_server(dir: &tempfile::TempDir, extra: Value) -> TestServer {
     TestServer::start(config).await
 }
 
-async fn api_get(server: &TestServer, path: &str) -> (u16, Value) {
+pub(crate) async fn api_get(server: &TestServer, path: &str) -> (u16, Value) {
     let response = server
         .client
         .get(server.url(&format!("/api/v1{path}")))
@@ -35,7 +35,7 @@ async fn api_get(server: &TestServer, path: &str) -> (u16, Value) {
 }
 
 /// Every stored message of a group, following the cursor page by page.
-async fn all_receipts(server: &TestServer, group: &str, page: usize) -> Vec<Value> {
+pub(crate) async fn all_receipts(server: &TestServer, group: &str, page: usize) -> Vec<Value> {
     let group = encode(group);
     let mut items = Vec::new();
     let mut after = None;
@@ -60,7 +60,7 @@ async fn all_receipts(server: &TestServer, group: &str, page: usize) -> Vec<Valu
 }
 
 /// Percent-encodes a path segment (group ids carry `@` and `#`).
-fn encode(segment: &str) -> String {
+pub(crate) fn encode(segment: &str) -> String {
     segment
         .bytes()
         .map(|byte| match byte {
@@ -72,7 +72,11 @@ fn encode(segment: &str) -> String {
         .collect()
 }
 
-fn receipt_body(group: &str, event_time: i64, receipts: &[(i64, i64, i64, &[&str])]) -> String {
+pub(crate) fn receipt_body(
+    group: &str,
+    event_time: i64,
+    receipts: &[(i64, i64, i64, &[&str])],
+) -> String {
     let list: Vec<Value> = receipts
         .iter()
         .map(|(seq, read, unread, members)| {

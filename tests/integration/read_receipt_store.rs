@@ -4,8 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chathook_read_receipt::model::{MessageKey, ReceiptState};
-use chathook_read_receipt::store::{Store, StoreOptions};
+use chathook_read_receipt::store::{PURGE_BATCH, Store, StoreError, StoreOptions};
 use chathook_tests::*;
+use sqlx::Connection as _;
 
 async fn open(database_url: String) -> Store {
     Store::open(&StoreOptions {
@@ -13,6 +14,7 @@ async fn open(database_url: String) -> Store {
         max_connections: 4,
         busy_timeout: Duration::from_secs(2),
         max_batch: 64,
+        write_timeout: Duration::from_secs(2),
     })
     .await
     .expect("store opens")
@@ -215,6 +217,7 @@ async fn an_unsupported_url_is_a_clear_error() {
         max_connections: 1,
         busy_timeout: Duration::from_secs(1),
         max_batch: 1,
+        write_timeout: Duration::from_secs(2),
     })
     .await
     .unwrap_err();
@@ -232,6 +235,7 @@ async fn an_in_memory_sqlite_database_is_refused() {
             max_connections: 1,
             busy_timeout: Duration::from_secs(1),
             max_batch: 1,
+            write_timeout: Duration::from_secs(2),
         })
         .await
         .unwrap_err();
@@ -244,7 +248,6 @@ async fn an_in_memory_sqlite_database_is_refused() {
 
 #[tokio::test]
 async fn a_sqlite_database_from_the_first_schema_is_upgraded_with_its_data() {
-    use sqlx::Connection as _;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
     {
@@ -279,4 +282,186 @@ async fn a_sqlite_database_from_the_first_schema_is_upgraded_with_its_data() {
     assert_eq!(merged.readers, ["a", "b", "c"]);
     assert_eq!(merged.read_num, Some(5));
     assert_eq!(merged.last_event_time_ms, Some(30));
+}
+
+/// Fills `url`'s store with `count` messages of group "expired", each with two readers,
+/// last written at the Unix epoch: the state of a store with a large purge backlog.
+async fn prefill_expired(url: &str, count: i64) {
+    let receipts = "INSERT INTO read_receipts (sdk_app_id, group_id, msg_seq, group_type, read_num, \
+        unread_num, first_event_time_ms, last_event_time_ms, updated_at_ms) \
+        SELECT 7, 'expired', i, 'Public', 1, 1, 1, 1, 0 FROM numbers";
+    let readers = "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) \
+        SELECT 7, 'expired', i, reader FROM numbers, (SELECT 'a' AS reader UNION ALL SELECT 'b') AS r";
+    if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for insert in [receipts, readers] {
+            sqlx::query(&format!(
+                "WITH RECURSIVE numbers(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM numbers \
+                 WHERE i < {}) {insert}",
+                count - 1
+            ))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        }
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        for insert in [receipts, readers] {
+            sqlx::query(&format!(
+                "WITH numbers(i) AS (SELECT generate_series(0, {})) {insert}",
+                count - 1
+            ))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// Rows of group "expired" left in both tables.
+async fn expired_rows(url: &str) -> (i64, i64) {
+    let count = "SELECT (SELECT COUNT(*) FROM read_receipts WHERE group_id = 'expired'), \
+        (SELECT COUNT(*) FROM read_receipt_readers WHERE group_id = 'expired')";
+    if url.starts_with("sqlite:") {
+        let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_as(count)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    } else {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_as(count)
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    }
+}
+
+/// A purge of a large backlog commits in many small transactions, and callbacks are committed
+/// while it runs; fresh messages are kept.
+async fn purge_in_batches(url: String) {
+    const EXPIRED: i64 = 40_000;
+    let store = open(url.clone()).await;
+    store
+        .record(one(
+            key("fresh", 1),
+            state(Some(1), Some(1), Some(1), &["f"]),
+        ))
+        .await
+        .unwrap();
+    prefill_expired(&url, EXPIRED).await;
+
+    let before = store.purge_transactions();
+    let purge = tokio::spawn({
+        let store = store.clone();
+        async move { store.purge(Duration::from_secs(3600)).await }
+    });
+    // Once the purge has committed a batch, records still go through while it goes on.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while store.purge_transactions() == before {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the purge commits a first batch");
+    for seq in 2..5 {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            store.record(one(
+                key("fresh", seq),
+                state(Some(1), Some(1), Some(1), &["f"]),
+            )),
+        )
+        .await
+        .expect("a record completes while the purge runs")
+        .unwrap();
+    }
+    assert!(
+        !purge.is_finished(),
+        "records completed while the purge was still running"
+    );
+    let purged = tokio::time::timeout(Duration::from_secs(60), purge)
+        .await
+        .expect("the purge ends")
+        .unwrap()
+        .unwrap();
+    assert_eq!(purged, EXPIRED as u64);
+    let transactions = store.purge_transactions() - before;
+    assert!(
+        transactions >= (EXPIRED as u64).div_ceil(PURGE_BATCH as u64),
+        "{EXPIRED} messages purged in {transactions} transactions"
+    );
+    assert_eq!(
+        expired_rows(&url).await,
+        (0, 0),
+        "readers go with their message"
+    );
+    let fresh = store.list(7, "fresh", -1, 10).await.unwrap();
+    assert_eq!(fresh.len(), 4, "fresh messages are kept");
+    assert_eq!(fresh[0].readers, ["f"]);
+}
+
+#[tokio::test]
+async fn a_purge_backlog_is_deleted_in_small_transactions_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    purge_in_batches(format!("sqlite://{}", dir.path().join("p.db").display())).await;
+}
+
+#[tokio::test]
+async fn a_purge_backlog_is_deleted_in_small_transactions_on_postgres() {
+    purge_in_batches(fresh_postgres_url().await).await;
+}
+
+#[tokio::test]
+async fn a_writer_stuck_in_one_write_longer_than_the_write_timeout_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    // A lock wait (busy_timeout) far longer than the write timeout: the writer blocks.
+    let store = Store::open(&StoreOptions {
+        database_url: url.clone(),
+        max_connections: 2,
+        busy_timeout: Duration::from_secs(5),
+        max_batch: 8,
+        write_timeout: Duration::from_millis(100),
+    })
+    .await
+    .unwrap();
+    store.check().await.unwrap();
+    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let record = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .record(one(key("stuck", 1), state(Some(1), Some(1), Some(1), &[])))
+                .await
+        }
+    });
+    let error = tokio::time::timeout(Duration::from_secs(4), async {
+        loop {
+            match store.check().await {
+                Err(error @ StoreError::WriterStuck { .. }) => return error,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    })
+    .await
+    .expect("the stuck writer is reported");
+    assert!(
+        error
+            .to_string()
+            .contains("more than write_timeout_ms (100 ms)"),
+        "{error}"
+    );
+    // The lock goes: the write completes and the store is ready again.
+    sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), record)
+        .await
+        .expect("the write completes")
+        .unwrap()
+        .unwrap();
+    store.check().await.unwrap();
 }

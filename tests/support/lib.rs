@@ -6,6 +6,7 @@
 
 pub mod handlers;
 pub mod process;
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -62,12 +62,22 @@ fn non_negative(name: &str, text: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// A group id the store could hold: longer ones, or ones with a NUL byte, are never stored,
+/// and would only cost a query (or a database error) to say so.
+fn check_group_id(group_id: &str) -> Result<(), ApiError> {
+    match crate::model::identifier_problem(group_id) {
+        Some(problem) => Err(bad_request(format!("invalid group_id: {problem}"))),
+        None => Ok(()),
+    }
+}
+
 async fn get_receipt(
     State(store): State<Store>,
     Path((sdk_app_id, group_id, msg_seq)): Path<(String, String, String)>,
 ) -> Result<Json<StoredReceipt>, ApiError> {
     let sdk_app_id = non_negative("sdk_app_id", &sdk_app_id)?;
     let msg_seq = non_negative("msg_seq", &msg_seq)?;
+    check_group_id(&group_id)?;
     store
         .get(sdk_app_id, &group_id, msg_seq)
         .await?
@@ -86,6 +96,7 @@ async fn list_receipts(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let sdk_app_id = non_negative("sdk_app_id", &sdk_app_id)?;
+    check_group_id(&group_id)?;
     if let Some(unknown) = params
         .keys()
         .find(|key| !matches!(key.as_str(), "after_seq" | "limit"))

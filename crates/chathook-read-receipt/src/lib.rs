@@ -20,7 +20,7 @@ use chathook_core::{
 use serde::Deserialize;
 
 use crate::model::ReadReceiptCallback;
-use crate::store::{Store, StoreOptions};
+use crate::store::{Store, StoreError, StoreOptions};
 
 /// The command this plugin serves.
 pub const COMMAND: &str = "Group.CallbackAfterReadReceipt";
@@ -41,6 +41,11 @@ pub struct ReadReceiptConfig {
     /// Most callbacks committed together in one transaction.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
+    /// Longest one write may take, in milliseconds. PostgreSQL: the connection is dropped
+    /// after it and the server ends the statement or abandoned transaction after it. Both: a
+    /// writer inside one write for longer is reported not ready.
+    #[serde(default = "default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
     /// Delete messages not updated for this many days; absent or 0 keeps everything.
     #[serde(default)]
     pub retention_days: Option<u32>,
@@ -62,6 +67,10 @@ fn default_max_batch() -> usize {
     256
 }
 
+fn default_write_timeout_ms() -> u64 {
+    2000
+}
+
 /// The handler: parses, then waits for the group commit.
 #[derive(Debug)]
 pub struct ReadReceiptHandler {
@@ -80,9 +89,17 @@ impl Handler for ReadReceiptHandler {
     async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
         let sdk_app_id = i64::try_from(callback.sdk_app_id())
             .map_err(|_| HandlerError::invalid_body("SdkAppid is too large to store"))?;
+        // Parsing refuses what the database could not store (ids over 128 bytes, NUL bytes),
+        // so such a callback fails alone instead of failing the group commit it would join.
         let parsed: ReadReceiptCallback = callback.parse()?;
-        self.store.record(parsed.into_states(sdk_app_id)).await?;
-        Ok(Reply::ok())
+        match self.store.record(parsed.into_states(sdk_app_id)).await {
+            Ok(()) => Ok(Reply::ok()),
+            // The database refused this callback's data: sending it again cannot help.
+            Err(error @ StoreError::InvalidData(_)) => {
+                Err(HandlerError::invalid_body(error.to_string()))
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     async fn ready(&self) -> Result<(), BoxError> {
@@ -96,6 +113,9 @@ impl Handler for ReadReceiptHandler {
 
 /// Largest `max_batch`: the writer's queue and batch buffers are sized from it.
 const MAX_BATCH_LIMIT: usize = 10_000;
+/// `write_timeout_ms` bounds: below 10 ms a healthy commit could miss it; above a minute a
+/// stuck write would hold every callback long after Chat gave up on them.
+const WRITE_TIMEOUT_MS_RANGE: std::ops::RangeInclusive<u64> = 10..=60_000;
 /// Largest `max_connections`: beyond it a pool only takes connection slots from the database.
 const MAX_CONNECTIONS_LIMIT: u32 = 1_000;
 
@@ -115,6 +135,14 @@ impl ReadReceiptConfig {
                 self.max_batch
             ));
         }
+        if !WRITE_TIMEOUT_MS_RANGE.contains(&self.write_timeout_ms) {
+            return Err(format!(
+                "write_timeout_ms is {} but must be between {} and {}",
+                self.write_timeout_ms,
+                WRITE_TIMEOUT_MS_RANGE.start(),
+                WRITE_TIMEOUT_MS_RANGE.end()
+            ));
+        }
         store::check_database_url(&self.database_url).map_err(|error| error.to_string())
     }
 }
@@ -126,6 +154,7 @@ pub async fn build(config: ReadReceiptConfig) -> Result<ReadReceiptHandler, BoxE
         max_connections: config.max_connections,
         busy_timeout: Duration::from_millis(config.busy_timeout_ms),
         max_batch: config.max_batch,
+        write_timeout: Duration::from_millis(config.write_timeout_ms),
     })
     .await?;
     if let Some(days) = config.retention_days.filter(|days| *days > 0) {

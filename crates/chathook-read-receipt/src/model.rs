@@ -10,10 +10,11 @@ use serde::{Deserialize, Deserializer};
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct ReadReceiptCallback {
     /// The group; required.
-    #[serde(rename = "GroupId", deserialize_with = "non_empty_string")]
+    #[serde(rename = "GroupId", deserialize_with = "identifier")]
     pub group_id: String,
-    /// Group type (`Public`, `Work`, `Meeting`, `AVChatRoom`, ...): any string.
-    #[serde(rename = "Type", default)]
+    /// Group type (`Public`, `Work`, `Meeting`, `AVChatRoom`, ...): any string within
+    /// [`MAX_ID_BYTES`].
+    #[serde(rename = "Type", default, deserialize_with = "optional_identifier")]
     pub group_type: Option<String>,
     /// One entry per message the callback reports on.
     #[serde(rename = "GroupMsgReceiptList")]
@@ -48,7 +49,7 @@ pub struct MessageReceipt {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Member {
     /// The member's user id.
-    #[serde(rename = "Member_Account", deserialize_with = "non_empty_string")]
+    #[serde(rename = "Member_Account", deserialize_with = "identifier")]
     pub account: String,
 }
 
@@ -197,12 +198,48 @@ fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i
     Ok(count)
 }
 
-fn non_empty_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+/// Longest `GroupId`, `Member_Account` and `Type` stored, in bytes. Tencent's own limits are
+/// 48 bytes for a custom group id and 32 for a UserID; the margin is for ids Tencent makes up
+/// itself, while a bound at all keeps one callback from growing the store by megabytes.
+pub const MAX_ID_BYTES: usize = 128;
+
+/// Why `text` cannot be a stored identifier, if it cannot. Checked while parsing, so a bad
+/// callback is refused on its own before it joins a group commit it would make fail.
+pub fn identifier_problem(text: &str) -> Option<String> {
+    if text.len() > MAX_ID_BYTES {
+        Some(format!(
+            "{} bytes, more than the {MAX_ID_BYTES} allowed",
+            text.len()
+        ))
+    } else if text.contains('\0') {
+        // PostgreSQL's TEXT cannot hold it, and no Chat id contains one.
+        Some("contains a NUL byte".into())
+    } else {
+        None
+    }
+}
+
+fn bounded<E: de::Error>(text: String) -> Result<String, E> {
+    match identifier_problem(&text) {
+        Some(problem) => Err(E::custom(problem)),
+        None => Ok(text),
+    }
+}
+
+fn identifier<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let text = String::deserialize(deserializer)?;
     if text.is_empty() {
         return Err(serde::de::Error::custom("must not be empty"));
     }
-    Ok(text)
+    bounded(text)
+}
+
+fn optional_identifier<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(deserializer)?
+        .map(bounded)
+        .transpose()
 }
 
 fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Member>, D::Error> {
@@ -285,10 +322,36 @@ mod tests {
                 r#"{"GroupId":"g"}"#,
                 "invalid body: missing field `GroupMsgReceiptList`",
             ),
+            (
+                r#"{"GroupId":"g\u0000","GroupMsgReceiptList":[]}"#,
+                "invalid GroupId: contains a NUL byte",
+            ),
+            (
+                r#"{"GroupId":"g","Type":"P\u0000","GroupMsgReceiptList":[]}"#,
+                "invalid Type: contains a NUL byte",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadReceiptMembers":[{"Member_Account":"a\u0000"}]}]}"#,
+                "invalid GroupMsgReceiptList[0].ReadReceiptMembers[0].Member_Account: contains a NUL byte",
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(parse(body).unwrap_err(), expected, "{body}");
         }
+    }
+
+    #[test]
+    fn ids_are_capped_at_128_bytes() {
+        let at_cap = "g".repeat(MAX_ID_BYTES);
+        let body =
+            format!(r#"{{"GroupId":"{at_cap}","Type":"{at_cap}","GroupMsgReceiptList":[]}}"#);
+        assert!(parse(&body).is_ok());
+        let over = "é".repeat(MAX_ID_BYTES / 2) + "x";
+        let body = format!(r#"{{"GroupId":"{over}","GroupMsgReceiptList":[]}}"#);
+        assert_eq!(
+            parse(&body).unwrap_err(),
+            "invalid GroupId: 129 bytes, more than the 128 allowed"
+        );
     }
 
     fn state(read: i64, unread: i64, time: i64, readers: &[&str]) -> ReceiptState {
