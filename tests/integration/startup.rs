@@ -190,7 +190,12 @@ fn the_shipped_config_loads_as_is() {
     assert!(config.server.listen_addr.ip().is_loopback());
     assert_eq!(config.server.body_limit_bytes, 4 * 1024 * 1024);
     assert_eq!(config.dispatch.handler_timeout_ms, 1500);
-    assert_eq!(config.auth.max_clock_skew_secs, 60);
+    assert_eq!(config.auth.max_clock_skew_secs, 10);
+    // The file shows every [server], [auth] and [log] key at its built-in default.
+    let defaults = Config::default();
+    assert_eq!(json(&config.server), json(&defaults.server));
+    assert_eq!(json(&config.auth), json(&defaults.auth));
+    assert_eq!(json(&config.log), json(&defaults.log));
     assert_eq!(config.apps["example"].sdk_app_id, 1_400_000_000);
     assert!(config.handlers["read_receipt"].enabled);
     assert_eq!(
@@ -213,4 +218,9 @@ async fn the_shipped_config_starts_with_its_plugin_settings() {
     let server = TestServer::start(config).await;
     let (status, body) = server.get("/readyz").await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// A config section as JSON, to compare (the sections do not implement `PartialEq`).
+fn json(section: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(section).expect("config serializes")
 }
