@@ -6,6 +6,9 @@
 //! the words masked. It is the example to copy: typed config with unknown keys refused, a
 //! typed model of the callback, decisions built with the core's `Reply`, unit tests beside it.
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 use chathook_core::{Callback, Handler, HandlerError, Reply, async_trait, register_handler};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
