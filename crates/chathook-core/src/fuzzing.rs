@@ -297,6 +297,7 @@ pub fn body(data: &[u8]) {
 pub fn replay(crate_dir: &str, target: &str, property: fn(&[u8])) -> usize {
     let fuzz_dir = std::path::Path::new(crate_dir).join("../../crates/chathook-fuzz");
     let mut ran = 0;
+    let mut failed = Vec::new();
     for kind in ["seeds", "regressions"] {
         let dir = fuzz_dir.join(kind).join(target);
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -310,12 +311,14 @@ pub fn replay(crate_dir: &str, target: &str, property: fn(&[u8])) -> usize {
         paths.sort();
         for path in paths {
             let data = std::fs::read(&path).expect("a readable input");
-            let outcome = std::panic::catch_unwind(|| property(&data));
-            assert!(outcome.is_ok(), "{target} fails on {}", path.display());
+            if std::panic::catch_unwind(|| property(&data)).is_err() {
+                failed.push(path.display().to_string());
+            }
             ran += 1;
         }
     }
     assert!(ran > 0, "no inputs for fuzz target {target}");
+    assert!(failed.is_empty(), "{target} fails on {failed:#?}");
     ran
 }
 

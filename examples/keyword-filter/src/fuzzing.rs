@@ -4,7 +4,9 @@
 use chathook_core::Reply;
 use serde_json::Value;
 
-use crate::{Action, BeforeSendMsg, C2C_COMMAND, GROUP_COMMAND, KeywordFilter, KeywordFilterConfig};
+use crate::{
+    Action, BeforeSendMsg, C2C_COMMAND, GROUP_COMMAND, KeywordFilter, KeywordFilterConfig,
+};
 
 /// Banned words when the input names none.
 const DEFAULT_WORDS: [&str; 2] = ["spam", "坏话"];
@@ -21,8 +23,7 @@ const C2C_CODE: i64 = 125_000;
 /// the same length with those occurrences (at least) turned into `*` and every other character
 /// either kept or `*`. A message with no banned word passes unchanged.
 pub fn keyword_filter(data: &[u8]) {
-    let (words, body): (Vec<String>, &[u8]) = match data.iter().position(|byte| *byte == b'\n')
-    {
+    let (words, body): (Vec<String>, &[u8]) = match data.iter().position(|byte| *byte == b'\n') {
         Some(at) => (
             String::from_utf8_lossy(&data[..at])
                 .split('|')
