@@ -281,8 +281,10 @@ pub fn body(data: &[u8]) {
             assert_eq!(body_command, Some(&Value::String(body)), "{shown:?}");
         }
         Err(Rejection::InvalidBody(_)) => {
+            // serde_json stops at the first error; in a body that is not JSON either, that
+            // may be the command's type.
             assert!(
-                body_command.is_some(),
+                body_command.is_some() || parsed.is_err(),
                 "{shown:?} refused for a CallbackCommand it lacks"
             );
         }
