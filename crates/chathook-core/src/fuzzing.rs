@@ -242,19 +242,34 @@ fn expected_verdict(
 ///
 /// [`check_body`] never panics; it accepts only a JSON object whose `CallbackCommand` is
 /// absent, null or the query's; and each refusal names the right reason (not JSON, not an
-/// object, a mismatch with both commands as given, or an unusable `CallbackCommand`).
+/// object, a mismatch with both commands as given, or an unusable `CallbackCommand`). JSON
+/// that `serde_json::Value` cannot hold is only checked to be accepted as an object at most.
 pub fn body(data: &[u8]) {
     let (command, body) = match data.iter().position(|byte| *byte == b'\n') {
         Some(at) => (String::from_utf8_lossy(&data[..at]), &data[at + 1..]),
         None => (Cow::Borrowed(""), data),
     };
+    let verdict = check_body(body, &command);
     let parsed = serde_json::from_slice::<Value>(body);
+    let grammatical = std::str::from_utf8(body)
+        .is_ok_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok());
+    if parsed.is_err() && grammatical {
+        // JSON that `Value` cannot hold (a float past f64, a lone surrogate escape). Where
+        // check_body need not read it, it may accept it; a number past f64 given as
+        // CallbackCommand is called "not JSON", as serde_json calls it.
+        assert!(
+            verdict.is_err() || body.trim_ascii_start().starts_with(b"{"),
+            "{:?} accepted",
+            String::from_utf8_lossy(body)
+        );
+        return;
+    }
     let body_command = match &parsed {
         Ok(Value::Object(map)) => map.get("CallbackCommand"),
         _ => None,
     };
     let shown = String::from_utf8_lossy(body);
-    match check_body(body, &command) {
+    match verdict {
         Ok(()) => {
             assert!(
                 matches!(parsed, Ok(Value::Object(_))),
