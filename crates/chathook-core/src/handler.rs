@@ -110,19 +110,28 @@ impl Callback {
             return Ok(parsed);
         }
         let mut deserializer = serde_json::Deserializer::from_slice(&self.body);
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
             let path = error.path().to_string();
-            let inner = error.into_inner();
-            // The path says where; serde_json's " at line 1 column 80" adds nothing to it.
-            let message = inner.to_string();
-            let message = match message.rsplit_once(" at line ") {
-                Some((message, _)) if inner.line() > 0 => message.to_owned(),
-                _ => message,
-            };
-            let place = if path == "." { "body" } else { path.as_str() };
-            HandlerError::InvalidBody(format!("invalid {place}: {message}"))
-        })
+            invalid_body(&path, &error.into_inner())
+        })?;
+        // What the first parse refused may be only what follows the value (found by fuzzing).
+        deserializer
+            .end()
+            .map_err(|error| invalid_body(".", &error))?;
+        Ok(parsed)
     }
+}
+
+/// A parse failure at `path` (`.` for the whole body) as the caller is told of it.
+fn invalid_body(path: &str, error: &serde_json::Error) -> HandlerError {
+    // The path says where; serde_json's " at line 1 column 80" adds nothing to it.
+    let message = error.to_string();
+    let message = match message.rsplit_once(" at line ") {
+        Some((message, _)) if error.line() > 0 => message.to_owned(),
+        _ => message,
+    };
+    let place = if path == "." { "body" } else { path };
+    HandlerError::InvalidBody(format!("invalid {place}: {message}"))
 }
 
 /// Why a handler could not handle a callback.
@@ -436,4 +445,24 @@ macro_rules! __validate {
     ($validate:expr) => {
         ::core::option::Option::Some($validate)
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_refuses_what_follows_the_value() {
+        // Found by fuzzing: the path-tracking second parse used to accept trailing bytes.
+        let callback = Callback::new(1, "X.Y", r#"{"a":1} x"#);
+        let error = callback.parse::<serde_json::Value>().unwrap_err();
+        assert_eq!(error.to_string(), "invalid body: trailing characters");
+        let error = Callback::new(1, "X.Y", r#"{"a":"x"}"#)
+            .parse::<std::collections::HashMap<String, u8>>()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid a: invalid type: string \"x\", expected u8"
+        );
+    }
 }

@@ -12,6 +12,8 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 pub mod metrics;
 pub mod protocol;

@@ -235,15 +235,23 @@ pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
         command: Option<Cow<'a, str>>,
     }
 
-    if body.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(
-            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-                Ok(_) => Rejection::BodyNotObject,
-                Err(error) => Rejection::BodyNotJson(error.to_string()),
-            },
-        );
+    // JSON is UTF-8 (RFC 8259 §8.1). serde_json checks it only in strings it keeps, so a bad
+    // byte in a string that is skipped would otherwise pass, and reach the handler.
+    let body = std::str::from_utf8(body).map_err(|error| {
+        Rejection::BodyNotJson(format!("invalid UTF-8 at byte {}", error.valid_up_to()))
+    })?;
+    if body
+        .trim_start_matches(|c: char| c.is_ascii_whitespace())
+        .as_bytes()
+        .first()
+        != Some(&b'{')
+    {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Rejection::BodyNotObject,
+            Err(error) => Rejection::BodyNotJson(error.to_string()),
+        });
     }
-    let head: Head<'_> = serde_json::from_slice(body).map_err(|error| match error.classify() {
+    let head: Head<'_> = serde_json::from_str(body).map_err(|error| match error.classify() {
         serde_json::error::Category::Data => {
             Rejection::InvalidBody(format!("invalid CallbackCommand in body: {error}"))
         }
@@ -283,6 +291,11 @@ mod tests {
             check_body(b"", "X.Y"),
             Err(Rejection::BodyNotJson(_))
         ));
+        // Found by fuzzing: a bad byte in a string no one reads is still not JSON.
+        assert_eq!(
+            check_body(b"{\"a\":\"\xff\"}", "X.Y"),
+            Err(Rejection::BodyNotJson("invalid UTF-8 at byte 6".into()))
+        );
     }
 
     #[test]

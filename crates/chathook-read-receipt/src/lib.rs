@@ -9,6 +9,8 @@
 //! callback, a `ready` check of its dependency, and its own read API.
 
 mod api;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod model;
 pub mod store;
 

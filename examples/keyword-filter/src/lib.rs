@@ -6,6 +6,9 @@
 //! the words masked. It is the example to copy: typed config with unknown keys refused, a
 //! typed model of the callback, decisions built with the core's `Reply`, unit tests beside it.
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 use chathook_core::{Callback, Handler, HandlerError, Reply, async_trait, register_handler};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -129,7 +132,7 @@ impl KeywordFilter {
         let banned = config
             .banned_words
             .iter()
-            .map(|word| word.chars().flat_map(char::to_lowercase).collect())
+            .map(|word| word.chars().map(fold_case).collect())
             .collect();
         Ok(Self { config, banned })
     }
@@ -171,10 +174,7 @@ impl KeywordFilter {
 /// everywhere else.
 fn mask(text: &str, banned: &[Vec<char>]) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
-    let lowered: Vec<char> = chars
-        .iter()
-        .map(|c| c.to_lowercase().next().unwrap_or(*c))
-        .collect();
+    let lowered: Vec<char> = chars.iter().copied().map(fold_case).collect();
     let mut hidden = vec![false; chars.len()];
     for word in banned.iter().filter(|word| word.len() <= lowered.len()) {
         for start in 0..=lowered.len() - word.len() {
@@ -190,6 +190,13 @@ fn mask(text: &str, banned: &[Vec<char>]) -> Option<String> {
             .map(|(c, hide)| if *hide { '*' } else { *c })
             .collect()
     })
+}
+
+/// `c` in lower case, one char for one (a char whose lower case is longer, such as `İ`, keeps
+/// the first), so that text and banned words fold alike and every match covers exactly the
+/// text's chars it matched.
+fn fold_case(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
 }
 
 #[async_trait]
@@ -273,6 +280,24 @@ mod tests {
                 { "MsgType": "TIMTextElem", "MsgContent": { "Text": "**** and **, ****!" } },
                 image,
             ])
+        );
+    }
+
+    #[test]
+    fn words_whose_lower_case_is_longer_are_caught() {
+        // Found by the fuzz property: "İ" lower-cases to two chars, and was never matched.
+        let filter = KeywordFilter::new(KeywordFilterConfig {
+            banned_words: vec!["İstanbul".into()],
+            action: Action::Mask,
+            group_error_code: 10100,
+            c2c_error_code: 120_001,
+            reason: String::new(),
+        })
+        .unwrap();
+        let reply = filter.decide(GROUP_COMMAND, message(text("İSTANBUL, İstanbul!")));
+        assert_eq!(
+            reply.fields()["MsgBody"],
+            json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "********, ********!" } }])
         );
     }
 

@@ -1,0 +1,118 @@
+//! Properties of the typed model, shared by the `read_receipt` target in
+//! `crates/chathook-fuzz` and the regression test below. Not part of the API.
+
+use std::collections::BTreeMap;
+
+use chathook_core::Callback;
+
+use crate::COMMAND;
+use crate::model::{MessageKey, ReadReceiptCallback, ReceiptState};
+
+/// The app the states are keyed under.
+const SDK_APP_ID: i64 = 1_400_000_000;
+/// Pairs of states checked for commutativity, at most.
+const PAIRS: usize = 8;
+
+/// Target `read_receipt`: the input is a callback body.
+///
+/// Parsing never panics, and the handler's path ([`Callback::parse`]) accepts exactly what
+/// `serde_json` does; a parsed callback keeps the model's promises (non-empty ids, no negative
+/// sequence or count); [`ReadReceiptCallback::into_states`] never panics and gives one state
+/// per distinct message; and the merge is order-independent: the receipts in any order, one
+/// state at a time forwards or backwards, or the whole callback merged twice, give the same
+/// states, and any two states merge the same either way round.
+pub fn read_receipt(data: &[u8]) {
+    let direct = serde_json::from_slice::<ReadReceiptCallback>(data);
+    let via_handler = Callback::new(1, COMMAND, data.to_vec()).parse::<ReadReceiptCallback>();
+    assert_eq!(
+        direct.as_ref().ok(),
+        via_handler.as_ref().ok(),
+        "Callback::parse and serde_json disagree on {:?}",
+        String::from_utf8_lossy(data)
+    );
+    let Ok(callback) = direct else {
+        return;
+    };
+    assert!(!callback.group_id.is_empty());
+    for receipt in &callback.receipts {
+        assert!(receipt.msg_seq >= 0);
+        assert!(receipt.read_num.is_none_or(|n| n >= 0));
+        assert!(receipt.unread_num.is_none_or(|n| n >= 0));
+        assert!(receipt.members.iter().all(|m| !m.account.is_empty()));
+    }
+
+    let states = callback.clone().into_states(SDK_APP_ID);
+    let mut seqs: Vec<i64> = callback.receipts.iter().map(|r| r.msg_seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let keys: Vec<i64> = states
+        .keys()
+        .inspect(|key| {
+            assert_eq!(key.sdk_app_id, SDK_APP_ID);
+            assert_eq!(key.group_id, callback.group_id);
+        })
+        .map(|key| key.msg_seq)
+        .collect();
+    assert_eq!(keys, seqs);
+
+    // The same receipts in other orders.
+    let mut reversed = callback.clone();
+    reversed.receipts.reverse();
+    assert_eq!(reversed.into_states(SDK_APP_ID), states, "reversed");
+    if callback.receipts.len() > 2 {
+        let mut rotated = callback.clone();
+        rotated.receipts.rotate_left(1);
+        assert_eq!(rotated.into_states(SDK_APP_ID), states, "rotated");
+    }
+
+    // One single-receipt callback per receipt, merged forwards and backwards.
+    let singles: Vec<(MessageKey, ReceiptState)> = callback
+        .receipts
+        .iter()
+        .flat_map(|receipt| {
+            ReadReceiptCallback {
+                receipts: vec![receipt.clone()],
+                ..callback.clone()
+            }
+            .into_states(SDK_APP_ID)
+        })
+        .collect();
+    assert_eq!(fold(singles.iter().cloned()), states, "forwards");
+    assert_eq!(fold(singles.iter().rev().cloned()), states, "backwards");
+
+    // Delivered twice: nothing changes.
+    let twice = fold(states.clone().into_iter().chain(states.clone()));
+    assert_eq!(twice, states, "idempotent");
+
+    for (i, (_, a)) in singles.iter().enumerate().take(PAIRS) {
+        for (_, b) in singles.iter().skip(i).take(PAIRS) {
+            let mut ab = a.clone();
+            ab.merge(b.clone());
+            let mut ba = b.clone();
+            ba.merge(a.clone());
+            assert_eq!(ab, ba, "commutative");
+        }
+    }
+}
+
+fn fold(
+    states: impl IntoIterator<Item = (MessageKey, ReceiptState)>,
+) -> BTreeMap<MessageKey, ReceiptState> {
+    let mut merged: BTreeMap<MessageKey, ReceiptState> = BTreeMap::new();
+    for (key, state) in states {
+        merged.entry(key).or_default().merge(state);
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn read_receipt_seeds_and_regressions_hold() {
+        chathook_core::fuzzing::replay(
+            env!("CARGO_MANIFEST_DIR"),
+            "read_receipt",
+            super::read_receipt,
+        );
+    }
+}

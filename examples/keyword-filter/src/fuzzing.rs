@@ -1,0 +1,149 @@
+//! Properties of the filter, shared by the `keyword_filter` target in `crates/chathook-fuzz`
+//! and the regression test below. Not part of the API.
+
+use chathook_core::Reply;
+use serde_json::Value;
+
+use crate::{
+    Action, BeforeSendMsg, C2C_COMMAND, GROUP_COMMAND, KeywordFilter, KeywordFilterConfig,
+};
+
+/// Banned words when the input names none.
+const DEFAULT_WORDS: [&str; 2] = ["spam", "坏话"];
+const GROUP_CODE: i64 = 10_150;
+const C2C_CODE: i64 = 125_000;
+
+/// Target `keyword_filter`. The input is the banned words separated by `|`, a newline, then
+/// a `C2C`/`Group.CallbackBeforeSendMsg` body; an input without a newline is all body, with
+/// the default words.
+///
+/// Parsing [`BeforeSendMsg`] and deciding never panic. Every occurrence of a banned word in a
+/// text element, as written or in other ASCII case, is caught: `reject` answers the command's
+/// code, `discard` answers 2, and `mask` returns the body with the same elements, each text
+/// the same length with those occurrences (at least) turned into `*` and every other character
+/// either kept or `*`. A message with no banned word passes unchanged.
+pub fn keyword_filter(data: &[u8]) {
+    let (words, body): (Vec<String>, &[u8]) = match data.iter().position(|byte| *byte == b'\n') {
+        Some(at) => (
+            String::from_utf8_lossy(&data[..at])
+                .split('|')
+                .map(str::to_owned)
+                .collect(),
+            &data[at + 1..],
+        ),
+        None => (DEFAULT_WORDS.map(str::to_owned).to_vec(), data),
+    };
+    let Ok(message) = serde_json::from_slice::<BeforeSendMsg>(body) else {
+        return;
+    };
+    let filter = |action| {
+        KeywordFilter::new(KeywordFilterConfig {
+            banned_words: words.clone(),
+            action,
+            group_error_code: GROUP_CODE,
+            c2c_error_code: C2C_CODE,
+            reason: "banned".into(),
+        })
+    };
+    let Ok(reject) = filter(Action::Reject) else {
+        assert!(words.iter().any(|word| word.trim().is_empty()));
+        return;
+    };
+    let copy = || BeforeSendMsg {
+        msg_body: message.msg_body.clone(),
+    };
+
+    // Where each text element must be masked (char indices), by the plain reading.
+    let texts: Vec<Option<&str>> = message.msg_body.iter().map(text_of).collect();
+    let must_mask: Vec<Vec<bool>> = texts
+        .iter()
+        .map(|text| text.map_or_else(Vec::new, |text| occurrences(text, &words)))
+        .collect();
+    let caught = must_mask.iter().flatten().any(|hide| *hide);
+
+    for (command, code) in [(GROUP_COMMAND, GROUP_CODE), (C2C_COMMAND, C2C_CODE)] {
+        let reply = reject.decide(command, copy());
+        if caught {
+            assert_eq!(reply.error_code(), code, "{words:?} in {texts:?}");
+        } else if reply != Reply::ok() {
+            // Caught by the filter's Unicode case folding, which the plain reading skips.
+            assert_eq!(reply.error_code(), code);
+        }
+    }
+    let discard = filter(Action::Discard).expect("the same config");
+    let reply = discard.decide(GROUP_COMMAND, copy());
+    if caught {
+        assert_eq!(reply.error_code(), Reply::DISCARD, "{words:?} in {texts:?}");
+    }
+
+    let mask = filter(Action::Mask).expect("the same config");
+    let reply = mask.decide(GROUP_COMMAND, copy());
+    assert_eq!(reply.error_code(), 0);
+    let Some(masked) = reply.fields().get("MsgBody") else {
+        assert!(!caught, "{words:?} in {texts:?} not masked");
+        assert_eq!(reply, Reply::ok());
+        return;
+    };
+    let masked = masked.as_array().expect("MsgBody is an array");
+    assert_eq!(masked.len(), message.msg_body.len());
+    for ((element, after), hide) in message.msg_body.iter().zip(masked).zip(&must_mask) {
+        let before = serde_json::to_value(element).expect("elements serialize");
+        let Some(text) = text_of(element) else {
+            assert_eq!(&before, after, "a non-text element changed");
+            continue;
+        };
+        let new_text = after["MsgContent"]["Text"]
+            .as_str()
+            .expect("a text element stays text");
+        let mut rest_before = before.clone();
+        let mut rest_after = after.clone();
+        rest_before["MsgContent"]["Text"] = Value::Null;
+        rest_after["MsgContent"]["Text"] = Value::Null;
+        assert_eq!(rest_before, rest_after, "only the text may change");
+        let old: Vec<char> = text.chars().collect();
+        let new: Vec<char> = new_text.chars().collect();
+        assert_eq!(old.len(), new.len(), "{text:?} masked as {new_text:?}");
+        for (i, (o, n)) in old.iter().zip(&new).enumerate() {
+            assert!(*n == '*' || n == o, "{text:?} masked as {new_text:?}");
+            if hide[i] {
+                assert_eq!(*n, '*', "{words:?} left in {new_text:?}");
+            }
+        }
+    }
+}
+
+/// The text of a `TIMTextElem`, if the element is one.
+fn text_of(element: &crate::MsgElement) -> Option<&str> {
+    if element.msg_type != "TIMTextElem" {
+        return None;
+    }
+    element.msg_content.get("Text")?.as_str()
+}
+
+/// Which chars of `text` belong to an occurrence of a word, matched as written or in other
+/// ASCII case (which keeps every char where it is).
+fn occurrences(text: &str, words: &[String]) -> Vec<bool> {
+    let lowered = text.to_ascii_lowercase();
+    let mut hide = vec![false; text.chars().count()];
+    for word in words {
+        let word = word.to_ascii_lowercase();
+        for (at, _) in lowered.match_indices(&word) {
+            let start = lowered[..at].chars().count();
+            let len = word.chars().count();
+            hide[start..start + len].fill(true);
+        }
+    }
+    hide
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keyword_filter_seeds_and_regressions_hold() {
+        chathook_core::fuzzing::replay(
+            env!("CARGO_MANIFEST_DIR"),
+            "keyword_filter",
+            super::keyword_filter,
+        );
+    }
+}
