@@ -223,11 +223,11 @@ pub fn parse_request_time(text: &str) -> Result<u64, Rejection> {
 
 /// Whether `request_time` is within `max_skew_secs` of `now`, either way.
 pub fn check_freshness(request_time: u64, now: u64, max_skew_secs: u64) -> Result<(), Rejection> {
-    // Both fit in i64: parse_request_time and the clock guarantee it.
-    let skew_secs = request_time as i64 - now as i64;
-    if skew_secs.unsigned_abs() > max_skew_secs {
+    // In i128 the difference of any two u64 is exact, whatever the caller passes.
+    let skew = i128::from(request_time) - i128::from(now);
+    if skew.unsigned_abs() > u128::from(max_skew_secs) {
         return Err(Rejection::RequestTimeSkewed {
-            skew_secs,
+            skew_secs: i64::try_from(skew).unwrap_or(if skew < 0 { i64::MIN } else { i64::MAX }),
             max_skew_secs,
         });
     }
@@ -284,6 +284,21 @@ impl Apps {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn freshness_is_exact_for_any_two_times() {
+        // Found by fuzzing: the i64 difference wrapped (and overflowed in debug builds).
+        assert!(check_freshness(u64::MAX, 0, 60).is_err());
+        assert!(check_freshness(i64::MAX as u64, u64::MAX, 60).is_err());
+        assert!(check_freshness(u64::MAX, u64::MAX - 60, 60).is_ok());
+        assert_eq!(
+            check_freshness(0, u64::MAX, 60),
+            Err(Rejection::RequestTimeSkewed {
+                skew_secs: i64::MIN,
+                max_skew_secs: 60
+            })
+        );
+    }
 
     const VECTOR_SIGN: &str = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061";
 
