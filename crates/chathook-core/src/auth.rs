@@ -216,9 +216,7 @@ impl App {
 /// `RequestTime` as Unix seconds.
 pub fn parse_request_time(text: &str) -> Result<u64, Rejection> {
     text.parse::<u64>()
-        .ok()
-        .filter(|time| i64::try_from(*time).is_ok())
-        .ok_or_else(|| Rejection::RequestTimeInvalid(echo(text)))
+        .map_err(|_| Rejection::RequestTimeInvalid(echo(text)))
 }
 
 /// Whether `request_time` is within `max_skew_secs` of `now`, either way.

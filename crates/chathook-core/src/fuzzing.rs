@@ -289,9 +289,13 @@ pub fn body(data: &[u8]) {
             );
         }
         Err(Rejection::CommandMismatch { query, body }) => {
-            assert_eq!(query, command);
-            assert_ne!(body, command);
-            assert_eq!(body_command, Some(&Value::String(body)), "{shown:?}");
+            // Both are echoed bounded.
+            assert_eq!(query, echo(&command));
+            let Some(Value::String(full_body_command)) = body_command else {
+                panic!("{shown:?}: mismatch without a body command");
+            };
+            assert_ne!(full_body_command.as_str(), &*command);
+            assert_eq!(body, echo(full_body_command), "{shown:?}");
         }
         Err(Rejection::InvalidBody(_)) => {
             // serde_json stops at the first error; in a body that is not JSON either, that

@@ -13,7 +13,7 @@ use crate::protocol::Reply;
 
 /// Most characters of a caller's input repeated back in a reply or a log line: enough to
 /// recognise a value, never enough to let a caller write megabytes into the log.
-const ECHO_CHARS: usize = 32;
+const ECHO_CHARS: usize = 64;
 
 /// `text` as it may be echoed: whole if short, else its first [`ECHO_CHARS`] characters and
 /// its size. Input that is not yet authenticated goes through here before any reply or log.
@@ -310,9 +310,12 @@ mod echo_tests {
         assert_eq!(echo("1400000000"), "1400000000");
         let long = "9".repeat(1_000_000);
         let shown = echo(&long);
-        assert!(shown.len() < 64, "{shown}");
+        assert!(shown.len() < 100, "{shown}");
         assert!(shown.ends_with("... (1000000 bytes)"), "{shown}");
         // Cut on a character boundary.
-        assert!(echo(&"é".repeat(100)).starts_with(&"é".repeat(32)));
+        assert!(echo(&"é".repeat(100)).starts_with(&"é".repeat(64)));
+        // Every documented command name is shown whole.
+        let longest = "OfficialAccount.CallbackBeforeCreateOfficialAccount";
+        assert_eq!(echo(longest), longest);
     }
 }
