@@ -29,6 +29,13 @@ if [ ${#targets[@]} -eq 0 ]; then
   [ ${#targets[@]} -gt 0 ] || { echo "cargo fuzz list found no targets" >&2; exit 1; }
 fi
 
+# FUZZ_SEED=N makes a run from an empty corpus repeat exactly (CI: a slower machine explores a
+# prefix of what the same seed explored here); unset, every run explores somewhere new.
+seed_args=()
+if [ -n "${FUZZ_SEED:-}" ]; then
+  seed_args=(-seed="$FUZZ_SEED")
+fi
+
 start=$SECONDS
 echo "== building ${#targets[@]} fuzz targets"
 "${fuzz[@]}" build "${flags[@]}"
@@ -40,7 +47,7 @@ for target in "${targets[@]}"; do
   # The first directory gathers what libFuzzer finds (ignored by git); seeds/ is read only.
   mkdir -p "corpus/$target" "artifacts/$target"
   if ! "${fuzz[@]}" run "${flags[@]}" "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$seconds" -timeout=10 -dict=fuzz.dict -print_final_stats=1 \
+    -max_total_time="$seconds" -timeout=10 -dict=fuzz.dict -print_final_stats=1 "${seed_args[@]}" \
     2>"artifacts/$target.log"; then
     failed+=("$target")
   fi
