@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -121,26 +121,31 @@ impl Chathook {
 
     /// The whole HTTP surface as an axum router.
     pub fn router(&self) -> Router {
-        let router = Router::new()
+        let state = Arc::clone(&self.state);
+        let built_in = Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .with_state(Arc::clone(&state));
+        let built_in = match &self.api {
+            Some(api) => built_in.nest("/api/v1", api.clone()),
+            None => built_in,
+        };
+        // axum refuses in plain text (a wrong method on /healthz, a path parameter that is
+        // not UTF-8), and so may a handler's API. The callback route always answers in JSON
+        // and counts itself, so it does not pay for this on every callback.
+        let built_in = built_in.layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            json_refusals,
+        ));
+        Router::new()
             .route(
                 &self.callback_path,
                 post(receive).fallback(method_not_allowed),
             )
-            .route("/healthz", get(healthz))
-            .route("/readyz", get(readyz))
-            .route("/metrics", get(metrics))
             .fallback(not_found)
-            .with_state(Arc::clone(&self.state));
-        let router = match &self.api {
-            Some(api) => router.nest("/api/v1", api.clone()),
-            None => router,
-        };
-        // Outermost, so it also sees what axum itself refuses (a wrong method on /healthz, a
-        // path parameter that is not UTF-8) and what the handlers' API answers.
-        router.layer(middleware::from_fn_with_state(
-            Arc::clone(&self.state),
-            json_refusals,
-        ))
+            .with_state(state)
+            .merge(built_in)
     }
 
     /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets open
@@ -387,8 +392,8 @@ impl ServiceState {
             // Served without the connection layer (a test's router): the peer is unknown.
             let peer = parts
                 .extensions
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip())
+                .get::<Arc<Connection>>()
+                .map(|connection| connection.peer.ip())
                 .ok_or(Rejection::SourceNotAllowed(
                     std::net::Ipv4Addr::UNSPECIFIED.into(),
                 ))?;

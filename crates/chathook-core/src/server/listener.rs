@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -81,14 +80,17 @@ enum Phase {
 /// What the router and the socket share about one connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
+    /// The TCP peer.
+    pub(crate) peer: SocketAddr,
     phase: AtomicU8,
     /// A reply was sent before the request was read to its end: linger before closing.
     linger: AtomicBool,
 }
 
 impl Connection {
-    fn new() -> Self {
+    fn new(peer: SocketAddr) -> Self {
         Self {
+            peer,
             phase: AtomicU8::new(Phase::Head as u8),
             linger: AtomicBool::new(false),
         }
@@ -190,10 +192,9 @@ async fn serve_connection(
     // Replies are small and latency-bound: don't let Nagle hold them back.
     let _ = stream.set_nodelay(true);
     let _open = state.metrics.connection_open();
-    let stream = Arc::new(stream);
-    let connection = Arc::new(Connection::new());
+    let connection = Arc::new(Connection::new(peer));
     let socket = Socket {
-        stream: Arc::clone(&stream),
+        stream,
         connection: Arc::clone(&connection),
         state: Arc::clone(&state),
         peer,
@@ -202,14 +203,13 @@ async fn serve_connection(
         timer_phase: Phase::Head,
         head_started: false,
         replacement: None,
+        lingering: None,
     };
     let service = {
         let connection = Arc::clone(&connection);
         hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             connection.set_phase(Phase::Request);
-            let extensions = request.extensions_mut();
-            extensions.insert(ConnectInfo(peer));
-            extensions.insert(Arc::clone(&connection));
+            request.extensions_mut().insert(Arc::clone(&connection));
             router.clone().oneshot(request.map(Body::new))
         })
     };
@@ -232,36 +232,12 @@ async fn serve_connection(
     if let Err(error) = result {
         tracing::debug!(%peer, error = %error, "connection ended with an error");
     }
-    if connection.linger.load(Ordering::Relaxed) {
-        linger(&stream).await;
-    }
 }
 
-/// Half-closes, then reads and discards what the client still sends, for a bounded time and
-/// amount, so that closing with unread data does not reset the connection before the client
-/// has read its reply.
-async fn linger(stream: &TcpStream) {
-    let _ = socket2::SockRef::from(stream).shutdown(Shutdown::Write);
-    let deadline = Instant::now() + LINGER;
-    let mut discarded = 0;
-    let mut buffer = vec![0; 16 * 1024];
-    while discarded < LINGER_BYTES {
-        match tokio::time::timeout_at(deadline, stream.readable()).await {
-            Ok(Ok(())) => match stream.try_read(&mut buffer) {
-                Ok(0) => return,
-                Ok(read) => discarded += read,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return,
-            },
-            Ok(Err(_)) | Err(_) => return,
-        }
-    }
-}
-
-/// The TCP stream as hyper sees it. It is shared (`Arc`) with the connection task, which
-/// still needs it after hyper is done, to linger.
+/// The TCP stream as hyper sees it: it notes the connection's phase as bytes go by, runs the
+/// phase's timer when there is nothing to read, and answers for hyper when hyper refuses.
 struct Socket {
-    stream: Arc<TcpStream>,
+    stream: TcpStream,
     connection: Arc<Connection>,
     state: Arc<ServiceState>,
     peer: SocketAddr,
@@ -274,6 +250,8 @@ struct Socket {
     /// chathook's JSON refusal standing in for hyper's own reply, and how much of it is
     /// written.
     replacement: Option<(Vec<u8>, usize)>,
+    /// Bytes discarded so far while lingering at shutdown, once it has begun.
+    lingering: Option<usize>,
 }
 
 impl Socket {
@@ -348,14 +326,35 @@ impl Socket {
             if *written == bytes.len() {
                 break;
             }
-            ready!(self.stream.poll_write_ready(cx))?;
-            match self.stream.try_write(&bytes[*written..]) {
-                Ok(count) => *written += count,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => return Poll::Ready(Err(error)),
-            }
+            *written += ready!(Pin::new(&mut self.stream).poll_write(cx, &bytes[*written..]))?;
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// After a refusal that left the request unread: with the write side shut, reads and
+    /// discards what the client still sends, for a bounded time and amount, so that closing
+    /// with unread data does not reset the connection before the client has read the reply.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let discarded = match &mut self.lingering {
+            Some(discarded) => discarded,
+            None => {
+                self.timer.as_mut().reset(Instant::now() + LINGER);
+                self.lingering.insert(0)
+            }
+        };
+        let mut scratch = [0u8; 8192];
+        while *discarded < LINGER_BYTES {
+            let mut buf = ReadBuf::new(&mut scratch);
+            match Pin::new(&mut self.stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => *discarded += buf.filled().len(),
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => {
+                    ready!(self.timer.as_mut().poll(cx));
+                    return Poll::Ready(());
+                }
+            }
+        }
+        Poll::Ready(())
     }
 
     /// Notes a write; true when it is hyper's own refusal, to be replaced.
@@ -391,23 +390,16 @@ impl AsyncRead for Socket {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        loop {
-            match this.stream.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => return this.poll_deadline(cx),
-            }
-            match this.stream.try_read(buf.initialize_unfilled()) {
-                Ok(read) => {
-                    buf.advance(read);
-                    if read > 0 {
-                        this.on_read();
-                    }
-                    return Poll::Ready(Ok(()));
+        let before = buf.filled().len();
+        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    this.on_read();
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                Err(error) => return Poll::Ready(Err(error)),
+                Poll::Ready(Ok(()))
             }
+            Poll::Ready(Err(error)) => Poll::Ready(Err(error)),
+            Poll::Pending => this.poll_deadline(cx),
         }
     }
 }
@@ -423,13 +415,7 @@ impl AsyncWrite for Socket {
             ready!(this.poll_replacement(cx))?;
             return Poll::Ready(Ok(buf.len()));
         }
-        loop {
-            ready!(this.stream.poll_write_ready(cx))?;
-            match this.stream.try_write(buf) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                written => return Poll::Ready(written),
-            }
-        }
+        Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -446,13 +432,7 @@ impl AsyncWrite for Socket {
             ready!(this.poll_replacement(cx))?;
             return Poll::Ready(Ok(bufs.iter().map(|buf| buf.len()).sum()));
         }
-        loop {
-            ready!(this.stream.poll_write_ready(cx))?;
-            match this.stream.try_write_vectored(bufs) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                written => return Poll::Ready(written),
-            }
-        }
+        Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -460,12 +440,22 @@ impl AsyncWrite for Socket {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_replacement(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         ready!(this.poll_replacement(cx))?;
-        Poll::Ready(socket2::SockRef::from(&*this.stream).shutdown(Shutdown::Write))
+        Pin::new(&mut this.stream).poll_flush(cx)
+    }
+
+    /// hyper shuts the connection down once it is done with it, before dropping it: the place
+    /// to linger after a refusal.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.lingering.is_none() {
+            ready!(this.poll_replacement(cx))?;
+            ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
+        }
+        if this.connection.linger.load(Ordering::Relaxed) {
+            ready!(this.poll_linger(cx));
+        }
+        Poll::Ready(Ok(()))
     }
 }
