@@ -169,7 +169,8 @@ async fn signature_failures_are_401_each_with_its_reason() {
             body,
         )
         .await;
-    assert_fail(&upper, 401, 40105, "Sign does not match any token");
+    // The same digest in upper-case hex is the same signature.
+    assert_eq!(upper.0, 200, "{}", upper.1);
 }
 
 #[tokio::test]

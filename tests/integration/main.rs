@@ -10,6 +10,7 @@ mod cli;
 mod dispatch;
 mod hardening;
 mod operations;
+mod protocol_audit;
 mod read_receipt;
 mod read_receipt_faults;
 mod read_receipt_poison;

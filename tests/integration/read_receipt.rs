@@ -442,3 +442,19 @@ async fn the_api_checks_its_token_and_its_parameters() {
         assert_eq!(body["error"], error, "{query}");
     }
 }
+
+#[tokio::test]
+async fn a_receipt_callback_without_a_receipt_list_is_ok_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = sqlite_server(&dir, json!({})).await;
+    for body in [
+        json!({"GroupId": "@TGS#empty", "Type": "Public", "GroupMsgReceiptList": null}),
+        json!({"GroupId": "@TGS#empty", "Type": "Public", "EventTime": 1670574414123u64}),
+    ] {
+        let (status, reply) = server.post(&fresh_query(COMMAND), body.to_string()).await;
+        // Refusing it would lose the delivery (Chat does not resend after-callbacks), and
+        // there is nothing in it to store.
+        assert_eq!(status, 200, "{reply}");
+    }
+    assert!(all_receipts(&server, "@TGS#empty", 100).await.is_empty());
+}

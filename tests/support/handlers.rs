@@ -12,10 +12,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 /// Commands `probe` serves: one after-callback, one before-callback, one more after.
-pub const PROBE_COMMANDS: [&str; 3] = [
+pub const PROBE_COMMANDS: [&str; 5] = [
     "State.StateChange",
     "Group.CallbackBeforeSendMsg",
     "Group.CallbackAfterSendMsg",
+    "Sns.CallbackPrevFriendAdd",
+    "Chatbot.OnC2CSignalMessage",
 ];
 
 /// How `probe` misbehaves when asked to.
@@ -138,7 +140,13 @@ async fn build_probe(config: ProbeConfig) -> Result<Probe, BoxError> {
 
 register_handler! {
     name: "probe",
-    commands: ["State.StateChange", "Group.CallbackBeforeSendMsg", "Group.CallbackAfterSendMsg"],
+    commands: [
+        "State.StateChange",
+        "Group.CallbackBeforeSendMsg",
+        "Group.CallbackAfterSendMsg",
+        "Sns.CallbackPrevFriendAdd",
+        "Chatbot.OnC2CSignalMessage",
+    ],
     config: ProbeConfig,
     build: build_probe,
 }

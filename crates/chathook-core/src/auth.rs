@@ -121,31 +121,34 @@ pub struct CallbackQuery<'a> {
 }
 
 impl<'a> CallbackQuery<'a> {
-    /// Parses a raw (still percent-encoded) query string. Unknown parameters are ignored; a
-    /// known one given twice is refused, since which copy would count is ambiguous.
+    /// Parses a raw (still percent-encoded) query string. Unknown parameters are ignored. A
+    /// parameter that decides routing or authentication (`SdkAppid`, `CallbackCommand`,
+    /// `Sign`, `RequestTime`) given twice is refused, since which copy would count is
+    /// ambiguous; of the others the first is kept, so a console URL that already carries
+    /// `contenttype=json` still works.
     pub fn parse(raw: &'a str) -> Result<Self, Rejection> {
         let mut query = Self::default();
         for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
-            let (slot, canonical) = match () {
-                _ if name.eq_ignore_ascii_case("SdkAppid") => (&mut query.sdk_app_id, "SdkAppid"),
+            let (slot, deciding) = match () {
+                _ if name.eq_ignore_ascii_case("SdkAppid") => {
+                    (&mut query.sdk_app_id, Some("SdkAppid"))
+                }
                 _ if name.eq_ignore_ascii_case("CallbackCommand") => {
-                    (&mut query.command, "CallbackCommand")
+                    (&mut query.command, Some("CallbackCommand"))
                 }
-                _ if name.eq_ignore_ascii_case("contenttype") => {
-                    (&mut query.content_type, "contenttype")
-                }
-                _ if name.eq_ignore_ascii_case("ClientIP") => (&mut query.client_ip, "ClientIP"),
-                _ if name.eq_ignore_ascii_case("OptPlatform") => {
-                    (&mut query.opt_platform, "OptPlatform")
-                }
-                _ if name.eq_ignore_ascii_case("Sign") => (&mut query.sign, "Sign"),
+                _ if name.eq_ignore_ascii_case("Sign") => (&mut query.sign, Some("Sign")),
                 _ if name.eq_ignore_ascii_case("RequestTime") => {
-                    (&mut query.request_time, "RequestTime")
+                    (&mut query.request_time, Some("RequestTime"))
                 }
+                _ if name.eq_ignore_ascii_case("contenttype") => (&mut query.content_type, None),
+                _ if name.eq_ignore_ascii_case("ClientIP") => (&mut query.client_ip, None),
+                _ if name.eq_ignore_ascii_case("OptPlatform") => (&mut query.opt_platform, None),
                 _ => continue,
             };
-            if slot.replace(value).is_some() {
-                return Err(Rejection::DuplicateParameter(canonical));
+            match (slot.is_some(), deciding) {
+                (false, _) => *slot = Some(value),
+                (true, Some(name)) => return Err(Rejection::DuplicateParameter(name)),
+                (true, None) => {}
             }
         }
         Ok(query)
@@ -234,10 +237,10 @@ pub fn check_freshness(request_time: u64, now: u64, max_skew_secs: u64) -> Resul
 
 /// Whether `sign` is the signature of `request_time` (as received) under one of `tokens`.
 pub fn check_sign(tokens: &[Secret], sign: &str, request_time: &str) -> Result<(), Rejection> {
-    // Chat sends lowercase hex; anything else cannot be a signature it made.
+    // Chat sends lowercase hex; a proxy or SDK that upper-cases it still carries the same
+    // digest, so either case is read.
     let mut received = [0u8; 32];
-    let lowercase_hex = sign.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !lowercase_hex || hex::decode_to_slice(sign, &mut received).is_err() {
+    if hex::decode_to_slice(sign, &mut received).is_err() {
         return Err(Rejection::SignMismatch);
     }
     // Every token is tried, whatever matches, so timing tells nothing about which one did.
@@ -332,8 +335,12 @@ mod tests {
             app.verify(&query(&other, "1669872112"), now, 60),
             Err(Rejection::SignMismatch)
         );
+        // Upper-case hex is the same digest.
+        assert_eq!(
+            app.verify(&query(&VECTOR_SIGN.to_uppercase(), "1669872112"), now, 60),
+            Ok(())
+        );
         let not_signatures = [
-            VECTOR_SIGN.to_uppercase(),
             VECTOR_SIGN[..62].to_owned(),
             format!("{VECTOR_SIGN}00"),
             format!("{}zz", &VECTOR_SIGN[..62]),
@@ -386,10 +393,19 @@ mod tests {
             CallbackQuery::parse("sdkappid=14&CALLBACKCOMMAND=State.StateChange&x=1").unwrap();
         assert_eq!(query.sdk_app_id(), Ok(14));
         assert_eq!(query.command.as_deref(), Some("State.StateChange"));
-        assert_eq!(
-            CallbackQuery::parse("SdkAppid=1&SdkAppId=2"),
-            Err(Rejection::DuplicateParameter("SdkAppid"))
-        );
+        for deciding in ["SdkAppid", "CallbackCommand", "Sign", "RequestTime"] {
+            assert_eq!(
+                CallbackQuery::parse(&format!("{deciding}=1&{}=2", deciding.to_lowercase())),
+                Err(Rejection::DuplicateParameter(deciding))
+            );
+        }
+        // The console URL may carry contenttype=json already; Chat appends its own.
+        let query = CallbackQuery::parse(
+            "contenttype=json&SdkAppid=1&contenttype=json&ClientIP=1.2.3.4&ClientIP=5.6.7.8",
+        )
+        .unwrap();
+        assert_eq!(query.content_type.as_deref(), Some("json"));
+        assert_eq!(query.client_ip.as_deref(), Some("1.2.3.4"));
         assert_eq!(
             CallbackQuery::parse("SdkAppid=abc").unwrap().sdk_app_id(),
             Err(Rejection::SdkAppIdInvalid("abc".into()))

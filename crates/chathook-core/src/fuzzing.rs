@@ -41,8 +41,9 @@ fn known_fields<'q>(query: &'q CallbackQuery<'_>) -> [Option<&'q str>; 7] {
 
 /// Target `query`: the input is a raw query string (lossily UTF-8).
 ///
-/// [`CallbackQuery::parse`] never panics; it refuses exactly the inputs that name a known
-/// parameter twice (in any case); what it keeps is what `form_urlencoded` decodes;
+/// [`CallbackQuery::parse`] never panics; it refuses exactly the inputs that name a deciding
+/// parameter (`SdkAppid`, `CallbackCommand`, `Sign`, `RequestTime`) twice, in any case; of
+/// the others it keeps the first; what it keeps is what `form_urlencoded` decodes;
 /// [`CallbackQuery::sdk_app_id`] agrees with `u64` parsing; and the parsed query, encoded
 /// again under other-cased names, parses back to itself.
 pub fn query(data: &[u8]) {
@@ -54,10 +55,11 @@ pub fn query(data: &[u8]) {
             seen[slot].push(value);
         }
     }
+    const DECIDING: [&str; 4] = ["SdkAppid", "CallbackCommand", "Sign", "RequestTime"];
     let duplicates = KNOWN
         .iter()
         .zip(&seen)
-        .filter(|(_, values)| values.len() > 1)
+        .filter(|(name, values)| values.len() > 1 && DECIDING.contains(name))
         .map(|(name, _)| *name);
     let parsed = CallbackQuery::parse(&raw);
     let query = match parsed {
@@ -160,7 +162,7 @@ pub fn signature(data: &[u8]) {
         if let Some(sign_text) = query.sign.as_deref() {
             let matches = token_texts
                 .iter()
-                .any(|token| sign_of_text(token, time_text) == sign_text);
+                .any(|token| sign_of_text(token, time_text).eq_ignore_ascii_case(sign_text));
             assert_eq!(
                 check_sign(&tokens, sign_text, time_text).is_ok(),
                 matches,
@@ -223,9 +225,10 @@ fn expected_verdict(
             max_skew_secs,
         });
     }
+    // Hex in either case carries the same digest.
     if tokens
         .iter()
-        .any(|token| sign_of_text(token, time_text) == sign_text)
+        .any(|token| sign_of_text(token, time_text).eq_ignore_ascii_case(sign_text))
     {
         Ok(())
     } else {

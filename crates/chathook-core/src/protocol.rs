@@ -88,6 +88,8 @@ pub const KNOWN_COMMANDS: &[KnownCommand] = &[
     after("C2C.CallbackAfterMsgWithDraw"),
     after("C2C.CallbackAfterC2CMsgExtension"),
     after("C2C.CallbackAfterMsgReadAll"),
+    after("C2C.CallbackAfterMsgReadReceipt"),
+    after("C2C.CallbackAfterModifyMsg"),
     before("Group.CallbackBeforeCreateGroup"),
     after("Group.CallbackAfterCreateGroup"),
     before("Group.CallbackBeforeApplyJoinGroup"),
@@ -137,6 +139,59 @@ pub const KNOWN_COMMANDS: &[KnownCommand] = &[
 /// The table row for `command`, if Tencent documents it.
 pub fn known_command(command: &str) -> Option<&'static KnownCommand> {
     KNOWN_COMMANDS.iter().find(|known| known.name == command)
+}
+
+/// The reply-bearing notification: Chat uses its reply's `RspData` (required).
+pub const CHATBOT_SIGNAL_MESSAGE: &str = "Chatbot.OnC2CSignalMessage";
+
+/// `ResultCode` refusing one friend request target (`Sns.CallbackPrev*`): Chat ignores a
+/// top-level code there and reads one per target, in 38000-39000.
+pub const FRIEND_REFUSAL_CODE: i64 = 38000;
+
+/// Where a friend before-callback lists its targets, each with a `To_Account`.
+fn friend_targets_key(command: &str) -> Option<&'static str> {
+    match command {
+        "Sns.CallbackPrevFriendAdd" => Some("FriendItem"),
+        "Sns.CallbackPrevFriendResponse" => Some("ResponseFriendItem"),
+        _ => None,
+    }
+}
+
+/// The reply that carries out a before-callback's fallback decision in a form Chat honours
+/// for `command`: a top-level `ErrorCode` for most, but for the friend requests a `ResultItem`
+/// per target of `body` (a top-level code there means only that the app failed).
+pub fn fallback_reply(command: &str, deny: bool, body: &[u8]) -> Reply {
+    const INFO: &str = "refused: the app could not decide in time";
+    let Some(key) = friend_targets_key(command) else {
+        return if deny {
+            Reply::decision(Reply::REJECT, INFO)
+        } else {
+            Reply::ok()
+        };
+    };
+    #[derive(Deserialize)]
+    struct Target {
+        #[serde(rename = "To_Account")]
+        to_account: Option<Value>,
+    }
+    let targets: Vec<Target> = serde_json::from_slice::<Map<String, Value>>(body)
+        .ok()
+        .and_then(|mut body| body.remove(key))
+        .and_then(|items| serde_json::from_value(items).ok())
+        .unwrap_or_default();
+    let (code, info) = if deny {
+        (FRIEND_REFUSAL_CODE, INFO)
+    } else {
+        (0, "")
+    };
+    let items: Vec<Value> = targets
+        .into_iter()
+        .filter_map(|target| target.to_account)
+        .map(|account| {
+            serde_json::json!({ "To_Account": account, "ResultCode": code, "ResultInfo": info })
+        })
+        .collect();
+    Reply::ok().with_field("ResultItem", items)
 }
 
 /// `ActionStatus` of a reply.
@@ -199,9 +254,33 @@ impl Reply {
         }
     }
 
+    /// The keys every reply carries, set only by [`Reply::ok`], [`Reply::decision`] and
+    /// [`Reply::fail`].
+    pub const RESERVED_KEYS: [&'static str; 3] = ["ActionStatus", "ErrorCode", "ErrorInfo"];
+
     /// Adds a command-specific field (`MsgBody`, `CloudCustomData`, `ResultItem`, ...).
+    ///
+    /// # Panics
+    ///
+    /// On one of [`Reply::RESERVED_KEYS`]: the packet would carry that key twice, and which
+    /// one Chat reads is anybody's guess. Use [`Reply::decision`] to set the code.
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.fields.insert(name.into(), value.into());
+        let name = name.into();
+        assert!(
+            !Self::RESERVED_KEYS.contains(&name.as_str()),
+            "Reply::with_field({name:?}): {name} is set by Reply::ok, decision or fail"
+        );
+        self.fields.insert(name, value.into());
+        self
+    }
+
+    /// Adds the fields `command`'s reply must always carry and this one lacks, whatever
+    /// answered it: `Chatbot.OnC2CSignalMessage` requires `RspData` even when it fails.
+    pub fn completed_for(mut self, command: &str) -> Self {
+        if command == CHATBOT_SIGNAL_MESSAGE && !self.fields.contains_key("RspData") {
+            self.fields
+                .insert("RspData".into(), Value::String(String::new()));
+        }
         self
     }
 
@@ -269,6 +348,28 @@ pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[should_panic(expected = "ErrorCode is set by Reply::ok, decision or fail")]
+    fn a_reserved_key_cannot_be_added_twice() {
+        let _ = Reply::ok().with_field("ErrorCode", 1);
+    }
+
+    #[test]
+    fn replies_to_the_chatbot_signal_always_carry_rsp_data() {
+        let reply = Reply::fail(50001, "handler failed").completed_for(CHATBOT_SIGNAL_MESSAGE);
+        assert_eq!(reply.fields()["RspData"], "");
+        let given = Reply::ok()
+            .with_field("RspData", "{}")
+            .completed_for(CHATBOT_SIGNAL_MESSAGE);
+        assert_eq!(given.fields()["RspData"], "{}");
+        assert!(
+            Reply::ok()
+                .completed_for("State.StateChange")
+                .fields()
+                .is_empty()
+        );
+    }
 
     #[test]
     fn body_checks_say_what_is_wrong() {

@@ -433,13 +433,15 @@ impl ServiceState {
         let Some(route) = route else {
             return match self.unrouted {
                 Unrouted::Accept => Ok(Answer {
-                    response: ok_response(Reply::ok()),
+                    response: ok_response(Reply::ok().completed_for(command)),
                     outcome: "unrouted",
                 }),
                 Unrouted::Reject => Err(Rejection::Unrouted(echo(command))),
             };
         };
         trail.handler = Some(route.handler_name);
+        // Kept for a fallback decision, which may name the body's targets.
+        let body_for_fallback = (route.kind == CallbackKind::Before).then(|| body.clone());
         let callback = Callback::new(sdk_app_id, route.command, body).with_client(
             query.client_ip.map(Cow::into_owned),
             query.opt_platform.map(Cow::into_owned),
@@ -452,7 +454,8 @@ impl ServiceState {
             app = app.name.as_str(),
             handler = route.handler_name,
         );
-        self.dispatch(route, callback, span).await
+        self.dispatch(route, callback, body_for_fallback, span)
+            .await
     }
 
     async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Rejection> {
@@ -484,6 +487,7 @@ impl ServiceState {
         &self,
         route: &Route,
         callback: Callback,
+        body_for_fallback: Option<Bytes>,
         span: Span,
     ) -> Result<Answer, Rejection> {
         let started = Instant::now();
@@ -506,7 +510,7 @@ impl ServiceState {
         let failure = match result {
             Ok(reply) => {
                 return Ok(Answer {
-                    response: ok_response(reply),
+                    response: ok_response(reply.completed_for(route.command)),
                     outcome: "ok",
                 });
             }
@@ -521,13 +525,10 @@ impl ServiceState {
         };
         Ok(match route.kind {
             CallbackKind::Before => {
-                let (reply, decision) = match route.fallback {
-                    Fallback::Allow => (Reply::ok(), "allow"),
-                    Fallback::Deny => (
-                        Reply::decision(Reply::REJECT, "refused: the app could not decide in time"),
-                        "deny",
-                    ),
-                };
+                let deny = route.fallback == Fallback::Deny;
+                let body = body_for_fallback.unwrap_or_default();
+                let reply = crate::protocol::fallback_reply(route.command, deny, &body);
+                let decision = if deny { "deny" } else { "allow" };
                 self.metrics.fallback(route, decision);
                 span.in_scope(|| {
                     tracing::warn!(
@@ -536,7 +537,7 @@ impl ServiceState {
                     );
                 });
                 Answer {
-                    response: ok_response(reply),
+                    response: ok_response(reply.completed_for(route.command)),
                     outcome: "fallback",
                 }
             }
@@ -553,7 +554,7 @@ impl ServiceState {
                 Answer {
                     response: (
                         StatusCode::INTERNAL_SERVER_ERROR,
-                        axum::Json(Reply::fail(code, info)),
+                        axum::Json(Reply::fail(code, info).completed_for(route.command)),
                     )
                         .into_response(),
                     outcome,

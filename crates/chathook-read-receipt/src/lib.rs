@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod model;
 pub mod store;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chathook_core::{
@@ -77,12 +78,19 @@ fn default_write_timeout_ms() -> u64 {
 #[derive(Debug)]
 pub struct ReadReceiptHandler {
     store: Store,
+    /// Callbacks that carried no receipt, answered OK with nothing stored.
+    empty_callbacks: AtomicU64,
 }
 
 impl ReadReceiptHandler {
     /// The store, for tests and tools.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Callbacks answered OK with nothing to store (no `GroupMsgReceiptList` entries).
+    pub fn empty_callbacks(&self) -> u64 {
+        self.empty_callbacks.load(Ordering::Relaxed)
     }
 }
 
@@ -94,6 +102,15 @@ impl Handler for ReadReceiptHandler {
         // Parsing refuses what the database could not store (ids over 128 bytes, NUL bytes),
         // so such a callback fails alone instead of failing the group commit it would join.
         let parsed: ReadReceiptCallback = callback.parse()?;
+        if parsed.receipts.is_empty() {
+            let so_far = self.empty_callbacks.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::warn!(
+                group_id = %parsed.group_id,
+                empty_callbacks = so_far,
+                "read receipt callback without GroupMsgReceiptList entries: nothing to store"
+            );
+            return Ok(Reply::ok());
+        }
         match self.store.record(parsed.into_states(sdk_app_id)).await {
             Ok(()) => Ok(Reply::ok()),
             // The database refused this callback's data: sending it again cannot help.
@@ -162,7 +179,10 @@ pub async fn build(config: ReadReceiptConfig) -> Result<ReadReceiptHandler, BoxE
     if let Some(days) = config.retention_days.filter(|days| *days > 0) {
         tokio::spawn(purge_periodically(store.clone(), days));
     }
-    Ok(ReadReceiptHandler { store })
+    Ok(ReadReceiptHandler {
+        store,
+        empty_callbacks: AtomicU64::new(0),
+    })
 }
 
 async fn purge_periodically(store: Store, days: u32) {

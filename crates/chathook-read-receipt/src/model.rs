@@ -16,8 +16,13 @@ pub struct ReadReceiptCallback {
     /// [`MAX_ID_BYTES`].
     #[serde(rename = "Type", default, deserialize_with = "optional_identifier")]
     pub group_type: Option<String>,
-    /// One entry per message the callback reports on.
-    #[serde(rename = "GroupMsgReceiptList")]
+    /// One entry per message the callback reports on. Null or missing is read as empty: the
+    /// callback then has nothing to store, which is no reason to refuse (and lose) it.
+    #[serde(
+        rename = "GroupMsgReceiptList",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
     pub receipts: Vec<MessageReceipt>,
     /// Unix milliseconds; Tencent sends it as a number or as a numeric string.
     #[serde(rename = "EventTime", default, deserialize_with = "optional_integer")]
@@ -242,8 +247,12 @@ fn optional_identifier<'de, D: Deserializer<'de>>(
         .transpose()
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Member>, D::Error> {
-    Ok(Option::<Vec<Member>>::deserialize(deserializer)?.unwrap_or_default())
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -281,6 +290,12 @@ mod tests {
         assert_eq!(callback.receipts[0].msg_seq, 7);
         assert!(callback.receipts[1].members.is_empty());
         assert!(parse(r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":1}"#).is_ok());
+        for empty in [
+            r#"{"GroupId":"g","GroupMsgReceiptList":null}"#,
+            r#"{"GroupId":"g","EventTime":1}"#,
+        ] {
+            assert!(parse(empty).unwrap().receipts.is_empty(), "{empty}");
+        }
     }
 
     #[test]

@@ -1,0 +1,119 @@
+//! What the protocol audit found wrong in how chathook answers Chat, each answered through the
+//! real server the way Chat would read it.
+
+use chathook_core::config::{Fallback, Unrouted};
+use chathook_tests::*;
+use serde_json::{Value, json};
+
+const FRIEND_ADD: &str = "Sns.CallbackPrevFriendAdd";
+const CHATBOT: &str = "Chatbot.OnC2CSignalMessage";
+
+fn chatbot_body() -> String {
+    json!({
+        "CallbackCommand": CHATBOT, "From_Account": "alice", "To_Account": "@RBT#bot",
+        "MsgSeq": 7, "MsgRandom": 1, "MsgKey": "7_1_1", "EventTime": 1_670_574_414_123u64,
+        "Data": "{\"cmd\":\"ping\"}"
+    })
+    .to_string()
+}
+
+async fn failing_probe(fallback: Fallback) -> TestServer {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({ "fail": "error" }));
+    config.handlers.get_mut("probe").unwrap().fallback = Some(fallback);
+    TestServer::start(config).await
+}
+
+#[tokio::test]
+async fn a_friend_request_is_denied_per_target_as_chat_honours_it() {
+    let server = failing_probe(Fallback::Deny).await;
+    let (status, reply) = server
+        .post(&fresh_query(FRIEND_ADD), fixture(FRIEND_ADD))
+        .await;
+    assert_eq!(status, 200, "{reply}");
+    // Chat ignores a top-level code here: the denial is a ResultCode per target.
+    assert_eq!(reply["ErrorCode"], 0, "{reply}");
+    let body: Value = serde_json::from_str(&fixture(FRIEND_ADD)).unwrap();
+    let targets: Vec<&Value> = body["FriendItem"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| &item["To_Account"])
+        .collect();
+    let items = reply["ResultItem"].as_array().expect("ResultItem");
+    assert_eq!(items.len(), targets.len(), "{reply}");
+    for (item, target) in items.iter().zip(targets) {
+        assert_eq!(&item["To_Account"], target);
+        let code = item["ResultCode"].as_i64().unwrap();
+        assert!((38000..=39000).contains(&code), "{reply}");
+    }
+
+    let server = failing_probe(Fallback::Allow).await;
+    let (_, reply) = server
+        .post(&fresh_query(FRIEND_ADD), fixture(FRIEND_ADD))
+        .await;
+    let items = reply["ResultItem"].as_array().expect("ResultItem");
+    assert!(!items.is_empty(), "{reply}");
+    assert!(items.iter().all(|item| item["ResultCode"] == 0), "{reply}");
+}
+
+#[tokio::test]
+async fn other_before_callbacks_are_denied_with_error_code_1() {
+    let server = failing_probe(Fallback::Deny).await;
+    let command = "Group.CallbackBeforeSendMsg";
+    let (status, reply) = server.post(&fresh_query(command), fixture(command)).await;
+    assert_eq!(status, 200);
+    assert_eq!(reply["ErrorCode"], 1, "{reply}");
+}
+
+#[tokio::test]
+async fn the_chatbot_signal_reply_always_carries_rsp_data() {
+    // Unrouted, answered at once.
+    let server = TestServer::start(base_config()).await;
+    let (status, reply) = server.post(&fresh_query(CHATBOT), chatbot_body()).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["RspData"], "", "{reply}");
+    // Its handler failed.
+    let server = failing_probe(Fallback::Allow).await;
+    let (status, reply) = server.post(&fresh_query(CHATBOT), chatbot_body()).await;
+    assert_eq!(status, 500, "{reply}");
+    assert_eq!(reply["RspData"], "", "{reply}");
+    // Unrouted and refused by policy is a refusal of the request, not a reply to the bot.
+    let mut config = base_config();
+    config.dispatch.unrouted = Unrouted::Reject;
+    let server = TestServer::start(config).await;
+    let (status, _) = server.post(&fresh_query(CHATBOT), chatbot_body()).await;
+    assert_eq!(status, 501);
+}
+
+#[tokio::test]
+async fn a_console_url_that_carries_contenttype_already_still_works() {
+    let server = TestServer::start(base_config()).await;
+    let query = format!("contenttype=json&{}", fresh_query("State.StateChange"));
+    let (status, reply) = server.post(&query, fixture("State.StateChange")).await;
+    assert_eq!(status, 200, "{reply}");
+    // A deciding parameter twice is still refused.
+    let query = format!("SdkAppid=1&{}", fresh_query("State.StateChange"));
+    let reply = server.post(&query, fixture("State.StateChange")).await;
+    assert_fail(&reply, 400, 40003, "SdkAppid");
+}
+
+#[tokio::test]
+async fn the_commands_added_in_2026_are_known() {
+    let server = TestServer::start(base_config()).await;
+    for command in [
+        "C2C.CallbackAfterMsgReadReceipt",
+        "C2C.CallbackAfterModifyMsg",
+    ] {
+        let (status, _) = server
+            .post(
+                &fresh_query(command),
+                json!({ "CallbackCommand": command }).to_string(),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let series =
+            format!(r#"chathook_callbacks_total{{command="{command}",outcome="unrouted"}}"#);
+        assert_eq!(server.metric(&series).await, 1.0, "{series}");
+    }
+}
