@@ -334,10 +334,6 @@ mod tests {
                 "invalid EventTime: expected an integer, found \"soon\"",
             ),
             (
-                r#"{"GroupId":"g"}"#,
-                "invalid body: missing field `GroupMsgReceiptList`",
-            ),
-            (
                 r#"{"GroupId":"g\u0000","GroupMsgReceiptList":[]}"#,
                 "invalid GroupId: contains a NUL byte",
             ),
