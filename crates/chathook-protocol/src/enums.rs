@@ -258,6 +258,9 @@ mod tests {
         assert_eq!(OptPlatform::parse("IOS"), OptPlatform::Ios);
         assert_eq!(OptPlatform::parse("iOS"), OptPlatform::Ios);
         assert_eq!(OptPlatform::parse("restapi"), OptPlatform::RestApi);
-        assert_eq!(OptPlatform::parse("Harmony"), OptPlatform::Other("Harmony".into()));
+        assert_eq!(
+            OptPlatform::parse("Harmony"),
+            OptPlatform::Other("Harmony".into())
+        );
     }
 }

@@ -41,7 +41,10 @@ pub enum MsgElem {
 impl MsgElem {
     /// A text element.
     pub fn text(text: impl Into<String>) -> Self {
-        Self::Text(TextElem { text: text.into(), extra: Map::new() })
+        Self::Text(TextElem {
+            text: text.into(),
+            extra: Map::new(),
+        })
     }
 
     /// The `MsgType` string.
@@ -62,7 +65,11 @@ impl MsgElem {
 
 impl Serialize for MsgElem {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        fn pair<S: Serializer, T: Serialize>(s: S, kind: &str, content: &T) -> Result<S::Ok, S::Error> {
+        fn pair<S: Serializer, T: Serialize>(
+            s: S,
+            kind: &str,
+            content: &T,
+        ) -> Result<S::Ok, S::Error> {
             let mut map = s.serialize_map(Some(2))?;
             map.serialize_entry("MsgType", kind)?;
             map.serialize_entry("MsgContent", content)?;
@@ -89,8 +96,9 @@ impl<'de> Deserialize<'de> for MsgElem {
         let Some(object) = raw.as_object() else {
             return Err(de::Error::custom("a message element must be a JSON object"));
         };
-        let only_type_and_content =
-            object.len() == 2 && object.contains_key("MsgType") && object.contains_key("MsgContent");
+        let only_type_and_content = object.len() == 2
+            && object.contains_key("MsgType")
+            && object.contains_key("MsgContent");
         let kind = object.get("MsgType").and_then(Value::as_str);
         let (Some(kind), true) = (kind, only_type_and_content) else {
             return Ok(Self::Unknown(raw));
@@ -194,7 +202,11 @@ pub struct SoundElem {
     #[serde(rename = "Second", default, skip_serializing_if = "Option::is_none")]
     pub second: Option<UInt>,
     /// Download flag.
-    #[serde(rename = "Download_Flag", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Download_Flag",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub download_flag: Option<Int>,
     /// Fields this crate does not model.
     #[serde(flatten)]
@@ -208,10 +220,18 @@ pub struct ImageElem {
     #[serde(rename = "UUID", default, skip_serializing_if = "Option::is_none")]
     pub uuid: Option<String>,
     /// Format code.
-    #[serde(rename = "ImageFormat", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ImageFormat",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_format: Option<Int>,
     /// Original, large and thumbnail renditions.
-    #[serde(rename = "ImageInfoArray", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ImageInfoArray",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub image_info_array: Option<Vec<ImageInfo>>,
     /// Fields this crate does not model.
     #[serde(flatten)]
@@ -257,7 +277,11 @@ pub struct FileElem {
     #[serde(rename = "FileName", default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// Download flag.
-    #[serde(rename = "Download_Flag", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Download_Flag",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub download_flag: Option<Int>,
     /// Fields this crate does not model.
     #[serde(flatten)]
@@ -274,11 +298,23 @@ pub struct VideoFileElem {
     pub video_uuid: Option<String>,
     #[serde(rename = "VideoSize", default, skip_serializing_if = "Option::is_none")]
     pub video_size: Option<UInt>,
-    #[serde(rename = "VideoSecond", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VideoSecond",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub video_second: Option<UInt>,
-    #[serde(rename = "VideoFormat", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VideoFormat",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub video_format: Option<String>,
-    #[serde(rename = "VideoDownloadFlag", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "VideoDownloadFlag",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub video_download_flag: Option<Int>,
     #[serde(rename = "ThumbUrl", default, skip_serializing_if = "Option::is_none")]
     pub thumb_url: Option<String>,
@@ -286,13 +322,29 @@ pub struct VideoFileElem {
     pub thumb_uuid: Option<String>,
     #[serde(rename = "ThumbSize", default, skip_serializing_if = "Option::is_none")]
     pub thumb_size: Option<UInt>,
-    #[serde(rename = "ThumbWidth", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ThumbWidth",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub thumb_width: Option<UInt>,
-    #[serde(rename = "ThumbHeight", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ThumbHeight",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub thumb_height: Option<UInt>,
-    #[serde(rename = "ThumbFormat", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ThumbFormat",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub thumb_format: Option<String>,
-    #[serde(rename = "ThumbDownloadFlag", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "ThumbDownloadFlag",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub thumb_download_flag: Option<Int>,
     /// Fields this crate does not model.
     #[serde(flatten)]
@@ -323,11 +375,24 @@ mod tests {
         ]);
         let parsed: MsgBody = serde_json::from_value(body.clone()).unwrap();
         let kinds: Vec<&str> = parsed.iter().map(MsgElem::msg_type).collect();
-        assert_eq!(kinds[..8], ["TIMTextElem", "TIMLocationElem", "TIMFaceElem", "TIMCustomElem",
-            "TIMSoundElem", "TIMImageElem", "TIMFileElem", "TIMVideoFileElem"]);
+        assert_eq!(
+            kinds[..8],
+            [
+                "TIMTextElem",
+                "TIMLocationElem",
+                "TIMFaceElem",
+                "TIMCustomElem",
+                "TIMSoundElem",
+                "TIMImageElem",
+                "TIMFileElem",
+                "TIMVideoFileElem"
+            ]
+        );
         assert!(matches!(&parsed[8], MsgElem::Unknown(_)));
         assert!(matches!(&parsed[9], MsgElem::Unknown(_)));
-        let MsgElem::File(file) = &parsed[6] else { panic!("not a file") };
+        let MsgElem::File(file) = &parsed[6] else {
+            panic!("not a file")
+        };
         assert_eq!(file.file_size.map(|s| s.value), Some(1_773_552));
         assert_eq!(serde_json::to_value(&parsed).unwrap(), body);
     }
@@ -335,7 +400,9 @@ mod tests {
     #[test]
     fn a_bad_known_element_names_the_field() {
         let body = json!([{"MsgType": "TIMSoundElem", "MsgContent": {"Size": "big"}}]);
-        let error = serde_json::from_value::<MsgBody>(body).unwrap_err().to_string();
+        let error = serde_json::from_value::<MsgBody>(body)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("MsgContent.Size"), "{error}");
     }
 }

@@ -99,7 +99,12 @@ impl Reply {
 
 impl<T> Reply<T> {
     fn with(error_code: u32, error_info: String, data: T) -> Self {
-        Self { action_status: ActionStatus::Ok, error_code, error_info, data }
+        Self {
+            action_status: ActionStatus::Ok,
+            error_code,
+            error_info,
+            data,
+        }
     }
 
     /// The reply as JSON.
@@ -114,9 +119,14 @@ impl<T> Reply<T> {
 
 /// Checks that `code` is a decision `command`'s documentation allows.
 fn check_code(command: &str, code: u32) -> Result<(), ReplyError> {
-    let info = command_info(command).ok_or_else(|| ReplyError::UnknownCommand(command.to_owned()))?;
+    let info =
+        command_info(command).ok_or_else(|| ReplyError::UnknownCommand(command.to_owned()))?;
     if info.kind == Kind::After {
-        return if code == 0 { Ok(()) } else { Err(ReplyError::NotADecision(command.to_owned())) };
+        return if code == 0 {
+            Ok(())
+        } else {
+            Err(ReplyError::NotADecision(command.to_owned()))
+        };
     }
     let range_ok = info.custom_codes.is_some_and(|range| range.contains(code));
     if code == 0 || code == 1 || (code == 2 && info.silent_discard) || range_ok {
@@ -129,7 +139,11 @@ fn check_code(command: &str, code: u32) -> Result<(), ReplyError> {
     if let Some(CodeRange { start, end }) = info.custom_codes {
         allowed.push_str(&format!(" or [{start}, {end}]"));
     }
-    Err(ReplyError::CodeNotAllowed { command: command.to_owned(), code, allowed })
+    Err(ReplyError::CodeNotAllowed {
+        command: command.to_owned(),
+        code,
+        allowed,
+    })
 }
 
 /// The rewrite a send-message before-callback may return (`ErrorCode` must be 0).
@@ -139,7 +153,11 @@ pub struct MessageRewrite {
     #[serde(rename = "MsgBody", default, skip_serializing_if = "Option::is_none")]
     pub msg_body: Option<MsgBody>,
     /// `CloudCustomData`: replaces the message's custom data.
-    #[serde(rename = "CloudCustomData", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "CloudCustomData",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub cloud_custom_data: Option<String>,
 }
 
@@ -150,8 +168,13 @@ impl Reply<MessageRewrite> {
         match command {
             commands::C2C_CALLBACK_BEFORE_SEND_MSG
             | commands::GROUP_CALLBACK_BEFORE_SEND_MSG
-            | commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_SEND_MSG => Ok(Self::with(0, String::new(), rewrite)),
-            _ => Err(ReplyError::WrongCommand { command: command.to_owned(), what: "a MsgBody/CloudCustomData rewrite" }),
+            | commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_SEND_MSG => {
+                Ok(Self::with(0, String::new(), rewrite))
+            }
+            _ => Err(ReplyError::WrongCommand {
+                command: command.to_owned(),
+                what: "a MsgBody/CloudCustomData rewrite",
+            }),
         }
     }
 }
@@ -167,7 +190,13 @@ pub struct RefusedMembers {
 impl Reply<RefusedMembers> {
     /// Lets the invitation through except for `accounts` (`ErrorCode` 0).
     pub fn refuse_members(accounts: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self::with(0, String::new(), RefusedMembers { accounts: accounts.into_iter().map(Into::into).collect() })
+        Self::with(
+            0,
+            String::new(),
+            RefusedMembers {
+                accounts: accounts.into_iter().map(Into::into).collect(),
+            },
+        )
     }
 }
 
@@ -184,7 +213,13 @@ pub struct RefusedSubscribers {
 impl Reply<RefusedSubscribers> {
     /// Lets the subscription through except for `accounts` (`ErrorCode` 0).
     pub fn refuse_subscribers(accounts: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self::with(0, String::new(), RefusedSubscribers { accounts: accounts.into_iter().map(Into::into).collect() })
+        Self::with(
+            0,
+            String::new(),
+            RefusedSubscribers {
+                accounts: accounts.into_iter().map(Into::into).collect(),
+            },
+        )
     }
 }
 
@@ -203,21 +238,36 @@ pub struct ResultItem {
 }
 
 /// The documented per-target refusal codes of `Sns.CallbackPrev*`.
-pub const FRIEND_RESULT_CODES: CodeRange = CodeRange { start: 38_000, end: 39_000 };
+pub const FRIEND_RESULT_CODES: CodeRange = CodeRange {
+    start: 38_000,
+    end: 39_000,
+};
 
 impl ResultItem {
     /// Allows the request towards `to_account`.
     pub fn allow(to_account: impl Into<String>) -> Self {
-        Self { to_account: to_account.into(), result_code: 0, result_info: String::new() }
+        Self {
+            to_account: to_account.into(),
+            result_code: 0,
+            result_info: String::new(),
+        }
     }
 
     /// Refuses the request towards `to_account` with `code` in [38000, 39000].
-    pub fn refuse(to_account: impl Into<String>, code: u32, info: impl Into<String>) -> Result<Self, ReplyError> {
+    pub fn refuse(
+        to_account: impl Into<String>,
+        code: u32,
+        info: impl Into<String>,
+    ) -> Result<Self, ReplyError> {
         let to_account = to_account.into();
         if !FRIEND_RESULT_CODES.contains(code) {
             return Err(ReplyError::ResultCodeNotAllowed { to_account, code });
         }
-        Ok(Self { to_account, result_code: code, result_info: info.into() })
+        Ok(Self {
+            to_account,
+            result_code: code,
+            result_info: info.into(),
+        })
     }
 }
 
@@ -234,11 +284,22 @@ impl Reply<FriendResults> {
     /// The per-target decisions for a `Sns.CallbackPrev*` command. Items built by hand are
     /// checked too: each `ResultCode` must be 0 or in [38000, 39000].
     pub fn friend_results(command: &str, items: Vec<ResultItem>) -> Result<Self, ReplyError> {
-        if command != commands::SNS_CALLBACK_PREV_FRIEND_ADD && command != commands::SNS_CALLBACK_PREV_FRIEND_RESPONSE {
-            return Err(ReplyError::WrongCommand { command: command.to_owned(), what: "ResultItem" });
+        if command != commands::SNS_CALLBACK_PREV_FRIEND_ADD
+            && command != commands::SNS_CALLBACK_PREV_FRIEND_RESPONSE
+        {
+            return Err(ReplyError::WrongCommand {
+                command: command.to_owned(),
+                what: "ResultItem",
+            });
         }
-        if let Some(bad) = items.iter().find(|i| i.result_code != 0 && !FRIEND_RESULT_CODES.contains(i.result_code)) {
-            return Err(ReplyError::ResultCodeNotAllowed { to_account: bad.to_account.clone(), code: bad.result_code });
+        if let Some(bad) = items
+            .iter()
+            .find(|i| i.result_code != 0 && !FRIEND_RESULT_CODES.contains(i.result_code))
+        {
+            return Err(ReplyError::ResultCodeNotAllowed {
+                to_account: bad.to_account.clone(),
+                code: bad.result_code,
+            });
         }
         Ok(Self::with(0, String::new(), FriendResults { items }))
     }
@@ -256,7 +317,13 @@ pub struct SignalData {
 impl Reply<SignalData> {
     /// Delivers `rsp_data` to the bot (`ErrorCode` 0).
     pub fn signal(rsp_data: impl Into<String>) -> Self {
-        Self::with(0, String::new(), SignalData { rsp_data: rsp_data.into() })
+        Self::with(
+            0,
+            String::new(),
+            SignalData {
+                rsp_data: rsp_data.into(),
+            },
+        )
     }
 
     /// Reports a failure (`ErrorCode` 1): Chat ignores `RspData`, which is sent empty.

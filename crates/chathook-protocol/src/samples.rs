@@ -92,10 +92,16 @@ pub const REPLIES: &[(&str, &str)] = samples!("replies":
 
 /// The sample request body of `command`.
 pub fn request_sample(command: &str) -> Option<&'static str> {
-    REQUESTS.iter().find(|(name, _)| *name == command).map(|(_, body)| *body)
+    REQUESTS
+        .iter()
+        .find(|(name, _)| *name == command)
+        .map(|(_, body)| *body)
 }
 
 /// The documented sample reply of `command`.
 pub fn reply_sample(command: &str) -> Option<&'static str> {
-    REPLIES.iter().find(|(name, _)| *name == command).map(|(_, body)| *body)
+    REPLIES
+        .iter()
+        .find(|(name, _)| *name == command)
+        .map(|(_, body)| *body)
 }

@@ -198,7 +198,10 @@ pub struct Bool {
 
 impl From<bool> for Bool {
     fn from(value: bool) -> Self {
-        Self { value, form: Form::Native }
+        Self {
+            value,
+            form: Form::Native,
+        }
     }
 }
 
@@ -232,7 +235,10 @@ impl<'de> Deserialize<'de> for Bool {
                     "false" => false,
                     _ => return Err(E::invalid_value(de::Unexpected::Str(v), &self)),
                 };
-                Ok(Bool { value, form: Form::String })
+                Ok(Bool {
+                    value,
+                    form: Form::String,
+                })
             }
         }
 
@@ -266,11 +272,24 @@ mod tests {
 
     #[test]
     fn integers_refuse_what_is_not_an_integer() {
-        for bad in [json!("12a"), json!("042"), json!(" 4"), json!(1.5), json!(null), json!(-1)] {
-            assert!(serde_json::from_value::<UInt>(bad.clone()).is_err(), "{bad}");
+        for bad in [
+            json!("12a"),
+            json!("042"),
+            json!(" 4"),
+            json!(1.5),
+            json!(null),
+            json!(-1),
+        ] {
+            assert!(
+                serde_json::from_value::<UInt>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
         assert!(serde_json::from_value::<Int>(json!("9223372036854775808")).is_err());
-        assert_eq!(serde_json::from_value::<Int>(json!("-5")).unwrap().value, -5);
+        assert_eq!(
+            serde_json::from_value::<Int>(json!("-5")).unwrap().value,
+            -5
+        );
     }
 
     #[test]

@@ -85,7 +85,8 @@ pub mod commands {
     /// `Group.CallbackAfterTopicInfoChanged`
     pub const GROUP_CALLBACK_AFTER_TOPIC_INFO_CHANGED: &str = "Group.CallbackAfterTopicInfoChanged";
     /// `Group.CallbackAfterMemberFieldChanged`
-    pub const GROUP_CALLBACK_AFTER_MEMBER_FIELD_CHANGED: &str = "Group.CallbackAfterMemberFieldChanged";
+    pub const GROUP_CALLBACK_AFTER_MEMBER_FIELD_CHANGED: &str =
+        "Group.CallbackAfterMemberFieldChanged";
     /// `Group.CallbackAfterGroupAttrChanged`
     pub const GROUP_CALLBACK_AFTER_GROUP_ATTR_CHANGED: &str = "Group.CallbackAfterGroupAttrChanged";
     /// `Group.CallbackAfterReadReceipt`
@@ -93,9 +94,11 @@ pub mod commands {
     /// `Group.CallbackAfterChangeGroupOwner`
     pub const GROUP_CALLBACK_AFTER_CHANGE_GROUP_OWNER: &str = "Group.CallbackAfterChangeGroupOwner";
     /// `Group.CallbackOnDailyGroupQuotaAlarm`
-    pub const GROUP_CALLBACK_ON_DAILY_GROUP_QUOTA_ALARM: &str = "Group.CallbackOnDailyGroupQuotaAlarm";
+    pub const GROUP_CALLBACK_ON_DAILY_GROUP_QUOTA_ALARM: &str =
+        "Group.CallbackOnDailyGroupQuotaAlarm";
     /// `Group.CallbackAfterGroupMsgExtension`
-    pub const GROUP_CALLBACK_AFTER_GROUP_MSG_EXTENSION: &str = "Group.CallbackAfterGroupMsgExtension";
+    pub const GROUP_CALLBACK_AFTER_GROUP_MSG_EXTENSION: &str =
+        "Group.CallbackAfterGroupMsgExtension";
     /// `Bot.OnC2CMessage`
     pub const BOT_ON_C2C_MESSAGE: &str = "Bot.OnC2CMessage";
     /// `Bot.OnGroupMessage`
@@ -109,27 +112,38 @@ pub mod commands {
     /// `Push.AllMemberPush`
     pub const PUSH_ALL_MEMBER_PUSH: &str = "Push.AllMemberPush";
     /// `OfficialAccount.CallbackBeforeCreateOfficialAccount`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_BEFORE_CREATE_OFFICIAL_ACCOUNT: &str = "OfficialAccount.CallbackBeforeCreateOfficialAccount";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_BEFORE_CREATE_OFFICIAL_ACCOUNT: &str =
+        "OfficialAccount.CallbackBeforeCreateOfficialAccount";
     /// `OfficialAccount.CallbackAfterCreateOfficialAccount`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_CREATE_OFFICIAL_ACCOUNT: &str = "OfficialAccount.CallbackAfterCreateOfficialAccount";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_CREATE_OFFICIAL_ACCOUNT: &str =
+        "OfficialAccount.CallbackAfterCreateOfficialAccount";
     /// `OfficialAccount.CallbackAfterOfficialAccountInfoChanged`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_OFFICIAL_ACCOUNT_INFO_CHANGED: &str = "OfficialAccount.CallbackAfterOfficialAccountInfoChanged";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_OFFICIAL_ACCOUNT_INFO_CHANGED: &str =
+        "OfficialAccount.CallbackAfterOfficialAccountInfoChanged";
     /// `OfficialAccount.CallbackAfterOfficialAccountDestroyed`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_OFFICIAL_ACCOUNT_DESTROYED: &str = "OfficialAccount.CallbackAfterOfficialAccountDestroyed";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_OFFICIAL_ACCOUNT_DESTROYED: &str =
+        "OfficialAccount.CallbackAfterOfficialAccountDestroyed";
     /// `OfficialAccount.CallbackBeforeAddSubscriber`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_BEFORE_ADD_SUBSCRIBER: &str = "OfficialAccount.CallbackBeforeAddSubscriber";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_BEFORE_ADD_SUBSCRIBER: &str =
+        "OfficialAccount.CallbackBeforeAddSubscriber";
     /// `OfficialAccount.CallbackAfterAddSubscriber`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_ADD_SUBSCRIBER: &str = "OfficialAccount.CallbackAfterAddSubscriber";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_ADD_SUBSCRIBER: &str =
+        "OfficialAccount.CallbackAfterAddSubscriber";
     /// `OfficialAccount.CallbackAfterOfficialAccountFull`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_OFFICIAL_ACCOUNT_FULL: &str = "OfficialAccount.CallbackAfterOfficialAccountFull";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_OFFICIAL_ACCOUNT_FULL: &str =
+        "OfficialAccount.CallbackAfterOfficialAccountFull";
     /// `OfficialAccount.CallbackAfterDeleteSubscriber`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_DELETE_SUBSCRIBER: &str = "OfficialAccount.CallbackAfterDeleteSubscriber";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_DELETE_SUBSCRIBER: &str =
+        "OfficialAccount.CallbackAfterDeleteSubscriber";
     /// `OfficialAccount.CallbackBeforeSendMsg`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_BEFORE_SEND_MSG: &str = "OfficialAccount.CallbackBeforeSendMsg";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_BEFORE_SEND_MSG: &str =
+        "OfficialAccount.CallbackBeforeSendMsg";
     /// `OfficialAccount.CallbackAfterSendMsg`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_SEND_MSG: &str = "OfficialAccount.CallbackAfterSendMsg";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_SEND_MSG: &str =
+        "OfficialAccount.CallbackAfterSendMsg";
     /// `OfficialAccount.CallbackAfterMsgWithDraw`
-    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_MSG_WITH_DRAW: &str = "OfficialAccount.CallbackAfterMsgWithDraw";
+    pub const OFFICIAL_ACCOUNT_CALLBACK_AFTER_MSG_WITH_DRAW: &str =
+        "OfficialAccount.CallbackAfterMsgWithDraw";
     /// `Call.CallbackAfterStartCall`
     pub const CALL_CALLBACK_AFTER_START_CALL: &str = "Call.CallbackAfterStartCall";
     /// `Call.CallbackAfterEndCall`
@@ -361,11 +375,18 @@ mod tests {
 
     #[test]
     fn the_table_has_every_catalogued_command_once() {
-        let chat = COMMANDS.iter().filter(|c| c.product == Product::Chat).count();
+        let chat = COMMANDS
+            .iter()
+            .filter(|c| c.product == Product::Chat)
+            .count();
         assert_eq!(chat, 60);
         assert_eq!(COMMANDS.len(), 69);
         for (i, a) in COMMANDS.iter().enumerate() {
-            assert!(COMMANDS[i + 1..].iter().all(|b| b.name != a.name), "{} twice", a.name);
+            assert!(
+                COMMANDS[i + 1..].iter().all(|b| b.name != a.name),
+                "{} twice",
+                a.name
+            );
             assert_eq!(a.name.split_once('.').map(|(f, _)| f), Some(a.family));
         }
     }
@@ -378,7 +399,13 @@ mod tests {
         let signal = command_info(commands::CHATBOT_ON_C2C_SIGNAL_MESSAGE).unwrap();
         assert_eq!(signal.kind, Kind::ReplyBearing);
         let send = command_info(commands::C2C_CALLBACK_BEFORE_SEND_MSG).unwrap();
-        assert_eq!(send.custom_codes, Some(CodeRange { start: 120_001, end: 130_000 }));
+        assert_eq!(
+            send.custom_codes,
+            Some(CodeRange {
+                start: 120_001,
+                end: 130_000
+            })
+        );
         assert!(send.silent_discard);
         assert!(command_info(commands::C2C_CALLBACK_AFTER_MSG_READ_RECEIPT).is_some());
         assert!(command_info(commands::C2C_CALLBACK_AFTER_MODIFY_MSG).is_some());
