@@ -14,6 +14,9 @@
 //! - [`sign`]: the `Sign` / `RequestTime` URL authentication;
 //! - [`samples`]: the catalogue's sample bodies, for tests of code built on this crate.
 //!
+//! The command reference generated from the table is `COMMANDS.md` next to this crate's
+//! `Cargo.toml`; the README has a short tour.
+//!
 //! ```
 //! use chathook_protocol::{Request, commands, sign, verify};
 //!
@@ -29,6 +32,11 @@
 //! assert_eq!(receipt.event_time.map(|t| t.millis()), Some(1_670_574_414_123));
 //! # Ok::<(), chathook_protocol::Error>(())
 //! ```
+
+/// Compiles and runs the README's example as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExample;
 
 pub mod enums;
 pub mod message;
