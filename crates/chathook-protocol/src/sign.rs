@@ -1,0 +1,61 @@
+//! Callback authentication: `Sign = hex(sha256(token + RequestTime))` in the URL.
+
+use sha2::{Digest, Sha256};
+
+/// The `Sign` Chat computes for `token` and the URL's `RequestTime` (lower-case hex).
+pub fn sign(token: &str, request_time: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(token.as_bytes());
+    hasher.update(request_time.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Whether `signature` is the `Sign` of `request_time` under any of `tokens` (several, so a
+/// token can be rotated). Upper- and lower-case hex are accepted; the comparison takes the
+/// same time wherever the first difference is, so it leaks nothing about the expected value.
+///
+/// Freshness of `request_time` is the caller's policy and is not checked here.
+pub fn verify<T: AsRef<str>>(tokens: &[T], signature: &str, request_time: &str) -> bool {
+    let Ok(given) = hex::decode(signature.as_bytes()) else {
+        return false;
+    };
+    // Check every token even after a match, so timing does not reveal which one matched.
+    tokens.iter().fold(false, |found, token| {
+        let mut hasher = Sha256::new();
+        hasher.update(token.as_ref().as_bytes());
+        hasher.update(request_time.as_bytes());
+        constant_time_eq(&hasher.finalize(), &given) | found
+    })
+}
+
+/// Byte-slice equality whose time depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VECTOR: &str = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061";
+
+    #[test]
+    fn tencent_test_vector() {
+        assert_eq!(sign("xxxxyyyy", "1669872112"), VECTOR);
+    }
+
+    #[test]
+    fn verify_accepts_either_case_and_any_configured_token() {
+        assert!(verify(&["xxxxyyyy"], VECTOR, "1669872112"));
+        assert!(verify(&["xxxxyyyy"], &VECTOR.to_uppercase(), "1669872112"));
+        assert!(verify(&["rotated", "xxxxyyyy"], VECTOR, "1669872112"));
+        assert!(!verify(&["xxxxyyyz"], VECTOR, "1669872112"));
+        assert!(!verify(&["xxxxyyyy"], VECTOR, "1669872113"));
+        assert!(!verify(&["xxxxyyyy"], &VECTOR[..62], "1669872112"));
+        assert!(!verify(&["xxxxyyyy"], "not hex", "1669872112"));
+        assert!(!verify::<&str>(&[], VECTOR, "1669872112"));
+    }
+}
