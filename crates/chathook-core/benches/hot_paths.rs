@@ -10,7 +10,7 @@ use chathook_core::handler::NoSettings;
 use chathook_core::protocol::check_body;
 use chathook_core::registry::Plan;
 use chathook_core::{
-    Callback, CallbackKind, Config, Handler, HandlerError, Reply, async_trait, register_handler,
+    Callback, Config, Handler, HandlerError, Reply, async_trait, register_handler,
 };
 use criterion::{Criterion, criterion_main};
 use serde::Deserialize;
@@ -108,7 +108,7 @@ fn routing(c: &mut Criterion) {
             let route = registry.route(black_box(COMMAND)).unwrap();
             (
                 route.handler_name,
-                CallbackKind::of(black_box("C2C.CallbackBeforeSendMsg")),
+                chathook_core::protocol::kind_of(black_box("C2C.CallbackBeforeSendMsg")),
             )
         });
     });

@@ -56,7 +56,7 @@ impl Callback {
         let command = command.into();
         Self {
             sdk_app_id,
-            kind: CallbackKind::of(&command),
+            kind: crate::protocol::kind_of(&command),
             command,
             client_ip: None,
             opt_platform: None,

@@ -10,135 +10,35 @@ use serde_json::{Map, Value};
 
 use crate::rejection::{Rejection, echo};
 
-/// Whether Chat waits for the app's decision or only tells it what happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallbackKind {
-    /// Chat waits (at most 2 s) for the reply and may block or rewrite the event.
-    Before,
-    /// A notification: Chat ignores the reply's decision fields.
-    After,
-}
-
-impl CallbackKind {
-    /// The kind of `command`: from the documented command table, or for a command missing
-    /// there, from its name (`CallbackBefore*` and `CallbackPrev*` are the deciding ones).
-    pub fn of(command: &str) -> Self {
-        match known_command(command) {
-            Some(known) => known.kind,
-            None => {
-                let verb = command.rsplit('.').next().unwrap_or(command);
-                if verb.starts_with("CallbackBefore") || verb.starts_with("CallbackPrev") {
-                    Self::Before
-                } else {
-                    Self::After
-                }
-            }
-        }
-    }
-
-    /// `"before"` or `"after"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Before => "before",
-            Self::After => "after",
-        }
-    }
-}
-
-/// One row of the documented command table.
-#[derive(Clone, Copy, Debug)]
-pub struct KnownCommand {
-    /// The `CallbackCommand` string, exactly as Chat sends it.
-    pub name: &'static str,
-    /// Before or after.
-    pub kind: CallbackKind,
-}
-
-const fn before(name: &'static str) -> KnownCommand {
-    KnownCommand {
-        name,
-        kind: CallbackKind::Before,
-    }
-}
-
-const fn after(name: &'static str) -> KnownCommand {
-    KnownCommand {
-        name,
-        kind: CallbackKind::After,
-    }
-}
-
-/// Every command `protocol.md` documents, in its order.
-pub const KNOWN_COMMANDS: &[KnownCommand] = &[
-    after("Alert.RequestOverLimit"),
-    after("State.StateChange"),
-    after("Profile.CallbackPortraitSet"),
-    before("Sns.CallbackPrevFriendAdd"),
-    before("Sns.CallbackPrevFriendResponse"),
-    after("Sns.CallbackFriendAdd"),
-    after("Sns.CallbackFriendDelete"),
-    after("Sns.CallbackBlackListAdd"),
-    after("Sns.CallbackBlackListDelete"),
-    after("Follow.CallbackAfterFollowAdd"),
-    after("Follow.CallbackAfterFollowDelete"),
-    before("C2C.CallbackBeforeSendMsg"),
-    after("C2C.CallbackAfterSendMsg"),
-    after("C2C.CallbackAfterMsgReport"),
-    after("C2C.CallbackAfterMsgWithDraw"),
-    after("C2C.CallbackAfterC2CMsgExtension"),
-    after("C2C.CallbackAfterMsgReadAll"),
-    after("C2C.CallbackAfterMsgReadReceipt"),
-    after("C2C.CallbackAfterModifyMsg"),
-    before("Group.CallbackBeforeCreateGroup"),
-    after("Group.CallbackAfterCreateGroup"),
-    before("Group.CallbackBeforeApplyJoinGroup"),
-    before("Group.CallbackBeforeInviteJoinGroup"),
-    after("Group.CallbackAfterNewMemberJoin"),
-    after("Group.CallbackAfterMemberExit"),
-    before("Group.CallbackBeforeSendMsg"),
-    after("Group.CallbackAfterSendMsg"),
-    after("Group.CallbackAfterGroupFull"),
-    after("Group.CallbackAfterGroupDestroyed"),
-    after("Group.CallbackAfterGroupInfoChanged"),
-    after("Group.CallbackAfterRecallMsg"),
-    after("Group.CallbackOnMemberStateChange"),
-    after("Group.CallbackSendMsgException"),
-    before("Group.CallbackBeforeCreateTopic"),
-    after("Group.CallbackAfterCreateTopic"),
-    after("Group.CallbackAfterTopicDestroyed"),
-    after("Group.CallbackAfterTopicInfoChanged"),
-    after("Group.CallbackAfterMemberFieldChanged"),
-    after("Group.CallbackAfterGroupAttrChanged"),
-    after("Group.CallbackAfterReadReceipt"),
-    after("Group.CallbackAfterChangeGroupOwner"),
-    after("Group.CallbackOnDailyGroupQuotaAlarm"),
-    after("Group.CallbackAfterGroupMsgExtension"),
-    after("Bot.OnC2CMessage"),
-    after("Bot.OnGroupMessage"),
-    after("Chatbot.OnC2CSignalMessage"),
-    after("ContentCallback.ResultNotify"),
-    after("Push.OfflinePush"),
-    after("Push.AllMemberPush"),
-    before("OfficialAccount.CallbackBeforeCreateOfficialAccount"),
-    after("OfficialAccount.CallbackAfterCreateOfficialAccount"),
-    after("OfficialAccount.CallbackAfterOfficialAccountInfoChanged"),
-    after("OfficialAccount.CallbackAfterOfficialAccountDestroyed"),
-    before("OfficialAccount.CallbackBeforeAddSubscriber"),
-    after("OfficialAccount.CallbackAfterAddSubscriber"),
-    after("OfficialAccount.CallbackAfterOfficialAccountFull"),
-    after("OfficialAccount.CallbackAfterDeleteSubscriber"),
-    before("OfficialAccount.CallbackBeforeSendMsg"),
-    after("OfficialAccount.CallbackAfterSendMsg"),
-    after("OfficialAccount.CallbackAfterMsgWithDraw"),
-    after("Call.CallbackAfterStartCall"),
-    after("Call.CallbackAfterEndCall"),
-    after("Call.CallbackAfterMemberChanged"),
-];
+/// Every documented command, from `chathook-protocol`: the one table the routing table,
+/// `chathook handlers`, the bundled samples and the command reference all come from.
+pub use chathook_protocol::COMMANDS as KNOWN_COMMANDS;
+/// One row of the command table.
+pub use chathook_protocol::CommandInfo as KnownCommand;
+/// Whether Chat waits for the app's decision, only tells it what happened, or uses data in the
+/// reply: the kind of each command in `chathook-protocol`'s command table.
+pub use chathook_protocol::Kind as CallbackKind;
 
 /// The table row for `command`, if Tencent documents it.
 pub fn known_command(command: &str) -> Option<&'static KnownCommand> {
-    KNOWN_COMMANDS.iter().find(|known| known.name == command)
+    chathook_protocol::command_info(command)
+}
+
+/// The kind of `command`: from the command table, or for a command missing there, from its
+/// name (`CallbackBefore*` and `CallbackPrev*` are the deciding ones), so a command Tencent adds
+/// next year is still answered the right way.
+pub fn kind_of(command: &str) -> CallbackKind {
+    match known_command(command) {
+        Some(known) => known.kind,
+        None => {
+            let verb = command.rsplit('.').next().unwrap_or(command);
+            if verb.starts_with("CallbackBefore") || verb.starts_with("CallbackPrev") {
+                CallbackKind::Before
+            } else {
+                CallbackKind::After
+            }
+        }
+    }
 }
 
 /// The reply-bearing notification: Chat uses its reply's `RspData` (required).
@@ -423,31 +323,17 @@ mod tests {
 
     #[test]
     fn kinds_come_from_the_table_then_from_the_name() {
+        assert_eq!(kind_of("Group.CallbackBeforeSendMsg"), CallbackKind::Before);
+        assert_eq!(kind_of("Sns.CallbackPrevFriendAdd"), CallbackKind::Before);
         assert_eq!(
-            CallbackKind::of("Group.CallbackBeforeSendMsg"),
-            CallbackKind::Before
-        );
-        assert_eq!(
-            CallbackKind::of("Sns.CallbackPrevFriendAdd"),
-            CallbackKind::Before
-        );
-        assert_eq!(
-            CallbackKind::of("Group.CallbackAfterReadReceipt"),
+            kind_of("Group.CallbackAfterReadReceipt"),
             CallbackKind::After
         );
+        assert_eq!(kind_of("Foo.CallbackBeforeBar"), CallbackKind::Before);
+        assert_eq!(kind_of("Foo.Whatever"), CallbackKind::After);
         assert_eq!(
-            CallbackKind::of("Foo.CallbackBeforeBar"),
-            CallbackKind::Before
+            kind_of("Chatbot.OnC2CSignalMessage"),
+            CallbackKind::ReplyBearing
         );
-        assert_eq!(CallbackKind::of("Foo.Whatever"), CallbackKind::After);
-    }
-
-    #[test]
-    fn the_table_has_no_duplicates() {
-        let mut names: Vec<_> = KNOWN_COMMANDS.iter().map(|c| c.name).collect();
-        names.sort_unstable();
-        let before = names.len();
-        names.dedup();
-        assert_eq!(before, names.len());
     }
 }

@@ -115,7 +115,7 @@ impl Plan {
             for &command in registration.commands() {
                 let row = rows.entry(command).or_insert(RoutingRow {
                     command,
-                    kind: CallbackKind::of(command),
+                    kind: crate::protocol::kind_of(command),
                     handler: None,
                     enabled: false,
                 });
@@ -149,7 +149,7 @@ impl Plan {
                 let route = Route {
                     handler_name: registration.name(),
                     command,
-                    kind: CallbackKind::of(command),
+                    kind: crate::protocol::kind_of(command),
                     fallback,
                     handler: Arc::clone(&handler),
                 };

@@ -517,7 +517,7 @@ impl ServiceState {
             // A before-callback still gets its fallback: Chat treats a 400 like a timeout and
             // would apply its own policy instead of the configured one.
             Err(Failure::Error(HandlerError::InvalidBody(message)))
-                if route.kind == CallbackKind::After =>
+                if route.kind != CallbackKind::Before =>
             {
                 return Err(Rejection::InvalidBody(message));
             }
@@ -541,7 +541,7 @@ impl ServiceState {
                     outcome: "fallback",
                 }
             }
-            CallbackKind::After => {
+            CallbackKind::After | CallbackKind::ReplyBearing => {
                 span.in_scope(|| {
                     tracing::error!(
                         "handler {failure}; answered 500 so the event is not taken as delivered"

@@ -273,7 +273,7 @@ pub fn routing_table(plan: &Plan) -> String {
         .unwrap_or(7)
         .max(7);
     let mut text = format!(
-        "{:<width$}  {:<6}  {:<20}  STATUS\n",
+        "{:<width$}  {:<13}  {:<20}  STATUS\n",
         "COMMAND", "KIND", "HANDLER"
     );
     for row in rows {
@@ -283,7 +283,7 @@ pub fn routing_table(plan: &Plan) -> String {
             (None, _) => ("-", "unrouted"),
         };
         text.push_str(&format!(
-            "{:<width$}  {:<6}  {:<20}  {status}\n",
+            "{:<width$}  {:<13}  {:<20}  {status}\n",
             row.command,
             row.kind.as_str(),
             handler

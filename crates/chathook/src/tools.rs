@@ -9,7 +9,6 @@ use chathook_core::Config;
 use chathook_core::auth::{
     App, CallbackQuery, check_freshness, check_sign, parse_request_time, sign, unix_now,
 };
-use chathook_core::protocol::CallbackKind;
 use chathook_core::rejection::Rejection;
 
 use crate::fixtures::{FIXTURES, fixture};
@@ -111,7 +110,10 @@ pub fn fixtures(command: Option<&str>) -> anyhow::Result<()> {
     match command {
         None => {
             for (name, _) in FIXTURES {
-                println!("{name:<40} {}", CallbackKind::of(name).as_str());
+                println!(
+                    "{name:<40} {}",
+                    chathook_core::protocol::kind_of(name).as_str()
+                );
             }
         }
         Some(command) => match fixture(command) {
@@ -169,7 +171,7 @@ pub fn verify_url(url: &str, token: Option<String>, config: &Config) -> anyhow::
     }
     match query.command.as_deref() {
         Some(command) => {
-            let kind = CallbackKind::of(command).as_str();
+            let kind = chathook_core::protocol::kind_of(command).as_str();
             report.pass("CallbackCommand", format!("{command} ({kind}-callback)"))
         }
         None => report.fail("CallbackCommand", Rejection::CommandMissing),
