@@ -10,7 +10,7 @@ catalogue="${CATALOGUE_DIR:-$repo/../shared/catalogue/requests}"
 rm -rf seeds
 mkdir -p seeds/{query,signature,body,read_receipt,keyword_filter}
 
-bodies=("$repo"/crates/chathook/fixtures/*.json)
+bodies=("$repo"/crates/chathook-protocol/samples/requests/*.json)
 if [ -d "$catalogue" ]; then
   bodies+=("$catalogue"/*.json)
 else

@@ -422,8 +422,8 @@ fn fixtures_lists_every_bundled_sample_and_prints_one() {
         .collect();
     // Every file in the fixtures folder is bundled, and every sample the protocol reference
     // ships (when it sits beside the repository, as on CI) is among them.
-    let bundled_dir =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/chathook/fixtures");
+    let bundled_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/chathook-protocol/samples/requests");
     let shared_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
     let mut expected: Vec<String> = std::fs::read_dir(bundled_dir)
         .unwrap()
@@ -559,4 +559,33 @@ fn verify_url_explains_each_reason() {
         out.contains("verdict: refused with HTTP 401 (sign_mismatch)"),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn send_works_for_every_documented_command_without_a_body() {
+    let server = TestServer::start(base_config()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/callback");
+    let app_id = APP_ID.to_string();
+    let mut sent = 0;
+    for command in chathook_core::protocol::KNOWN_COMMANDS {
+        let mut send = chathook(&dir);
+        send.args(["send", command.name, "--url", &url]).args([
+            "--sdk-app-id",
+            &app_id,
+            "--token",
+            TOKEN,
+        ]);
+        let output = run(send).await;
+        assert!(
+            output.status.success(),
+            "send {}: {}{}",
+            command.name,
+            text(&output.stdout),
+            text(&output.stderr)
+        );
+        sent += 1;
+    }
+    // The 60 Chat commands and the CallKit and RoomKit ones, which have no sample.
+    assert!(sent > 60, "{sent}");
 }

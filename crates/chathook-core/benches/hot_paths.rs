@@ -19,7 +19,13 @@ const APP_ID: u64 = 1_400_000_000;
 const TOKEN: &str = "bench-token";
 const NOW: u64 = 1_700_000_000;
 const COMMAND: &str = "Group.CallbackAfterReadReceipt";
-const BODY: &str = include_str!("../../chathook/fixtures/Group.CallbackAfterReadReceipt.json");
+/// The catalogue's sample read receipt.
+fn sample_body() -> &'static str {
+    chathook_protocol::samples::request_sample(
+        chathook_protocol::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT,
+    )
+    .expect("the catalogue has a read receipt sample")
+}
 
 fn signature(c: &mut Criterion) {
     let app = App::new("bench", APP_ID, vec![Secret::new(TOKEN)]);
@@ -58,9 +64,9 @@ struct Receipt {
 
 fn body(c: &mut Criterion) {
     c.bench_function("body check", |b| {
-        b.iter(|| check_body(black_box(BODY.as_bytes()), COMMAND).unwrap());
+        b.iter(|| check_body(black_box(sample_body().as_bytes()), COMMAND).unwrap());
     });
-    let callback = Callback::new(APP_ID, COMMAND, BODY);
+    let callback = Callback::new(APP_ID, COMMAND, sample_body());
     c.bench_function("typed body parse", |b| {
         b.iter(|| black_box(&callback).parse::<Receipts>().unwrap());
     });

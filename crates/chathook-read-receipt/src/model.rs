@@ -260,8 +260,13 @@ mod tests {
     use super::*;
     use chathook_core::{Callback, HandlerError};
 
-    const FIXTURE: &str =
-        include_str!("../../chathook/fixtures/Group.CallbackAfterReadReceipt.json");
+    /// The catalogue's sample read receipt.
+    fn fixture() -> &'static str {
+        chathook_protocol::samples::request_sample(
+            chathook_protocol::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT,
+        )
+        .expect("the catalogue has a read receipt sample")
+    }
 
     fn parse(body: &str) -> Result<ReadReceiptCallback, String> {
         Callback::new(1, "Group.CallbackAfterReadReceipt", body.to_owned())
@@ -271,7 +276,7 @@ mod tests {
 
     #[test]
     fn the_fixture_parses() {
-        let callback = parse(FIXTURE).unwrap();
+        let callback = parse(fixture()).unwrap();
         assert!(callback.group_id.starts_with("@TGS#"));
         assert!(!callback.receipts.is_empty());
         assert!(callback.event_time_ms.is_some());

@@ -1,75 +1,20 @@
-//! Sample request bodies, one per command, bundled into the binary for `chathook fixtures` and
-//! `chathook send`. They are valid JSON with plausible values (not captured traffic); see
-//! protocol.md §5.
+//! Sample request bodies for `chathook fixtures` and `chathook send`: the catalogue samples
+//! that `chathook-protocol` owns, one per documented Chat command (Tencent's documentation
+//! samples with comments removed and missing commas restored; not captured traffic).
 
 /// `(CallbackCommand, body)`, sorted by command.
-pub const FIXTURES: &[(&str, &str)] = &[
-    (
-        "Alert.RequestOverLimit",
-        include_str!("../fixtures/Alert.RequestOverLimit.json"),
-    ),
-    (
-        "C2C.CallbackAfterMsgReport",
-        include_str!("../fixtures/C2C.CallbackAfterMsgReport.json"),
-    ),
-    (
-        "C2C.CallbackAfterMsgWithDraw",
-        include_str!("../fixtures/C2C.CallbackAfterMsgWithDraw.json"),
-    ),
-    (
-        "C2C.CallbackAfterSendMsg",
-        include_str!("../fixtures/C2C.CallbackAfterSendMsg.json"),
-    ),
-    (
-        "C2C.CallbackBeforeSendMsg",
-        include_str!("../fixtures/C2C.CallbackBeforeSendMsg.json"),
-    ),
-    (
-        "Group.CallbackAfterMemberExit",
-        include_str!("../fixtures/Group.CallbackAfterMemberExit.json"),
-    ),
-    (
-        "Group.CallbackAfterNewMemberJoin",
-        include_str!("../fixtures/Group.CallbackAfterNewMemberJoin.json"),
-    ),
-    (
-        "Group.CallbackAfterReadReceipt",
-        include_str!("../fixtures/Group.CallbackAfterReadReceipt.json"),
-    ),
-    (
-        "Group.CallbackAfterRecallMsg",
-        include_str!("../fixtures/Group.CallbackAfterRecallMsg.json"),
-    ),
-    (
-        "Group.CallbackAfterSendMsg",
-        include_str!("../fixtures/Group.CallbackAfterSendMsg.json"),
-    ),
-    (
-        "Group.CallbackBeforeSendMsg",
-        include_str!("../fixtures/Group.CallbackBeforeSendMsg.json"),
-    ),
-    (
-        "Group.CallbackOnMemberStateChange",
-        include_str!("../fixtures/Group.CallbackOnMemberStateChange.json"),
-    ),
-    (
-        "Sns.CallbackFriendAdd",
-        include_str!("../fixtures/Sns.CallbackFriendAdd.json"),
-    ),
-    (
-        "Sns.CallbackPrevFriendAdd",
-        include_str!("../fixtures/Sns.CallbackPrevFriendAdd.json"),
-    ),
-    (
-        "State.StateChange",
-        include_str!("../fixtures/State.StateChange.json"),
-    ),
-];
+pub use chathook_protocol::samples::REQUESTS as FIXTURES;
 
-/// The sample body for `command`, if one is bundled.
+/// The sample body for `command`, if the catalogue has one.
 pub fn fixture(command: &str) -> Option<&'static str> {
-    FIXTURES
-        .iter()
-        .find(|(name, _)| *name == command)
-        .map(|(_, body)| *body)
+    chathook_protocol::samples::request_sample(command)
+}
+
+/// A body for `command`: its sample, or for a documented command without one (the CallKit
+/// and RoomKit commands), the least body that passes chathook's checks.
+pub fn body_for(command: &str) -> Option<String> {
+    fixture(command).map(str::to_owned).or_else(|| {
+        chathook_protocol::command_info(command)
+            .map(|_| serde_json::json!({ "CallbackCommand": command }).to_string())
+    })
 }

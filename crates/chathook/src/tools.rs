@@ -11,7 +11,7 @@ use chathook_core::auth::{
 };
 use chathook_core::rejection::Rejection;
 
-use crate::fixtures::{FIXTURES, fixture};
+use crate::fixtures::{FIXTURES, body_for, fixture};
 
 /// Which app a request is sent as.
 #[derive(clap::Args)]
@@ -54,11 +54,12 @@ pub async fn send(
         (None, None) => bail!("say which app sends: --sdk-app-id N [--token T], or --app NAME"),
     };
     let body = match body {
-        None => fixture(command)
-            .with_context(|| {
-                format!("no bundled sample for {command}; pass --body FILE (chathook fixtures lists the samples)")
-            })?
-            .to_owned(),
+        None => body_for(command).with_context(|| {
+            format!(
+                "{command} is not a documented command and has no sample; pass --body FILE \
+                 (chathook fixtures lists the samples)"
+            )
+        })?,
         Some(path) if path.as_os_str() == "-" => {
             let mut text = String::new();
             std::io::stdin()
