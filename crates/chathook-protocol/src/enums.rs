@@ -85,7 +85,7 @@ open_enum!(
         ChatRoom = "ChatRoom",
         /// Live-stream group.
         AvChatRoom = "AVChatRoom",
-        /// Online-member broadcast group ([JAVA] only).
+        /// Online-member broadcast group (the Java server SDK only).
         BChatRoom = "BChatRoom",
         /// Community (supports topics).
         Community = "Community",
@@ -111,7 +111,7 @@ open_enum!(
         Mac = "Mac",
         /// macOS (English overview).
         MacOs = "macOS",
-        /// iPad ([JAVA] constant).
+        /// iPad (the Java server SDK constant).
         IPad = "iPad",
         /// Unknown platform.
         Unknown = "Unknown",

@@ -472,7 +472,7 @@ GroupCallbackOnMemberStateChange {
     event_type: MemberStateEvent = "EventType";
     member_list: Vec<Member> = "MemberList";
     ? event_cause: String = "EventCause";
-    ? /// [JAVA] only.
+    ? /// the Java server SDK only.
     group_type: GroupType = "Type";
     ? event_time: EventTime = "EventTime";
 });
@@ -536,14 +536,14 @@ GroupCallbackAfterTopicInfoChanged {
 });
 model!(body
 /// `Group.CallbackAfterMemberFieldChanged`. The changed member is `Member_Account` on
-/// 1047/60393 and `Modified_Account` on 269/105353 and in [JAVA]; both are accepted.
+/// 1047/60393 and `Modified_Account` on 269/105353 and in the Java server SDK; both are accepted.
 GroupCallbackAfterMemberFieldChanged {
     group_id: String = "GroupId";
     group_type: GroupType = "Type";
     operator_account: String = "Operator_Account";
     ? /// 1047/60393's spelling; see [`GroupCallbackAfterMemberFieldChanged::member()`].
     member_account: String = "Member_Account";
-    ? /// 269/105353's and [JAVA]'s spelling.
+    ? /// 269/105353's and the Java server SDK's spelling.
     modified_account: String = "Modified_Account";
     ? role: MemberRole = "Role";
     ? name_card: String = "NameCard";
@@ -627,7 +627,7 @@ BotOnC2cMessage {
     ? send_msg_result: Int = "SendMsgResult";
     ? error_info: String = "ErrorInfo";
     ? cloud_custom_data: String = "CloudCustomData";
-    ? /// [JAVA] only.
+    ? /// the Java server SDK only.
     unread_msg_num: UnreadMsgNum = "UnreadMsgNum";
     ? event_time: EventTime = "EventTime";
 });
@@ -645,7 +645,7 @@ BotOnGroupMessage {
     ? operator_account: String = "Operator_Account";
     ? online_only_flag: UInt = "OnlineOnlyFlag";
     ? at_robots_account: Vec<String> = "AtRobots_Account";
-    ? /// [JAVA]'s spelling; see [`BotOnGroupMessage::at_robots()`].
+    ? /// the Java server SDK's spelling; see [`BotOnGroupMessage::at_robots()`].
     at_robot_account: Vec<String> = "AtRobotAccount";
     ? cloud_custom_data: String = "CloudCustomData";
     ? topic_id: String = "TopicId";
@@ -1003,7 +1003,7 @@ impl GroupCallbackAfterMemberFieldChanged {
 }
 
 impl BotOnGroupMessage {
-    /// The mentioned bots, spelled `AtRobots_Account` (doc) or `AtRobotAccount` ([JAVA]).
+    /// The mentioned bots, spelled `AtRobots_Account` (doc) or `AtRobotAccount` (the Java server SDK).
     pub fn at_robots(&self) -> &[String] {
         self.at_robots_account
             .as_deref()
@@ -1075,7 +1075,7 @@ macro_rules! requests {
         #[allow(clippy::large_enum_variant)] // Parsed once per request; boxing buys nothing here.
         pub enum Request {
             $(
-                #[doc = concat!("`", stringify!($name), "`: see [`commands::", stringify!($name), "`].")]
+                #[doc = concat!("The body of [`commands::", stringify!($name), "`].")]
                 $variant($ty),
             )*
             /// A command not in the catalogue, kept as raw JSON.
