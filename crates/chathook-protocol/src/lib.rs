@@ -50,4 +50,6 @@ pub mod table;
 pub use message::{MsgBody, MsgElem};
 pub use request::{Error, Request};
 pub use sign::{sign, verify};
-pub use table::{COMMANDS, CommandInfo, Kind, Product, command_info, commands, commands_markdown};
+pub use table::{
+    COMMANDS, CommandInfo, Kind, Product, command_info, commands, commands_markdown, kind_of,
+};

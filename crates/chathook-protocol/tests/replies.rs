@@ -84,6 +84,20 @@ fn builders_produce_every_documented_reply() {
 }
 
 #[test]
+fn every_deciding_command_has_a_documented_reply() {
+    let deciding: Vec<&str> = chathook_protocol::COMMANDS
+        .iter()
+        .filter(|c| c.kind != chathook_protocol::Kind::After)
+        .map(|c| c.name)
+        .collect();
+    let mut with_sample: Vec<&str> = REPLIES.iter().map(|(name, _)| *name).collect();
+    let mut expected = deciding.clone();
+    with_sample.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(with_sample, expected);
+}
+
+#[test]
 fn reply_samples_parse_into_their_types_and_back() {
     fn round_trip<T: serde::Serialize + for<'de> serde::Deserialize<'de>>(command: &str) {
         let sample: Value = serde_json::from_str(reply_sample(command).unwrap()).unwrap();
