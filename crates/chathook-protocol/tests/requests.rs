@@ -367,6 +367,18 @@ fn errors_name_the_field_path() {
     )
     .unwrap_err();
     assert!(error.to_string().contains("GroupId"), "{error}");
+    // Inside a message element the path continues into MsgContent.
+    let mut body: Value =
+        serde_json::from_str(request_sample(commands::C2C_CALLBACK_AFTER_SEND_MSG).unwrap())
+            .unwrap();
+    body["MsgBody"][1]["MsgContent"]["Desc"] = json!(7);
+    let error = Request::parse(
+        commands::C2C_CALLBACK_AFTER_SEND_MSG,
+        body.to_string().as_bytes(),
+    )
+    .unwrap_err();
+    assert_eq!(error.path(), Some("MsgBody[1]"), "{error}");
+    assert!(error.to_string().contains("MsgContent.Desc"), "{error}");
 }
 
 #[test]
