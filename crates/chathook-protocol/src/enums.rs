@@ -255,6 +255,54 @@ open_enum!(
     }
 );
 
+open_enum!(
+    /// `ContentCallback.ResultNotify` `Scene`: where the moderated content came from.
+    ContentScene, exact {
+        /// A C2C message.
+        C2c = "C2C",
+        /// A C2C custom message.
+        C2cCustom = "C2CCustom",
+        /// A group message.
+        Group = "Group",
+        /// A group custom message.
+        GroupCustom = "GroupCustom",
+        /// Group profile.
+        GroupInfo = "GroupInfo",
+        /// Group member profile.
+        GroupMemberInfo = "GroupMemberInfo",
+        /// Relation chain (friend remarks, groups…).
+        RelationChain = "RelationChain",
+        /// User profile.
+        UserInfo = "UserInfo",
+    }
+);
+
+open_enum!(
+    /// `ContentCallback.ResultNotify` `ContentType`.
+    ContentType, exact {
+        /// Text.
+        Text = "Text",
+        /// Image.
+        Image = "Image",
+        /// Audio.
+        Audio = "Audio",
+        /// Video.
+        Video = "Video",
+    }
+);
+
+open_enum!(
+    /// `ContentCallback.ResultNotify` `CtxcbSuggestion`.
+    Suggestion, exact {
+        /// Blocked.
+        Block = "Block",
+        /// Needs manual review.
+        Review = "Review",
+        /// Passed.
+        Normal = "Normal",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

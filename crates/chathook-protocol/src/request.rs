@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::enums::{
-    AddType, ClientCmd, ExitType, GroupAttrOption, GroupType, JoinType, MemberRole,
-    MemberStateEvent, OptPlatform, ResponseAction, StateAction, StateReason,
+    AddType, ClientCmd, ContentScene, ContentType, ExitType, GroupAttrOption, GroupType, JoinType,
+    MemberRole, MemberStateEvent, OptPlatform, ResponseAction, StateAction, StateReason,
+    Suggestion,
 };
 use crate::message::MsgBody;
 use crate::scalar::{
@@ -678,11 +679,11 @@ ContactItem {
 model!(body
 /// `ContentCallback.ResultNotify`: **no `CallbackCommand` in the body**.
 ContentCallbackResultNotify {
-    scene: String = "Scene";
+    scene: ContentScene = "Scene";
     from_account: String = "From_Account";
     contact_item: ContactItem = "ContactItem";
     /// Text, Image, Audio, Video.
-    content_type: String = "ContentType";
+    content_type: ContentType = "ContentType";
     /// The MsgKey for C2C, the MsgSeq for groups.
     msg_id: String = "MsgID";
     /// 1 blocked, 0 passed.
@@ -693,7 +694,7 @@ ContentCallbackResultNotify {
     ? file_url: String = "FileURL";
     ? ctxcb_request_id: String = "CtxcbRequestId";
     ? ctxcb_keywords: Vec<String> = "CtxcbKeywords";
-    ? ctxcb_suggestion: String = "CtxcbSuggestion";
+    ? ctxcb_suggestion: Suggestion = "CtxcbSuggestion";
     ? ctxcb_label: String = "CtxcbLabel";
     ? ctxcb_sub_label: String = "CtxcbSubLabel";
     ? ctxcb_sub_label_desc: String = "CtxcbSubLabelDesc";

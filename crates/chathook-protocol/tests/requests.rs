@@ -291,6 +291,9 @@ fn content_callback_has_no_callback_command() {
     assert_eq!(notify.callback_command, None);
     assert_eq!(notify.sdk_app_id.map(|id| id.value), Some(1_400_187_352));
     assert_eq!(notify.contact_item.contact_type.value, 1);
+    use chathook_protocol::enums::{ContentScene, Suggestion};
+    assert_eq!(notify.scene, ContentScene::C2c);
+    assert_eq!(notify.ctxcb_suggestion, Some(Suggestion::Review));
 }
 
 #[test]
