@@ -13,7 +13,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// `exact` enums match case-sensitively and so round-trip every input unchanged.
 /// `case_insensitive` ones match ASCII case-insensitively (Tencent writes `IOS` in
 /// `State.StateChange` and `iOS` elsewhere); a known value is written back in its documented
-/// spelling, which is why only query parameters, never body fields, use that mode.
+/// spelling, so wire fields hold such a value through a spelling-keeping wrapper
+/// ([`OptPlatform`] around [`Platform`]).
 macro_rules! open_enum {
     (
         $(#[$doc:meta])* $name:ident, $mode:ident {
@@ -84,7 +85,7 @@ open_enum!(
         ChatRoom = "ChatRoom",
         /// Live-stream group.
         AvChatRoom = "AVChatRoom",
-        /// Online-member broadcast group ([JAVA] only).
+        /// Online-member broadcast group (the Java server SDK only).
         BChatRoom = "BChatRoom",
         /// Community (supports topics).
         Community = "Community",
@@ -94,8 +95,8 @@ open_enum!(
 );
 
 open_enum!(
-    /// The `OptPlatform` query parameter (matched case-insensitively).
-    OptPlatform, case_insensitive {
+    /// A client platform (`OptPlatform`, `KickedDevice[].Platform`), matched case-insensitively.
+    Platform, case_insensitive {
         /// Sent through the REST API.
         RestApi = "RESTAPI",
         /// Web SDK.
@@ -110,12 +111,31 @@ open_enum!(
         Mac = "Mac",
         /// macOS (English overview).
         MacOs = "macOS",
-        /// iPad ([JAVA] constant).
+        /// iPad (the Java server SDK constant).
         IPad = "iPad",
         /// Unknown platform.
         Unknown = "Unknown",
     }
 );
+
+/// A platform as sent (`OptPlatform` query parameter, `KickedDevice[].Platform`): keeps the
+/// exact spelling for the round trip, and [`OptPlatform::platform`] matches it
+/// case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OptPlatform(pub String);
+
+impl OptPlatform {
+    /// The platform, whatever the case it was sent in (`IOS` and `iOS` are both [`Platform::Ios`]).
+    pub fn platform(&self) -> Platform {
+        Platform::parse(&self.0)
+    }
+
+    /// The spelling as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 open_enum!(
     /// `State.StateChange` `Info.Action`.
@@ -235,6 +255,54 @@ open_enum!(
     }
 );
 
+open_enum!(
+    /// `ContentCallback.ResultNotify` `Scene`: where the moderated content came from.
+    ContentScene, exact {
+        /// A C2C message.
+        C2c = "C2C",
+        /// A C2C custom message.
+        C2cCustom = "C2CCustom",
+        /// A group message.
+        Group = "Group",
+        /// A group custom message.
+        GroupCustom = "GroupCustom",
+        /// Group profile.
+        GroupInfo = "GroupInfo",
+        /// Group member profile.
+        GroupMemberInfo = "GroupMemberInfo",
+        /// Relation chain (friend remarks, groups…).
+        RelationChain = "RelationChain",
+        /// User profile.
+        UserInfo = "UserInfo",
+    }
+);
+
+open_enum!(
+    /// `ContentCallback.ResultNotify` `ContentType`.
+    ContentType, exact {
+        /// Text.
+        Text = "Text",
+        /// Image.
+        Image = "Image",
+        /// Audio.
+        Audio = "Audio",
+        /// Video.
+        Video = "Video",
+    }
+);
+
+open_enum!(
+    /// `ContentCallback.ResultNotify` `CtxcbSuggestion`.
+    Suggestion, exact {
+        /// Blocked.
+        Block = "Block",
+        /// Needs manual review.
+        Review = "Review",
+        /// Passed.
+        Normal = "Normal",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,13 +322,16 @@ mod tests {
     }
 
     #[test]
-    fn opt_platform_matches_case_insensitively() {
-        assert_eq!(OptPlatform::parse("IOS"), OptPlatform::Ios);
-        assert_eq!(OptPlatform::parse("iOS"), OptPlatform::Ios);
-        assert_eq!(OptPlatform::parse("restapi"), OptPlatform::RestApi);
+    fn platforms_match_case_insensitively_and_keep_their_spelling() {
+        assert_eq!(Platform::parse("IOS"), Platform::Ios);
+        assert_eq!(Platform::parse("iOS"), Platform::Ios);
+        assert_eq!(Platform::parse("restapi"), Platform::RestApi);
         assert_eq!(
-            OptPlatform::parse("Harmony"),
-            OptPlatform::Other("Harmony".into())
+            Platform::parse("Harmony"),
+            Platform::Other("Harmony".into())
         );
+        let sent: OptPlatform = serde_json::from_value(json!("IOS")).unwrap();
+        assert_eq!(sent.platform(), Platform::Ios);
+        assert_eq!(serde_json::to_value(&sent).unwrap(), json!("IOS"));
     }
 }

@@ -11,7 +11,7 @@
 //! - [`request`]: a typed model for every command and [`Request::parse`];
 //! - [`reply`]: typed replies for the before-callbacks and `Chatbot.OnC2CSignalMessage`, whose
 //!   builders check decision codes against the command's documented range;
-//! - [`sign`]: the `Sign` / `RequestTime` URL authentication;
+//! - [`mod@sign`]: the `Sign` / `RequestTime` URL authentication;
 //! - [`samples`]: the catalogue's sample bodies, for tests of code built on this crate.
 //!
 //! The command reference generated from the table is `COMMANDS.md` next to this crate's
@@ -50,4 +50,6 @@ pub mod table;
 pub use message::{MsgBody, MsgElem};
 pub use request::{Error, Request};
 pub use sign::{sign, verify};
-pub use table::{COMMANDS, CommandInfo, Kind, Product, command_info, commands, commands_markdown};
+pub use table::{
+    COMMANDS, CommandInfo, Kind, Product, command_info, commands, commands_markdown, kind_of,
+};

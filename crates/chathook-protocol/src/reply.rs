@@ -61,20 +61,23 @@ pub enum ReplyError {
 }
 
 /// A reply: the status triple and the command-specific payload `T`.
+///
+/// The fields are private so that every reply comes from a builder that checked its code;
+/// `Deserialize` is there to read replies back (tests, proxies), not to build them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reply<T = NoData> {
     /// `ActionStatus`.
     #[serde(rename = "ActionStatus")]
-    pub action_status: ActionStatus,
+    action_status: ActionStatus,
     /// `ErrorCode`: the decision (0 allow; 1 refuse; 2 discard silently; or a custom code).
     #[serde(rename = "ErrorCode")]
-    pub error_code: u32,
+    error_code: u32,
     /// `ErrorInfo`: shown to the sender with a custom refusal code.
     #[serde(rename = "ErrorInfo")]
-    pub error_info: String,
+    error_info: String,
     /// The command-specific fields.
     #[serde(flatten)]
-    pub data: T,
+    data: T,
 }
 
 /// No payload: after-callbacks and plain allow/refuse decisions.
@@ -107,6 +110,26 @@ impl<T> Reply<T> {
         }
     }
 
+    /// `ActionStatus`.
+    pub fn action_status(&self) -> ActionStatus {
+        self.action_status
+    }
+
+    /// `ErrorCode`: the decision.
+    pub fn error_code(&self) -> u32 {
+        self.error_code
+    }
+
+    /// `ErrorInfo`.
+    pub fn error_info(&self) -> &str {
+        &self.error_info
+    }
+
+    /// The command-specific payload.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
     /// The reply as JSON.
     pub fn to_json(&self) -> String
     where
@@ -121,6 +144,22 @@ impl<T> Reply<T> {
 fn check_code(command: &str, code: u32) -> Result<(), ReplyError> {
     let info =
         command_info(command).ok_or_else(|| ReplyError::UnknownCommand(command.to_owned()))?;
+    // These replies are not valid without their payload; their own builders make them.
+    let required = match command {
+        commands::CHATBOT_ON_C2C_SIGNAL_MESSAGE => {
+            Some("a reply without RspData (use Reply::signal)")
+        }
+        commands::SNS_CALLBACK_PREV_FRIEND_ADD | commands::SNS_CALLBACK_PREV_FRIEND_RESPONSE => {
+            Some("a reply without ResultItem (use Reply::friend_results)")
+        }
+        _ => None,
+    };
+    if let Some(what) = required {
+        return Err(ReplyError::WrongCommand {
+            command: command.to_owned(),
+            what,
+        });
+    }
     if info.kind == Kind::After {
         return if code == 0 {
             Ok(())

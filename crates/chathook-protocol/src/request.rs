@@ -5,17 +5,20 @@
 //! marks optional, or that some documentation version omits, are `Option`s; `EventTime` is
 //! optional everywhere because samples of the same command disagree on it.
 //!
-//! Documented aliases are accepted and serialized under the primary name:
-//! `Member_Account`/`Modified_Account` (member field changed), `GroupId`/`groupID` (after
-//! create group), `GroupName`/`TagName` (friend group in both `Sns.CallbackPrev*`),
-//! `AtRobots_Account`/`AtRobotAccount`, `CallMediaType`/`MediaType`.
+//! Where Tencent's pages spell one field two ways (`Member_Account`/`Modified_Account`,
+//! `GroupId`/`groupID`, `GroupName`/`TagName`, `AtRobots_Account`/`AtRobotAccount`,
+//! `CallMediaType`/`MediaType`), the model has one optional field per spelling, so the body
+//! round-trips exactly and a body carrying both still parses, and an accessor
+//! (`member()`, `group()`, `friend_group()`, `at_robots()`, `media_type()`) gives the value
+//! whichever spelling was used.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::enums::{
-    AddType, ClientCmd, ExitType, GroupAttrOption, GroupType, JoinType, MemberRole,
-    MemberStateEvent, ResponseAction, StateAction, StateReason,
+    AddType, ClientCmd, ContentScene, ContentType, ExitType, GroupAttrOption, GroupType, JoinType,
+    MemberRole, MemberStateEvent, OptPlatform, ResponseAction, StateAction, StateReason,
+    Suggestion,
 };
 use crate::message::MsgBody;
 use crate::scalar::{
@@ -38,8 +41,8 @@ macro_rules! model {
         model!(@struct [] $(#[$doc])* $name { $($rest)* });
     };
     (@struct [$($pre:tt)*] $(#[$doc:meta])* $name:ident {
-        $( $(#[$fdoc:meta])* $field:ident : $ty:ty = $key:tt $(| $alias:tt)* ; )*
-        $( ? $(#[$odoc:meta])* $ofield:ident : $oty:ty = $okey:tt $(| $oalias:tt)* ; )*
+        $( $(#[$fdoc:meta])* $field:ident : $ty:ty = $key:tt ; )*
+        $( ? $(#[$odoc:meta])* $ofield:ident : $oty:ty = $okey:tt ; )*
     }) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,13 +51,13 @@ macro_rules! model {
             $(
                 $(#[$fdoc])*
                 #[doc = concat!("Wire key `", $key, "`.")]
-                #[serde(rename = $key $(, alias = $alias)*)]
+                #[serde(rename = $key)]
                 pub $field: $ty,
             )*
             $(
                 $(#[$odoc])*
                 #[doc = concat!("Wire key `", $okey, "` (optional).")]
-                #[serde(rename = $okey $(, alias = $oalias)*, default, skip_serializing_if = "Option::is_none")]
+                #[serde(rename = $okey, default, skip_serializing_if = "Option::is_none")]
                 pub $ofield: Option<$oty>,
             )*
             /// Fields this crate does not model, kept so that nothing is lost.
@@ -107,8 +110,8 @@ model!(item
     /// `State.StateChange` `Info`.
     StateInfo { action: StateAction = "Action"; to_account: String = "To_Account"; reason: StateReason = "Reason"; });
 model!(item
-    /// A device kicked by a login; `Platform` is kept as sent.
-    KickedDevice { platform: String = "Platform"; });
+    /// A device kicked by a login.
+    KickedDevice { platform: OptPlatform = "Platform"; });
 model!(body
 /// `State.StateChange`: login, logout, disconnect.
 StateStateChange {
@@ -135,7 +138,9 @@ model!(item
 FriendAddItem {
     to_account: String = "To_Account";
     ? remark: String = "Remark";
-    ? group_name: String = "GroupName" | "TagName";
+    ? group_name: String = "GroupName";
+    ? /// The response page's spelling, in case Tencent sends it here too; see [`FriendAddItem::friend_group`].
+    tag_name: String = "TagName";
     ? add_source: String = "AddSource";
     ? add_wording: String = "AddWording";
 });
@@ -156,7 +161,9 @@ FriendResponseItem {
     to_account: String = "To_Account";
     response_action: ResponseAction = "ResponseAction";
     ? remark: String = "Remark";
-    ? tag_name: String = "TagName" | "GroupName";
+    ? tag_name: String = "TagName";
+    ? /// The add page's spelling, in case Tencent sends it here too; see [`FriendResponseItem::friend_group`].
+    group_name: String = "GroupName";
 });
 model!(body
 /// `Sns.CallbackPrevFriendResponse` (before).
@@ -327,11 +334,14 @@ GroupCallbackBeforeCreateGroup {
 model!(body
 /// `Group.CallbackAfterCreateGroup`. The English table says `groupID`, the sample `GroupId`.
 GroupCallbackAfterCreateGroup {
-    group_id: String = "GroupId" | "groupID";
     operator_account: String = "Operator_Account";
     owner_account: String = "Owner_Account";
     group_type: GroupType = "Type";
     name: String = "Name";
+    ? /// The sample's spelling; see [`GroupCallbackAfterCreateGroup::group()`].
+    group_id: String = "GroupId";
+    ? /// The English field table's spelling.
+    group_id_lower: String = "groupID";
     ? introduction: String = "Introduction";
     ? notification: String = "Notification";
     ? member_list: Vec<Member> = "MemberList";
@@ -463,7 +473,7 @@ GroupCallbackOnMemberStateChange {
     event_type: MemberStateEvent = "EventType";
     member_list: Vec<Member> = "MemberList";
     ? event_cause: String = "EventCause";
-    ? /// [JAVA] only.
+    ? /// the Java server SDK only.
     group_type: GroupType = "Type";
     ? event_time: EventTime = "EventTime";
 });
@@ -527,12 +537,15 @@ GroupCallbackAfterTopicInfoChanged {
 });
 model!(body
 /// `Group.CallbackAfterMemberFieldChanged`. The changed member is `Member_Account` on
-/// 1047/60393 and `Modified_Account` on 269/105353 and in [JAVA]; both are accepted.
+/// 1047/60393 and `Modified_Account` on 269/105353 and in the Java server SDK; both are accepted.
 GroupCallbackAfterMemberFieldChanged {
     group_id: String = "GroupId";
     group_type: GroupType = "Type";
     operator_account: String = "Operator_Account";
-    member_account: String = "Member_Account" | "Modified_Account";
+    ? /// 1047/60393's spelling; see [`GroupCallbackAfterMemberFieldChanged::member()`].
+    member_account: String = "Member_Account";
+    ? /// 269/105353's and the Java server SDK's spelling.
+    modified_account: String = "Modified_Account";
     ? role: MemberRole = "Role";
     ? name_card: String = "NameCard";
     ? event_time: EventTime = "EventTime";
@@ -615,7 +628,7 @@ BotOnC2cMessage {
     ? send_msg_result: Int = "SendMsgResult";
     ? error_info: String = "ErrorInfo";
     ? cloud_custom_data: String = "CloudCustomData";
-    ? /// [JAVA] only.
+    ? /// the Java server SDK only.
     unread_msg_num: UnreadMsgNum = "UnreadMsgNum";
     ? event_time: EventTime = "EventTime";
 });
@@ -632,7 +645,9 @@ BotOnGroupMessage {
     msg_body: MsgBody = "MsgBody";
     ? operator_account: String = "Operator_Account";
     ? online_only_flag: UInt = "OnlineOnlyFlag";
-    ? at_robots_account: Vec<String> = "AtRobots_Account" | "AtRobotAccount";
+    ? at_robots_account: Vec<String> = "AtRobots_Account";
+    ? /// the Java server SDK's spelling; see [`BotOnGroupMessage::at_robots()`].
+    at_robot_account: Vec<String> = "AtRobotAccount";
     ? cloud_custom_data: String = "CloudCustomData";
     ? topic_id: String = "TopicId";
     ? event_time: EventTime = "EventTime";
@@ -664,11 +679,11 @@ ContactItem {
 model!(body
 /// `ContentCallback.ResultNotify`: **no `CallbackCommand` in the body**.
 ContentCallbackResultNotify {
-    scene: String = "Scene";
+    scene: ContentScene = "Scene";
     from_account: String = "From_Account";
     contact_item: ContactItem = "ContactItem";
     /// Text, Image, Audio, Video.
-    content_type: String = "ContentType";
+    content_type: ContentType = "ContentType";
     /// The MsgKey for C2C, the MsgSeq for groups.
     msg_id: String = "MsgID";
     /// 1 blocked, 0 passed.
@@ -679,7 +694,7 @@ ContentCallbackResultNotify {
     ? file_url: String = "FileURL";
     ? ctxcb_request_id: String = "CtxcbRequestId";
     ? ctxcb_keywords: Vec<String> = "CtxcbKeywords";
-    ? ctxcb_suggestion: String = "CtxcbSuggestion";
+    ? ctxcb_suggestion: Suggestion = "CtxcbSuggestion";
     ? ctxcb_label: String = "CtxcbLabel";
     ? ctxcb_sub_label: String = "CtxcbSubLabel";
     ? ctxcb_sub_label_desc: String = "CtxcbSubLabelDesc";
@@ -823,8 +838,10 @@ model!(item
 /// `Call.CallbackAfterStartCall` `CallInfo`.
 CallInfo {
     call_id: String = "CallId";
-    ? /// `CallMediaType` in the sample, `MediaType` in the table.
-    call_media_type: String = "CallMediaType" | "MediaType";
+    ? /// The sample's spelling; see [`CallInfo::media_type()`].
+    call_media_type: String = "CallMediaType";
+    ? /// The field table's spelling.
+    media_type: String = "MediaType";
     ? chat_group_id: String = "ChatGroupId";
     ? room_id: String = "RoomId";
     ? /// 1 numeric, 2 string.
@@ -953,6 +970,58 @@ MicCallbackAfterSeatInfoChanged {
     ? event_time: EventTime = "EventTime";
 });
 
+// ----- One value, two spellings -----
+
+impl FriendAddItem {
+    /// The friend group, spelled `GroupName` (documented here) or `TagName`.
+    pub fn friend_group(&self) -> Option<&str> {
+        self.group_name.as_deref().or(self.tag_name.as_deref())
+    }
+}
+
+impl FriendResponseItem {
+    /// The friend group, spelled `TagName` (documented here) or `GroupName`.
+    pub fn friend_group(&self) -> Option<&str> {
+        self.tag_name.as_deref().or(self.group_name.as_deref())
+    }
+}
+
+impl GroupCallbackAfterCreateGroup {
+    /// The new group's id, spelled `GroupId` (sample) or `groupID` (English field table).
+    pub fn group(&self) -> Option<&str> {
+        self.group_id.as_deref().or(self.group_id_lower.as_deref())
+    }
+}
+
+impl GroupCallbackAfterMemberFieldChanged {
+    /// The member whose fields changed. `Modified_Account` wins when both are present: where
+    /// it is used, it names the changed member.
+    pub fn member(&self) -> Option<&str> {
+        self.modified_account
+            .as_deref()
+            .or(self.member_account.as_deref())
+    }
+}
+
+impl BotOnGroupMessage {
+    /// The mentioned bots, spelled `AtRobots_Account` (doc) or `AtRobotAccount` (the Java server SDK).
+    pub fn at_robots(&self) -> &[String] {
+        self.at_robots_account
+            .as_deref()
+            .or(self.at_robot_account.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+impl CallInfo {
+    /// Audio or Video, spelled `CallMediaType` (sample) or `MediaType` (table).
+    pub fn media_type(&self) -> Option<&str> {
+        self.call_media_type
+            .as_deref()
+            .or(self.media_type.as_deref())
+    }
+}
+
 // ----- The enum over all commands -----
 
 /// Why a body did not parse.
@@ -1007,7 +1076,7 @@ macro_rules! requests {
         #[allow(clippy::large_enum_variant)] // Parsed once per request; boxing buys nothing here.
         pub enum Request {
             $(
-                #[doc = concat!("`", stringify!($name), "`: see [`commands::", stringify!($name), "`].")]
+                #[doc = concat!("The body of [`commands::", stringify!($name), "`].")]
                 $variant($ty),
             )*
             /// A command not in the catalogue, kept as raw JSON.

@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 /// The `CallbackCommand` strings, exactly as Tencent sends them, usable in `const` contexts
 /// (for example in `match` arms).
 pub mod commands {
-
     /// `Alert.RequestOverLimit`
     pub const ALERT_REQUEST_OVER_LIMIT: &str = "Alert.RequestOverLimit";
     /// `State.StateChange`
@@ -331,6 +330,21 @@ pub fn command_info(name: &str) -> Option<&'static CommandInfo> {
     COMMANDS.iter().find(|info| info.name == name)
 }
 
+/// The kind of `command`: from the table, or for a command not in it (Tencent adds some
+/// without notice), from its name: `CallbackBefore*` and `CallbackPrev*` decide, anything
+/// else is a notification.
+pub fn kind_of(command: &str) -> Kind {
+    if let Some(info) = command_info(command) {
+        return info.kind;
+    }
+    let verb = command.rsplit('.').next().unwrap_or(command);
+    if verb.starts_with("CallbackBefore") || verb.starts_with("CallbackPrev") {
+        Kind::Before
+    } else {
+        Kind::After
+    }
+}
+
 /// The command reference as Markdown: one row per command with product, kind, custom codes
 /// and documentation links. `COMMANDS.md` at the crate root is this text.
 pub fn commands_markdown() -> String {
@@ -414,6 +428,12 @@ mod tests {
             Some(Product::RoomKit)
         );
         assert!(command_info("group.callbackafterreadreceipt").is_none());
+        assert_eq!(
+            kind_of(commands::SNS_CALLBACK_PREV_FRIEND_ADD),
+            Kind::Before
+        );
+        assert_eq!(kind_of("Live.CallbackBeforeEnterRoom"), Kind::Before);
+        assert_eq!(kind_of("Live.CallbackAfterUpdateRoomInfo"), Kind::After);
         let before = COMMANDS.iter().filter(|c| c.kind == Kind::Before).count();
         assert_eq!(before, 11);
     }

@@ -84,6 +84,20 @@ fn builders_produce_every_documented_reply() {
 }
 
 #[test]
+fn every_deciding_command_has_a_documented_reply() {
+    let deciding: Vec<&str> = chathook_protocol::COMMANDS
+        .iter()
+        .filter(|c| c.kind != chathook_protocol::Kind::After)
+        .map(|c| c.name)
+        .collect();
+    let mut with_sample: Vec<&str> = REPLIES.iter().map(|(name, _)| *name).collect();
+    let mut expected = deciding.clone();
+    with_sample.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(with_sample, expected);
+}
+
+#[test]
 fn reply_samples_parse_into_their_types_and_back() {
     fn round_trip<T: serde::Serialize + for<'de> serde::Deserialize<'de>>(command: &str) {
         let sample: Value = serde_json::from_str(reply_sample(command).unwrap()).unwrap();
@@ -126,13 +140,18 @@ fn the_status_triple_appears_exactly_once() {
 fn decision_codes_are_checked_against_the_command() {
     // Custom ranges: C2C [120001, 130000], group [10100, 10200], Sns [38000, 39000].
     let c2c = Reply::decision(commands::C2C_CALLBACK_BEFORE_SEND_MSG, 120_001, "blocked").unwrap();
-    assert_eq!(
-        (c2c.error_code, c2c.error_info.as_str()),
-        (120_001, "blocked")
-    );
+    assert_eq!((c2c.error_code(), c2c.error_info()), (120_001, "blocked"));
     assert!(Reply::decision(commands::C2C_CALLBACK_BEFORE_SEND_MSG, 2, "").is_ok());
     assert!(Reply::decision(commands::GROUP_CALLBACK_BEFORE_SEND_MSG, 10_200, "x").is_ok());
-    assert!(Reply::decision(commands::SNS_CALLBACK_PREV_FRIEND_ADD, 38_000, "x").is_ok());
+    // Replies whose payload is required are built by their own builders.
+    assert!(matches!(
+        Reply::decision(commands::SNS_CALLBACK_PREV_FRIEND_ADD, 38_000, "x"),
+        Err(ReplyError::WrongCommand { .. })
+    ));
+    assert!(matches!(
+        Reply::decision(commands::CHATBOT_ON_C2C_SIGNAL_MESSAGE, 0, ""),
+        Err(ReplyError::WrongCommand { .. })
+    ));
     let error = Reply::decision(commands::C2C_CALLBACK_BEFORE_SEND_MSG, 10_100, "").unwrap_err();
     assert_eq!(
         error.to_string(),
