@@ -25,21 +25,8 @@ pub fn known_command(command: &str) -> Option<&'static KnownCommand> {
 }
 
 /// The kind of `command`: from the command table, or for a command missing there, from its
-/// name (`CallbackBefore*` and `CallbackPrev*` are the deciding ones), so a command Tencent adds
-/// next year is still answered the right way.
-pub fn kind_of(command: &str) -> CallbackKind {
-    match known_command(command) {
-        Some(known) => known.kind,
-        None => {
-            let verb = command.rsplit('.').next().unwrap_or(command);
-            if verb.starts_with("CallbackBefore") || verb.starts_with("CallbackPrev") {
-                CallbackKind::Before
-            } else {
-                CallbackKind::After
-            }
-        }
-    }
-}
+/// name, so a command Tencent adds next year is still answered the right way.
+pub use chathook_protocol::kind_of;
 
 /// The reply-bearing notification: Chat uses its reply's `RspData` (required).
 pub const CHATBOT_SIGNAL_MESSAGE: &str = "Chatbot.OnC2CSignalMessage";
