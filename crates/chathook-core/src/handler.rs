@@ -366,7 +366,8 @@ where
 /// Registers a handler at link time.
 ///
 /// - `name`: snake_case; its config is the `[handlers.<name>]` table.
-/// - `commands`: the `CallbackCommand`s it serves.
+/// - `commands`: the `CallbackCommand`s it serves, as constants from
+///   `chathook_protocol::commands` (or string literals for a command the table lacks).
 /// - `config`: the type its settings deserialize into ([`NoSettings`] for none).
 /// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
 ///   express (ranges, URL schemes). `check-config`, start-up and `build` all run it, so a
@@ -400,7 +401,7 @@ where
 ///
 /// register_handler! {
 ///     name: "greeter",
-///     commands: ["Group.CallbackAfterNewMemberJoin"],
+///     commands: [chathook_core::commands::GROUP_CALLBACK_AFTER_NEW_MEMBER_JOIN],
 ///     config: GreeterConfig,
 ///     build: build,
 /// }
@@ -410,7 +411,7 @@ where
 macro_rules! register_handler {
     (
         name: $name:literal,
-        commands: [$($command:literal),+ $(,)?],
+        commands: [$($command:expr),+ $(,)?],
         config: $config:ty,
         $(validate: $validate:expr,)?
         build: $build:expr $(,)?

@@ -34,6 +34,8 @@ pub use crate::handler::{
 pub use crate::protocol::{CallbackKind, Reply};
 pub use crate::rejection::Rejection;
 pub use crate::server::Chathook;
+/// Every `CallbackCommand` as a constant, for `register_handler!` and matches.
+pub use chathook_protocol::commands;
 
 #[doc(hidden)]
 pub mod __private {

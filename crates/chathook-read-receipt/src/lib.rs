@@ -26,7 +26,7 @@ use crate::model::ReadReceiptCallback;
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// The command this plugin serves.
-pub const COMMAND: &str = "Group.CallbackAfterReadReceipt";
+pub const COMMAND: &str = chathook_protocol::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT;
 
 /// `[handlers.read_receipt]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -200,7 +200,7 @@ async fn purge_periodically(store: Store, days: u32) {
 
 register_handler! {
     name: "read_receipt",
-    commands: ["Group.CallbackAfterReadReceipt"],
+    commands: [COMMAND],
     config: ReadReceiptConfig,
     validate: ReadReceiptConfig::validate,
     build: build,

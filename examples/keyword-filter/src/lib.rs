@@ -213,7 +213,10 @@ async fn build(config: KeywordFilterConfig) -> Result<KeywordFilter, String> {
 
 register_handler! {
     name: "keyword_filter",
-    commands: ["Group.CallbackBeforeSendMsg", "C2C.CallbackBeforeSendMsg"],
+    commands: [
+        chathook_core::commands::GROUP_CALLBACK_BEFORE_SEND_MSG,
+        chathook_core::commands::C2C_CALLBACK_BEFORE_SEND_MSG,
+    ],
     config: KeywordFilterConfig,
     build: build,
 }
