@@ -101,8 +101,17 @@ impl Callback {
         &self.body
     }
 
-    /// Deserializes the body into the handler's typed model. A mismatch becomes a 400 reply
-    /// whose `ErrorInfo` gives the path of the offending field.
+    /// The callback as `chathook-protocol`'s typed model of its command, in one call:
+    /// `Request::GroupAfterNewMemberJoin(..)` and so on, with every quirk of Tencent's JSON
+    /// already handled, or `Request::Unknown` for a command the table lacks. A body that does
+    /// not fit is a 400 (or a before-callback's fallback) naming the field.
+    pub fn request(&self) -> Result<chathook_protocol::Request, HandlerError> {
+        chathook_protocol::Request::parse(&self.command, &self.body)
+            .map_err(|error| HandlerError::InvalidBody(format!("invalid body: {error}")))
+    }
+
+    /// Deserializes the body into the handler's own typed model. A mismatch becomes a 400
+    /// reply whose `ErrorInfo` gives the path of the offending field.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
         // Tracking the path costs on every field; only a failed parse needs it, so a failure
         // is parsed again to say where.
@@ -451,6 +460,27 @@ macro_rules! __validate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callback_gives_its_typed_model_in_one_call() {
+        let command = crate::commands::GROUP_CALLBACK_AFTER_NEW_MEMBER_JOIN;
+        let body = chathook_protocol::samples::request_sample(command).unwrap();
+        let callback = Callback::new(1400000000, command, body);
+        assert!(matches!(
+            callback.request(),
+            Ok(chathook_protocol::Request::GroupCallbackAfterNewMemberJoin(
+                _
+            ))
+        ));
+        let unknown = Callback::new(1, "Foo.CallbackAfterBar", r#"{"a":1}"#);
+        assert!(matches!(
+            unknown.request(),
+            Ok(chathook_protocol::Request::Unknown { .. })
+        ));
+        let wrong = Callback::new(1, command, r#"{"GroupId":7}"#);
+        let error = wrong.request().unwrap_err().to_string();
+        assert!(error.contains("GroupId"), "{error}");
+    }
 
     #[test]
     fn parse_refuses_what_follows_the_value() {
