@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::{
     App, CallbackQuery, Secret, check_freshness, check_sign, parse_request_time, sign,
 };
-use crate::protocol::check_body;
+use crate::body_check::check_body;
 use crate::rejection::{Rejection, echo};
 
 /// The query parameters [`CallbackQuery`] knows, in its spelling.

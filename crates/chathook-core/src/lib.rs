@@ -10,6 +10,7 @@
 //! (routing), [`server`] (HTTP), [`metrics`], [`rejection`] (every refusal reason).
 
 pub mod auth;
+pub mod body_check;
 pub mod config;
 pub mod error;
 #[doc(hidden)]
