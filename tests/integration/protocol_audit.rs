@@ -117,3 +117,40 @@ async fn the_commands_added_in_2026_are_known() {
         assert_eq!(server.metric(&series).await, 1.0, "{series}");
     }
 }
+
+#[tokio::test]
+async fn every_before_callbacks_deny_fallback_is_one_chat_honours() {
+    let mut config = base_config();
+    enable(&mut config, "denier", json!({}));
+    config.handlers.get_mut("denier").unwrap().fallback = Some(Fallback::Deny);
+    let server = TestServer::start(config).await;
+    let before: Vec<_> = chathook_core::protocol::KNOWN_COMMANDS
+        .iter()
+        .filter(|known| known.kind == chathook_core::CallbackKind::Before)
+        .collect();
+    assert_eq!(before.len(), 11, "the denier serves every before-callback");
+    for known in before {
+        let command = known.name;
+        let (status, reply) = server.post(&fresh_query(command), fixture(command)).await;
+        assert_eq!(status, 200, "{command}: {reply}");
+        assert_eq!(reply["ActionStatus"], "OK", "{command}: {reply}");
+        match command {
+            "Sns.CallbackPrevFriendAdd" | "Sns.CallbackPrevFriendResponse" => {
+                // Chat ignores the top-level code: one refusal per target, in 38000-39000.
+                assert_eq!(reply["ErrorCode"], 0, "{command}: {reply}");
+                let items = reply["ResultItem"].as_array().expect("ResultItem");
+                assert!(!items.is_empty(), "{command}: {reply}");
+                for item in items {
+                    let code = item["ResultCode"].as_i64().unwrap();
+                    assert!((38000..=39000).contains(&code), "{command}: {reply}");
+                }
+            }
+            // ErrorCode 1 is the refusal every other before-callback documents.
+            _ => assert_eq!(reply["ErrorCode"], 1, "{command}: {reply}"),
+        }
+        let series = format!(
+            r#"chathook_fallbacks_total{{handler="denier",command="{command}",decision="deny"}}"#
+        );
+        assert_eq!(server.metric(&series).await, 1.0, "{series}");
+    }
+}

@@ -18,8 +18,9 @@ async fn startup_error(config: Config) -> String {
 #[test]
 fn the_linked_handlers_are_exactly_the_stock_plugins_and_the_test_handlers() {
     let names: Vec<_> = linked_handlers().iter().map(|r| r.name()).collect();
-    // Stock plugins from crates/chathook/src/plugins.rs: read_receipt. Test-only: probe, rival.
-    assert_eq!(names, ["probe", "read_receipt", "rival"]);
+    // Stock plugins from crates/chathook/src/plugins.rs: read_receipt. Test-only: denier,
+    // probe, rival.
+    assert_eq!(names, ["denier", "probe", "read_receipt", "rival"]);
     let probe = linked_handlers()
         .into_iter()
         .find(|r| r.name() == "probe")
@@ -35,8 +36,8 @@ async fn a_table_for_a_handler_that_is_not_linked() {
         .insert("read_reciept".into(), enabled_table());
     assert_eq!(
         startup_error(config).await,
-        "config table [handlers.read_reciept] names no linked handler (linked handlers: probe, \
-         read_receipt, rival); fix the name or add the plugin crate to the binary's link list"
+        "config table [handlers.read_reciept] names no linked handler (linked handlers: denier, \
+         probe, read_receipt, rival); fix the name or add the plugin crate to the binary's link list"
     );
 }
 

@@ -6,7 +6,8 @@ use axum::Json;
 use axum::extract::Path;
 use axum::routing::get;
 use chathook_core::{
-    BoxError, Callback, Handler, HandlerError, NoSettings, Reply, async_trait, register_handler,
+    BoxError, Callback, Handler, HandlerError, NoSettings, Reply, async_trait, commands,
+    register_handler,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -171,4 +172,40 @@ register_handler! {
     commands: ["State.StateChange"],
     config: NoSettings,
     build: build_rival,
+}
+
+/// Serves every before-callback and always fails, so each one is answered by its fallback.
+#[derive(Debug)]
+pub struct Denier;
+
+#[async_trait]
+impl Handler for Denier {
+    async fn handle(&self, _callback: Callback) -> Result<Reply, HandlerError> {
+        Err(HandlerError::internal(std::io::Error::other(
+            "denier never decides",
+        )))
+    }
+}
+
+async fn build_denier(_: NoSettings) -> Result<Denier, std::convert::Infallible> {
+    Ok(Denier)
+}
+
+register_handler! {
+    name: "denier",
+    commands: [
+        commands::C2C_CALLBACK_BEFORE_SEND_MSG,
+        commands::GROUP_CALLBACK_BEFORE_CREATE_GROUP,
+        commands::GROUP_CALLBACK_BEFORE_APPLY_JOIN_GROUP,
+        commands::GROUP_CALLBACK_BEFORE_INVITE_JOIN_GROUP,
+        commands::GROUP_CALLBACK_BEFORE_SEND_MSG,
+        commands::GROUP_CALLBACK_BEFORE_CREATE_TOPIC,
+        commands::SNS_CALLBACK_PREV_FRIEND_ADD,
+        commands::SNS_CALLBACK_PREV_FRIEND_RESPONSE,
+        commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_CREATE_OFFICIAL_ACCOUNT,
+        commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_ADD_SUBSCRIBER,
+        commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_SEND_MSG,
+    ],
+    config: NoSettings,
+    build: build_denier,
 }
