@@ -154,3 +154,24 @@ async fn every_before_callbacks_deny_fallback_is_one_chat_honours() {
         assert_eq!(server.metric(&series).await, 1.0, "{series}");
     }
 }
+
+/// The first ```rust block after `heading` in a Markdown text.
+fn rust_block_after<'a>(text: &'a str, heading: &str) -> &'a str {
+    let section = &text[text.find(heading).expect("heading")..];
+    let start = section.find("```rust\n").expect("a rust block") + "```rust\n".len();
+    let end = section[start..].find("```").expect("the block's end");
+    &section[start..start + end]
+}
+
+#[test]
+fn the_readme_shows_the_protocol_crates_doctest_as_it_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let crate_readme =
+        std::fs::read_to_string(root.join("crates/chathook-protocol/README.md")).unwrap();
+    assert_eq!(
+        rust_block_after(&readme, "## The protocol crate"),
+        rust_block_after(&crate_readme, "## Example"),
+        "README.md's example must be the crate README's doctest, which is what runs"
+    );
+}
