@@ -175,3 +175,34 @@ fn the_readme_shows_the_protocol_crates_doctest_as_it_runs() {
         "README.md's example must be the crate README's doctest, which is what runs"
     );
 }
+
+#[tokio::test]
+async fn a_decision_with_a_code_its_command_does_not_document_gets_the_fallback() {
+    let command = "Group.CallbackBeforeSendMsg";
+    // Documented for group before-send: refuse (1), discard (2), the group range 10100-10200.
+    for (code, answered) in [
+        (1, 1),
+        (2, 2),
+        (10100, 10100),
+        (120001, 0),
+        (99, 0),
+        (-1, 0),
+    ] {
+        let mut config = base_config();
+        enable(&mut config, "probe", json!({ "decide": code }));
+        let server = TestServer::start(config).await;
+        let (status, reply) = server.post(&fresh_query(command), fixture(command)).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["ErrorCode"], answered, "decided {code}: {reply}");
+        let fallbacks = server
+            .metric(&format!(
+                r#"chathook_fallbacks_total{{handler="probe",command="{command}",decision="allow"}}"#
+            ))
+            .await;
+        assert_eq!(
+            fallbacks,
+            f64::from(u8::from(answered == 0)),
+            "decided {code}"
+        );
+    }
+}

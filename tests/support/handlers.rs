@@ -50,6 +50,9 @@ pub struct ProbeConfig {
     /// What `ready()` reports.
     #[serde(default = "yes")]
     pub ready: bool,
+    /// Answer with this `ErrorCode` as a decision instead of OK.
+    #[serde(default)]
+    pub decide: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -95,6 +98,9 @@ impl Handler for Probe {
                 )));
             }
             ProbeFailure::Panic => panic!("probe was told to panic"),
+        }
+        if let Some(code) = self.config.decide {
+            return Ok(Reply::decision(code, "probe decided"));
         }
         let mut reply = Reply::ok()
             .with_field("Handler", "probe")

@@ -5,9 +5,9 @@
 use std::hint::black_box;
 
 use chathook_core::auth::{App, CallbackQuery, Secret, sign};
+use chathook_core::body_check::check_body;
 use chathook_core::config::HandlerTable;
 use chathook_core::handler::NoSettings;
-use chathook_core::body_check::check_body;
 use chathook_core::registry::Plan;
 use chathook_core::{
     Callback, Config, Handler, HandlerError, Reply, async_trait, register_handler,

@@ -8,7 +8,6 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-
 /// Every documented command, from `chathook-protocol`: the one table the routing table,
 /// `chathook handlers`, the bundled samples and the command reference all come from.
 pub use chathook_protocol::COMMANDS as KNOWN_COMMANDS;

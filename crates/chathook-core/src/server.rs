@@ -31,11 +31,11 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, Span};
 
 use crate::auth::{App, Apps, CallbackQuery, ReplayCache, Secret, Sources, unix_now};
+use crate::body_check::check_body;
 use crate::config::{Config, Fallback, Unrouted};
 use crate::error::StartupError;
 use crate::handler::{Callback, ErrorChain, HandlerError};
 use crate::metrics::{Metrics, command_label};
-use crate::body_check::check_body;
 use crate::protocol::{CallbackKind, Reply};
 use crate::registry::{Plan, Registry, Route};
 use crate::rejection::{Rejection, echo};
@@ -499,7 +499,9 @@ impl ServiceState {
             .tasks
             .spawn(async move { handler.handle(callback).await }.instrument(span.clone()));
         let result = match tokio::time::timeout(self.handler_timeout, &mut task).await {
-            Ok(Ok(result)) => result.map_err(Failure::Error),
+            Ok(Ok(result)) => result
+                .map_err(Failure::Error)
+                .and_then(|reply| check_decision(route, reply)),
             Ok(Err(join_error)) => Err(Failure::Panicked(panic_message(join_error))),
             Err(_elapsed) => {
                 task.abort();
@@ -569,6 +571,31 @@ enum Failure {
     Error(HandlerError),
     Panicked(String),
     TimedOut(Duration),
+    /// A before-callback decided with an `ErrorCode` its command does not document: Chat
+    /// would read it in some way nobody intended.
+    UndocumentedCode(String),
+}
+
+/// Refuses a before-callback decision whose code the command's documentation does not give,
+/// as `chathook-protocol`'s own reply builders do.
+fn check_decision(route: &Route, reply: Reply) -> Result<Reply, Failure> {
+    let code = reply.error_code();
+    if route.kind != CallbackKind::Before || code == 0 {
+        return Ok(reply);
+    }
+    let checked = u32::try_from(code)
+        .map_err(|_| format!("ErrorCode {code} is negative"))
+        .and_then(|code| {
+            match chathook_protocol::reply::check_decision_code(route.command, code) {
+                // A command the table lacks has no documented codes to hold it to.
+                Err(chathook_protocol::reply::ReplyError::UnknownCommand(_)) => Ok(()),
+                other => other.map_err(|error| error.to_string()),
+            }
+        });
+    match checked {
+        Ok(()) => Ok(reply),
+        Err(problem) => Err(Failure::UndocumentedCode(problem)),
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -577,6 +604,7 @@ impl std::fmt::Display for Failure {
             Self::Error(error) => write!(f, "failed: {error}"),
             Self::Panicked(message) => write!(f, "panicked: {message}"),
             Self::TimedOut(limit) => write!(f, "timed out after {} ms", limit.as_millis()),
+            Self::UndocumentedCode(problem) => write!(f, "answered with {problem}"),
         }
     }
 }

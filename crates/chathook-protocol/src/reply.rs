@@ -142,8 +142,6 @@ impl<T> Reply<T> {
 
 /// Checks that `code` is a decision `command`'s documentation allows.
 fn check_code(command: &str, code: u32) -> Result<(), ReplyError> {
-    let info =
-        command_info(command).ok_or_else(|| ReplyError::UnknownCommand(command.to_owned()))?;
     // These replies are not valid without their payload; their own builders make them.
     let required = match command {
         commands::CHATBOT_ON_C2C_SIGNAL_MESSAGE => {
@@ -160,6 +158,16 @@ fn check_code(command: &str, code: u32) -> Result<(), ReplyError> {
             what,
         });
     }
+    check_decision_code(command, code)
+}
+
+/// Whether `code` is an `ErrorCode` the documentation of `command` gives a meaning to: 0
+/// always; for a before-callback also 1 (refuse), 2 where silent discard is documented, and
+/// the command's custom range. For a reply built some other way (a framework's own reply
+/// type), so the same rule holds wherever a reply is made.
+pub fn check_decision_code(command: &str, code: u32) -> Result<(), ReplyError> {
+    let info =
+        command_info(command).ok_or_else(|| ReplyError::UnknownCommand(command.to_owned()))?;
     if info.kind == Kind::After {
         return if code == 0 {
             Ok(())
