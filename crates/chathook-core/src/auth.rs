@@ -89,15 +89,7 @@ pub fn unix_now() -> u64 {
 /// `Sign` for `token` at `request_time` (Unix seconds): lowercase hex SHA-256 of the token
 /// immediately followed by the decimal time.
 pub fn sign(token: &str, request_time: u64) -> String {
-    hex::encode(sign_digest(token, &request_time.to_string()))
-}
-
-/// Signs over the time exactly as received, so the digest covers the bytes Chat signed.
-fn sign_digest(token: &str, request_time: &str) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    hasher.update(token.as_bytes());
-    hasher.update(request_time.as_bytes());
-    hasher.finalize().into()
+    chathook_protocol::sign(token, &request_time.to_string())
 }
 
 /// The query parameters Chat appends to the callback URL. Names are matched without regard to
@@ -237,18 +229,10 @@ pub fn check_freshness(request_time: u64, now: u64, max_skew_secs: u64) -> Resul
 
 /// Whether `sign` is the signature of `request_time` (as received) under one of `tokens`.
 pub fn check_sign(tokens: &[Secret], sign: &str, request_time: &str) -> Result<(), Rejection> {
-    // Chat sends lowercase hex; a proxy or SDK that upper-cases it still carries the same
-    // digest, so either case is read.
-    let mut received = [0u8; 32];
-    if hex::decode_to_slice(sign, &mut received).is_err() {
-        return Err(Rejection::SignMismatch);
-    }
-    // Every token is tried, whatever matches, so timing tells nothing about which one did.
-    let matched = tokens.iter().fold(false, |matched, token| {
-        let expected = sign_digest(token.expose(), request_time);
-        matched | bool::from(expected.ct_eq(&received))
-    });
-    if matched {
+    // chathook-protocol's verify reads either hex case (a proxy that upper-cases the digest
+    // still carries it), tries every token whatever matches, and compares in constant time.
+    let tokens: Vec<&str> = tokens.iter().map(Secret::expose).collect();
+    if chathook_protocol::verify(&tokens, sign, request_time) {
         Ok(())
     } else {
         Err(Rejection::SignMismatch)
