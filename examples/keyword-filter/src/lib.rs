@@ -83,21 +83,26 @@ pub struct BeforeSendMsg {
 }
 
 /// `MsgBody` typed by chathook-protocol, where every element writes back exactly the JSON it
-/// came as. An element whose typed form would not (a `TIMLocationElem` with `"Latitude": 22`
-/// types it as the float `22.0`) is kept as [`MsgElem::Unknown`], which is written back
-/// untouched; a malformed known element is refused, with its path, as chathook-protocol
-/// refuses it.
+/// came as. An element that chathook-protocol cannot type (`"ImageFormat": "01"`, a text
+/// that is not a string), or whose typed form would not write back the same (a
+/// `TIMLocationElem` with `"Latitude": 22` types it as the float `22.0`), is kept as
+/// [`MsgElem::Unknown`], written back untouched, so that one odd element neither changes nor
+/// keeps the rest of the message from being filtered. An element that is not a JSON object
+/// is refused, with its path.
 fn exact_msg_body<'de, D: Deserializer<'de>>(deserializer: D) -> Result<MsgBody, D::Error> {
     struct Exact(MsgElem);
 
     impl<'de> Deserialize<'de> for Exact {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             let raw = Value::deserialize(deserializer)?;
-            let typed = MsgElem::deserialize(&raw).map_err(de::Error::custom)?;
-            if serde_json::to_value(&typed).is_ok_and(|written| written == raw) {
-                Ok(Self(typed))
-            } else {
-                Ok(Self(MsgElem::Unknown(raw)))
+            if !raw.is_object() {
+                return Err(de::Error::custom("a message element must be a JSON object"));
+            }
+            match MsgElem::deserialize(&raw) {
+                Ok(typed) if serde_json::to_value(&typed).is_ok_and(|back| back == raw) => {
+                    Ok(Self(typed))
+                }
+                _ => Ok(Self(MsgElem::Unknown(raw))),
             }
         }
     }
@@ -341,18 +346,31 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_element_is_refused_with_its_path() {
+    fn elements_chathook_protocol_cannot_type_are_kept_and_the_rest_filtered() {
+        let odd = [
+            json!({ "MsgType": "TIMImageElem", "MsgContent": { "UUID": "spam", "ImageFormat": "01" } }),
+            json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": 7 } }),
+            json!({ "MsgType": "TIMTextElem", "MsgContent": "spam" }),
+            json!({ "MsgContent": { "Text": "spam" } }),
+        ];
+        let mut body = odd.to_vec();
+        body.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "spam" } }));
+        let reply = filter(Action::Mask).decide(GROUP_COMMAND, message(Value::from(body)));
+        let mut expected = odd.to_vec();
+        expected.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "****" } }));
+        assert_eq!(reply.fields()["MsgBody"], Value::from(expected));
+
         let body = json!({ "MsgBody": [
             { "MsgType": "TIMTextElem", "MsgContent": { "Text": "fine" } },
-            { "MsgType": "TIMTextElem", "MsgContent": { "Text": 7 } },
+            "spam",
         ] });
         let error = Callback::new(1, GROUP_COMMAND, body.to_string())
             .parse::<BeforeSendMsg>()
             .unwrap_err()
             .to_string();
-        assert!(
-            error.starts_with("invalid MsgBody[1]: MsgContent.Text: "),
-            "{error}"
+        assert_eq!(
+            error,
+            "invalid MsgBody[1]: a message element must be a JSON object"
         );
     }
 
