@@ -354,7 +354,7 @@ async fn bad_bodies_are_400_with_the_field_path() {
         ),
         (
             json!({"GroupId": "g", "GroupMsgReceiptList": [{"MsgSeq": "seven"}]}),
-            "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found \"seven\"",
+            "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \"seven\", expected a signed integer, as a number or a numeric string",
         ),
         (
             json!({"GroupId": "g", "GroupMsgReceiptList": [{"MsgSeq": 1, "ReadNum": -2}]}),

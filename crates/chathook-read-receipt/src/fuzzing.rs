@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chathook_core::Callback;
+use chathook_protocol::Request;
 
 use crate::COMMAND;
 use crate::model::{MessageKey, ReadReceiptCallback, ReceiptState};
@@ -17,7 +18,8 @@ const PAIRS: usize = 8;
 ///
 /// Parsing never panics, and the handler's path ([`Callback::parse`]) accepts exactly what
 /// `serde_json` does; a parsed callback keeps the model's promises (non-empty ids, no negative
-/// sequence or count); [`ReadReceiptCallback::into_states`] never panics and gives one state
+/// sequence or count), read as chathook-protocol's typed model reads them where that model
+/// accepts the body too; [`ReadReceiptCallback::into_states`] never panics and gives one state
 /// per distinct message; and the merge is order-independent: the receipts in any order, one
 /// state at a time forwards or backwards, or the whole callback merged twice, give the same
 /// states, and any two states merge the same either way round.
@@ -40,6 +42,8 @@ pub fn read_receipt(data: &[u8]) {
         assert!(receipt.unread_num.is_none_or(|n| n >= 0));
         assert!(receipt.members.iter().all(|m| !m.account.is_empty()));
     }
+
+    agrees_with_chathook_protocol(data, &callback);
 
     let states = callback.clone().into_states(SDK_APP_ID);
     let mut seqs: Vec<i64> = callback.receipts.iter().map(|r| r.msg_seq).collect();
@@ -92,6 +96,42 @@ pub fn read_receipt(data: &[u8]) {
             ba.merge(a.clone());
             assert_eq!(ab, ba, "commutative");
         }
+    }
+}
+
+/// Where chathook-protocol's typed `Group.CallbackAfterReadReceipt` reads the body too, the
+/// plugin's model reads the same values: both take integers with chathook-protocol's lenient
+/// scalars; the plugin only adds its own rules (and defaults for what it does not require).
+fn agrees_with_chathook_protocol(data: &[u8], callback: &ReadReceiptCallback) {
+    let Ok(Request::GroupCallbackAfterReadReceipt(typed)) = Request::parse(COMMAND, data) else {
+        return;
+    };
+    assert_eq!(callback.group_id, typed.group_id);
+    let group_type = serde_json::to_value(&typed.group_type).expect("a type serializes");
+    assert_eq!(callback.group_type.as_deref(), group_type.as_str());
+    assert_eq!(
+        callback.event_time_ms.map(i128::from),
+        typed.event_time.map(|time| i128::from(time.millis()))
+    );
+    assert_eq!(callback.receipts.len(), typed.group_msg_receipt_list.len());
+    for (ours, theirs) in callback.receipts.iter().zip(&typed.group_msg_receipt_list) {
+        assert_eq!(i128::from(ours.msg_seq), i128::from(theirs.msg_seq.value));
+        assert_eq!(
+            ours.read_num.map(i128::from),
+            Some(i128::from(theirs.read_num.value))
+        );
+        assert_eq!(
+            ours.unread_num.map(i128::from),
+            Some(i128::from(theirs.unread_num.value))
+        );
+        let accounts: Vec<&str> = theirs
+            .read_receipt_members
+            .iter()
+            .flatten()
+            .map(|member| member.account.as_str())
+            .collect();
+        let ours: Vec<&str> = ours.members.iter().map(|m| m.account.as_str()).collect();
+        assert_eq!(ours, accounts);
     }
 }
 

@@ -3,7 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::de::{self, Visitor};
+use chathook_protocol::scalar::Int;
+use serde::de;
 use serde::{Deserialize, Deserializer};
 
 /// `Group.CallbackAfterReadReceipt`, as Chat sends it (protocol.md §4 and §7.2).
@@ -141,48 +142,14 @@ impl ReadReceiptCallback {
     }
 }
 
-/// A JSON integer, or a string holding one (Tencent sends both), read in one pass.
-struct LenientInteger;
-
-impl Visitor<'_> for LenientInteger {
-    type Value = i64;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("an integer")
-    }
-
-    fn visit_i64<E: de::Error>(self, value: i64) -> Result<i64, E> {
-        Ok(value)
-    }
-
-    fn visit_u64<E: de::Error>(self, value: u64) -> Result<i64, E> {
-        i64::try_from(value).map_err(|_| E::custom(format!("expected an integer, found {value}")))
-    }
-
-    fn visit_f64<E: de::Error>(self, value: f64) -> Result<i64, E> {
-        Err(E::custom(format!("expected an integer, found {value}")))
-    }
-
-    fn visit_str<E: de::Error>(self, text: &str) -> Result<i64, E> {
-        text.trim()
-            .parse()
-            .map_err(|_| E::custom(format!("expected an integer, found {text:?}")))
-    }
-}
-
-/// An integer read with [`LenientInteger`], so serde's own `Option` handles null.
-struct Lenient(i64);
-
-impl<'de> Deserialize<'de> for Lenient {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LenientInteger).map(Lenient)
-    }
-}
+// Integers: Tencent sends them as JSON numbers or as numeric strings. Both are read by
+// chathook-protocol's lenient `Int`; what this plugin adds is its own rule on top (no
+// negative sequence or count), with an error naming the rule, in the field's own path.
 
 fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let Lenient(value) = Lenient::deserialize(deserializer)?;
+    let value = Int::deserialize(deserializer)?.value;
     if value < 0 {
-        return Err(serde::de::Error::custom(format!(
+        return Err(de::Error::custom(format!(
             "must not be negative, found {value}"
         )));
     }
@@ -190,13 +157,13 @@ fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> 
 }
 
 fn optional_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    Ok(Option::<Lenient>::deserialize(deserializer)?.map(|Lenient(value)| value))
+    Ok(Option::<Int>::deserialize(deserializer)?.map(|int| int.value))
 }
 
 fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
     let count = optional_integer(deserializer)?;
     if let Some(negative) = count.filter(|count| *count < 0) {
-        return Err(serde::de::Error::custom(format!(
+        return Err(de::Error::custom(format!(
             "a count must not be negative, found {negative}"
         )));
     }
@@ -295,6 +262,17 @@ mod tests {
         assert_eq!(callback.receipts[0].msg_seq, 7);
         assert!(callback.receipts[1].members.is_empty());
         assert!(parse(r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":1}"#).is_ok());
+        let body = r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"1","ReadNum":"3",
+            "UnreadNum":null}],"EventTime":null}"#;
+        let callback = parse(body).unwrap();
+        assert_eq!(
+            (
+                callback.receipts[0].read_num,
+                callback.receipts[0].unread_num
+            ),
+            (Some(3), None)
+        );
+        assert_eq!(callback.event_time_ms, None);
         for empty in [
             r#"{"GroupId":"g","GroupMsgReceiptList":null}"#,
             r#"{"GroupId":"g","EventTime":1}"#,
@@ -320,11 +298,28 @@ mod tests {
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"x"}]}"#,
-                "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found \"x\"",
+                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \"x\", expected a signed integer, as a number or a numeric string",
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1.5}]}"#,
-                "invalid GroupMsgReceiptList[0].MsgSeq: expected an integer, found 1.5",
+                "invalid GroupMsgReceiptList[0].MsgSeq: invalid type: floating point `1.5`, expected a signed integer, as a number or a numeric string",
+            ),
+            (
+                // Numeric strings must be canonical, as chathook-protocol reads them.
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":" 7"}]}"#,
+                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \" 7\", expected a signed integer, as a number or a numeric string",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":9223372036854775808}]}"#,
+                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: integer `9223372036854775808`, expected a signed integer, as a number or a numeric string",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"-3"}]}"#,
+                "invalid GroupMsgReceiptList[0].MsgSeq: must not be negative, found -3",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadNum":"-2"}]}"#,
+                "invalid GroupMsgReceiptList[0].ReadNum: a count must not be negative, found -2",
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1},{"MsgSeq":2,"UnreadNum":-1}]}"#,
@@ -336,7 +331,7 @@ mod tests {
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":"soon"}"#,
-                "invalid EventTime: expected an integer, found \"soon\"",
+                "invalid EventTime: invalid value: string \"soon\", expected a signed integer, as a number or a numeric string",
             ),
             (
                 r#"{"GroupId":"g\u0000","GroupMsgReceiptList":[]}"#,

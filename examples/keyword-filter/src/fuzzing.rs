@@ -2,6 +2,7 @@
 //! and the regression test below. Not part of the API.
 
 use chathook_core::Reply;
+use chathook_protocol::MsgElem;
 use serde_json::Value;
 
 use crate::{
@@ -21,7 +22,8 @@ const C2C_CODE: i64 = 125_000;
 /// text element, as written or in other ASCII case, is caught: `reject` answers the command's
 /// code, `discard` answers 2, and `mask` returns the body with the same elements, each text
 /// the same length with those occurrences (at least) turned into `*` and every other character
-/// either kept or `*`. A message with no banned word passes unchanged.
+/// either kept or `*`, and every other element exactly as sent. A message with no banned word
+/// passes unchanged.
 pub fn keyword_filter(data: &[u8]) {
     let (words, body): (Vec<String>, &[u8]) = match data.iter().position(|byte| *byte == b'\n') {
         Some(at) => (
@@ -36,6 +38,10 @@ pub fn keyword_filter(data: &[u8]) {
     let Ok(message) = serde_json::from_slice::<BeforeSendMsg>(body) else {
         return;
     };
+    // The elements as sent, which a masked body must keep but for the masked words.
+    let sent: Value = serde_json::from_slice(body).expect("a parsed body is JSON");
+    let sent = sent["MsgBody"].as_array().expect("MsgBody is an array");
+    assert_eq!(sent.len(), message.msg_body.len());
     let filter = |action| {
         KeywordFilter::new(KeywordFilterConfig {
             banned_words: words.clone(),
@@ -86,10 +92,15 @@ pub fn keyword_filter(data: &[u8]) {
     };
     let masked = masked.as_array().expect("MsgBody is an array");
     assert_eq!(masked.len(), message.msg_body.len());
-    for ((element, after), hide) in message.msg_body.iter().zip(masked).zip(&must_mask) {
-        let before = serde_json::to_value(element).expect("elements serialize");
+    for (((element, before), after), hide) in message
+        .msg_body
+        .iter()
+        .zip(sent)
+        .zip(masked)
+        .zip(&must_mask)
+    {
         let Some(text) = text_of(element) else {
-            assert_eq!(&before, after, "a non-text element changed");
+            assert_eq!(before, after, "a non-text element changed");
             continue;
         };
         let new_text = after["MsgContent"]["Text"]
@@ -112,12 +123,16 @@ pub fn keyword_filter(data: &[u8]) {
     }
 }
 
-/// The text of a `TIMTextElem`, if the element is one.
-fn text_of(element: &crate::MsgElement) -> Option<&str> {
-    if element.msg_type != "TIMTextElem" {
-        return None;
+/// The text of a `TIMTextElem`, if the element is one: typed, or kept raw by
+/// chathook-protocol because it carries other keys too.
+fn text_of(element: &MsgElem) -> Option<&str> {
+    match element {
+        MsgElem::Text(text) => Some(&text.text),
+        MsgElem::Unknown(raw) if raw["MsgType"] == "TIMTextElem" => {
+            raw.get("MsgContent")?.get("Text")?.as_str()
+        }
+        _ => None,
     }
-    element.msg_content.get("Text")?.as_str()
 }
 
 /// Which chars of `text` belong to an occurrence of a word, matched as written or in other

@@ -10,13 +10,15 @@
 pub mod fuzzing;
 
 use chathook_core::{Callback, Handler, HandlerError, Reply, async_trait, register_handler};
-use serde::{Deserialize, Serialize};
+use chathook_protocol::{MsgBody, MsgElem};
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
 use serde_json::Value;
 
 /// Commands served.
-pub const GROUP_COMMAND: &str = "Group.CallbackBeforeSendMsg";
+pub const GROUP_COMMAND: &str = chathook_protocol::commands::GROUP_CALLBACK_BEFORE_SEND_MSG;
 /// Commands served.
-pub const C2C_COMMAND: &str = "C2C.CallbackBeforeSendMsg";
+pub const C2C_COMMAND: &str = chathook_protocol::commands::C2C_CALLBACK_BEFORE_SEND_MSG;
 
 /// Custom rejection codes Chat shows to the sender must fall in these ranges (protocol.md §2).
 const GROUP_CODES: std::ops::RangeInclusive<i64> = 10100..=10200;
@@ -67,36 +69,68 @@ fn default_reason() -> String {
     "the message contains a banned word".into()
 }
 
-/// The parts of a before-send callback the filter reads. Both commands carry `MsgBody`.
+/// The parts of a before-send callback the filter reads. Both commands carry `MsgBody`; the
+/// other fields are left unread, so a body the filter does not need to understand in full
+/// is still filtered.
 #[derive(Debug, Deserialize)]
 pub struct BeforeSendMsg {
-    /// The message's elements.
-    #[serde(rename = "MsgBody")]
-    pub msg_body: Vec<MsgElement>,
+    /// The message's elements, as chathook-protocol types them. Only text is read; every
+    /// other element (and any element chathook-protocol does not know, kept as
+    /// [`MsgElem::Unknown`]) is written back as it came, so a rewritten body changes nothing
+    /// but the masked words.
+    #[serde(rename = "MsgBody", deserialize_with = "exact_msg_body")]
+    pub msg_body: MsgBody,
 }
 
-/// One element of `MsgBody`. Only text is read; every other element is kept as it came, so a
-/// rewritten body changes nothing but the masked words.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-pub struct MsgElement {
-    /// `TIMTextElem`, `TIMImageElem`, ...
-    #[serde(rename = "MsgType")]
-    pub msg_type: String,
-    /// The element's content, left as raw JSON.
-    #[serde(rename = "MsgContent")]
-    pub msg_content: Value,
-}
+/// `MsgBody` typed by chathook-protocol, where every element writes back exactly the JSON it
+/// came as. An element that chathook-protocol cannot type (`"ImageFormat": "01"`, a text
+/// that is not a string), or whose typed form would not write back the same (a
+/// `TIMLocationElem` with `"Latitude": 22` types it as the float `22.0`), is kept as
+/// [`MsgElem::Unknown`], written back untouched, so that one odd element neither changes nor
+/// keeps the rest of the message from being filtered. An element that is not a JSON object
+/// is refused, with its path.
+fn exact_msg_body<'de, D: Deserializer<'de>>(deserializer: D) -> Result<MsgBody, D::Error> {
+    struct Exact(MsgElem);
 
-impl MsgElement {
-    fn text_mut(&mut self) -> Option<&mut String> {
-        if self.msg_type != "TIMTextElem" {
-            return None;
-        }
-        match self.msg_content.get_mut("Text")? {
-            Value::String(text) => Some(text),
-            _ => None,
+    impl<'de> Deserialize<'de> for Exact {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let raw = Value::deserialize(deserializer)?;
+            if !raw.is_object() {
+                return Err(de::Error::custom("a message element must be a JSON object"));
+            }
+            match MsgElem::deserialize(&raw) {
+                Ok(typed) if serde_json::to_value(&typed).is_ok_and(|back| back == raw) => {
+                    Ok(Self(typed))
+                }
+                _ => Ok(Self(MsgElem::Unknown(raw))),
+            }
         }
     }
+
+    let elements = Vec::<Exact>::deserialize(deserializer)?;
+    Ok(elements.into_iter().map(|Exact(element)| element).collect())
+}
+
+/// The text of a text element, which the filter reads and masks in place.
+///
+/// A `TIMTextElem` that carries keys besides `MsgType` and `MsgContent` is kept by
+/// chathook-protocol as [`MsgElem::Unknown`]; its `MsgContent.Text` is still a message text, so
+/// it is filtered too (and everything else in it kept).
+pub fn text_mut(element: &mut MsgElem) -> Option<&mut String> {
+    match element {
+        MsgElem::Text(text) => Some(&mut text.text),
+        MsgElem::Unknown(raw) if element_is_text(raw) => {
+            match raw.get_mut("MsgContent")?.get_mut("Text")? {
+                Value::String(text) => Some(text),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn element_is_text(raw: &Value) -> bool {
+    raw.get("MsgType").and_then(Value::as_str) == Some("TIMTextElem")
 }
 
 /// The handler.
@@ -141,7 +175,7 @@ impl KeywordFilter {
     pub fn decide(&self, command: &str, mut message: BeforeSendMsg) -> Reply {
         let mut matched = false;
         for element in &mut message.msg_body {
-            if let Some(text) = element.text_mut() {
+            if let Some(text) = text_mut(element) {
                 if let Some(masked) = mask(text, &self.banned) {
                     *text = masked;
                     matched = true;
@@ -213,10 +247,7 @@ async fn build(config: KeywordFilterConfig) -> Result<KeywordFilter, String> {
 
 register_handler! {
     name: "keyword_filter",
-    commands: [
-        chathook_core::commands::GROUP_CALLBACK_BEFORE_SEND_MSG,
-        chathook_core::commands::C2C_CALLBACK_BEFORE_SEND_MSG,
-    ],
+    commands: [GROUP_COMMAND, C2C_COMMAND],
     config: KeywordFilterConfig,
     build: build,
 }
@@ -283,6 +314,63 @@ mod tests {
                 { "MsgType": "TIMTextElem", "MsgContent": { "Text": "**** and **, ****!" } },
                 image,
             ])
+        );
+    }
+
+    #[test]
+    fn mask_keeps_every_other_element_exactly_as_it_came() {
+        // Known elements with numbers as strings, an element type chathook-protocol does not
+        // know, and a text element with a key of its own (kept raw by chathook-protocol, and
+        // still filtered).
+        let others = [
+            json!({ "MsgType": "TIMImageElem", "MsgContent": { "UUID": "spam", "ImageFormat": "1",
+                "ImageInfoArray": [{ "Type": 1, "Size": "1853095", "Width": 2448, "URL": "https://x/spam" }] } }),
+            json!({ "MsgType": "TIMLocationElem", "MsgContent": { "Desc": "spam", "Latitude": 22, "Longitude": 113.9 } }),
+            json!({ "MsgType": "TIMRelayElem", "MsgContent": { "Title": "spam", "MsgList": [] } }),
+            json!({ "MsgType": "TIMCustomElem", "MsgContent": { "Data": "spam", "Future": true } }),
+        ];
+        let mut body = vec![json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "spam" } })];
+        body.extend(others.iter().cloned());
+        body.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "SPAM!", "Lang": "en" }, "Ext": 1 }));
+        let reply = filter(Action::Mask).decide(GROUP_COMMAND, message(Value::from(body)));
+        let mut expected =
+            vec![json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "****" } })];
+        expected.extend(others.iter().cloned());
+        expected.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "****!", "Lang": "en" }, "Ext": 1 }));
+        assert_eq!(reply.fields()["MsgBody"], Value::from(expected));
+
+        // The raw text element alone is caught as well.
+        let raw = json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "spam" }, "Ext": 1 }]);
+        let reply = filter(Action::Reject).decide(C2C_COMMAND, message(raw));
+        assert_eq!(reply.error_code(), 120_123);
+    }
+
+    #[test]
+    fn elements_chathook_protocol_cannot_type_are_kept_and_the_rest_filtered() {
+        let odd = [
+            json!({ "MsgType": "TIMImageElem", "MsgContent": { "UUID": "spam", "ImageFormat": "01" } }),
+            json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": 7 } }),
+            json!({ "MsgType": "TIMTextElem", "MsgContent": "spam" }),
+            json!({ "MsgContent": { "Text": "spam" } }),
+        ];
+        let mut body = odd.to_vec();
+        body.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "spam" } }));
+        let reply = filter(Action::Mask).decide(GROUP_COMMAND, message(Value::from(body)));
+        let mut expected = odd.to_vec();
+        expected.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "****" } }));
+        assert_eq!(reply.fields()["MsgBody"], Value::from(expected));
+
+        let body = json!({ "MsgBody": [
+            { "MsgType": "TIMTextElem", "MsgContent": { "Text": "fine" } },
+            "spam",
+        ] });
+        let error = Callback::new(1, GROUP_COMMAND, body.to_string())
+            .parse::<BeforeSendMsg>()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid MsgBody[1]: a message element must be a JSON object"
         );
     }
 
