@@ -141,12 +141,13 @@ pub struct LocationElem {
     /// Description of the place.
     #[serde(rename = "Desc", default, skip_serializing_if = "Option::is_none")]
     pub desc: Option<String>,
-    /// Latitude.
+    /// Latitude, as sent: a JSON number keeps its form (`22` stays `22`, not `22.0`), so the
+    /// element writes back exactly; `as_f64()` reads it.
     #[serde(rename = "Latitude", default, skip_serializing_if = "Option::is_none")]
-    pub latitude: Option<f64>,
-    /// Longitude.
+    pub latitude: Option<serde_json::Number>,
+    /// Longitude, as sent (see `latitude`).
     #[serde(rename = "Longitude", default, skip_serializing_if = "Option::is_none")]
-    pub longitude: Option<f64>,
+    pub longitude: Option<serde_json::Number>,
     /// Fields this crate does not model.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -354,6 +355,15 @@ pub struct VideoFileElem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_location_writes_back_its_numbers_as_sent() {
+        let sent = serde_json::json!([
+            {"MsgType": "TIMLocationElem", "MsgContent": {"Desc": "x", "Latitude": 22, "Longitude": 113.94}}
+        ]);
+        let body: MsgBody = serde_json::from_value(sent.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&body).unwrap(), sent);
+    }
     use serde_json::json;
 
     #[test]
