@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chathook_tests::*;
 use serde_json::{Value, json};
 
-pub(crate) use chathook_read_receipt::COMMAND;
+pub(crate) use chathook_core::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT as COMMAND;
 
 /// A server with read_receipt on a fresh SQLite file in `dir`.
 pub(crate) async fn sqlite_server(dir: &tempfile::TempDir, extra: Value) -> TestServer {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use chathook_core::Callback;
 use chathook_protocol::Request;
 
-use crate::COMMAND;
 use crate::model::{MessageKey, ReadReceiptCallback, ReceiptState};
+use chathook_core::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT as COMMAND;
 
 /// The app the states are keyed under.
 const SDK_APP_ID: i64 = 1_400_000_000;

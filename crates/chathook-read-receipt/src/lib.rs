@@ -25,9 +25,6 @@ use serde::Deserialize;
 use crate::model::ReadReceiptCallback;
 use crate::store::{Store, StoreError, StoreOptions};
 
-/// The command this plugin serves.
-pub const COMMAND: &str = chathook_protocol::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT;
-
 /// `[handlers.read_receipt]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -200,7 +197,7 @@ async fn purge_periodically(store: Store, days: u32) {
 
 register_handler! {
     name: "read_receipt",
-    commands: [COMMAND],
+    commands: [chathook_core::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT],
     config: ReadReceiptConfig,
     validate: ReadReceiptConfig::validate,
     build: build,
