@@ -1,5 +1,5 @@
 //! Properties of the request checks, shared by the `cargo fuzz` targets in
-//! `crates/chathook-fuzz` and the regression tests below.
+//! `tests/fuzz` and the regression tests below.
 //!
 //! Each function takes one raw fuzz input and panics when a property fails, so a fuzz target is
 //! one line and `cargo test` replays the seed corpus and every saved crash input through the
@@ -311,11 +311,11 @@ pub fn body(data: &[u8]) {
 }
 
 /// Runs `property` on every file of the seed corpus and the saved regressions of `target` in
-/// `crates/chathook-fuzz`, from a crate directory beside it; returns how many it ran.
+/// `tests/fuzz`, from a crate directory two levels under the repository root; returns how many it ran.
 ///
 /// For the regression tests of the crates whose code the targets check.
 pub fn replay(crate_dir: &str, target: &str, property: fn(&[u8])) -> usize {
-    let fuzz_dir = std::path::Path::new(crate_dir).join("../../crates/chathook-fuzz");
+    let fuzz_dir = std::path::Path::new(crate_dir).join("../../tests/fuzz");
     let mut ran = 0;
     let mut failed = Vec::new();
     for kind in ["seeds", "regressions"] {

@@ -1,5 +1,5 @@
 //! Properties of the typed model, shared by the `read_receipt` target in
-//! `crates/chathook-fuzz` and the regression test below. Not part of the API.
+//! `tests/fuzz` and the regression test below. Not part of the API.
 
 use std::collections::BTreeMap;
 

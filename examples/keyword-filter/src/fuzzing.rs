@@ -1,4 +1,4 @@
-//! Properties of the filter, shared by the `keyword_filter` target in `crates/chathook-fuzz`
+//! Properties of the filter, shared by the `keyword_filter` target in `tests/fuzz`
 //! and the regression test below. Not part of the API.
 
 use chathook_core::Reply;

@@ -4,7 +4,7 @@
 # the crashing inputs are. Stable Rust is enough: libFuzzer's coverage needs no nightly flag,
 # only AddressSanitizer would, and safe Rust gains little from it (`-s none`).
 #
-#   bash crates/chathook-fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
+#   bash tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # A crash worth keeping goes to regressions/<target>/ (after `cargo fuzz tmin` if it is big);
 # `cargo test --workspace` then replays it with every seed, without libFuzzer.
