@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use chathook_tests::process::{self, RunningBinary, clean_command};
+use chathook_tests::process::{self, APP_TOML, RunningBinary, block_on, clean_command};
 use chathook_tests::*;
 use serde_json::Value;
 
@@ -14,8 +14,6 @@ fn chathook(dir: &tempfile::TempDir) -> Command {
 fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
     process::write_config(dir.path(), text)
 }
-
-const APP_TOML: &str = "[apps.main]\nsdk_app_id = 1400000000\ntokens = [\"file-token\"]\n";
 
 #[test]
 fn environment_variables_override_the_file_with_double_underscore_nesting() {
@@ -216,17 +214,18 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
     let mut server = RunningBinary::spawn(command);
     let addr = server.addr.clone();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let time = now();
         let url = format!(
             "http://{addr}/im/callback?SdkAppid=1400000000&CallbackCommand=State.StateChange&Sign={}&RequestTime={time}",
             chathook_core::auth::sign("file-token", time)
         );
-        let response = reqwest::Client::new().post(url).body(fixture("State.StateChange")).send().await.unwrap();
+        let response = reqwest::Client::new()
+            .post(url)
+            .body(fixture("State.StateChange"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
     });
 
@@ -266,11 +265,7 @@ fn by_default_only_problems_are_logged_per_callback() {
         url(&chathook_core::auth::sign("file-token", time), time),
         url(&"0".repeat(64), time),
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let client = reqwest::Client::new();
         for (url, status) in [(good, 200), (forged, 401)] {
             let response = client

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use chathook_tests::process::{RunningBinary, clean_command, write_config};
+use chathook_tests::process::{APP_TOML, RunningBinary, block_on, clean_command, write_config};
 use chathook_tests::*;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -296,19 +296,13 @@ fn binary(dir: &tempfile::TempDir, config: &str) -> Command {
     command
 }
 
-const APP_TOML: &str = "[apps.main]\nsdk_app_id = 1400000000\ntokens = [\"file-token\"]\n";
-
 #[test]
 fn a_flood_of_bad_requests_is_counted_but_logged_within_budget() {
     let dir = tempfile::tempdir().unwrap();
     let config = format!("{APP_TOML}[log]\nrejections_per_second = 5\n");
     let server = RunningBinary::spawn(binary(&dir, &config));
     let url = server.url(&format!("/callback?SdkAppid={}", "7".repeat(10_000)));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let client = reqwest::Client::new();
         for _ in 0..200 {
             let status = client.post(&url).body("{}").send().await.unwrap().status();
@@ -364,11 +358,7 @@ fn sigterm_finishes_despite_a_half_sent_request() {
 
 /// The status of a GET of `url`, from a test that is not async.
 fn get_status(url: &str) -> u16 {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async { reqwest::get(url).await.unwrap().status().as_u16() })
+    block_on(async { reqwest::get(url).await.unwrap().status().as_u16() })
 }
 
 #[tokio::test]
@@ -470,11 +460,7 @@ fn a_thousand_clients_sending_endless_headers_cost_bounded_memory() {
     let server = RunningBinary::spawn(binary(&dir, APP_TOML));
     let before = rss_kib(server.pid());
     let addr = server.addr.clone();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let refused = runtime.block_on(async {
+    let refused = block_on(async {
         let mut clients = tokio::task::JoinSet::new();
         for _ in 0..1000 {
             let addr = addr.clone();

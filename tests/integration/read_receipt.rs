@@ -8,6 +8,22 @@ use serde_json::{Value, json};
 
 pub(crate) use chathook_core::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT as COMMAND;
 
+/// Sends each body and expects a 400 `invalid_body` refusal whose `ErrorInfo` is exactly
+/// the paired text.
+pub(crate) async fn assert_each_refused(
+    server: &TestServer,
+    cases: impl IntoIterator<Item = (Value, &str)>,
+) {
+    for (body, expected) in cases {
+        let (status, reply) = server.post(&fresh_query(COMMAND), body.to_string()).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            reply,
+            json!({"ActionStatus":"FAIL","ErrorCode":40008,"ErrorInfo":expected})
+        );
+    }
+}
+
 /// A server with read_receipt on a fresh SQLite file in `dir`.
 pub(crate) async fn sqlite_server(dir: &tempfile::TempDir, extra: Value) -> TestServer {
     let mut settings = json!({
@@ -294,7 +310,6 @@ async fn data_survives_a_restart() {
 
 #[tokio::test]
 async fn a_store_failure_is_500_fail_and_not_ready_and_loses_nothing_acknowledged() {
-    use sqlx::Connection as _;
     let dir = tempfile::tempdir().unwrap();
     let server = sqlite_server(&dir, json!({ "busy_timeout_ms": 100 })).await;
     let (status, _) = server.post(&fresh_query(COMMAND), fixture(COMMAND)).await;
@@ -304,11 +319,7 @@ async fn a_store_failure_is_500_fail_and_not_ready_and_loses_nothing_acknowledge
 
     // Another process holds the write lock: the store cannot commit.
     let url = format!("sqlite://{}", dir.path().join("receipts.db").display());
-    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let mut blocker = lock_sqlite(&url).await;
 
     let body = receipt_body("@TGS#locked", 1, &[(1, 1, 1, &["x"])]);
     let (status, reply) = server.post(&fresh_query(COMMAND), body.clone()).await;
@@ -361,14 +372,7 @@ async fn bad_bodies_are_400_with_the_field_path() {
             "invalid GroupMsgReceiptList[0].ReadNum: a count must not be negative, found -2",
         ),
     ];
-    for (body, expected) in cases {
-        let (status, reply) = server.post(&fresh_query(COMMAND), body.to_string()).await;
-        assert_eq!(status, 400, "{body}");
-        assert_eq!(
-            reply,
-            json!({"ActionStatus":"FAIL","ErrorCode":40008,"ErrorInfo":expected})
-        );
-    }
+    assert_each_refused(&server, cases).await;
     // Nothing of a refused callback is stored, not even its valid receipts.
     let partly_bad =
         json!({"GroupId": "g", "GroupMsgReceiptList": [{"MsgSeq": 1}, {"MsgSeq": -1}]});

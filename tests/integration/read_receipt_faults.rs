@@ -8,7 +8,6 @@ use chathook_tests::process::{self, RunningBinary, clean_command};
 use chathook_tests::proxy::{FaultProxy, host_of, with_host};
 use chathook_tests::*;
 use serde_json::{Value, json};
-use sqlx::Connection as _;
 
 use crate::read_receipt::{COMMAND, api_get, receipt_body, sqlite_server};
 
@@ -37,11 +36,7 @@ async fn readiness_recovers_on_its_own_once_writes_can_commit_again() {
     let dir = tempfile::tempdir().unwrap();
     let server = sqlite_server(&dir, json!({ "busy_timeout_ms": 100 })).await;
     let url = format!("sqlite://{}", dir.path().join("receipts.db").display());
-    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let mut blocker = lock_sqlite(&url).await;
     let (status, _) = server
         .post(
             &fresh_query(COMMAND),

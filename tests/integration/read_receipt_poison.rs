@@ -11,7 +11,9 @@ use chathook_tests::*;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 
-use crate::read_receipt::{COMMAND, all_receipts, api_get, encode, receipt_body, sqlite_server};
+use crate::read_receipt::{
+    COMMAND, all_receipts, api_get, assert_each_refused, encode, receipt_body, sqlite_server,
+};
 
 /// Passes every check of the parser; the test's database trigger refuses it.
 const REFUSED_BY_THE_DATABASE: &str = "@TGS#refused-by-db";
@@ -258,14 +260,7 @@ async fn ids_over_128_bytes_are_refused_with_the_field_and_the_cap() {
             "invalid GroupMsgReceiptList[1].ReadReceiptMembers[1].Member_Account: 300 bytes, more than the 128 allowed",
         ),
     ];
-    for (body, expected) in cases {
-        let (status, reply) = server.post(&fresh_query(COMMAND), body.to_string()).await;
-        assert_eq!(status, 400, "{expected}");
-        assert_eq!(
-            reply,
-            json!({"ActionStatus":"FAIL","ErrorCode":40008,"ErrorInfo":expected})
-        );
-    }
+    assert_each_refused(&server, cases).await;
     assert!(all_receipts(&server, "g", 10).await.is_empty());
 
     // At the cap: stored, and read back through the API.

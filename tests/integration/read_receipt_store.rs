@@ -427,11 +427,7 @@ async fn a_writer_stuck_in_one_write_longer_than_the_write_timeout_is_not_ready(
     .await
     .unwrap();
     store.check().await.unwrap();
-    let mut blocker = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let mut blocker = lock_sqlite(&url).await;
     let record = tokio::spawn({
         let store = store.clone();
         async move {

@@ -264,3 +264,17 @@ pub async fn fresh_postgres_url() -> String {
     let separator = if base.contains('?') { '&' } else { '?' };
     format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }
+
+/// A second connection that holds SQLite's write lock on `url` until it is dropped, as another
+/// process would: the store under test can commit nothing meanwhile.
+pub async fn lock_sqlite(url: &str) -> sqlx::SqliteConnection {
+    use sqlx::Connection as _;
+    let mut blocker = sqlx::SqliteConnection::connect(url)
+        .await
+        .expect("open SQLite");
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut blocker)
+        .await
+        .expect("take the write lock");
+    blocker
+}

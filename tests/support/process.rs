@@ -6,6 +6,18 @@ use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 
 use serde_json::Value;
 
+/// A config file's one signed app: SdkAppid 1400000000 with the token `file-token`.
+pub const APP_TOML: &str = "[apps.main]\nsdk_app_id = 1400000000\ntokens = [\"file-token\"]\n";
+
+/// Runs `future` to completion, for a test that drives a binary and is not async itself.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a test runtime")
+        .block_on(future)
+}
+
 /// `binary` run in `dir` with none of this process's `CHATHOOK_*` or `RUST_LOG` variables, so
 /// only what a test sets reaches it.
 pub fn clean_command(binary: impl AsRef<Path>, dir: &Path) -> Command {

@@ -231,8 +231,7 @@ pub fn check_freshness(request_time: u64, now: u64, max_skew_secs: u64) -> Resul
 pub fn check_sign(tokens: &[Secret], sign: &str, request_time: &str) -> Result<(), Rejection> {
     // chathook-protocol's verify reads either hex case (a proxy that upper-cases the digest
     // still carries it), tries every token whatever matches, and compares in constant time.
-    let tokens: Vec<&str> = tokens.iter().map(Secret::expose).collect();
-    if chathook_protocol::verify(&tokens, sign, request_time) {
+    if chathook_protocol::verify(tokens.iter().map(Secret::expose), sign, request_time) {
         Ok(())
     } else {
         Err(Rejection::SignMismatch)

@@ -26,13 +26,6 @@ pub fn known_command(command: &str) -> Option<&'static KnownCommand> {
 /// name, so a command Tencent adds next year is still answered the right way.
 pub use chathook_protocol::kind_of;
 
-/// The reply-bearing notification: Chat uses its reply's `RspData` (required).
-pub const CHATBOT_SIGNAL_MESSAGE: &str = "Chatbot.OnC2CSignalMessage";
-
-/// `ResultCode` refusing one friend request target (`Sns.CallbackPrev*`): Chat ignores a
-/// top-level code there and reads one per target, in 38000-39000.
-pub const FRIEND_REFUSAL_CODE: i64 = 38000;
-
 /// Where a friend before-callback lists its targets, each with a `To_Account`.
 fn friend_targets_key(command: &str) -> Option<&'static str> {
     match command {
@@ -64,11 +57,12 @@ pub fn fallback_reply(command: &str, deny: bool, body: &[u8]) -> Reply {
         .and_then(|mut body| body.remove(key))
         .and_then(|items| serde_json::from_value(items).ok())
         .unwrap_or_default();
-    let (code, info) = if deny {
-        (FRIEND_REFUSAL_CODE, INFO)
-    } else {
-        (0, "")
-    };
+    // Chat ignores a top-level code here and reads one per target, from the command's custom
+    // range (38000-39000).
+    let refusal = known_command(command)
+        .and_then(|known| known.custom_codes)
+        .map_or(Reply::REJECT, |range| i64::from(range.start));
+    let (code, info) = if deny { (refusal, INFO) } else { (0, "") };
     let items: Vec<Value> = targets
         .into_iter()
         .filter_map(|target| target.to_account)
@@ -160,9 +154,10 @@ impl Reply {
     }
 
     /// Adds the fields `command`'s reply must always carry and this one lacks, whatever
-    /// answered it: `Chatbot.OnC2CSignalMessage` requires `RspData` even when it fails.
+    /// answered it: a reply-bearing command (`Chatbot.OnC2CSignalMessage`) requires `RspData`
+    /// even when it fails.
     pub fn completed_for(mut self, command: &str) -> Self {
-        if command == CHATBOT_SIGNAL_MESSAGE && !self.fields.contains_key("RspData") {
+        if kind_of(command) == CallbackKind::ReplyBearing && !self.fields.contains_key("RspData") {
             self.fields
                 .insert("RspData".into(), Value::String(String::new()));
         }
@@ -202,11 +197,12 @@ mod tests {
 
     #[test]
     fn replies_to_the_chatbot_signal_always_carry_rsp_data() {
-        let reply = Reply::fail(50001, "handler failed").completed_for(CHATBOT_SIGNAL_MESSAGE);
+        let chatbot = chathook_protocol::commands::CHATBOT_ON_C2C_SIGNAL_MESSAGE;
+        let reply = Reply::fail(50001, "handler failed").completed_for(chatbot);
         assert_eq!(reply.fields()["RspData"], "");
         let given = Reply::ok()
             .with_field("RspData", "{}")
-            .completed_for(CHATBOT_SIGNAL_MESSAGE);
+            .completed_for(chatbot);
         assert_eq!(given.fields()["RspData"], "{}");
         assert!(
             Reply::ok()

@@ -18,7 +18,12 @@ const ECHO_CHARS: usize = 64;
 /// `text` as it may be echoed: whole if short, else its first [`ECHO_CHARS`] characters and
 /// its size. Input that is not yet authenticated goes through here before any reply or log.
 pub fn echo(text: &str) -> String {
-    match text.char_indices().nth(ECHO_CHARS) {
+    echo_at_most(text, ECHO_CHARS)
+}
+
+/// `text` whole if it has at most `max_chars` characters, else cut there with its size.
+pub fn echo_at_most(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
         None => text.to_owned(),
         Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
     }

@@ -38,7 +38,7 @@ use crate::handler::{Callback, ErrorChain, HandlerError};
 use crate::metrics::{Metrics, command_label};
 use crate::protocol::{CallbackKind, Reply};
 use crate::registry::{Plan, Registry, Route};
-use crate::rejection::{Rejection, echo};
+use crate::rejection::{Rejection, echo, echo_at_most};
 use listener::{Connection, Limits};
 use log_budget::LogBudget;
 
@@ -686,7 +686,8 @@ async fn json_refusals(
     let text = String::from_utf8_lossy(&text);
     let message = match text.trim() {
         "" => status.canonical_reason().unwrap_or("refused").to_owned(),
-        text => echo_long(text),
+        // axum quotes the input: readable, but bounded.
+        text => echo_at_most(text, 300),
     };
     if state.log_budget.allow() {
         tracing::warn!(status = status.as_u16(), "request rejected: {message}");
@@ -697,15 +698,6 @@ async fn json_refusals(
     let (json_parts, json_body) = json.into_parts();
     parts.headers.extend(json_parts.headers);
     Response::from_parts(parts, json_body)
-}
-
-/// axum's refusal texts quote the input; keep them readable but bounded.
-fn echo_long(text: &str) -> String {
-    const MAX: usize = 300;
-    match text.char_indices().nth(MAX) {
-        None => text.to_owned(),
-        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
-    }
 }
 
 async fn healthz() -> Response {

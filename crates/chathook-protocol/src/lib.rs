@@ -23,7 +23,7 @@
 //! // Query string: ?CallbackCommand=...&Sign=...&RequestTime=...
 //! let (command, time) = (commands::GROUP_CALLBACK_AFTER_READ_RECEIPT, "1669872112");
 //! let signature = sign("xxxxyyyy", time); // what Chat puts in `Sign`
-//! assert!(verify(&["old-token", "xxxxyyyy"], &signature, time));
+//! assert!(verify(["old-token", "xxxxyyyy"], &signature, time));
 //! let body = br#"{"CallbackCommand":"Group.CallbackAfterReadReceipt","GroupId":"@TGS#1",
 //!     "Type":"Public","GroupMsgReceiptList":[],"EventTime":"1670574414123"}"#;
 //! let Request::GroupCallbackAfterReadReceipt(receipt) = Request::parse(command, body)? else {
