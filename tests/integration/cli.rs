@@ -177,11 +177,30 @@ fn handlers_prints_the_routing_table() {
     };
     assert_eq!(
         row("Group.CallbackBeforeSendMsg"),
-        ["Group.CallbackBeforeSendMsg", "before", "probe", "enabled"]
+        [
+            "Group.CallbackBeforeSendMsg",
+            "before",
+            "probe",
+            "decides",
+            "(code),",
+            "denier",
+            "disabled",
+            "(code)"
+        ]
     );
+    // rival, linked but disabled, is listed with what it would serve.
     assert_eq!(
         row("State.StateChange"),
-        ["State.StateChange", "after", "probe", "enabled"]
+        [
+            "State.StateChange",
+            "after",
+            "probe",
+            "runs",
+            "(code),",
+            "rival",
+            "disabled",
+            "(code)"
+        ]
     );
     assert_eq!(
         row("Sns.CallbackFriendAdd"),
@@ -194,9 +213,99 @@ fn handlers_prints_the_routing_table() {
         [
             "Group.CallbackAfterReadReceipt",
             "after",
+            "-",
+            "unrouted,",
             "read_receipt",
-            "disabled"
+            "disabled",
+            "(code),",
+            "recorder_c",
+            "disabled",
+            "(default",
+            "\"Group.*:after\")"
         ]
+    );
+}
+
+#[test]
+fn handlers_shows_fan_out_deciders_observers_and_pattern_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let tables = "[handlers.probe]\nenabled = true\n\
+                  [handlers.recorder_a]\nenabled = true\ntag = \"cli\"\ncommands = [\"*\"]\ndecides = false\n\
+                  [handlers.recorder_b]\nenabled = true\ntag = \"cli\"\ncommands = [\"Group.*\", \"Nova.CallbackAfterLaunch\"]\ndecides = false\n";
+    let config = write_config(&dir, &format!("{APP_TOML}{tables}"));
+    let output = chathook(&dir)
+        .arg("handlers")
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    // A name the table lacks is allowed (Tencent adds commands) but most often a typo.
+    assert!(
+        stderr.contains(
+            "warning: handler recorder_b: commands pattern \"Nova.CallbackAfterLaunch\" matches \
+             no command in the table"
+        ),
+        "{stderr}"
+    );
+    let table = String::from_utf8(output.stdout).unwrap();
+    let row = |command: &str| -> &str {
+        table
+            .lines()
+            .find(|line| line.starts_with(&format!("{command} ")))
+            .unwrap_or_else(|| panic!("no row for {command}:\n{table}"))
+    };
+    fn columns(line: &str) -> Vec<&str> {
+        line.split("  ")
+            .filter(|column| !column.is_empty())
+            .map(str::trim)
+            .collect()
+    }
+    assert_eq!(
+        columns(row("Group.CallbackBeforeSendMsg")),
+        [
+            "Group.CallbackBeforeSendMsg",
+            "before",
+            "probe decides (code), recorder_a observes (config \"*\"), recorder_b observes \
+             (config \"Group.*\"), denier disabled (code)"
+        ]
+    );
+    assert_eq!(
+        columns(row("Group.CallbackAfterSendMsg")),
+        [
+            "Group.CallbackAfterSendMsg",
+            "after",
+            "probe runs (code), recorder_a runs (config \"*\"), recorder_b runs (config \"Group.*\"), \
+             recorder_c disabled (default \"Group.*:after\")"
+        ]
+    );
+    assert_eq!(
+        columns(row("Nova.CallbackAfterLaunch")),
+        [
+            "Nova.CallbackAfterLaunch",
+            "after",
+            "recorder_a runs (config \"*\"), recorder_b runs (config \"Nova.CallbackAfterLaunch\")"
+        ]
+    );
+    // Commands the table lacks still reach a "*" handler, by family and kind.
+    let open: Vec<_> = table
+        .lines()
+        .filter(|line| line.contains("(not in the table)"))
+        .collect();
+    assert!(
+        open.iter().any(|line| columns(line)
+            == ["* (not in the table)", "before", "recorder_a observes (config \"*\"), (no decider: answered as dispatch.unrouted says)"]),
+        "{table}"
+    );
+    assert!(
+        open.iter().any(|line| columns(line)
+            == [
+                "Group.* (not in the table)",
+                "after",
+                "recorder_a runs (config \"*\"), recorder_b runs (config \"Group.*\")"
+            ]),
+        "{table}"
     );
 }
 

@@ -8,6 +8,7 @@ mod auth;
 mod body;
 mod cli;
 mod dispatch;
+mod fanout;
 mod hardening;
 mod operations;
 mod protocol_audit;

@@ -296,7 +296,7 @@ async fn ids_over_128_bytes_are_refused_with_the_field_and_the_cap() {
             )
             .await;
             assert_eq!(status, 400, "{body}");
-            assert_eq!(body, json!({ "error": error }));
+            assert_eq!(body, json!({ "error": error, "reason": "api_bad_request" }));
         }
     }
 }

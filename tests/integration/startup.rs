@@ -19,13 +19,27 @@ async fn startup_error(config: Config) -> String {
 fn the_linked_handlers_are_exactly_the_stock_plugins_and_the_test_handlers() {
     let names: Vec<_> = linked_handlers().iter().map(|r| r.name()).collect();
     // Stock plugins from crates/chathook/src/plugins.rs: read_receipt. Test-only: denier,
-    // probe, rival.
-    assert_eq!(names, ["denier", "probe", "read_receipt", "rival"]);
+    // probe, the recorders, rival.
+    assert_eq!(
+        names,
+        [
+            "denier",
+            "probe",
+            "read_receipt",
+            "recorder_a",
+            "recorder_b",
+            "recorder_c",
+            "rival"
+        ]
+    );
     let probe = linked_handlers()
         .into_iter()
         .find(|r| r.name() == "probe")
         .unwrap();
-    assert_eq!(probe.commands(), handlers::PROBE_COMMANDS);
+    assert_eq!(
+        probe.commands(),
+        chathook_core::handler::Commands::Fixed(&handlers::PROBE_COMMANDS)
+    );
 }
 
 #[tokio::test]
@@ -37,26 +51,9 @@ async fn a_table_for_a_handler_that_is_not_linked() {
     assert_eq!(
         startup_error(config).await,
         "config table [handlers.read_reciept] names no linked handler (linked handlers: denier, \
-         probe, read_receipt, rival); fix the name or add the plugin crate to the binary's link list"
+         probe, read_receipt, recorder_a, recorder_b, recorder_c, rival); fix the name or add the \
+         plugin crate to the binary's link list"
     );
-}
-
-#[tokio::test]
-async fn two_enabled_handlers_claiming_one_command() {
-    let mut config = base_config();
-    enable(&mut config, "probe", json!({}));
-    config.handlers.insert("rival".into(), enabled_table());
-    assert_eq!(
-        startup_error(config).await,
-        "handlers probe and rival are both enabled and both claim State.StateChange; disable \
-         one of them"
-    );
-
-    // Disabled, the rival is no conflict.
-    let mut config = base_config();
-    enable(&mut config, "probe", json!({}));
-    config.handlers.insert("rival".into(), Default::default());
-    TestServer::start(config).await;
 }
 
 #[tokio::test]

@@ -215,3 +215,127 @@ register_handler! {
     config: NoSettings,
     build: build_denier,
 }
+
+/// What a recorder did: one entry per callback it finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    /// The recorder's registered name.
+    pub handler: &'static str,
+    /// The command it served.
+    pub command: String,
+    /// For an observer told to wait for it: the decision's `ErrorCode` and who made it.
+    pub decision: Option<(i64, chathook_core::DecidedBy)>,
+}
+
+/// Entries by the `tag` of the recorder's settings, so concurrent tests never mix.
+static JOURNAL: std::sync::Mutex<Vec<(String, Recorded)>> = std::sync::Mutex::new(Vec::new());
+
+/// What the recorders tagged `tag` have done so far, in the order they finished.
+pub fn journal(tag: &str) -> Vec<Recorded> {
+    JOURNAL
+        .lock()
+        .expect("journal")
+        .iter()
+        .filter(|(entry_tag, _)| entry_tag == tag)
+        .map(|(_, entry)| entry.clone())
+        .collect()
+}
+
+/// [`journal`] once it holds at least `count` entries (after at most 5 s).
+pub async fn journal_of(tag: &str, count: usize) -> Vec<Recorded> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let entries = journal(tag);
+        if entries.len() >= count || std::time::Instant::now() > deadline {
+            return entries;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `[handlers.recorder_*]`: the platform's `commands` and `decides`, and these.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecorderConfig {
+    /// The journal key.
+    pub tag: String,
+    /// Sleep this long before answering, in milliseconds.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Fail this way instead of answering (then nothing is recorded).
+    #[serde(default)]
+    pub fail: ProbeFailure,
+    /// Answer with this `ErrorCode` as a decision instead of OK.
+    #[serde(default)]
+    pub decide: Option<i64>,
+    /// As an observer: wait for the decision and record it.
+    #[serde(default)]
+    pub await_decision: bool,
+}
+
+/// A handler whose command set comes from its config, recording what it served: several
+/// registrations of it make fan-out testable.
+#[derive(Debug)]
+pub struct Recorder {
+    name: &'static str,
+    config: RecorderConfig,
+}
+
+#[async_trait]
+impl Handler for Recorder {
+    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+        let decision = if self.config.await_decision {
+            callback
+                .decision()
+                .await
+                .map(|decision| (decision.reply().error_code(), decision.decided_by()))
+        } else {
+            None
+        };
+        if self.config.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(self.config.delay_ms)).await;
+        }
+        match self.config.fail {
+            ProbeFailure::None => {}
+            ProbeFailure::Error => {
+                return Err(HandlerError::internal(std::io::Error::other(format!(
+                    "{} could not forward the callback",
+                    self.name
+                ))));
+            }
+            ProbeFailure::Panic => panic!("{} was told to panic", self.name),
+        }
+        let entry = Recorded {
+            handler: self.name,
+            command: callback.command().to_owned(),
+            decision,
+        };
+        JOURNAL
+            .lock()
+            .expect("journal")
+            .push((self.config.tag.clone(), entry));
+        Ok(match self.config.decide {
+            Some(code) => Reply::decision(code, "recorder decided"),
+            None => Reply::ok().with_field("Handler", self.name),
+        })
+    }
+}
+
+macro_rules! recorder {
+    ($name:literal, $build:ident, $($commands:tt)+) => {
+        async fn $build(config: RecorderConfig) -> Result<Recorder, std::convert::Infallible> {
+            Ok(Recorder { name: $name, config })
+        }
+
+        register_handler! {
+            name: $name,
+            commands: $($commands)+,
+            config: RecorderConfig,
+            build: $build,
+        }
+    };
+}
+
+recorder!("recorder_a", build_recorder_a, from_config);
+recorder!("recorder_b", build_recorder_b, from_config);
+recorder!("recorder_c", build_recorder_c, from_config(default: ["Group.*:after"]));

@@ -53,27 +53,24 @@ pub fn base_config() -> Config {
     config
 }
 
-/// Enables handler `name` in `config` with `settings` (a JSON object).
-pub fn enable(config: &mut Config, name: &str, settings: Value) {
-    let Value::Object(settings) = settings else {
-        panic!("handler settings must be a JSON object");
+/// Enables handler `name` in `config` with `table`: a JSON object of its settings and of the
+/// platform's keys (`commands`, `decides`, `fallback`), read as the config file's table is.
+pub fn enable(config: &mut Config, name: &str, table: Value) {
+    let Value::Object(mut table) = table else {
+        panic!("a handler table must be a JSON object");
     };
-    config.handlers.insert(
-        name.into(),
-        HandlerTable {
-            enabled: true,
-            fallback: None,
-            settings,
-        },
-    );
+    table.insert("enabled".into(), Value::Bool(true));
+    let table: HandlerTable =
+        serde_json::from_value(Value::Object(table)).expect("a handler table");
+    config.handlers.insert(name.into(), table);
 }
 
 /// A handler table with no settings, enabled.
 pub fn enabled_table() -> HandlerTable {
     HandlerTable {
         enabled: true,
-        fallback: None,
         settings: Map::new(),
+        ..HandlerTable::default()
     }
 }
 

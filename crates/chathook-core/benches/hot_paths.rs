@@ -99,8 +99,7 @@ fn routing(c: &mut Criterion) {
         "noop".into(),
         HandlerTable {
             enabled: true,
-            fallback: None,
-            settings: serde_json::Map::new(),
+            ..HandlerTable::default()
         },
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -113,7 +112,7 @@ fn routing(c: &mut Criterion) {
         b.iter(|| {
             let route = registry.route(black_box(COMMAND)).unwrap();
             (
-                route.handler_name,
+                route.label,
                 chathook_core::protocol::kind_of(black_box("C2C.CallbackBeforeSendMsg")),
             )
         });

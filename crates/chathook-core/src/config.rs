@@ -218,7 +218,7 @@ pub enum Unrouted {
 }
 
 /// Decision for a before-callback whose handler errs or times out.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fallback {
     /// Let the event proceed, as Chat itself does when a callback times out.
@@ -226,6 +226,16 @@ pub enum Fallback {
     Allow,
     /// Refuse the event (`ErrorCode` 1).
     Deny,
+}
+
+impl Fallback {
+    /// `allow` or `deny`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
 }
 
 /// `[api]`
@@ -284,6 +294,14 @@ pub struct HandlerTable {
     /// Overrides `dispatch.before_fallback` for this handler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback: Option<Fallback>,
+    /// The commands it serves, as patterns (`Group.*`, `after`, `*`, ...), for a handler whose
+    /// registration leaves them to its config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Vec<String>>,
+    /// For before-callbacks served by several handlers: `true` makes this one's reply the
+    /// decision, `false` makes it only observe. Unset: it decides when no other handler can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decides: Option<bool>,
     /// Everything else, handed to the handler's build function.
     #[serde(flatten)]
     pub settings: Map<String, Value>,
@@ -297,6 +315,8 @@ impl std::fmt::Debug for HandlerTable {
         f.debug_struct("HandlerTable")
             .field("enabled", &self.enabled)
             .field("fallback", &self.fallback)
+            .field("commands", &self.commands)
+            .field("decides", &self.decides)
             .field("settings", &settings)
             .finish()
     }
@@ -501,8 +521,8 @@ mod tests {
         settings.insert("api_token".into(), "t0k3n".into());
         let table = HandlerTable {
             enabled: true,
-            fallback: None,
             settings,
+            ..HandlerTable::default()
         };
         let printed = format!("{table:?}");
         assert!(

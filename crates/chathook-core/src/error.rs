@@ -49,18 +49,59 @@ pub enum StartupError {
         /// What is wrong.
         problem: String,
     },
-    /// Two enabled handlers claim one command.
+    /// `[handlers.<name>]` sets `commands` for a handler whose commands are fixed in code.
     #[error(
-        "handlers {first} and {second} are both enabled and both claim {command}; \
-         disable one of them"
+        "[handlers.{handler}] sets commands, but handler {handler} serves commands fixed in its \
+         code ({commands}); remove the commands key"
     )]
-    CommandClaimedTwice {
-        /// The contested command.
-        command: &'static str,
-        /// One claimant.
-        first: &'static str,
-        /// The other.
-        second: &'static str,
+    CommandsFixed {
+        /// The handler.
+        handler: &'static str,
+        /// Its fixed commands, comma-separated.
+        commands: String,
+    },
+    /// An enabled handler takes its commands from config, and its table names none.
+    #[error(
+        "handler {handler} serves the commands its config selects, and [handlers.{handler}] has \
+         no commands key: add one, e.g. commands = [\"Group.*\"] or commands = [\"*\"]"
+    )]
+    CommandsMissing {
+        /// The handler.
+        handler: &'static str,
+    },
+    /// A `commands` list does not parse.
+    #[error("invalid commands in [handlers.{handler}]: {problem}")]
+    CommandPatterns {
+        /// The handler.
+        handler: &'static str,
+        /// Which pattern and why.
+        problem: String,
+    },
+    /// Several enabled handlers serve a before-callback and none is marked to decide it.
+    #[error(
+        "handlers {} all serve {kind}-callback {command} and none decides it: set \
+         decides = true in the table of the one whose reply Chat should get (the others then \
+         observe), or decides = false on all but one", names(.handlers)
+    )]
+    NoDecider {
+        /// The command, or the open family it stands for.
+        command: String,
+        /// `before` or `reply-bearing`.
+        kind: &'static str,
+        /// The handlers that could decide.
+        handlers: Vec<&'static str>,
+    },
+    /// Several enabled handlers are marked to decide one before-callback.
+    #[error(
+        "handlers {} all have decides = true and all serve {command}: only one can decide; set \
+         decides = false on the others, or narrow their commands so that only one serves it",
+        names(.handlers)
+    )]
+    SeveralDeciders {
+        /// The command, or the open family it stands for.
+        command: String,
+        /// The handlers marked to decide.
+        handlers: Vec<&'static str>,
     },
     /// A handler's own settings do not fit its config type.
     #[error("invalid settings in [handlers.{handler}]: {problem}")]
@@ -94,6 +135,15 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `a and b`, `a, b and c`.
+fn names(handlers: &[&'static str]) -> String {
+    match handlers {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// figment gathers every error it met; show them all, not just the first.

@@ -11,9 +11,44 @@ use axum::Router;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use tokio::sync::watch;
 
 use crate::error::{BoxError, StartupError};
 use crate::protocol::{CallbackKind, Reply};
+
+/// The answer Chat got for a before-callback, as the handlers observing it see it.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    reply: Reply,
+    by: DecidedBy,
+}
+
+/// Who made a [`Decision`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecidedBy {
+    /// This handler's reply.
+    Handler(&'static str),
+    /// This handler failed or was late, so the configured fallback answered.
+    Fallback(&'static str),
+    /// Only observers serve the command: it was answered as `dispatch.unrouted` says.
+    NoDecider,
+}
+
+impl Decision {
+    pub(crate) fn new(reply: Reply, by: DecidedBy) -> Self {
+        Self { reply, by }
+    }
+
+    /// The reply packet Chat got.
+    pub fn reply(&self) -> &Reply {
+        &self.reply
+    }
+
+    /// Who decided.
+    pub fn decided_by(&self) -> DecidedBy {
+        self.by
+    }
+}
 
 /// A callback handler: serves the commands it registered for, and optionally a read API.
 #[async_trait]
@@ -44,6 +79,8 @@ pub struct Callback {
     client_ip: Option<String>,
     opt_platform: Option<String>,
     body: Bytes,
+    /// For a handler observing a before-callback: where the decision arrives once made.
+    decision: Option<watch::Receiver<Option<Decision>>>,
 }
 
 impl Callback {
@@ -61,7 +98,25 @@ impl Callback {
             client_ip: None,
             opt_platform: None,
             body: body.into(),
+            decision: None,
         }
+    }
+
+    /// The same callback for a handler that observes while another decides.
+    pub(crate) fn observing(&self, decision: watch::Receiver<Option<Decision>>) -> Self {
+        Self {
+            decision: Some(decision),
+            ..self.clone()
+        }
+    }
+
+    /// For a handler observing a before-callback that another handler decides: the decision
+    /// Chat was answered with, once it is made (within the handler deadline). `None` for the
+    /// deciding handler itself, for after-callbacks, and if the decision was never made.
+    pub async fn decision(&self) -> Option<Decision> {
+        let mut decision = self.decision.clone()?;
+        let made = decision.wait_for(Option::is_some).await.ok()?;
+        made.clone()
     }
 
     /// Sets `ClientIP` and `OptPlatform` as Chat sent them.
@@ -213,7 +268,7 @@ type BuildFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Handler>, StartupE
 /// real setup happens in `build` at start-up.
 pub struct HandlerRegistration {
     name: &'static str,
-    commands: &'static [&'static str],
+    commands: Commands,
     module: &'static str,
     check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
     build: fn(&'static str, HandlerSettings) -> BuildFuture,
@@ -221,11 +276,21 @@ pub struct HandlerRegistration {
 
 inventory::collect!(HandlerRegistration);
 
+/// Which commands a registration serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commands {
+    /// Exactly these, fixed in code; its config table cannot change them.
+    Fixed(&'static [&'static str]),
+    /// Those its config table's `commands = [...]` patterns select, or these default patterns
+    /// when the table has none (`None`: the table must say).
+    FromConfig(Option<&'static [&'static str]>),
+}
+
 impl HandlerRegistration {
     #[doc(hidden)]
     pub const fn __new(
         name: &'static str,
-        commands: &'static [&'static str],
+        commands: Commands,
         module: &'static str,
         check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
         build: fn(&'static str, HandlerSettings) -> BuildFuture,
@@ -244,8 +309,8 @@ impl HandlerRegistration {
         self.name
     }
 
-    /// The `CallbackCommand`s it serves.
-    pub fn commands(&self) -> &'static [&'static str] {
+    /// The commands it serves: fixed in code, or chosen in its config table.
+    pub fn commands(&self) -> Commands {
         self.commands
     }
 
@@ -376,7 +441,10 @@ where
 ///
 /// - `name`: snake_case; its config is the `[handlers.<name>]` table.
 /// - `commands`: the `CallbackCommand`s it serves, as constants from
-///   `chathook_protocol::commands` (or string literals for a command the table lacks).
+///   `chathook_protocol::commands` (or string literals for a command the table lacks); or
+///   `from_config`, to serve what `commands = [...]` in its table selects (patterns such as
+///   `"Group.*"`, `"after"`, `"*"`), which the table must then give; or
+///   `from_config(default: ["*"])` with the patterns used when the table gives none.
 /// - `config`: the type its settings deserialize into ([`NoSettings`] for none).
 /// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
 ///   express (ranges, URL schemes). `check-config`, start-up and `build` all run it, so a
@@ -418,9 +486,39 @@ where
 /// ```
 #[macro_export]
 macro_rules! register_handler {
+    (name: $name:literal, commands: [$($command:expr),+ $(,)?], $($rest:tt)*) => {
+        $crate::__register_handler!(
+            $name,
+            $crate::handler::Commands::Fixed(&[$($command),+]),
+            $($rest)*
+        );
+    };
     (
         name: $name:literal,
-        commands: [$($command:expr),+ $(,)?],
+        commands: from_config(default: [$($pattern:expr),+ $(,)?]),
+        $($rest:tt)*
+    ) => {
+        $crate::__register_handler!(
+            $name,
+            $crate::handler::Commands::FromConfig(::core::option::Option::Some(&[$($pattern),+])),
+            $($rest)*
+        );
+    };
+    (name: $name:literal, commands: from_config, $($rest:tt)*) => {
+        $crate::__register_handler!(
+            $name,
+            $crate::handler::Commands::FromConfig(::core::option::Option::None),
+            $($rest)*
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __register_handler {
+    (
+        $name:literal,
+        $commands:expr,
         config: $config:ty,
         $(validate: $validate:expr,)?
         build: $build:expr $(,)?
@@ -428,7 +526,7 @@ macro_rules! register_handler {
         $crate::__private::inventory::submit! {
             $crate::HandlerRegistration::__new(
                 $name,
-                &[$($command),+],
+                $commands,
                 ::core::module_path!(),
                 |handler, settings| {
                     $crate::__check::<$config>(handler, settings, $crate::__validate!($($validate)?))

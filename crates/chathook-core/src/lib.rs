@@ -2,12 +2,14 @@
 //!
 //! It receives Tencent Cloud Chat callbacks on one endpoint, checks that they come from a
 //! configured app (SdkAppid, `Sign`, freshness), and routes each on its `CallbackCommand` to
-//! the [`Handler`] registered for it with [`register_handler!`]. It names no plugin: the
-//! binary links them.
+//! the [`Handler`]s registered for it with [`register_handler!`]: every one of them for an
+//! after-callback, one decider and any observers for a before-callback. It names no plugin:
+//! the binary links them.
 //!
 //! Where things live: [`protocol`] (command table, reply packet), [`auth`] (query string,
-//! apps, signatures), [`config`], [`handler`] (the plugin interface), [`registry`]
-//! (routing), [`server`] (HTTP), [`metrics`], [`rejection`] (every refusal reason).
+//! apps, signatures), [`config`], [`handler`] (the plugin interface), [`pattern`] (command
+//! patterns in config), [`registry`] (the routing table), [`server`] (HTTP), [`metrics`],
+//! [`rejection`] (every HTTP error).
 
 pub mod auth;
 pub mod body_check;
@@ -17,6 +19,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod handler;
 pub mod metrics;
+pub mod pattern;
 pub mod protocol;
 pub mod registry;
 pub mod rejection;
@@ -29,11 +32,11 @@ pub use crate::error::{BoxError, StartupError};
 #[doc(hidden)]
 pub use crate::handler::{__build, __check};
 pub use crate::handler::{
-    Callback, Handler, HandlerError, HandlerRegistration, HandlerSettings, NoSettings,
-    linked_handlers,
+    Callback, DecidedBy, Decision, Handler, HandlerError, HandlerRegistration, HandlerSettings,
+    NoSettings, linked_handlers,
 };
 pub use crate::protocol::{CallbackKind, Reply};
-pub use crate::rejection::Rejection;
+pub use crate::rejection::{ApiError, Rejection};
 pub use crate::server::Chathook;
 /// Every `CallbackCommand` as a constant, for `register_handler!` and matches.
 pub use chathook_protocol::commands;

@@ -1,22 +1,118 @@
-//! Prometheus metrics: callbacks by command and outcome, rejections by reason, handler latency.
+//! Prometheus metrics: callbacks by command and outcome, rejections by reason, each handler's
+//! results and latency.
 //!
-//! Label values are `&'static str` only: commands come from the documented table or from
-//! handler registrations, anything else is `other`, so a caller cannot grow the series set.
+//! Label values are closed sets or `&'static str` only: commands come from the documented
+//! table or from handler registrations and config, anything else is `other`, so a caller
+//! cannot grow the series set.
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::config::Fallback;
 use crate::protocol::known_command;
 use crate::registry::Route;
+
+/// How a callback ended: the `outcome` label of `chathook_callbacks_total`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every handler succeeded (an after-callback) or the decider decided (a before-callback).
+    Ok,
+    /// The decider failed or was late: the configured fallback answered.
+    Fallback,
+    /// A handler of an after-callback failed: answered 500.
+    Failed,
+    /// A handler of an after-callback was late, and none failed otherwise: answered 500.
+    TimedOut,
+    /// Refused before or instead of the handlers (`chathook_rejections_total` says why).
+    Rejected,
+    /// No handler decides it: answered as `dispatch.unrouted` says.
+    Unrouted,
+}
+
+impl Outcome {
+    /// Every outcome, for dashboards that want each series from the start.
+    pub const ALL: [Self; 6] = [
+        Self::Ok,
+        Self::Fallback,
+        Self::Failed,
+        Self::TimedOut,
+        Self::Rejected,
+        Self::Unrouted,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Fallback => "fallback",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Rejected => "rejected",
+            Self::Unrouted => "unrouted",
+        }
+    }
+}
+
+/// How one handler's call ended: the `result` label of `chathook_handler_results_total`.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum HandlerResult {
+    /// It answered.
+    Ok,
+    /// It found the body unusable.
+    InvalidBody,
+    /// It returned an error.
+    Failed,
+    /// It panicked.
+    Panicked,
+    /// It was still running at the deadline and was stopped.
+    TimedOut,
+    /// It decided a before-callback with an `ErrorCode` the command does not document.
+    UndocumentedCode,
+}
+
+impl HandlerResult {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::InvalidBody => "invalid_body",
+            Self::Failed => "failed",
+            Self::Panicked => "panicked",
+            Self::TimedOut => "timed_out",
+            Self::UndocumentedCode => "undocumented_code",
+        }
+    }
+}
+
+macro_rules! label_value {
+    ($($kind:ty),+) => {$(
+        impl EncodeLabelValue for $kind {
+            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+                std::fmt::Write::write_str(encoder, self.as_str())
+            }
+        }
+    )+};
+}
+
+label_value!(Outcome, HandlerResult, Fallback);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallbackLabels {
     command: &'static str,
-    outcome: &'static str,
+    outcome: Outcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    handler: &'static str,
+    command: &'static str,
+    result: HandlerResult,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -34,7 +130,7 @@ struct HandlerLabels {
 struct FallbackLabels {
     handler: &'static str,
     command: &'static str,
-    decision: &'static str,
+    decision: Fallback,
 }
 
 type LatencyFamily = Family<HandlerLabels, Histogram, fn() -> Histogram>;
@@ -46,6 +142,7 @@ pub struct Metrics {
     callbacks: Family<CallbackLabels, Counter>,
     rejections: Family<ReasonLabels, Counter>,
     fallbacks: Family<FallbackLabels, Counter>,
+    handler_results: Family<ResultLabels, Counter>,
     handler_latency: LatencyFamily,
     in_flight: Gauge,
     connections_open: Gauge,
@@ -72,6 +169,13 @@ impl Default for Metrics {
             "chathook_fallbacks",
             "Before-callbacks answered with the configured fallback because the handler failed",
             fallbacks.clone(),
+        );
+        let handler_results = Family::default();
+        registry.register(
+            "chathook_handler_results",
+            "Handler calls by handler, command and result (ok, invalid_body, failed, panicked, \
+             timed_out, undocumented_code); a callback with several handlers counts once each",
+            handler_results.clone(),
         );
         let handler_latency: LatencyFamily =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.0001, 2.0, 16)));
@@ -107,6 +211,7 @@ impl Default for Metrics {
             callbacks,
             rejections,
             fallbacks,
+            handler_results,
             handler_latency,
         }
     }
@@ -114,7 +219,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts an authenticated callback.
-    pub fn callback(&self, command: &'static str, outcome: &'static str) {
+    pub fn callback(&self, command: &'static str, outcome: Outcome) {
         self.callbacks
             .get_or_create(&CallbackLabels { command, outcome })
             .inc();
@@ -128,22 +233,33 @@ impl Metrics {
     }
 
     /// Counts a fallback decision.
-    pub fn fallback(&self, route: &Route, decision: &'static str) {
+    pub fn fallback(&self, handler: &'static str, command: &'static str, decision: Fallback) {
         let labels = FallbackLabels {
-            handler: route.handler_name,
-            command: route.command,
+            handler,
+            command,
             decision,
         };
         self.fallbacks.get_or_create(&labels).inc();
     }
 
-    /// Records how long a handler took.
-    pub fn handler_latency(&self, route: &Route, seconds: f64) {
-        let labels = HandlerLabels {
-            handler: route.handler_name,
-            command: route.command,
-        };
-        self.handler_latency.get_or_create(&labels).observe(seconds);
+    /// Counts one handler call's result and records how long it took.
+    pub fn handler_result(
+        &self,
+        handler: &'static str,
+        command: &'static str,
+        result: HandlerResult,
+        took: Duration,
+    ) {
+        self.handler_results
+            .get_or_create(&ResultLabels {
+                handler,
+                command,
+                result,
+            })
+            .inc();
+        self.handler_latency
+            .get_or_create(&HandlerLabels { handler, command })
+            .observe(took.as_secs_f64());
     }
 
     /// Counts a request as in flight until the guard drops.
@@ -174,10 +290,10 @@ impl Metrics {
     }
 }
 
-/// The label for `command`: itself if documented or routed, else `other`.
+/// The label for `command`: itself if documented or matched by name, else `other`.
 pub fn command_label(command: &str, route: Option<&Route>) -> &'static str {
     match (route, known_command(command)) {
-        (Some(route), _) => route.command,
+        (Some(route), _) => route.label,
         (None, Some(known)) => known.name,
         (None, None) => "other",
     }

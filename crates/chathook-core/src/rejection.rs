@@ -1,7 +1,10 @@
-//! Every reason chathook refuses a callback, with its HTTP status, `ErrorCode` and wording.
+//! Every error chathook answers over HTTP, with its status, `ErrorCode`, reason label and
+//! wording: refused callbacks, failed handlers, the API's token check and the handlers' API
+//! errors.
 //!
-//! One enum so that the reply, the log line and the `chathook_rejections_total{reason}` metric
-//! can never disagree about why a request was turned away.
+//! One table so that the reply, the log line and the metrics can never disagree about why a
+//! request was turned away. A callback gets the error as Chat's `FAIL` packet, the `/api/v1`
+//! surface as `{"error": ..., "reason": ...}` through [`ApiError`].
 
 use std::net::IpAddr;
 
@@ -142,6 +145,28 @@ pub enum Rejection {
         /// `server.max_connections`.
         limit: usize,
     },
+    /// A handler of an after-callback failed, so the event is not acknowledged. Which one is
+    /// logged and counted, never told to the caller.
+    #[error("handler failed")]
+    HandlerFailed,
+    /// A handler of an after-callback was still running at the deadline.
+    #[error("handler timed out")]
+    HandlerTimedOut,
+    /// `/api/v1` without an `Authorization: Bearer` header.
+    #[error("missing Authorization: Bearer <token> header")]
+    ApiTokenMissing,
+    /// `/api/v1` with a bearer token that is not one of `[api] tokens`.
+    #[error("bearer token is not valid")]
+    ApiTokenInvalid,
+    /// A handler's API could not use the request; the text says what to change.
+    #[error("{0}")]
+    ApiBadRequest(String),
+    /// A handler's API has nothing at this address.
+    #[error("{0}")]
+    ApiNotFound(String),
+    /// A handler's API cannot answer now (its store is down); the text says which part.
+    #[error("{0}")]
+    ApiUnavailable(String),
 }
 
 impl Rejection {
@@ -194,6 +219,13 @@ impl Rejection {
             Self::HeaderTimeout { .. } => ("header_timeout", S::REQUEST_TIMEOUT, 40801),
             Self::BodyTimeout { .. } => ("body_timeout", S::REQUEST_TIMEOUT, 40802),
             Self::ConnectionLimit { .. } => ("connection_limit", S::SERVICE_UNAVAILABLE, 50301),
+            Self::HandlerFailed => ("handler_failed", S::INTERNAL_SERVER_ERROR, 50001),
+            Self::HandlerTimedOut => ("handler_timed_out", S::INTERNAL_SERVER_ERROR, 50002),
+            Self::ApiTokenMissing => ("api_token_missing", S::UNAUTHORIZED, 40107),
+            Self::ApiTokenInvalid => ("api_token_invalid", S::UNAUTHORIZED, 40108),
+            Self::ApiBadRequest(_) => ("api_bad_request", S::BAD_REQUEST, 40011),
+            Self::ApiNotFound(_) => ("api_not_found", S::NOT_FOUND, 40402),
+            Self::ApiUnavailable(_) => ("api_unavailable", S::SERVICE_UNAVAILABLE, 50302),
         }
     }
 
@@ -233,17 +265,73 @@ impl Rejection {
     pub fn reply(&self) -> Reply {
         Reply::fail(self.error_code(), self.to_string())
     }
-}
 
-impl IntoResponse for Rejection {
-    fn into_response(self) -> Response {
-        let closes = self.closes_connection();
-        let mut response = (self.status(), axum::Json(self.reply())).into_response();
-        if closes {
+    /// The reply to a callback of `command`, with what that command's replies always carry
+    /// (`RspData` for a reply-bearing one).
+    pub fn response_for(self, command: &str) -> Response {
+        let reply = self.reply().completed_for(command);
+        self.response(reply)
+    }
+
+    fn response(self, reply: Reply) -> Response {
+        let mut response = (self.status(), axum::Json(reply)).into_response();
+        if self.closes_connection() {
             response
                 .headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
         }
+        response
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let reply = self.reply();
+        self.response(reply)
+    }
+}
+
+/// An error of the `/api/v1` surface, handlers' APIs included: a [`Rejection`] in the API's
+/// shape, `{"error": "<what was wrong>", "reason": "<label>"}`, counted by its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError(Rejection);
+
+impl ApiError {
+    /// 400: the request cannot be used; `message` says what to change.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self(Rejection::ApiBadRequest(message.into()))
+    }
+
+    /// 404: nothing at this address; `message` says what was looked for.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self(Rejection::ApiNotFound(message.into()))
+    }
+
+    /// 503: a dependency is down; `message` says which, without internal detail.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self(Rejection::ApiUnavailable(message.into()))
+    }
+
+    pub(crate) fn from_rejection(rejection: Rejection) -> Self {
+        Self(rejection)
+    }
+
+    /// The entry of the error table.
+    pub fn rejection(&self) -> &Rejection {
+        &self.0
+    }
+}
+
+/// Marks a response whose refusal reason is known, for the counting middleware.
+#[derive(Clone, Copy, Debug)]
+pub struct RefusalReason(pub &'static str);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let reason = self.0.reason();
+        let body = serde_json::json!({ "error": self.0.to_string(), "reason": reason });
+        let mut response = (self.0.status(), axum::Json(body)).into_response();
+        response.extensions_mut().insert(RefusalReason(reason));
         response
     }
 }
@@ -288,6 +376,13 @@ mod tests {
             Rejection::HeaderTimeout { timeout_ms: 0 },
             Rejection::BodyTimeout { timeout_ms: 0 },
             Rejection::ConnectionLimit { limit: 0 },
+            Rejection::HandlerFailed,
+            Rejection::HandlerTimedOut,
+            Rejection::ApiTokenMissing,
+            Rejection::ApiTokenInvalid,
+            Rejection::ApiBadRequest(String::new()),
+            Rejection::ApiNotFound(String::new()),
+            Rejection::ApiUnavailable(String::new()),
         ];
         let mut codes: Vec<_> = all.iter().map(Rejection::error_code).collect();
         let mut reasons: Vec<_> = all.iter().map(Rejection::reason).collect();

@@ -23,22 +23,24 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, Span};
+use tracing::Instrument;
 
 use crate::auth::{App, Apps, CallbackQuery, ReplayCache, Secret, Sources, unix_now};
 use crate::body_check::check_body;
 use crate::config::{Config, Fallback, Unrouted};
 use crate::error::StartupError;
-use crate::handler::{Callback, ErrorChain, HandlerError};
-use crate::metrics::{Metrics, command_label};
+use crate::handler::{Callback, DecidedBy, Decision, ErrorChain, HandlerError};
+use crate::metrics::{HandlerResult, Metrics, Outcome, command_label};
 use crate::protocol::{CallbackKind, Reply};
-use crate::registry::{Plan, Registry, Route};
-use crate::rejection::{Rejection, echo, echo_at_most};
+use crate::registry::{Plan, Registry, Role, Route, Target};
+use crate::rejection::{ApiError, RefusalReason, Rejection, echo, echo_at_most};
 use listener::{Connection, Limits};
 use log_budget::LogBudget;
 
@@ -55,7 +57,8 @@ pub struct Chathook {
 struct ServiceState {
     apps: Apps,
     registry: Registry,
-    metrics: Metrics,
+    /// Shared with handler tasks, which count their own results.
+    metrics: Arc<Metrics>,
     max_skew_secs: u64,
     sources: Sources,
     replay_cache: Option<ReplayCache>,
@@ -76,7 +79,11 @@ impl Chathook {
     /// Validates `config`, builds every enabled handler and assembles the routes.
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         config.validate()?;
-        let registry = Plan::new(&config)?.build().await?;
+        let plan = Plan::new(&config)?;
+        for warning in plan.warnings() {
+            tracing::warn!("{warning}");
+        }
+        let registry = plan.build().await?;
         let apps = Apps::new(config.apps.iter().map(|(name, app)| {
             if app.allow_unsigned {
                 tracing::warn!(
@@ -94,7 +101,7 @@ impl Chathook {
         let state = ServiceState {
             apps,
             registry,
-            metrics: Metrics::default(),
+            metrics: Arc::new(Metrics::default()),
             max_skew_secs: config.auth.max_clock_skew_secs,
             sources: Sources::new(
                 config.auth.allowed_sources.clone(),
@@ -234,16 +241,12 @@ async fn require_bearer(
     if authorized {
         return next.run(request).await;
     }
-    let message = if presented.is_some() {
-        "bearer token is not valid"
+    let refusal = if presented.is_some() {
+        Rejection::ApiTokenInvalid
     } else {
-        "missing Authorization: Bearer <token> header"
+        Rejection::ApiTokenMissing
     };
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        axum::Json(json!({ "error": message })),
-    )
-        .into_response();
+    let mut response = ApiError::from_rejection(refusal).into_response();
     response
         .headers_mut()
         .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -257,7 +260,7 @@ async fn receive(State(state): State<Arc<ServiceState>>, request: Request) -> Re
 /// How a callback ended, for the log and the metrics.
 struct Answer {
     response: Response,
-    outcome: &'static str,
+    outcome: Outcome,
 }
 
 /// What is known of a callback so far: the fields of its log line, filled in as the checks
@@ -269,7 +272,8 @@ struct Trail<'a> {
     command: Option<Cow<'a, str>>,
     /// The metrics label, set once the command is known.
     label: Option<&'static str>,
-    handler: Option<&'static str>,
+    /// The handlers serving it, comma-separated.
+    handlers: Option<&'a str>,
 }
 
 impl ServiceState {
@@ -288,7 +292,7 @@ impl ServiceState {
             app,
             command,
             label,
-            handler,
+            handlers,
         } = trail;
         let answer = match result {
             Ok(answer) if !self.log_callbacks => answer,
@@ -297,8 +301,8 @@ impl ServiceState {
                     command = command.as_deref(),
                     sdk_app_id,
                     app,
-                    handler,
-                    outcome = answer.outcome,
+                    handler = handlers,
+                    outcome = answer.outcome.as_str(),
                     status = answer.response.status().as_u16(),
                     latency_ms,
                     "callback answered"
@@ -324,8 +328,11 @@ impl ServiceState {
                     connection.linger_before_close();
                 }
                 Answer {
-                    response: rejection.into_response(),
-                    outcome: "rejected",
+                    response: match command.as_deref() {
+                        Some(command) => rejection.response_for(command),
+                        None => rejection.into_response(),
+                    },
+                    outcome: Outcome::Rejected,
                 }
             }
         };
@@ -432,31 +439,31 @@ impl ServiceState {
         }
 
         let Some(route) = route else {
-            return match self.unrouted {
-                Unrouted::Accept => Ok(Answer {
-                    response: ok_response(Reply::ok().completed_for(command)),
-                    outcome: "unrouted",
-                }),
-                Unrouted::Reject => Err(Rejection::Unrouted(echo(command))),
-            };
+            return self.unrouted(command);
         };
-        trail.handler = Some(route.handler_name);
-        // Kept for a fallback decision, which may name the body's targets.
-        let body_for_fallback = (route.kind == CallbackKind::Before).then(|| body.clone());
-        let callback = Callback::new(sdk_app_id, route.command, body).with_client(
+        trail.handlers = Some(&route.handler_names);
+        let callback = Callback::new(sdk_app_id, route.command_for(command), body).with_client(
             query.client_ip.map(Cow::into_owned),
             query.opt_platform.map(Cow::into_owned),
         );
-        // Handler work runs in a span, so the handler's own log lines say what they are about.
-        let span = tracing::info_span!(
-            "callback",
-            command = route.command,
-            sdk_app_id,
-            app = app.name.as_str(),
-            handler = route.handler_name,
-        );
-        self.dispatch(route, callback, body_for_fallback, span)
-            .await
+        let app = app.name.as_str();
+        match route.kind {
+            CallbackKind::After => self.run_all(route, callback, app).await,
+            CallbackKind::Before | CallbackKind::ReplyBearing => {
+                self.decide(route, callback, app).await
+            }
+        }
+    }
+
+    /// The answer to a command no handler decides, as `dispatch.unrouted` says.
+    fn unrouted(&self, command: &str) -> Result<Answer, Rejection> {
+        match self.unrouted {
+            Unrouted::Accept => Ok(Answer {
+                response: ok_response(Reply::ok().completed_for(command)),
+                outcome: Outcome::Unrouted,
+            }),
+            Unrouted::Reject => Err(Rejection::Unrouted(echo(command))),
+        }
     }
 
     async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Rejection> {
@@ -484,87 +491,233 @@ impl ServiceState {
         }
     }
 
-    async fn dispatch(
+    /// An after-callback: every handler runs, concurrently, each under the deadline; Chat
+    /// gets OK only when all of them succeeded, else 500 so the event is not taken as
+    /// delivered. One handler's reply is passed on as it is.
+    async fn run_all(
         &self,
         route: &Route,
         callback: Callback,
-        body_for_fallback: Option<Bytes>,
-        span: Span,
+        app: &str,
     ) -> Result<Answer, Rejection> {
-        let started = Instant::now();
-        let handler = Arc::clone(&route.handler);
-        // A task of its own: a panic becomes an error here, and a client that hangs up does
-        // not cancel a handler half-way through its work.
-        let mut task = self
-            .tasks
-            .spawn(async move { handler.handle(callback).await }.instrument(span.clone()));
-        let result = match tokio::time::timeout(self.handler_timeout, &mut task).await {
-            Ok(Ok(result)) => result
-                .map_err(Failure::Error)
-                .and_then(|reply| check_decision(route, reply)),
-            Ok(Err(join_error)) => Err(Failure::Panicked(panic_message(join_error))),
-            Err(_elapsed) => {
-                task.abort();
-                Err(Failure::TimedOut(self.handler_timeout))
-            }
-        };
-        self.metrics
-            .handler_latency(route, started.elapsed().as_secs_f64());
-        let failure = match result {
-            Ok(reply) => {
-                return Ok(Answer {
-                    response: ok_response(reply.completed_for(route.command)),
-                    outcome: "ok",
-                });
-            }
-            // A before-callback still gets its fallback: Chat treats a 400 like a timeout and
-            // would apply its own policy instead of the configured one.
-            Err(Failure::Error(HandlerError::InvalidBody(message)))
-                if route.kind != CallbackKind::Before =>
+        let running: Vec<JoinHandle<Result<Reply, Failure>>> = route
+            .others
+            .iter()
+            .map(|target| {
+                // A clone shares the body's bytes.
+                let call = self.call(target, Role::Runs, route, callback.clone(), app);
+                self.tasks.spawn(call)
+            })
+            .collect();
+        let single = running.len() == 1;
+        let mut reply = None;
+        let mut failures = Vec::new();
+        for task in running {
+            match task
+                .await
+                .unwrap_or_else(|error| Err(Failure::Panicked(panic_message(error))))
             {
-                return Err(Rejection::InvalidBody(message));
+                Ok(answered) => reply = single.then_some(answered),
+                Err(failure) => failures.push(failure),
             }
-            Err(failure) => failure,
-        };
-        Ok(match route.kind {
-            CallbackKind::Before => {
-                let deny = route.fallback == Fallback::Deny;
-                let body = body_for_fallback.unwrap_or_default();
-                let reply = crate::protocol::fallback_reply(route.command, deny, &body);
-                let decision = if deny { "deny" } else { "allow" };
-                self.metrics.fallback(route, decision);
-                span.in_scope(|| {
-                    tracing::warn!(
-                        fallback = decision,
-                        "handler {failure}; answered with the fallback"
-                    );
-                });
-                Answer {
-                    response: ok_response(reply.completed_for(route.command)),
-                    outcome: "fallback",
-                }
-            }
-            CallbackKind::After | CallbackKind::ReplyBearing => {
-                span.in_scope(|| {
-                    tracing::error!(
-                        "handler {failure}; answered 500 so the event is not taken as delivered"
-                    );
-                });
-                let (code, outcome, info) = match failure {
-                    Failure::TimedOut(_) => (50002, "timed_out", "handler timed out"),
-                    _ => (50001, "failed", "handler failed"),
-                };
-                Answer {
-                    response: (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        axum::Json(Reply::fail(code, info).completed_for(route.command)),
-                    )
-                        .into_response(),
-                    outcome,
-                }
-            }
-        })
+        }
+        let command = callback.command();
+        match refusal_for(&failures) {
+            None => Ok(Answer {
+                response: ok_response(reply.unwrap_or_else(Reply::ok).completed_for(command)),
+                outcome: Outcome::Ok,
+            }),
+            Some(refusal) => refusal.answer(command),
+        }
     }
+
+    /// A before-callback (or a reply-bearing one): the decider's reply, or what replaces it
+    /// when it fails, is Chat's answer as soon as it is made; observers run alongside, get the
+    /// decision, and neither change nor delay it.
+    async fn decide(
+        &self,
+        route: &Route,
+        callback: Callback,
+        app: &str,
+    ) -> Result<Answer, Rejection> {
+        let decision = (!route.others.is_empty()).then(|| watch::channel(None));
+        if let Some((_, receiver)) = &decision {
+            for observer in &route.others {
+                let callback = callback.observing(receiver.clone());
+                let call = self.call(observer, Role::Observes, route, callback, app);
+                // Not awaited: the tracker keeps shutdown waiting for it.
+                self.tasks.spawn(call);
+            }
+        }
+        let announce = decision.map(|(sender, _)| sender);
+        let Some(decider) = &route.decider else {
+            let answer = self.unrouted(callback.command());
+            if let Some(sender) = announce {
+                let reply = match &answer {
+                    Ok(_) => Reply::ok().completed_for(callback.command()),
+                    Err(rejection) => rejection.reply(),
+                };
+                sender.send_replace(Some(Decision::new(reply, DecidedBy::NoDecider)));
+            }
+            return answer;
+        };
+        // The decision is made on the decider's own task, so observers get it even when the
+        // client has hung up.
+        let command = callback.command().to_owned();
+        let body = callback.body().clone();
+        let call = self.call(decider, Role::Decides, route, callback, app);
+        let (name, fallback, label, kind) =
+            (decider.name, decider.fallback, route.label, route.kind);
+        let metrics = Arc::clone(&self.metrics);
+        let deciding = self.tasks.spawn(async move {
+            let (answer, by) = match call.await {
+                Ok(reply) => (Ok(reply), DecidedBy::Handler(name)),
+                // Chat reads a reply-bearing command's data and has no decision to fall back
+                // on: the failure is reported as an after-callback's is.
+                Err(failure) if kind == CallbackKind::ReplyBearing => {
+                    let refusal =
+                        refusal_for(std::slice::from_ref(&failure)).expect("a failure is refused");
+                    (Err(refusal), DecidedBy::Fallback(name))
+                }
+                Err(_) => {
+                    metrics.fallback(name, label, fallback);
+                    let deny = fallback == Fallback::Deny;
+                    let reply = crate::protocol::fallback_reply(&command, deny, &body);
+                    (Ok(reply), DecidedBy::Fallback(name))
+                }
+            };
+            let answer = answer.map(|reply| reply.completed_for(&command));
+            if let Some(sender) = announce {
+                let reply = match &answer {
+                    Ok(reply) => reply.clone(),
+                    Err(refusal) => refusal.rejection.reply().completed_for(&command),
+                };
+                sender.send_replace(Some(Decision::new(reply, by)));
+            }
+            (answer, by, command)
+        });
+        let (answer, by, command) = deciding.await.map_err(|_| Rejection::HandlerFailed)?;
+        match answer {
+            Ok(reply) => Ok(Answer {
+                response: ok_response(reply),
+                outcome: match by {
+                    DecidedBy::Handler(_) => Outcome::Ok,
+                    _ => Outcome::Fallback,
+                },
+            }),
+            Err(refusal) => refusal.answer(&command),
+        }
+    }
+
+    /// One handler's call, to be spawned: under the deadline, a panic caught, its result
+    /// counted and any failure logged on the task itself, so none of it depends on the
+    /// request still being there.
+    fn call(
+        &self,
+        target: &Target,
+        role: Role,
+        route: &Route,
+        callback: Callback,
+        app: &str,
+    ) -> impl Future<Output = Result<Reply, Failure>> + Send + 'static {
+        let (label, kind) = (route.label, route.kind);
+        let span = tracing::info_span!(
+            "callback",
+            command = callback.command(),
+            sdk_app_id = callback.sdk_app_id(),
+            app,
+            handler = target.name,
+        );
+        let deadline = self.handler_timeout;
+        let metrics = Arc::clone(&self.metrics);
+        let (name, fallback) = (target.name, target.fallback);
+        let handler = Arc::clone(&target.handler);
+        let command = (role == Role::Decides).then(|| callback.command().to_owned());
+        async move {
+            let started = Instant::now();
+            let handling = std::panic::AssertUnwindSafe(handler.handle(callback)).catch_unwind();
+            let mut result = match tokio::time::timeout(deadline, handling).await {
+                Ok(Ok(Ok(reply))) => Ok(reply),
+                Ok(Ok(Err(error))) => Err(Failure::Error(error)),
+                Ok(Err(panic)) => Err(Failure::Panicked(panic_text(panic.as_ref()))),
+                Err(_elapsed) => Err(Failure::TimedOut(deadline)),
+            };
+            if let Some(command) = command {
+                result = result.and_then(|reply| check_decision(&command, reply));
+            }
+            let took = started.elapsed();
+            let counted = match &result {
+                Ok(_) => HandlerResult::Ok,
+                Err(failure) => failure.result(),
+            };
+            metrics.handler_result(name, label, counted, took);
+            if let Err(failure) = &result {
+                let must_succeed = role == Role::Runs
+                    || (role == Role::Decides && kind == CallbackKind::ReplyBearing);
+                match role {
+                    // The request's own refusal says so, in the caller's words.
+                    _ if must_succeed && failure.is_invalid_body() => {}
+                    _ if must_succeed => tracing::error!(
+                        "handler {failure}; answered 500 so the event is not taken as delivered"
+                    ),
+                    Role::Decides | Role::Runs => tracing::warn!(
+                        fallback = fallback.as_str(),
+                        "handler {failure}; answered with the fallback"
+                    ),
+                    Role::Observes => {
+                        tracing::warn!("observing handler {failure}; Chat's answer is unaffected")
+                    }
+                }
+            }
+            result
+        }
+        .instrument(span)
+    }
+}
+
+/// What Chat is told when a handler that had to succeed did not.
+struct Refusal {
+    rejection: Rejection,
+    outcome: Outcome,
+}
+
+impl Refusal {
+    /// A wrong body is the caller's to fix, so it is a refusal it is told of; anything else
+    /// is a 500 that names no handler.
+    fn answer(self, command: &str) -> Result<Answer, Rejection> {
+        match self.outcome {
+            Outcome::Rejected => Err(self.rejection),
+            outcome => Ok(Answer {
+                response: self.rejection.response_for(command),
+                outcome,
+            }),
+        }
+    }
+}
+
+/// The answer to handlers that had to succeed, from how they failed: any failure makes it
+/// 500 (timed out when lateness was the only one); a body only refused as unusable is 400.
+fn refusal_for(failures: &[Failure]) -> Option<Refusal> {
+    let mut invalid_body = None;
+    let mut failed = false;
+    for failure in failures {
+        match failure {
+            Failure::Error(HandlerError::InvalidBody(message)) => {
+                invalid_body.get_or_insert(message);
+            }
+            Failure::TimedOut(_) => {}
+            _ => failed = true,
+        }
+    }
+    let (rejection, outcome) = if failed {
+        (Rejection::HandlerFailed, Outcome::Failed)
+    } else if failures.iter().any(|f| matches!(f, Failure::TimedOut(_))) {
+        (Rejection::HandlerTimedOut, Outcome::TimedOut)
+    } else {
+        let message = invalid_body?;
+        (Rejection::InvalidBody(message.clone()), Outcome::Rejected)
+    };
+    Some(Refusal { rejection, outcome })
 }
 
 enum Failure {
@@ -576,17 +729,33 @@ enum Failure {
     UndocumentedCode(String),
 }
 
+impl Failure {
+    fn result(&self) -> HandlerResult {
+        match self {
+            Self::Error(HandlerError::InvalidBody(_)) => HandlerResult::InvalidBody,
+            Self::Error(HandlerError::Internal(_)) => HandlerResult::Failed,
+            Self::Panicked(_) => HandlerResult::Panicked,
+            Self::TimedOut(_) => HandlerResult::TimedOut,
+            Self::UndocumentedCode(_) => HandlerResult::UndocumentedCode,
+        }
+    }
+
+    fn is_invalid_body(&self) -> bool {
+        matches!(self, Self::Error(HandlerError::InvalidBody(_)))
+    }
+}
+
 /// Refuses a before-callback decision whose code the command's documentation does not give,
 /// as `chathook-protocol`'s own reply builders do.
-fn check_decision(route: &Route, reply: Reply) -> Result<Reply, Failure> {
+fn check_decision(command: &str, reply: Reply) -> Result<Reply, Failure> {
     let code = reply.error_code();
-    if route.kind != CallbackKind::Before || code == 0 {
+    if code == 0 {
         return Ok(reply);
     }
     let checked = u32::try_from(code)
         .map_err(|_| format!("ErrorCode {code} is negative"))
         .and_then(|code| {
-            match chathook_protocol::reply::check_decision_code(route.command, code) {
+            match chathook_protocol::reply::check_decision_code(command, code) {
                 // A command the table lacks has no documented codes to hold it to.
                 Err(chathook_protocol::reply::ReplyError::UnknownCommand(_)) => Ok(()),
                 other => other.map_err(|error| error.to_string()),
@@ -609,16 +778,23 @@ impl std::fmt::Display for Failure {
     }
 }
 
-fn panic_message(error: tokio::task::JoinError) -> String {
-    if !error.is_panic() {
-        return ErrorChain(&error).to_string();
-    }
-    let payload = error.into_panic();
+/// The text of a panic's payload.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|text| (*text).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".into())
+}
+
+/// Why a handler task ended without a result: handler panics are caught on the task, so
+/// this is a task cancelled as the runtime shuts down.
+fn panic_message(error: tokio::task::JoinError) -> String {
+    if error.is_panic() {
+        panic_text(error.into_panic().as_ref())
+    } else {
+        ErrorChain(&error).to_string()
+    }
 }
 
 fn ok_response(reply: Reply) -> Response {
@@ -663,6 +839,11 @@ async fn json_refusals(
     let response = next.run(request).await;
     let status = response.status();
     if !status.is_client_error() || response.extensions().get::<Counted>().is_some() {
+        return response;
+    }
+    if let Some(RefusalReason(reason)) = response.extensions().get::<RefusalReason>() {
+        // An error from the table, already in JSON.
+        state.metrics.rejection(reason);
         return response;
     }
     state.metrics.rejection(match status {

@@ -5,10 +5,9 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
+use chathook_core::ApiError;
 
 use crate::store::{Store, StoredReceipt};
 
@@ -28,27 +27,14 @@ pub(crate) fn routes(store: Store) -> Router {
         .with_state(store)
 }
 
-/// A JSON error reply: `{"error": "..."}`.
-struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-impl From<crate::store::StoreError> for ApiError {
-    fn from(error: crate::store::StoreError) -> Self {
-        tracing::error!(%error, "read receipt query failed");
-        Self(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the read receipt store is unavailable".into(),
-        )
-    }
+/// A failed query: logged with its cause, told to the caller only as unavailable.
+fn unavailable(error: crate::store::StoreError) -> ApiError {
+    tracing::error!(%error, "read receipt query failed");
+    ApiError::unavailable("the read receipt store is unavailable")
 }
 
 fn bad_request(message: String) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, message)
+    ApiError::bad_request(message)
 }
 
 fn non_negative(name: &str, text: &str) -> Result<i64, ApiError> {
@@ -80,13 +66,13 @@ async fn get_receipt(
     check_group_id(&group_id)?;
     store
         .get(sdk_app_id, &group_id, msg_seq)
-        .await?
+        .await
+        .map_err(unavailable)?
         .map(Json)
         .ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                format!("no read receipt for message {msg_seq} of group {group_id:?} in app {sdk_app_id}"),
-            )
+            ApiError::not_found(format!(
+                "no read receipt for message {msg_seq} of group {group_id:?} in app {sdk_app_id}"
+            ))
         })
 }
 
@@ -124,7 +110,8 @@ async fn list_receipts(
     // One extra row tells whether another page follows.
     let mut items = store
         .list(sdk_app_id, &group_id, after_seq, limit + 1)
-        .await?;
+        .await
+        .map_err(unavailable)?;
     let has_more = items.len() as i64 > limit;
     items.truncate(limit as usize);
     let next_after_seq = if has_more {

@@ -22,8 +22,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chathook_core::config::{CONFIG_PATH_ENV, ConfigFile, LogConfig, LogFormat};
-use chathook_core::registry::Plan;
-use chathook_core::{Chathook, Config};
+use chathook_core::registry::{Plan, Role};
+use chathook_core::{CallbackKind, Chathook, Config};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -46,7 +46,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve callbacks (the default).
     Serve,
-    /// Print the routing table: each command, its handler, before/after, enabled or not.
+    /// Print the routing table: each command, its kind, and every handler serving it (which
+    /// one decides, which observe) with where its command set came from.
     Handlers,
     /// Validate the config and print the effective config with secrets redacted.
     CheckConfig,
@@ -127,12 +128,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(&file).await,
         Command::Handlers => {
             let config = Config::load(&file)?;
-            print!("{}", routing_table(&Plan::new(&config)?));
+            let plan = Plan::new(&config)?;
+            print_warnings(&plan);
+            print!("{}", routing_table(&plan));
             Ok(())
         }
         Command::CheckConfig => {
             let config = Config::load(&file)?;
-            Plan::new(&config)?;
+            print_warnings(&Plan::new(&config)?);
             log_filter(&config.log)?;
             let text = toml::to_string_pretty(&config.redacted())
                 .context("cannot print the config as TOML")?;
@@ -156,6 +159,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+fn print_warnings(plan: &Plan) {
+    for warning in plan.warnings() {
+        eprintln!("warning: {warning}");
     }
 }
 
@@ -263,7 +272,9 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
     })
 }
 
-/// The `chathook handlers` table.
+/// The `chathook handlers` table: per command, every handler, what it does there (runs,
+/// decides, observes, or disabled) and where its command set came from (code, or a pattern
+/// of its config or of its registration's default).
 pub fn routing_table(plan: &Plan) -> String {
     let rows = plan.routing_table();
     let width = rows
@@ -272,21 +283,31 @@ pub fn routing_table(plan: &Plan) -> String {
         .max()
         .unwrap_or(7)
         .max(7);
-    let mut text = format!(
-        "{:<width$}  {:<13}  {:<20}  STATUS\n",
-        "COMMAND", "KIND", "HANDLER"
-    );
+    let mut text = format!("{:<width$}  {:<13}  HANDLERS\n", "COMMAND", "KIND");
     for row in rows {
-        let (handler, status) = match (row.handler, row.enabled) {
-            (Some(handler), true) => (handler, "enabled"),
-            (Some(handler), false) => (handler, "disabled"),
-            (None, _) => ("-", "unrouted"),
-        };
+        let enabled = row.handlers.iter().any(|handler| handler.role.is_some());
+        let deciding = row
+            .handlers
+            .iter()
+            .any(|handler| handler.role == Some(Role::Decides));
+        let mut handlers: Vec<String> = row
+            .handlers
+            .iter()
+            .map(|handler| {
+                let role = handler.role.map_or("disabled", Role::as_str);
+                format!("{} {role} ({})", handler.name, handler.source)
+            })
+            .collect();
+        if !enabled {
+            handlers.insert(0, "- unrouted".into());
+        } else if row.kind != CallbackKind::After && !deciding {
+            handlers.push("(no decider: answered as dispatch.unrouted says)".into());
+        }
         text.push_str(&format!(
-            "{:<width$}  {:<13}  {:<20}  {status}\n",
+            "{:<width$}  {:<13}  {}\n",
             row.command,
             row.kind.as_str(),
-            handler
+            handlers.join(", ")
         ));
     }
     text

@@ -127,8 +127,13 @@ async fn rejected_discarded_and_masked_over_real_http() {
             "Group.CallbackBeforeSendMsg",
             "before",
             "keyword_filter",
-            "enabled"
+            "decides",
+            "(code)"
         ]
     );
-    assert_eq!(row("Group.CallbackAfterReadReceipt")[2], "read_receipt");
+    // Linked, though this config does not enable it.
+    assert_eq!(
+        row("Group.CallbackAfterReadReceipt")[2..6],
+        ["-", "unrouted,", "read_receipt", "disabled"]
+    );
 }
