@@ -533,3 +533,86 @@ fn the_failed_handler_is_named_in_the_log() {
     assert_eq!(line["level"], "ERROR", "{line}");
     let _ = server.stop();
 }
+
+#[test]
+fn the_readme_fan_out_example_holds() {
+    use chathook_core::registry::{Plan, Role, Source};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split_once("### Several handlers per command")
+        .expect("the fan-out section")
+        .1;
+    let example = section
+        .split_once("```toml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("its example config")
+        .0;
+    // The same shape with handlers this binary links: probe's before-command is fixed in its
+    // code like keyword_filter's, and a recorder takes its commands from config like the
+    // team's audit log.
+    let linked = example
+        .replace("keyword_filter", "probe")
+        .replace("banned_words = [\"spam\"]", "")
+        .replace("audit_log]", "recorder_a]\ntag = \"readme\"");
+    let config = figment::Figment::from(figment::providers::Serialized::defaults(base_config()))
+        .merge(<figment::providers::Toml as figment::providers::Format>::string(&linked));
+    let config = chathook_core::Config::from_figment(&config).expect("the example loads");
+    let plan = Plan::new(&config).expect("the example is a valid routing table");
+    assert!(plan.warnings().is_empty(), "{:?}", plan.warnings());
+    let rows = plan.routing_table();
+    let handlers = |command: &str| -> Vec<(&'static str, Option<Role>, Source)> {
+        rows.iter()
+            .find(|row| row.command == command)
+            .unwrap()
+            .handlers
+            .iter()
+            .filter(|handler| handler.role.is_some())
+            .map(|handler| (handler.name, handler.role, handler.source.clone()))
+            .collect()
+    };
+    let group = Source::Config("Group.*".into());
+    assert_eq!(
+        handlers("Group.CallbackAfterReadReceipt"),
+        [("read_receipt", Some(Role::Runs), Source::Code)]
+    );
+    assert_eq!(
+        handlers(BEFORE),
+        [
+            ("probe", Some(Role::Decides), Source::Code),
+            ("recorder_a", Some(Role::Observes), group.clone())
+        ]
+    );
+    assert_eq!(
+        handlers("C2C.CallbackAfterSendMsg"),
+        [(
+            "recorder_a",
+            Some(Role::Runs),
+            Source::Config("C2C.*".into())
+        )]
+    );
+    // Outside the audit log's families (probe, unlike keyword_filter, also serves it).
+    assert_eq!(
+        handlers("State.StateChange"),
+        [("probe", Some(Role::Runs), Source::Code)]
+    );
+}
+
+#[tokio::test]
+async fn two_handlers_with_fixed_commands_share_an_after_callback() {
+    // Before fan-out this was a start-up error; now both run.
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({}));
+    enable(&mut config, "rival", json!({}));
+    let server = TestServer::start(config).await;
+    let command = "State.StateChange";
+    let (status, reply) = server.post(&fresh_query(command), fixture(command)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        reply,
+        json!({ "ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "" })
+    );
+    for handler in ["probe", "rival"] {
+        assert_eq!(server.metric(&results(handler, command, "ok")).await, 1.0);
+    }
+}

@@ -158,7 +158,7 @@ register_handler! {
     build: build_probe,
 }
 
-/// Claims a command `probe` also claims, to test conflicts.
+/// Serves a command `probe` also serves, to test fan-out and the routing table.
 #[derive(Debug)]
 pub struct Rival;
 

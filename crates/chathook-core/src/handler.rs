@@ -55,7 +55,8 @@ impl Decision {
 pub trait Handler: Send + Sync + 'static {
     /// Handles one authenticated callback. Runs under `dispatch.handler_timeout_ms`; for an
     /// after-callback, `Ok` means the event is safely taken care of, since Chat will not send
-    /// it again.
+    /// it again. A handler that observes a before-callback another handler decides has its
+    /// reply ignored; [`Callback::decision`] tells it what was decided.
     async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError>;
 
     /// Whether the handler's dependencies (database, broker, ...) answer; `/readyz` asks.
