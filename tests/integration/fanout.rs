@@ -297,11 +297,12 @@ async fn patterns_select_by_family_kind_and_everything_including_unknown_command
         json!({ "commands": ["Group.*"], "decides": false }),
     );
     recorder(&mut config, "b", &tag, json!({ "commands": ["after"] }));
+    // recorder_a and recorder_c share before-callbacks: one of them decides.
     recorder(
         &mut config,
         "c",
         &tag,
-        json!({ "commands": ["*"], "decides": false }),
+        json!({ "commands": ["*"], "decides": true }),
     );
     let server = TestServer::start(config).await;
 
@@ -422,9 +423,9 @@ async fn each_misconfiguration_is_refused_at_start_up_naming_the_handlers() {
     recorder(&mut config, "a", "x", json!({ "commands": ["Group.*"] }));
     assert_eq!(
         startup_error(config).await,
-        "handlers probe and recorder_a all serve before-callback Group.CallbackBeforeSendMsg and \
-         none decides it: set decides = true in the table of the one whose reply Chat should get \
-         (the others then observe), or decides = false on all but one"
+        "handlers probe and recorder_a all serve the before callback Group.CallbackBeforeSendMsg \
+         and none decides it: set decides = true in the table of the one whose reply Chat should \
+         get (the others then observe)"
     );
 
     // The same through a command the table lacks: two "*" handlers, neither deciding.
@@ -439,7 +440,7 @@ async fn each_misconfiguration_is_refused_at_start_up_naming_the_handlers() {
     recorder(&mut config, "c", "x", json!({ "commands": ["*"] }));
     let error = startup_error(config).await;
     assert!(
-        error.starts_with("handlers recorder_b and recorder_c all serve before-callback "),
+        error.starts_with("handlers recorder_b and recorder_c all serve the before callback "),
         "{error}"
     );
 
@@ -614,5 +615,226 @@ async fn two_handlers_with_fixed_commands_share_an_after_callback() {
     );
     for handler in ["probe", "rival"] {
         assert_eq!(server.metric(&results(handler, command, "ok")).await, 1.0);
+    }
+}
+
+#[tokio::test]
+async fn excluding_a_family_holds_for_commands_the_table_lacks() {
+    let tag = tag("family-exclusion");
+    let mut config = base_config();
+    recorder(
+        &mut config,
+        "a",
+        &tag,
+        json!({ "commands": ["*", "!Group.*"], "decides": false }),
+    );
+    let server = TestServer::start(config).await;
+    for command in [
+        "Group.CallbackAfterSomethingNew",
+        "Nova.CallbackAfterLaunch",
+    ] {
+        let body = json!({ "CallbackCommand": command }).to_string();
+        let (status, reply) = server.post(&fresh_query(command), body).await;
+        assert_eq!(status, 200, "{command}: {reply}");
+    }
+    let entries = journal(&tag);
+    assert!(handlers_of(&entries, "Group.CallbackAfterSomethingNew").is_empty());
+    assert_eq!(
+        handlers_of(&entries, "Nova.CallbackAfterLaunch"),
+        ["recorder_a"]
+    );
+}
+
+#[tokio::test]
+async fn observers_get_even_a_late_deciders_fallback() {
+    let tag = tag("late-decider");
+    let mut config = base_config();
+    config.dispatch.handler_timeout_ms = 300;
+    enable(
+        &mut config,
+        "probe",
+        json!({ "delay_ms": 1000, "fallback": "deny" }),
+    );
+    recorder(
+        &mut config,
+        "a",
+        &tag,
+        json!({ "commands": [BEFORE], "decides": false, "await_decision": true }),
+    );
+    let server = TestServer::start(config).await;
+    let (status, reply) = server.post(&fresh_query(BEFORE), fixture(BEFORE)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["ErrorCode"], 1, "{reply}");
+    let entries = journal_of(&tag, 1).await;
+    assert_eq!(entries.len(), 1, "the observer never got the decision");
+    assert_eq!(entries[0].decision, Some((1, DecidedBy::Fallback("probe"))));
+    assert_eq!(
+        server.metric(&results("probe", BEFORE, "timed_out")).await,
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn every_handler_finishes_when_the_client_hangs_up() {
+    let tag = tag("hang-up");
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({ "delay_ms": 300 }));
+    recorder(
+        &mut config,
+        "a",
+        &tag,
+        json!({ "commands": ["Group.*"], "decides": false, "delay_ms": 300 }),
+    );
+    recorder(
+        &mut config,
+        "b",
+        &tag,
+        json!({ "commands": [AFTER], "delay_ms": 300 }),
+    );
+    let server = TestServer::start(config).await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(50))
+        .build()
+        .unwrap();
+    for command in [AFTER, BEFORE] {
+        let url = server.url(&format!("/callback?{}", fresh_query(command)));
+        let sent = client.post(url).body(fixture(command)).send().await;
+        assert!(sent.is_err(), "the client was meant to give up first");
+    }
+    let entries = journal_of(&tag, 3).await;
+    assert_eq!(handlers_of(&entries, AFTER), ["recorder_a", "recorder_b"]);
+    assert_eq!(handlers_of(&entries, BEFORE), ["recorder_a"]);
+    let probe_ok = results("probe", AFTER, "ok");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while server.metric(&probe_ok).await < 1.0 {
+        assert!(std::time::Instant::now() < deadline, "probe never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_misconfigurations_of_commands_the_table_lacks_are_refused_too() {
+    // Two handlers for an undocumented family, neither deciding its before-callbacks.
+    let mut config = base_config();
+    recorder(&mut config, "a", "x", json!({ "commands": ["Nova.*"] }));
+    recorder(&mut config, "b", "x", json!({ "commands": ["Nova.*"] }));
+    assert_eq!(
+        startup_error(config).await,
+        "handlers recorder_a and recorder_b all serve the before callback Nova.* (not in the \
+         table) and none decides it: set decides = true in the table of the one whose reply \
+         Chat should get (the others then observe)"
+    );
+    // Two of them deciding.
+    let mut config = base_config();
+    recorder(
+        &mut config,
+        "a",
+        "x",
+        json!({ "commands": ["Nova.*"], "decides": true }),
+    );
+    recorder(
+        &mut config,
+        "b",
+        "x",
+        json!({ "commands": ["*"], "decides": true }),
+    );
+    let error = startup_error(config).await;
+    assert!(
+        error.starts_with("handlers recorder_a and recorder_b all have decides = true"),
+        "{error}"
+    );
+    // Several handlers that all only observe: still nobody decides.
+    let mut config = base_config();
+    recorder(
+        &mut config,
+        "a",
+        "x",
+        json!({ "commands": [BEFORE], "decides": false }),
+    );
+    recorder(
+        &mut config,
+        "b",
+        "x",
+        json!({ "commands": [BEFORE], "decides": false }),
+    );
+    let error = startup_error(config).await;
+    assert!(
+        error.starts_with(
+            "handlers recorder_a and recorder_b all serve the before callback \
+             Group.CallbackBeforeSendMsg and none decides it"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_decider_role_that_can_never_apply_is_a_warning() {
+    let mut config = base_config();
+    recorder(
+        &mut config,
+        "a",
+        "x",
+        json!({ "commands": ["after"], "decides": true }),
+    );
+    // probe decides nothing it serves once recorder_b decides every before-callback.
+    enable(&mut config, "probe", json!({}));
+    recorder(
+        &mut config,
+        "b",
+        "x",
+        json!({ "commands": ["before", "reply-bearing"], "decides": true }),
+    );
+    let plan = chathook_core::registry::Plan::new(&config).unwrap();
+    assert_eq!(
+        plan.warnings(),
+        [
+            "handler probe: another handler decides every before-callback it serves, so its \
+             replies to them are ignored; set decides = false to say that is intended",
+            "handler recorder_a: decides = true, but it serves no before-callback",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn api_errors_come_from_the_one_table_and_are_counted_by_reason() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({}));
+    let server = TestServer::start(config).await;
+    for (path, token, status, reason) in [
+        ("/api/v1/probe/1", None, 401, "api_token_missing"),
+        ("/api/v1/probe/1", Some("wrong"), 401, "api_token_invalid"),
+        (
+            "/api/v1/probe-error/bad_request",
+            Some(API_TOKEN),
+            400,
+            "api_bad_request",
+        ),
+        (
+            "/api/v1/probe-error/not_found",
+            Some(API_TOKEN),
+            404,
+            "api_not_found",
+        ),
+        (
+            "/api/v1/probe-error/unavailable",
+            Some(API_TOKEN),
+            503,
+            "api_unavailable",
+        ),
+    ] {
+        let mut request = server.client.get(server.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["reason"], reason, "{body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}"
+        );
+        let counted = format!(r#"chathook_rejections_total{{reason="{reason}"}}"#);
+        assert_eq!(server.metric(&counted).await, 1.0, "{reason}");
     }
 }

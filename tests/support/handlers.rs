@@ -131,10 +131,23 @@ impl Handler for Probe {
     }
 
     fn api_routes(&self) -> Option<axum::Router> {
-        Some(axum::Router::new().route(
-            "/probe/{id}",
-            get(|Path(id): Path<String>| async move { Json(json!({ "id": id })) }),
-        ))
+        Some(
+            axum::Router::new()
+                .route(
+                    "/probe/{id}",
+                    get(|Path(id): Path<String>| async move { Json(json!({ "id": id })) }),
+                )
+                .route("/probe-error/{kind}", get(probe_error)),
+        )
+    }
+}
+
+/// Each API error of the table, as a handler's API would answer it.
+async fn probe_error(Path(kind): Path<String>) -> chathook_core::ApiError {
+    match kind.as_str() {
+        "bad_request" => chathook_core::ApiError::bad_request("probe cannot use that"),
+        "not_found" => chathook_core::ApiError::not_found("probe has nothing there"),
+        _ => chathook_core::ApiError::unavailable("probe's store is down"),
     }
 }
 

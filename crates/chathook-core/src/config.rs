@@ -445,7 +445,7 @@ impl Config {
 
 /// Handler settings are free-form, so secrets are found by key name and in URL passwords.
 fn redact_handler_settings(value: &mut Value) {
-    const SECRET_WORDS: [&str; 4] = ["token", "password", "secret", "credential"];
+    const SECRET_WORDS: [&str; 5] = ["token", "password", "secret", "credential", "seed"];
     match value {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {

@@ -79,9 +79,9 @@ pub enum StartupError {
     },
     /// Several enabled handlers serve a before-callback and none is marked to decide it.
     #[error(
-        "handlers {} all serve {kind}-callback {command} and none decides it: set \
+        "handlers {} all serve the {kind} callback {command} and none decides it: set \
          decides = true in the table of the one whose reply Chat should get (the others then \
-         observe), or decides = false on all but one", names(.handlers)
+         observe)", names(.handlers)
     )]
     NoDecider {
         /// The command, or the open family it stands for.

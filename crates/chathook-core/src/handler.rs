@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use axum::Router;
@@ -30,6 +31,9 @@ pub enum DecidedBy {
     Handler(&'static str),
     /// This handler failed or was late, so the configured fallback answered.
     Fallback(&'static str),
+    /// This handler of a reply-bearing callback failed or was late: Chat got a 500, as for
+    /// an after-callback (there is no fallback for data Chat reads from the reply).
+    Failed(&'static str),
     /// Only observers serve the command: it was answered as `dispatch.unrouted` says.
     NoDecider,
 }
@@ -69,6 +73,18 @@ pub trait Handler: Send + Sync + 'static {
     fn api_routes(&self) -> Option<Router> {
         None
     }
+
+    /// Registers the handler's own metrics, once, at start-up; they are served on `/metrics`
+    /// with the platform's, under the `chathook_` prefix the registry adds.
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        let _ = registry;
+    }
+
+    /// What `/readyz` shows of the handler's state beyond ready or not (a queue's depth, a
+    /// connection's state), as JSON.
+    fn status(&self) -> Option<Value> {
+        None
+    }
 }
 
 /// One authenticated callback, as a handler receives it.
@@ -79,6 +95,8 @@ pub struct Callback {
     kind: CallbackKind,
     client_ip: Option<String>,
     opt_platform: Option<String>,
+    request_time: Option<String>,
+    received_at: SystemTime,
     body: Bytes,
     /// For a handler observing a before-callback: where the decision arrives once made.
     decision: Option<watch::Receiver<Option<Decision>>>,
@@ -98,9 +116,24 @@ impl Callback {
             command,
             client_ip: None,
             opt_platform: None,
+            request_time: None,
+            received_at: SystemTime::now(),
             body: body.into(),
             decision: None,
         }
+    }
+
+    /// Sets `RequestTime` as Chat sent it, and when chathook received the request.
+    pub fn with_arrival(mut self, request_time: Option<String>, received_at: SystemTime) -> Self {
+        self.request_time = request_time;
+        self.received_at = received_at;
+        self
+    }
+
+    /// The command as the callback holds it: borrowed from the routing table when it is
+    /// documented, so a copy costs nothing.
+    pub(crate) fn command_cow(&self) -> Cow<'static, str> {
+        self.command.clone()
     }
 
     /// The same callback for a handler that observes while another decides.
@@ -112,8 +145,9 @@ impl Callback {
     }
 
     /// For a handler observing a before-callback that another handler decides: the decision
-    /// Chat was answered with, once it is made (within the handler deadline). `None` for the
-    /// deciding handler itself, for after-callbacks, and if the decision was never made.
+    /// Chat was answered with, once it is made. The decider has the handler deadline to make
+    /// it, and an observer has the deadline again from then on, so it can act on even a late
+    /// decision. `None` for the deciding handler itself and for after-callbacks.
     pub async fn decision(&self) -> Option<Decision> {
         let mut decision = self.decision.clone()?;
         let made = decision.wait_for(Option::is_some).await.ok()?;
@@ -150,6 +184,16 @@ impl Callback {
     /// `OptPlatform`, when Chat sent it.
     pub fn opt_platform(&self) -> Option<&str> {
         self.opt_platform.as_deref()
+    }
+
+    /// `RequestTime` (Unix seconds, as Chat wrote them), when Chat signed the callback.
+    pub fn request_time(&self) -> Option<&str> {
+        self.request_time.as_deref()
+    }
+
+    /// When chathook received the request.
+    pub fn received_at(&self) -> SystemTime {
+        self.received_at
     }
 
     /// The raw body: a JSON object, already checked for syntax.
@@ -270,6 +314,7 @@ type BuildFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Handler>, StartupE
 pub struct HandlerRegistration {
     name: &'static str,
     commands: Commands,
+    decides: Option<bool>,
     module: &'static str,
     check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
     build: fn(&'static str, HandlerSettings) -> BuildFuture,
@@ -292,6 +337,7 @@ impl HandlerRegistration {
     pub const fn __new(
         name: &'static str,
         commands: Commands,
+        decides: Option<bool>,
         module: &'static str,
         check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
         build: fn(&'static str, HandlerSettings) -> BuildFuture,
@@ -299,6 +345,7 @@ impl HandlerRegistration {
         Self {
             name,
             commands,
+            decides,
             module,
             check,
             build,
@@ -313,6 +360,12 @@ impl HandlerRegistration {
     /// The commands it serves: fixed in code, or chosen in its config table.
     pub fn commands(&self) -> Commands {
         self.commands
+    }
+
+    /// What `decides` is when its table does not say: `Some(false)` for a handler that only
+    /// ever observes before-callbacks (a forwarder), so it never holds up a decision.
+    pub fn decides(&self) -> Option<bool> {
+        self.decides
     }
 
     /// The module that registered it, to name the culprit in errors.
@@ -446,6 +499,8 @@ where
 ///   `from_config`, to serve what `commands = [...]` in its table selects (patterns such as
 ///   `"Group.*"`, `"after"`, `"*"`), which the table must then give; or
 ///   `from_config(default: ["*"])` with the patterns used when the table gives none.
+/// - `decides` (optional): `false` for a handler that only observes the before-callbacks it
+///   serves, whatever else serves them (its table's `decides` still wins).
 /// - `config`: the type its settings deserialize into ([`NoSettings`] for none).
 /// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
 ///   express (ranges, URL schemes). `check-config`, start-up and `build` all run it, so a
@@ -520,6 +575,7 @@ macro_rules! __register_handler {
     (
         $name:literal,
         $commands:expr,
+        $(decides: $decides:literal,)?
         config: $config:ty,
         $(validate: $validate:expr,)?
         build: $build:expr $(,)?
@@ -528,6 +584,7 @@ macro_rules! __register_handler {
             $crate::HandlerRegistration::__new(
                 $name,
                 $commands,
+                $crate::__validate!($($decides)?),
                 ::core::module_path!(),
                 |handler, settings| {
                     $crate::__check::<$config>(handler, settings, $crate::__validate!($($validate)?))

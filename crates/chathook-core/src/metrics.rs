@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+pub use prometheus_client;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -218,6 +219,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Where a handler registers its own metrics: names get the `chathook_` prefix.
+    pub fn handler_registry(&mut self) -> &mut Registry {
+        self.registry.sub_registry_with_prefix("chathook")
+    }
+
     /// Counts an authenticated callback.
     pub fn callback(&self, command: &'static str, outcome: Outcome) {
         self.callbacks

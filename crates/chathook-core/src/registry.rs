@@ -17,11 +17,9 @@ use crate::handler::{Commands, Handler, HandlerRegistration, HandlerSettings, li
 use crate::pattern::{CommandSet, CommandShape, family_of};
 use crate::protocol::{CallbackKind, KNOWN_COMMANDS, kind_of};
 
-const KINDS: [CallbackKind; 3] = [
-    CallbackKind::Before,
-    CallbackKind::After,
-    CallbackKind::ReplyBearing,
-];
+/// The kinds a command the table lacks can have: its name says before, or it is after
+/// ([`kind_of`] never reads reply-bearing from a name).
+const OPEN_KINDS: [CallbackKind; 2] = [CallbackKind::Before, CallbackKind::After];
 
 /// The validated plan: which linked handlers are enabled, with their settings, and the
 /// routing table they make. Building it checks everything that can be checked without
@@ -33,6 +31,9 @@ pub struct Plan {
     named: BTreeMap<&'static str, Option<RouteSpec>>,
     /// Routes of commands matched by family and kind: those the table lacks.
     open: Vec<(OpenBucket, RouteSpec)>,
+    /// Every family a pattern names: a command of one of them is matched in its own bucket,
+    /// so an exclusion such as `"!Group.*"` holds for the commands the table lacks too.
+    families: Vec<&'static str>,
     warnings: Vec<String>,
 }
 
@@ -220,7 +221,9 @@ impl Plan {
                 registration,
                 enabled,
                 selection: selection.unwrap_or(Selection::Fixed(&[])),
-                decides: table.and_then(|table| table.decides),
+                decides: table
+                    .and_then(|table| table.decides)
+                    .or(registration.decides()),
                 fallback: table
                     .and_then(|table| table.fallback)
                     .unwrap_or(config.dispatch.before_fallback),
@@ -235,6 +238,7 @@ impl Plan {
             members,
             named: BTreeMap::new(),
             open: Vec::new(),
+            families: Vec::new(),
             warnings: Vec::new(),
         };
         plan.plan_routes()?;
@@ -265,11 +269,12 @@ impl Plan {
             let route = self.route_for(command, CommandShape::named(command, kind), command)?;
             self.named.insert(command, route);
         }
+        self.families = families.iter().copied().collect();
         let buckets = families
             .into_iter()
             .map(Some)
             .chain([None])
-            .flat_map(|family| KINDS.map(|kind| OpenBucket { family, kind }));
+            .flat_map(|family| OPEN_KINDS.map(|kind| OpenBucket { family, kind }));
         for bucket in buckets {
             if let Some(route) = self.route_for("other", bucket.shape(), &bucket.describe())? {
                 self.open.push((bucket, route));
@@ -319,8 +324,16 @@ impl Plan {
             .collect();
         let decider = match (explicit.as_slice(), candidates.as_slice()) {
             ([one], _) => Some(*one),
-            ([], []) => None,
+            // One handler that only observes: nothing to choose between.
+            ([], []) if serving.len() == 1 => None,
             ([], [one]) => Some(*one),
+            ([], []) => {
+                return Err(StartupError::NoDecider {
+                    command: described.to_owned(),
+                    kind: kind.as_str(),
+                    handlers: names(&serving),
+                });
+            }
             ([], several) => {
                 return Err(StartupError::NoDecider {
                     command: described.to_owned(),
@@ -377,9 +390,28 @@ impl Plan {
                         .decider
                         .is_some_and(|i| self.members[i].name() == member.name())
                 });
+            let observes_something = self
+                .named
+                .values()
+                .flatten()
+                .chain(self.open.iter().map(|(_, route)| route))
+                .any(|route| {
+                    route.kind != CallbackKind::After
+                        && route
+                            .others
+                            .iter()
+                            .any(|&i| self.members[i].name() == member.name())
+                });
             if member.decides == Some(true) && !decides_anything {
                 warnings.push(format!(
                     "handler {}: decides = true, but it serves no before-callback",
+                    member.name()
+                ));
+            }
+            if member.decides.is_none() && observes_something && !decides_anything {
+                warnings.push(format!(
+                    "handler {}: another handler decides every before-callback it serves, so its \
+                     replies to them are ignored; set decides = false to say that is intended",
                     member.name()
                 ));
             }
@@ -496,20 +528,15 @@ impl Plan {
             .into_iter()
             .map(|(command, spec)| (command, spec.map(route)))
             .collect();
-        let open_families = self
-            .open
-            .iter()
-            .filter_map(|(bucket, _)| bucket.family)
-            .collect();
         let open = self
             .open
             .into_iter()
-            .map(|(bucket, spec)| (bucket, route(spec)))
+            .map(|(bucket, spec)| ((bucket.family, bucket.kind), route(spec)))
             .collect();
         Ok(Registry {
             named,
             open,
-            open_families,
+            families: self.families,
             handlers,
         })
     }
@@ -679,8 +706,9 @@ impl Route {
 #[derive(Default)]
 pub struct Registry {
     named: HashMap<&'static str, Option<Arc<Route>>>,
-    open: Vec<(OpenBucket, Arc<Route>)>,
-    open_families: Vec<&'static str>,
+    /// By family (`None`: one no pattern names) and kind, for commands the table lacks.
+    open: HashMap<(Option<&'static str>, CallbackKind), Arc<Route>>,
+    families: Vec<&'static str>,
     handlers: Vec<(&'static str, Arc<dyn Handler>)>,
 }
 
@@ -694,12 +722,10 @@ impl Registry {
             return None;
         }
         let family = family_of(command);
-        let family = self.open_families.iter().copied().find(|f| *f == family);
-        let kind = kind_of(command);
+        let family = self.families.iter().copied().find(|f| *f == family);
         self.open
-            .iter()
-            .find(|(bucket, _)| bucket.family == family && bucket.kind == kind)
-            .map(|(_, route)| &**route)
+            .get(&(family, kind_of(command)))
+            .map(|route| &**route)
     }
 
     /// The built handlers with their names, in name order.

@@ -84,6 +84,10 @@ impl Chathook {
             tracing::warn!("{warning}");
         }
         let registry = plan.build().await?;
+        let mut metrics = Metrics::default();
+        for (_, handler) in registry.handlers() {
+            handler.register_metrics(metrics.handler_registry());
+        }
         let apps = Apps::new(config.apps.iter().map(|(name, app)| {
             if app.allow_unsigned {
                 tracing::warn!(
@@ -101,7 +105,7 @@ impl Chathook {
         let state = ServiceState {
             apps,
             registry,
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(metrics),
             max_skew_secs: config.auth.max_clock_skew_secs,
             sources: Sources::new(
                 config.auth.allowed_sources.clone(),
@@ -176,7 +180,8 @@ impl Chathook {
         // Handlers whose client hung up are still running; each is bounded by its deadline.
         let tasks = &self.state.tasks;
         tasks.close();
-        if tokio::time::timeout(self.state.handler_timeout, tasks.wait())
+        // Observers may run up to twice the handler deadline (see `call`).
+        if tokio::time::timeout(self.state.handler_timeout * 2, tasks.wait())
             .await
             .is_err()
         {
@@ -396,6 +401,7 @@ impl ServiceState {
         body: Body,
         trail: &mut Trail<'a>,
     ) -> Result<Answer, Rejection> {
+        let received_at = std::time::SystemTime::now();
         if !self.sources.allows_any() {
             // Served without the connection layer (a test's router): the peer is unknown.
             let peer = parts
@@ -442,10 +448,12 @@ impl ServiceState {
             return self.unrouted(command);
         };
         trail.handlers = Some(&route.handler_names);
-        let callback = Callback::new(sdk_app_id, route.command_for(command), body).with_client(
-            query.client_ip.map(Cow::into_owned),
-            query.opt_platform.map(Cow::into_owned),
-        );
+        let callback = Callback::new(sdk_app_id, route.command_for(command), body)
+            .with_client(
+                query.client_ip.map(Cow::into_owned),
+                query.opt_platform.map(Cow::into_owned),
+            )
+            .with_arrival(query.request_time.map(Cow::into_owned), received_at);
         let app = app.name.as_str();
         match route.kind {
             CallbackKind::After => self.run_all(route, callback, app).await,
@@ -500,15 +508,19 @@ impl ServiceState {
         callback: Callback,
         app: &str,
     ) -> Result<Answer, Rejection> {
-        let running: Vec<JoinHandle<Result<Reply, Failure>>> = route
-            .others
-            .iter()
-            .map(|target| {
-                // A clone shares the body's bytes.
-                let call = self.call(target, Role::Runs, route, callback.clone(), app);
-                self.tasks.spawn(call)
-            })
-            .collect();
+        let command = callback.command_cow();
+        let (last, firsts) = route.others.split_last().expect("a route has a handler");
+        let mut running: Vec<JoinHandle<Result<Reply, Failure>>> =
+            Vec::with_capacity(route.others.len());
+        for target in firsts {
+            // A clone shares the body's bytes.
+            let call = self.call(target, Role::Runs, route, callback.clone(), app);
+            running.push(self.tasks.spawn(call));
+        }
+        running.push(
+            self.tasks
+                .spawn(self.call(last, Role::Runs, route, callback, app)),
+        );
         let single = running.len() == 1;
         let mut reply = None;
         let mut failures = Vec::new();
@@ -521,13 +533,12 @@ impl ServiceState {
                 Err(failure) => failures.push(failure),
             }
         }
-        let command = callback.command();
         match refusal_for(&failures) {
             None => Ok(Answer {
-                response: ok_response(reply.unwrap_or_else(Reply::ok).completed_for(command)),
+                response: ok_response(reply.unwrap_or_else(Reply::ok).completed_for(&command)),
                 outcome: Outcome::Ok,
             }),
-            Some(refusal) => refusal.answer(command),
+            Some(refusal) => refusal.answer(&command),
         }
     }
 
@@ -551,19 +562,21 @@ impl ServiceState {
         }
         let announce = decision.map(|(sender, _)| sender);
         let Some(decider) = &route.decider else {
-            let answer = self.unrouted(callback.command());
+            let command = callback.command();
+            let answer = self.unrouted(command);
             if let Some(sender) = announce {
                 let reply = match &answer {
-                    Ok(_) => Reply::ok().completed_for(callback.command()),
+                    Ok(_) => Reply::ok(),
                     Err(rejection) => rejection.reply(),
                 };
+                let reply = reply.completed_for(command);
                 sender.send_replace(Some(Decision::new(reply, DecidedBy::NoDecider)));
             }
             return answer;
         };
         // The decision is made on the decider's own task, so observers get it even when the
         // client has hung up.
-        let command = callback.command().to_owned();
+        let command = callback.command_cow();
         let body = callback.body().clone();
         let call = self.call(decider, Role::Decides, route, callback, app);
         let (name, fallback, label, kind) =
@@ -577,7 +590,7 @@ impl ServiceState {
                 Err(failure) if kind == CallbackKind::ReplyBearing => {
                     let refusal =
                         refusal_for(std::slice::from_ref(&failure)).expect("a failure is refused");
-                    (Err(refusal), DecidedBy::Fallback(name))
+                    (Err(refusal), DecidedBy::Failed(name))
                 }
                 Err(_) => {
                     metrics.fallback(name, label, fallback);
@@ -628,11 +641,18 @@ impl ServiceState {
             app,
             handler = target.name,
         );
-        let deadline = self.handler_timeout;
+        // An observer may wait for the decision, which the decider has the whole deadline
+        // to make: it gets the deadline again on top, so it can act on a late decision too.
+        let deadline = match role {
+            Role::Observes => self.handler_timeout * 2,
+            Role::Decides | Role::Runs => self.handler_timeout,
+        };
         let metrics = Arc::clone(&self.metrics);
         let (name, fallback) = (target.name, target.fallback);
         let handler = Arc::clone(&target.handler);
-        let command = (role == Role::Decides).then(|| callback.command().to_owned());
+        // Only a before-callback's decision has documented codes to hold it to.
+        let decision_of =
+            (role == Role::Decides && kind == CallbackKind::Before).then(|| callback.command_cow());
         async move {
             let started = Instant::now();
             let handling = std::panic::AssertUnwindSafe(handler.handle(callback)).catch_unwind();
@@ -642,7 +662,7 @@ impl ServiceState {
                 Ok(Err(panic)) => Err(Failure::Panicked(panic_text(panic.as_ref()))),
                 Err(_elapsed) => Err(Failure::TimedOut(deadline)),
             };
-            if let Some(command) = command {
+            if let Some(command) = decision_of {
                 result = result.and_then(|reply| check_decision(&command, reply));
             }
             let took = started.elapsed();
@@ -837,13 +857,13 @@ async fn json_refusals(
     next: Next,
 ) -> Response {
     let response = next.run(request).await;
-    let status = response.status();
-    if !status.is_client_error() || response.extensions().get::<Counted>().is_some() {
+    if let Some(RefusalReason(reason)) = response.extensions().get::<RefusalReason>() {
+        // An error from the table (a 503 included), already in JSON.
+        state.metrics.rejection(reason);
         return response;
     }
-    if let Some(RefusalReason(reason)) = response.extensions().get::<RefusalReason>() {
-        // An error from the table, already in JSON.
-        state.metrics.rejection(reason);
+    let status = response.status();
+    if !status.is_client_error() || response.extensions().get::<Counted>().is_some() {
         return response;
     }
     state.metrics.rejection(match status {
@@ -913,16 +933,22 @@ async fn readyz(State(state): State<Arc<ServiceState>>) -> Response {
         let status = if handler_ready { "ready" } else { "not ready" };
         handlers.insert(name.to_owned(), status.into());
     }
+    let details: serde_json::Map<String, serde_json::Value> = state
+        .registry
+        .handlers()
+        .iter()
+        .filter_map(|(name, handler)| Some(((*name).to_owned(), handler.status()?)))
+        .collect();
     let (status, word) = if ready {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     };
-    (
-        status,
-        axum::Json(json!({ "status": word, "handlers": handlers })),
-    )
-        .into_response()
+    let mut body = json!({ "status": word, "handlers": handlers });
+    if !details.is_empty() {
+        body["details"] = details.into();
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 async fn metrics(State(state): State<Arc<ServiceState>>) -> Response {
