@@ -4,12 +4,15 @@
 //! Tencent's OK packet) and then chathook (signatures on) are each driven by `wrk` with the same
 //! connections and duration, the servers pinned to one core and wrk to the other. The report
 //! gives requests/s and the ratio to the baseline, p50/p99 latency, chathook's peak RSS, and for
-//! the read-receipt scenarios that every acknowledged callback is stored.
+//! the read-receipt scenarios that every acknowledged callback is stored. Scenario (e) serves
+//! (a)'s command with two after-handlers (the bench's own `tally_a` and `tally_b`, in
+//! `fanout.rs`), so (a) against (e) is what fanning a callback out to handlers costs; it checks
+//! from chathook's metrics that both handlers handled every acknowledged callback.
 //!
 //! `cargo run --release -p chathook-bench` runs it; `-- --smoke` is the short CI mode, which
-//! checks the zero-loss counts and asserts no speed. The same binary also serves as the
-//! baseline and as chathook (stock plugins plus `examples/keyword-filter`), so one build has
-//! everything.
+//! checks that every request was answered 200 and the zero-loss counts, and asserts no speed.
+//! The same binary also serves as the baseline and as chathook (stock plugins plus
+//! `examples/keyword-filter` and the fan-out handlers), so one build has everything.
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -23,6 +26,9 @@ use sqlx::Connection as _;
 
 // The team plugin of scenario (d), linked like any custom binary's.
 use example_keyword_filter as _;
+
+// The two after-handlers of scenario (e), registered in this crate.
+mod fanout;
 
 const APP_ID: u64 = 1_400_000_000;
 const TOKEN: &str = "bench-token";
@@ -246,6 +252,9 @@ struct Scenario {
     /// `[handlers...]` tables for chathook; `{db}` stands for the database URL.
     handlers: &'static str,
     database: Option<Database>,
+    /// Handlers that must each have handled every acknowledged callback, by chathook's
+    /// metrics.
+    handled_by: &'static [&'static str],
     target: Target,
 }
 
@@ -279,6 +288,7 @@ fn scenarios() -> Vec<Scenario> {
             body: Body::Fixed(fixture("Group.CallbackAfterSendMsg")),
             handlers: "",
             database: None,
+            handled_by: &[],
             target: Target {
                 min_ratio: Some(0.85),
                 max_p99_ms: Some(2.0),
@@ -291,6 +301,7 @@ fn scenarios() -> Vec<Scenario> {
             body: Body::NewReceipts,
             handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
             database: Some(Database::Sqlite),
+            handled_by: &[],
             target: Target {
                 min_ratio: Some(0.5),
                 max_p99_ms: Some(10.0),
@@ -303,6 +314,7 @@ fn scenarios() -> Vec<Scenario> {
             body: Body::NewReceipts,
             handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
             database: Some(Database::Postgres),
+            handled_by: &[],
             target: Target {
                 min_ratio: None,
                 max_p99_ms: None,
@@ -315,6 +327,21 @@ fn scenarios() -> Vec<Scenario> {
             body: Body::Fixed(fixture("Group.CallbackBeforeSendMsg")),
             handlers: "[handlers.keyword_filter]\nenabled = true\nbanned_words = [\"spam\", \"scam\", \"fraud\"]\naction = \"mask\"\n",
             database: None,
+            handled_by: &[],
+            target: Target {
+                min_ratio: None,
+                max_p99_ms: None,
+            },
+        },
+        Scenario {
+            key: "e",
+            title: "two after-handlers on one command (fan-out; compare with (a))",
+            command: "Group.CallbackAfterSendMsg",
+            body: Body::Fixed(fixture("Group.CallbackAfterSendMsg")),
+            handlers: "[handlers.tally_a]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n\n\
+                       [handlers.tally_b]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n",
+            database: None,
+            handled_by: &fanout::HANDLERS,
             target: Target {
                 min_ratio: None,
                 max_p99_ms: None,
@@ -342,8 +369,9 @@ struct Measured {
 }
 
 impl Measured {
-    /// Whether `stored` callbacks account for every acknowledged one: at least those, and no
-    /// more than were sent (the rest were in flight when wrk stopped).
+    /// Whether `stored` callbacks (or a handler's successful calls) account for every
+    /// acknowledged one: at least those, and no more than were sent (the rest were in flight
+    /// when wrk stopped).
     fn all_stored(&self, stored: u64) -> bool {
         (self.acked..=self.sent).contains(&stored)
     }
@@ -396,6 +424,37 @@ fn store_floor(
     })
 }
 
+/// How many callbacks handler `name` handled successfully, summed over commands, from the
+/// `chathook_handler_results_total` counters of the chathook listening on `port`.
+fn handled_ok(port: u16, name: &str) -> anyhow::Result<u64> {
+    use std::io::{Read as _, Write as _};
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    ensure!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "GET /metrics: {}",
+        response.lines().next().unwrap_or_default()
+    );
+    let handler = format!("handler=\"{name}\"");
+    let mut total = 0;
+    for line in response.lines() {
+        let Some(rest) = line.strip_prefix("chathook_handler_results_total{") else {
+            continue;
+        };
+        let (labels, value) = rest.rsplit_once("} ").context("malformed metrics line")?;
+        if labels.split(',').any(|label| label == handler)
+            && labels.split(',').any(|label| label == "result=\"ok\"")
+        {
+            total += value.trim().parse::<f64>()? as u64;
+        }
+    }
+    Ok(total)
+}
+
 /// `value` of `name=value` in a result line of space-separated pairs.
 fn result_field<'a>(line: &'a str, name: &str) -> anyhow::Result<&'a str> {
     line.split(' ')
@@ -411,6 +470,8 @@ struct Row {
     chathook: Measured,
     peak_rss_mib: f64,
     stored: Option<u64>,
+    /// For a fan-out scenario: each handler's successful calls, by chathook's metrics.
+    handled: Vec<(&'static str, u64)>,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
@@ -501,12 +562,29 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             cli.connections,
             duration,
         )?;
+        let handled = scenario
+            .handled_by
+            .iter()
+            .map(|&name| Ok((name, handled_ok(port, name)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let peak_rss_mib = chathook_server.peak_rss_mib()?;
         chathook_server.stop()?;
         println!(
             "    chathook  {:>9.0} req/s  p99 {:.2} ms  peak RSS {peak_rss_mib:.1} MiB",
             measured.requests_per_sec, measured.p99_ms
         );
+        for &(name, count) in &handled {
+            println!(
+                "    {name} handled {count} callbacks; acknowledged {}",
+                measured.acked
+            );
+            if !measured.all_stored(count) {
+                problems.push(format!(
+                    "({}) {} callbacks acknowledged, {} sent, but {name} handled {count}",
+                    scenario.key, measured.acked, measured.sent
+                ));
+            }
+        }
 
         if measured.errors > 0 {
             problems.push(format!(
@@ -553,6 +631,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             chathook: measured,
             peak_rss_mib,
             stored,
+            handled,
         });
     }
 
@@ -965,6 +1044,15 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
                 yes(row.chathook.all_stored(stored))
             ));
         }
+        if !row.handled.is_empty() {
+            verdicts.push(format!(
+                "every callback through each handler: {}",
+                yes(row
+                    .handled
+                    .iter()
+                    .all(|&(_, count)| row.chathook.all_stored(count)))
+            ));
+        }
         let stored = row.stored.map_or_else(
             || "-".to_owned(),
             |stored| format!("{} / {stored}", row.chathook.acked),
@@ -982,6 +1070,24 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
             row.chathook.cpu_us_per_request,
             row.peak_rss_mib,
             verdicts.join(", ")
+        );
+    }
+    let by_key = |key: &str| rows.iter().find(|row| row.scenario.key == key);
+    if let (Some(one), Some(two)) = (by_key("a"), by_key("e")) {
+        let ratio =
+            |row: &Row| row.chathook.requests_per_sec / row.baseline.requests_per_sec.max(1.0);
+        let _ = writeln!(
+            text,
+            "\nFan-out, (a) → (e), the same command unrouted and then served by two after-handlers \
+             that each decode it: ratio {:.2} → {:.2}, CPU {:.1} → {:.1} µs/request \
+             ({:+.1} µs per callback), p99 {:.2} → {:.2} ms.",
+            ratio(one),
+            ratio(two),
+            one.chathook.cpu_us_per_request,
+            two.chathook.cpu_us_per_request,
+            two.chathook.cpu_us_per_request - one.chathook.cpu_us_per_request,
+            one.chathook.p99_ms,
+            two.chathook.p99_ms
         );
     }
     let floors: Vec<_> = rows
