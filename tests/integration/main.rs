@@ -10,6 +10,7 @@ mod cli;
 mod dispatch;
 mod fanout;
 mod hardening;
+mod nats;
 mod operations;
 mod protocol_audit;
 mod read_receipt;

@@ -18,12 +18,13 @@ async fn startup_error(config: Config) -> String {
 #[test]
 fn the_linked_handlers_are_exactly_the_stock_plugins_and_the_test_handlers() {
     let names: Vec<_> = linked_handlers().iter().map(|r| r.name()).collect();
-    // Stock plugins from crates/chathook/src/plugins.rs: read_receipt. Test-only: denier,
+    // Stock plugins from crates/chathook/src/plugins.rs: nats, read_receipt. Test-only: denier,
     // probe, the recorders, rival.
     assert_eq!(
         names,
         [
             "denier",
+            "nats",
             "probe",
             "read_receipt",
             "recorder_a",
@@ -51,7 +52,7 @@ async fn a_table_for_a_handler_that_is_not_linked() {
     assert_eq!(
         startup_error(config).await,
         "config table [handlers.read_reciept] names no linked handler (linked handlers: denier, \
-         probe, read_receipt, recorder_a, recorder_b, recorder_c, rival); fix the name or add the \
+         nats, probe, read_receipt, recorder_a, recorder_b, recorder_c, rival); fix the name or add the \
          plugin crate to the binary's link list"
     );
 }

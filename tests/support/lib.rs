@@ -5,6 +5,7 @@
 //! plus these handlers) for tests of the command line and the environment.
 
 pub mod handlers;
+pub mod nats;
 pub mod process;
 pub mod proxy;
 

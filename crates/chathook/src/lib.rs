@@ -78,6 +78,12 @@ pub enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// The `nats` handler's tools.
+    Nats {
+        /// What to do.
+        #[command(subcommand)]
+        command: NatsCommand,
+    },
     /// Print `Sign=...&RequestTime=...` for a token, to append to a callback URL.
     Sign {
         /// The app's callback auth token.
@@ -86,6 +92,19 @@ pub enum Command {
         /// Unix time in seconds [default: now].
         #[arg(long)]
         time: Option<u64>,
+    },
+}
+
+/// `chathook nats ...`.
+#[derive(Subcommand)]
+pub enum NatsCommand {
+    /// Show what the spool holds (callbacks JetStream has not acknowledged yet); with
+    /// `--drain`, publish all of it now, in order. Drain while chathook is stopped: a running
+    /// chathook drains its spool itself.
+    Spool {
+        /// Publish every spooled callback to JetStream, then remove it.
+        #[arg(long)]
+        drain: bool,
     },
 }
 
@@ -151,6 +170,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => tools::send(&command, &url, body, app, || Ok(Config::load(&file)?)).await,
         Command::Fixtures { command } => tools::fixtures(command.as_deref()),
         Command::VerifyUrl { url, token } => tools::verify_url(&url, token, &Config::load(&file)?),
+        Command::Nats {
+            command: NatsCommand::Spool { drain },
+        } => nats_spool(&Config::load(&file)?, drain).await,
         Command::Sign { token, time } => {
             let time = time.unwrap_or_else(chathook_core::auth::unix_now);
             println!(
@@ -160,6 +182,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn nats_spool(config: &Config, drain: bool) -> anyhow::Result<()> {
+    use chathook_nats::{NatsConfig, spool_tool};
+    let table = config.handlers.get("nats");
+    let settings = table
+        .map(|table| table.settings.clone())
+        .unwrap_or_default();
+    let nats: NatsConfig = serde_json::from_value(serde_json::Value::Object(settings))
+        .context("invalid settings in [handlers.nats]")?;
+    nats.validate()
+        .map_err(|problem| anyhow::anyhow!("invalid settings in [handlers.nats]: {problem}"))?;
+    println!(
+        "{}",
+        spool_tool::report(&nats).map_err(|error| anyhow::anyhow!("{error}"))?
+    );
+    if drain {
+        let published = spool_tool::drain(&nats)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        println!(
+            "published {published} spooled callbacks to stream {}",
+            nats.stream
+        );
+    }
+    Ok(())
 }
 
 fn print_warnings(plan: &Plan) {

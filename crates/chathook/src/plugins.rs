@@ -4,4 +4,5 @@
 //! in Cargo.toml would silently serve nothing. Each plugin crate gets one `use ... as _;` line
 //! here, and `tests/integration` asserts the exact set of linked handlers.
 
+use chathook_nats as _;
 use chathook_read_receipt as _;
