@@ -439,3 +439,53 @@ async fn a_stream_that_does_not_take_chathooks_subjects_is_a_start_up_error() {
         "{error}"
     );
 }
+
+#[test]
+fn chathook_nats_spool_drain_publishes_a_stopped_chathooks_spool() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = OwnNats::free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let (prefix, stream) = unique_stream("drain_cli");
+    let server = serve_binary(dir.path(), &nats_table(&url, &prefix, &stream, ""));
+    for seq in 0..5 {
+        let body = json!({ "CallbackCommand": AFTER, "Seq": seq }).to_string();
+        assert_eq!(post_file_app(&server, body), 200);
+    }
+    let (status, _) = server.stop();
+    assert!(status.success());
+
+    let nats = OwnNats::on(port);
+    let spool_tool = |drain: bool| {
+        let mut command = clean_command(server_binary!(), dir.path());
+        command
+            .args(["nats", "spool", "--config"])
+            .arg(dir.path().join("chathook.toml"));
+        if drain {
+            command.arg("--drain");
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let drained = spool_tool(true);
+    assert!(drained.contains("5 entries"), "{drained}");
+    assert!(
+        drained.contains(&format!("published 5 spooled callbacks to stream {stream}")),
+        "{drained}"
+    );
+    assert!(spool_tool(false).contains("0 entries"));
+    let stored = block_on(read_stream(&nats.url(), &stream));
+    let seqs: Vec<u64> = stored
+        .iter()
+        .map(|m| {
+            serde_json::from_slice::<Value>(&m.payload).unwrap()["Seq"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seqs, [0, 1, 2, 3, 4]);
+}

@@ -282,6 +282,12 @@ impl Forwarder {
                 settings.name, info.config.subjects, settings.subjects
             ));
         }
+        if info.config.storage != stream::StorageType::File {
+            tracing::warn!(
+                stream = %settings.name,
+                "the stream keeps messages in memory: what it holds is lost when NATS restarts"
+            );
+        }
         if info.config.duplicate_window != settings.duplicate_window {
             tracing::warn!(
                 stream = %settings.name,
@@ -314,6 +320,11 @@ impl Forwarder {
             .map_err(|error| match error.kind() {
                 PublishErrorKind::TimedOut => PublishFailure::TimedOut(self.publish_timeout),
                 PublishErrorKind::MaxPayloadExceeded => PublishFailure::TooLarge,
+                PublishErrorKind::StreamNotFound => {
+                    // Deleted under us: set it up again before the next attempt.
+                    self.stream_ready.store(false, Ordering::Release);
+                    PublishFailure::Refused(error.to_string())
+                }
                 _ => PublishFailure::Refused(error.to_string()),
             })?;
         self.metrics
