@@ -489,3 +489,61 @@ fn chathook_nats_spool_drain_publishes_a_stopped_chathooks_spool() {
         .collect();
     assert_eq!(seqs, [0, 1, 2, 3, 4]);
 }
+
+#[tokio::test]
+async fn a_stream_deleted_under_chathook_is_created_again_and_nothing_is_lost() {
+    let nats = OnSharedNats::start("recreated", json!({})).await;
+    let server = &nats.server;
+    let (status, _) = server.post(&fresh_query(AFTER), fixture(AFTER)).await;
+    assert_eq!(status, 200);
+    delete_stream(SHARED_NATS, &nats.stream).await;
+    let body = json!({ "CallbackCommand": AFTER, "After": "deletion" }).to_string();
+    let (status, reply) = server.post(&fresh_query(AFTER), body.clone()).await;
+    assert_eq!(status, 200, "{reply}");
+    let mut stored = Vec::new();
+    eventually(
+        Duration::from_secs(10),
+        "the stream made again",
+        async || {
+            stored = nats.stored().await;
+            !stored.is_empty()
+        },
+    )
+    .await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].payload, body.as_bytes());
+}
+
+#[tokio::test]
+async fn a_jetstream_that_stops_answering_is_spooled_within_the_handler_deadline() {
+    let (prefix, stream) = unique_stream("blackhole");
+    let proxy = chathook_tests::proxy::FaultProxy::start("127.0.0.1:4222".parse().unwrap()).await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut config = nats_config(
+        &format!("nats://{}", proxy.addr()),
+        &prefix,
+        &stream,
+        &spool.path().join("spool.db"),
+        // Longer than the whole handler deadline: the deadline, not this, must bound the wait.
+        json!({ "publish_timeout_ms": 1500 }),
+    );
+    config.dispatch.handler_timeout_ms = 400;
+    let server = TestServer::start(config).await;
+    let (status, _) = server.post(&fresh_query(AFTER), fixture(AFTER)).await;
+    assert_eq!(status, 200);
+    // The connection stays open and says nothing: no error, no acknowledgement.
+    proxy.blackhole();
+    let body = json!({ "CallbackCommand": AFTER, "During": "blackhole" }).to_string();
+    let (status, reply) = server.post(&fresh_query(AFTER), body).await;
+    assert_eq!(status, 200, "spooled in time: {reply}");
+    assert_eq!(server.metric("chathook_nats_spooled_total").await, 1.0);
+    assert_eq!(
+        server
+            .metric(r#"chathook_handler_results_total{handler="nats",command="Group.CallbackAfterSendMsg",result="ok"}"#)
+            .await,
+        2.0
+    );
+    proxy.heal();
+    drop(server);
+    delete_stream(SHARED_NATS, &stream).await;
+}

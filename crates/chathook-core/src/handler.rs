@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use axum::Router;
@@ -97,6 +97,7 @@ pub struct Callback {
     opt_platform: Option<String>,
     request_time: Option<String>,
     received_at: SystemTime,
+    deadline: Option<Instant>,
     body: Bytes,
     /// For a handler observing a before-callback: where the decision arrives once made.
     decision: Option<watch::Receiver<Option<Decision>>>,
@@ -118,6 +119,7 @@ impl Callback {
             opt_platform: None,
             request_time: None,
             received_at: SystemTime::now(),
+            deadline: None,
             body: body.into(),
             decision: None,
         }
@@ -194,6 +196,18 @@ impl Callback {
     /// When chathook received the request.
     pub fn received_at(&self) -> SystemTime {
         self.received_at
+    }
+
+    /// When this handler's call will be cut off (`dispatch.handler_timeout_ms` after it
+    /// started): a handler that has a slower fallback of its own (a spool, a second store)
+    /// must leave it time before then.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    pub(crate) fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// The raw body: a JSON object, already checked for syntax.

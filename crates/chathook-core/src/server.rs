@@ -655,6 +655,7 @@ impl ServiceState {
             (role == Role::Decides && kind == CallbackKind::Before).then(|| callback.command_cow());
         async move {
             let started = Instant::now();
+            let callback = callback.with_deadline(started + deadline);
             let handling = std::panic::AssertUnwindSafe(handler.handle(callback)).catch_unwind();
             let mut result = match tokio::time::timeout(deadline, handling).await {
                 Ok(Ok(Ok(reply))) => Ok(reply),

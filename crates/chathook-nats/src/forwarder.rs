@@ -301,8 +301,17 @@ impl Forwarder {
         Ok(())
     }
 
-    /// One publish, acknowledged within the deadline.
+    /// One publish, acknowledged within `publish_timeout_ms`.
     pub async fn publish(&self, message: &Outgoing) -> Result<(), PublishFailure> {
+        self.publish_within(message, self.publish_timeout).await
+    }
+
+    /// One publish, acknowledged within `limit`.
+    async fn publish_within(
+        &self,
+        message: &Outgoing,
+        limit: Duration,
+    ) -> Result<(), PublishFailure> {
         let started = Instant::now();
         let publish = jetstream::message::PublishMessage::build()
             .payload(message.body.clone())
@@ -314,11 +323,11 @@ impl Forwarder {
                 .await?;
             ack.await
         };
-        let acked = tokio::time::timeout(self.publish_timeout, attempt)
+        let acked = tokio::time::timeout(limit, attempt)
             .await
-            .map_err(|_| PublishFailure::TimedOut(self.publish_timeout))?
+            .map_err(|_| PublishFailure::TimedOut(limit))?
             .map_err(|error| match error.kind() {
-                PublishErrorKind::TimedOut => PublishFailure::TimedOut(self.publish_timeout),
+                PublishErrorKind::TimedOut => PublishFailure::TimedOut(limit),
                 PublishErrorKind::MaxPayloadExceeded => PublishFailure::TooLarge,
                 PublishErrorKind::StreamNotFound => {
                     // Deleted under us: set it up again before the next attempt.
@@ -340,9 +349,20 @@ impl Forwarder {
     /// Publishes `message` now, or commits it to the spool when JetStream does not
     /// acknowledge in time (or older callbacks are still spooled). `Ok` means it is durable
     /// in one or the other.
-    pub async fn forward(&self, message: Outgoing) -> Result<(), ForwardError> {
+    ///
+    /// With a `deadline` (the handler's), the publish gets at most half of the time left, so
+    /// the spool still has the rest.
+    pub async fn forward(
+        &self,
+        message: Outgoing,
+        deadline: Option<Instant>,
+    ) -> Result<(), ForwardError> {
         if !self.is_spooling() && self.stream_ready() {
-            match self.publish(&message).await {
+            let limit = deadline.map_or(self.publish_timeout, |deadline| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                self.publish_timeout.min(left / 2)
+            });
+            match self.publish_within(&message, limit).await {
                 Ok(()) => {
                     self.metrics.published.inc();
                     return Ok(());

@@ -82,7 +82,8 @@ pub struct NatsConfig {
     /// Copies of the stream in a JetStream cluster (1, 3 or 5).
     #[serde(default = "default_replicas")]
     pub replicas: usize,
-    /// How long to wait for JetStream's acknowledgement before spooling, in milliseconds.
+    /// How long to wait for JetStream's acknowledgement before spooling, in milliseconds; at
+    /// most half of what is left of the handler deadline, so the spool has the rest.
     #[serde(default = "default_publish_timeout_ms")]
     pub publish_timeout_ms: u64,
     /// A callback larger than the server's `max_payload`: `reject` answers 500 (Chat is told
@@ -318,7 +319,7 @@ impl Handler for Nats {
         let forwarded = if oversized {
             Err(ForwardError::TooLarge)
         } else {
-            self.forwarder.forward(message).await
+            self.forwarder.forward(message, callback.deadline()).await
         };
         match forwarded {
             Ok(()) => Ok(Reply::ok()),
