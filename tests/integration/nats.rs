@@ -357,7 +357,14 @@ fn the_spool_bound_answers_500_and_not_ready_then_recovers() {
     let port = OwnNats::free_port();
     let url = format!("nats://127.0.0.1:{port}");
     let (prefix, stream) = unique_stream("bound");
-    let tables = nats_table(&url, &prefix, &stream, "spool_max_entries = 3\n");
+    // A JetStream request times out (publish_timeout_ms) before start-up stops waiting for
+    // NATS (connect_timeout_ms): still a NATS that is down, not a misconfigured stream.
+    let tables = nats_table(
+        &url,
+        &prefix,
+        &stream,
+        "spool_max_entries = 3\npublish_timeout_ms = 100\n",
+    );
     let mut server = serve_binary(dir.path(), &tables);
     let body = |seq: u32| json!({ "CallbackCommand": AFTER, "Seq": seq }).to_string();
     for seq in 0..3 {
@@ -546,4 +553,44 @@ async fn a_jetstream_that_stops_answering_is_spooled_within_the_handler_deadline
     proxy.heal();
     drop(server);
     delete_stream(SHARED_NATS, &stream).await;
+}
+
+#[tokio::test]
+async fn credentials_are_used_and_refused_ones_stop_the_start_up() {
+    let nats = OwnNats::with_args(
+        OwnNats::free_port(),
+        &["--user", "chathook", "--pass", "s3cret"],
+    );
+    let (prefix, stream) = unique_stream("credentials");
+    let spool = tempfile::tempdir().unwrap();
+    let config = |password: &str| {
+        nats_config(
+            &nats.url(),
+            &prefix,
+            &stream,
+            &spool.path().join("spool.db"),
+            json!({ "user": "chathook", "password": password }),
+        )
+    };
+    let server = TestServer::start(config("s3cret")).await;
+    let (status, _) = server.post(&fresh_query(AFTER), fixture(AFTER)).await;
+    assert_eq!(status, 200);
+    assert_eq!(server.metric("chathook_nats_published_total").await, 1.0);
+    drop(server);
+
+    let error = match TestServer::try_start(config("wrong")).await {
+        Ok(_) => panic!("started with refused credentials"),
+        Err(error) => error.to_string(),
+    };
+    assert!(
+        error.contains(&format!(
+            "NATS at {} refused chathook's credentials",
+            nats.url()
+        )),
+        "{error}"
+    );
+    assert!(
+        !error.contains("wrong"),
+        "the password is never shown: {error}"
+    );
 }

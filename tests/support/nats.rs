@@ -27,6 +27,7 @@ pub struct OwnNats {
     /// Its port.
     pub port: u16,
     store: tempfile::TempDir,
+    args: Vec<String>,
 }
 
 impl OwnNats {
@@ -45,10 +46,16 @@ impl OwnNats {
 
     /// Starts one on `port`.
     pub fn on(port: u16) -> Self {
+        Self::with_args(port, &[])
+    }
+
+    /// Starts one on `port` with more `nats-server` arguments (`--user`, `--pass`, ...).
+    pub fn with_args(port: u16, args: &[&str]) -> Self {
         let mut nats = Self {
             child: None,
             port,
             store: tempfile::tempdir().expect("a store directory"),
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
         };
         nats.restart();
         nats
@@ -80,6 +87,7 @@ impl OwnNats {
                 "-sd",
             ])
             .arg(self.store.path())
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

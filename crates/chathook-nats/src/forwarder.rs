@@ -229,8 +229,21 @@ impl Forwarder {
         }
     }
 
-    /// Creates or checks the stream; an error says what is wrong with it.
-    pub async fn ensure_stream(&self) -> Result<(), String> {
+    /// Creates or checks the stream; an error says what is wrong with it, and whether
+    /// waiting could help.
+    pub async fn ensure_stream(&self) -> Result<(), StreamProblem> {
+        self.set_up_stream().await.map_err(|problem| {
+            let connected =
+                self.client.connection_state() == async_nats::connection::State::Connected;
+            if !connected || problem.contains("timed out") {
+                StreamProblem::Unreachable(problem)
+            } else {
+                StreamProblem::Misconfigured(problem)
+            }
+        })
+    }
+
+    async fn set_up_stream(&self) -> Result<(), String> {
         if self.stream_ready() {
             return Ok(());
         }
@@ -409,7 +422,9 @@ impl Forwarder {
     /// Publishes the spool's oldest entries in order, removing each once acknowledged; stops
     /// at the first failure. Returns how many were published.
     pub async fn drain_once(&self) -> Result<usize, String> {
-        self.ensure_stream().await?;
+        self.ensure_stream()
+            .await
+            .map_err(|problem| problem.to_string())?;
         let batch = self
             .spool
             .oldest(DRAIN_BATCH)
@@ -510,6 +525,17 @@ impl Forwarder {
             }
         }
     }
+}
+
+/// Why the stream is not ready.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamProblem {
+    /// NATS or JetStream did not answer: waiting may help.
+    #[error("{0}")]
+    Unreachable(String),
+    /// NATS answered, and the stream cannot be used as configured.
+    #[error("{0}")]
+    Misconfigured(String),
 }
 
 /// Why a callback is neither in JetStream nor in the spool.

@@ -14,14 +14,14 @@ mod message;
 mod spool;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use chathook_core::{BoxError, Callback, Handler, HandlerError, Reply, async_trait};
 use serde::Deserialize;
 use serde_json::json;
 
-pub use crate::forwarder::{ForwardError, Forwarder, StreamSettings};
+pub use crate::forwarder::{ForwardError, Forwarder, StreamProblem, StreamSettings};
 pub use crate::message::{
     CLIENT_IP, COMMAND, MSG_ID, OPT_PLATFORM, Outgoing, RECEIVED_AT, REQUEST_TIME, SDK_APP_ID,
     message_id,
@@ -258,10 +258,39 @@ impl NatsConfig {
         )
     }
 
-    /// Connects, retrying in the background if NATS is not there yet.
-    pub async fn connect(&self) -> Result<async_nats::Client, BoxError> {
+    /// Connects, retrying in the background if NATS is not there yet. The connection's
+    /// events are logged, and the last error is kept in `last_error` for start-up to report.
+    pub async fn connect(
+        &self,
+        last_error: Arc<Mutex<Option<String>>>,
+    ) -> Result<async_nats::Client, BoxError> {
+        let servers_text = self.servers.join(", ");
         let mut options = async_nats::ConnectOptions::new()
             .name("chathook")
+            .event_callback(move |event| {
+                let last_error = Arc::clone(&last_error);
+                let servers = servers_text.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            tracing::info!(%servers, "connected to NATS");
+                            *last_error.lock().expect("last error") = None;
+                        }
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!(%servers, "disconnected from NATS; reconnecting")
+                        }
+                        async_nats::Event::ServerError(error) => {
+                            tracing::warn!(%servers, %error, "NATS server error");
+                            *last_error.lock().expect("last error") = Some(error.to_string());
+                        }
+                        async_nats::Event::ClientError(error) => {
+                            tracing::debug!(%servers, %error, "NATS connection attempt failed");
+                            *last_error.lock().expect("last error") = Some(error.to_string());
+                        }
+                        other => tracing::info!(%servers, event = %other, "NATS"),
+                    }
+                }
+            })
             .retry_on_initial_connect()
             .connection_timeout(Duration::from_millis(self.connect_timeout_ms))
             .require_tls(self.tls_required);
@@ -397,7 +426,8 @@ impl Handler for Nats {
 
 async fn build(config: NatsConfig) -> Result<Nats, BoxError> {
     let spool = config.open_spool()?;
-    let client = config.connect().await?;
+    let last_error = Arc::new(Mutex::new(None));
+    let client = config.connect(Arc::clone(&last_error)).await?;
     let forwarder = Forwarder::new(
         client,
         config.stream_settings(),
@@ -405,16 +435,44 @@ async fn build(config: NatsConfig) -> Result<Nats, BoxError> {
         Duration::from_millis(config.publish_timeout_ms),
     );
     let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
-    match tokio::time::timeout(connect_timeout, forwarder.ensure_stream()).await {
+    let set_up = async {
+        loop {
+            match forwarder.ensure_stream().await {
+                Ok(()) => return Ok(()),
+                Err(StreamProblem::Misconfigured(problem)) => return Err(problem),
+                Err(StreamProblem::Unreachable(_)) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    };
+    match tokio::time::timeout(connect_timeout, set_up).await {
         Ok(Ok(())) => {}
         // NATS answered and the stream is wrong: a config error, said at start-up.
         Ok(Err(problem)) => return Err(problem.into()),
-        Err(_) => tracing::warn!(
-            servers = ?config.servers,
-            "NATS did not answer within connect_timeout_ms; serving anyway, spooling callbacks \
-             to {} until it does",
-            config.spool_path.display()
-        ),
+        Err(_) => {
+            let last_error = last_error.lock().expect("last error").clone();
+            let refused = last_error.as_deref().is_some_and(|error| {
+                error.contains("authorization violation") || error.contains("authentication")
+            });
+            if refused {
+                // Waiting would not help: say so now rather than spool forever.
+                return Err(format!(
+                    "NATS at {} refused chathook's credentials ({}): check user and password, \
+                     token, nkey_seed or creds_file in [handlers.nats]",
+                    config.servers.join(", "),
+                    last_error.unwrap_or_default()
+                )
+                .into());
+            }
+            tracing::warn!(
+                servers = ?config.servers,
+                last_error = last_error.as_deref().unwrap_or("none"),
+                "NATS did not answer within connect_timeout_ms; serving anyway, spooling \
+                 callbacks to {} until it does",
+                config.spool_path.display()
+            );
+        }
     }
     let pending = forwarder.spool().stats().entries;
     if pending > 0 {
@@ -469,7 +527,7 @@ pub mod spool_tool {
     /// Publishes everything in the spool, in order; returns how many.
     pub async fn drain(config: &NatsConfig) -> Result<usize, BoxError> {
         let spool = config.open_spool()?;
-        let client = config.connect().await?;
+        let client = config.connect(Arc::default()).await?;
         let forwarder = Forwarder::new(
             client,
             config.stream_settings(),
