@@ -11,6 +11,7 @@ mod dispatch;
 mod fanout;
 mod hardening;
 mod nats;
+mod nats_consumer;
 mod operations;
 mod protocol_audit;
 mod read_receipt;
