@@ -458,10 +458,6 @@ fn chathook_nats_spool_drain_publishes_a_stopped_chathooks_spool() {
         let body = json!({ "CallbackCommand": AFTER, "Seq": seq }).to_string();
         assert_eq!(post_file_app(&server, body), 200);
     }
-    let (status, _) = server.stop();
-    assert!(status.success());
-
-    let nats = OwnNats::on(port);
     let spool_tool = |drain: bool| {
         let mut command = clean_command(server_binary!(), dir.path());
         command
@@ -470,7 +466,9 @@ fn chathook_nats_spool_drain_publishes_a_stopped_chathooks_spool() {
         if drain {
             command.arg("--drain");
         }
-        let output = command.output().unwrap();
+        command.output().unwrap()
+    };
+    let stdout = |output: std::process::Output| {
         assert!(
             output.status.success(),
             "{}",
@@ -478,6 +476,20 @@ fn chathook_nats_spool_drain_publishes_a_stopped_chathooks_spool() {
         );
         String::from_utf8(output.stdout).unwrap()
     };
+    // While chathook runs, the spool can be looked at but not drained from outside.
+    assert!(stdout(spool_tool(false)).contains("5 entries"));
+    let refused = spool_tool(true);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("is in use by another process (a running chathook drains its own spool"),
+        "{stderr}"
+    );
+    let (status, _) = server.stop();
+    assert!(status.success());
+
+    let nats = OwnNats::on(port);
+    let spool_tool = |drain: bool| stdout(spool_tool(drain));
     let drained = spool_tool(true);
     assert!(drained.contains("5 entries"), "{drained}");
     assert!(
@@ -568,7 +580,8 @@ async fn credentials_are_used_and_refused_ones_stop_the_start_up() {
             &nats.url(),
             &prefix,
             &stream,
-            &spool.path().join("spool.db"),
+            // A spool each: the first server's stays locked while its task lives on.
+            &spool.path().join(format!("{password}.db")),
             json!({ "user": "chathook", "password": password }),
         )
     };
@@ -593,4 +606,38 @@ async fn credentials_are_used_and_refused_ones_stop_the_start_up() {
         !error.contains("wrong"),
         "the password is never shown: {error}"
     );
+}
+
+#[tokio::test]
+async fn line_breaks_in_the_query_cannot_stop_the_drainer() {
+    let port = OwnNats::free_port();
+    let (prefix, stream) = unique_stream("crlf");
+    let spool = tempfile::tempdir().unwrap();
+    let config = nats_config(
+        &format!("nats://127.0.0.1:{port}"),
+        &prefix,
+        &stream,
+        &spool.path().join("spool.db"),
+        json!({ "connect_timeout_ms": 200 }),
+    );
+    let server = TestServer::start(config).await;
+    // ClientIP and OptPlatform are not signed: a replayed URL can carry anything in them.
+    let query =
+        fresh_query(AFTER).replace("ClientIP=127.0.0.1", "ClientIP=1.2.3.4%0D%0AX-Forged:%201");
+    for body in [
+        fixture(AFTER),
+        json!({ "CallbackCommand": AFTER, "N": 2 }).to_string(),
+    ] {
+        let (status, reply) = server.post(&query, body).await;
+        assert_eq!(status, 200, "spooled: {reply}");
+    }
+    let nats = OwnNats::on(port);
+    let mut stored = Vec::new();
+    eventually(Duration::from_secs(20), "both drained", async || {
+        stored = read_stream(&nats.url(), &stream).await;
+        stored.len() == 2
+    })
+    .await;
+    assert_eq!(stored[0].header(CLIENT_IP), Some("1.2.3.4  X-Forged: 1"));
+    assert!(stored[0].header("X-Forged").is_none());
 }

@@ -21,8 +21,11 @@ use crate::spool::{Spool, SpoolError, unix_ms};
 const DRAIN_BATCH: usize = 256;
 /// How often the drainer looks at the spool when nobody wakes it, and refreshes the gauges.
 const DRAIN_TICK: Duration = Duration::from_secs(1);
-/// Longest pause between two drain attempts while JetStream does not answer.
+/// First and longest pause between two drain attempts while JetStream does not answer.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often a spool that cannot drain is said in the log.
+const WARN_EVERY: Duration = Duration::from_secs(30);
 
 /// The stream chathook publishes into, as configured.
 #[derive(Clone, Debug)]
@@ -153,6 +156,15 @@ impl NatsMetrics {
 struct Gate {
     /// Appends queued for the spool and not yet committed.
     pending: u64,
+}
+
+/// One append on its way into the spool, counted in the gate until it is dropped.
+struct Pending<'a>(&'a Mutex<Gate>);
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        self.0.lock().expect("gate").pending -= 1;
+    }
 }
 
 /// Publishes callbacks, spooling what JetStream does not acknowledge in time.
@@ -339,15 +351,9 @@ impl Forwarder {
         let acked = tokio::time::timeout(limit, attempt)
             .await
             .map_err(|_| PublishFailure::TimedOut(limit))?
-            .map_err(|error| match error.kind() {
-                PublishErrorKind::TimedOut => PublishFailure::TimedOut(limit),
-                PublishErrorKind::MaxPayloadExceeded => PublishFailure::TooLarge,
-                PublishErrorKind::StreamNotFound => {
-                    // Deleted under us: set it up again before the next attempt.
-                    self.stream_ready.store(false, Ordering::Release);
-                    PublishFailure::Refused(error.to_string())
-                }
-                _ => PublishFailure::Refused(error.to_string()),
+            .map_err(|error| match self.failure(&error) {
+                PublishFailure::TimedOut(_) => PublishFailure::TimedOut(limit),
+                other => other,
             })?;
         self.metrics
             .publish_latency
@@ -403,8 +409,10 @@ impl Forwarder {
             // Queued under the lock: the spool's order is the order of this lock.
             self.spool.append(message)
         };
+        // Counted down however this ends, the handler's deadline cutting it off included:
+        // a count left behind would keep chathook spooling for good.
+        let _pending = Pending(&self.gate);
         let result = committed.await;
-        self.gate.lock().expect("gate").pending -= 1;
         match result {
             Ok(()) => {
                 self.metrics.spooled.inc();
@@ -421,6 +429,11 @@ impl Forwarder {
 
     /// Publishes the spool's oldest entries in order, removing each once acknowledged; stops
     /// at the first failure. Returns how many were published.
+    ///
+    /// The batch is sent back to back and its acknowledgements awaited in order: JetStream
+    /// stores one connection's messages in the order sent, so this keeps the spool's order at
+    /// a fraction of the round trips. After a failure everything from the failed entry on is
+    /// sent again later, with the same `Nats-Msg-Id`.
     pub async fn drain_once(&self) -> Result<usize, String> {
         self.ensure_stream()
             .await
@@ -430,23 +443,55 @@ impl Forwarder {
             .oldest(DRAIN_BATCH)
             .await
             .map_err(|error| error.to_string())?;
-        let mut done = Vec::with_capacity(batch.len());
+        let mut sent = Vec::with_capacity(batch.len());
+        for entry in &batch {
+            let publish = jetstream::message::PublishMessage::build()
+                .payload(entry.message.body.clone())
+                .headers(entry.message.header_map());
+            let ack = self
+                .jetstream
+                .send_publish(entry.message.subject.clone(), publish)
+                .await;
+            let failed = ack.is_err();
+            sent.push((entry, Instant::now(), ack));
+            if failed {
+                break;
+            }
+        }
+        let mut done = Vec::with_capacity(sent.len());
+        let mut dead = Vec::new();
         let mut failure = None;
-        for entry in batch {
-            match self.publish(&entry.message).await {
-                Ok(()) => done.push(entry.id),
+        for (entry, started, ack) in sent {
+            let acked = match ack {
+                Ok(ack) => tokio::time::timeout(self.publish_timeout, ack.into_future())
+                    .await
+                    .map_err(|_| PublishFailure::TimedOut(self.publish_timeout))
+                    .and_then(|acked| acked.map_err(|error| self.failure(&error))),
+                Err(error) => Err(self.failure(&error)),
+            };
+            match acked {
+                Ok(ack) => {
+                    self.metrics
+                        .publish_latency
+                        .0
+                        .observe(started.elapsed().as_secs_f64());
+                    if ack.duplicate {
+                        self.metrics.duplicates.inc();
+                    }
+                    done.push(entry.id);
+                }
                 Err(PublishFailure::TooLarge) => {
-                    // It can never be published (the server's limit fell while it waited):
-                    // said and counted, not kept forever.
+                    // It can never be published (the server's limit is below what was
+                    // assumed while it was down): kept aside, said and counted.
                     tracing::error!(
                         subject = %entry.message.subject,
                         msg_id = %entry.message.msg_id,
                         bytes = entry.message.body.len(),
-                        "a spooled callback is larger than the NATS server's max_payload; \
-                         removed from the spool"
+                        "a spooled callback is larger than the NATS server's max_payload; moved \
+                         to the spool_dead table of the spool file"
                     );
-                    self.metrics.oversized("dropped_from_spool");
-                    done.push(entry.id);
+                    self.metrics.oversized("dead_lettered");
+                    dead.push(entry.id);
                 }
                 Err(error) => {
                     failure = Some(error.to_string());
@@ -462,9 +507,29 @@ impl Forwarder {
                 .map_err(|error| error.to_string())?;
             self.metrics.drained.inc_by(published as u64);
         }
+        if !dead.is_empty() {
+            self.spool
+                .bury(dead)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
         match failure {
             Some(failure) => Err(failure),
             None => Ok(published),
+        }
+    }
+
+    /// What a publish error means here.
+    fn failure(&self, error: &jetstream::context::PublishError) -> PublishFailure {
+        match error.kind() {
+            PublishErrorKind::TimedOut => PublishFailure::TimedOut(self.publish_timeout),
+            PublishErrorKind::MaxPayloadExceeded => PublishFailure::TooLarge,
+            PublishErrorKind::StreamNotFound => {
+                // Deleted under us: set it up again before the next attempt.
+                self.stream_ready.store(false, Ordering::Release);
+                PublishFailure::Refused(error.to_string())
+            }
+            _ => PublishFailure::Refused(error.to_string()),
         }
     }
 
@@ -492,38 +557,75 @@ impl Forwarder {
     }
 
     /// Runs until the forwarder is dropped: drains the spool whenever it holds something,
-    /// backing off while JetStream does not answer.
+    /// backing off while JetStream does not answer, and saying so every half minute.
     pub async fn drain_forever(this: Weak<Self>) {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = MIN_BACKOFF;
+        let mut last_warning: Option<Instant> = None;
         loop {
             let Some(forwarder) = this.upgrade() else {
                 return;
             };
             forwarder.refresh_gauges();
-            if forwarder.spool.stats().entries == 0 && forwarder.resume_direct() {
-                backoff = Duration::from_millis(100);
-                let wake = Arc::clone(&forwarder.wake_drainer);
-                drop(forwarder);
-                let _ = tokio::time::timeout(DRAIN_TICK, wake.notified()).await;
-                continue;
-            }
-            let pause = match forwarder.drain_once().await {
-                Ok(_) => {
-                    backoff = Duration::from_millis(100);
-                    None
-                }
-                Err(failure) => {
-                    tracing::debug!(%failure, "spool drain paused");
-                    let pause = backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                    Some(pause)
+            let wake = Arc::clone(&forwarder.wake_drainer);
+            let pause = if forwarder.spool.stats().entries == 0 {
+                forwarder.resume_direct();
+                backoff = MIN_BACKOFF;
+                None
+            } else {
+                match forwarder.drain_once().await {
+                    Ok(published) => {
+                        backoff = MIN_BACKOFF;
+                        if last_warning.take().is_some() {
+                            tracing::info!("JetStream answers again; draining the spool");
+                        }
+                        // Nothing read although entries were counted: wait, do not spin.
+                        (published == 0).then_some(DRAIN_TICK)
+                    }
+                    Err(failure) => {
+                        if last_warning.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
+                            let stats = forwarder.spool.stats();
+                            tracing::warn!(
+                                %failure,
+                                entries = stats.entries,
+                                oldest_age_secs = stats
+                                    .oldest_ms
+                                    .map_or(0, |oldest| (unix_ms() - oldest).max(0) / 1000),
+                                "cannot drain the spool into JetStream; retrying"
+                            );
+                            last_warning = Some(Instant::now());
+                        }
+                        let pause = backoff;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        Some(pause)
+                    }
                 }
             };
             drop(forwarder);
-            if let Some(pause) = pause {
-                tokio::time::sleep(pause).await;
+            match pause {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => {
+                    let _ = tokio::time::timeout(DRAIN_TICK, wake.notified()).await;
+                }
             }
         }
+    }
+
+    /// [`Forwarder::drain_forever`] on a task of its own, started again should it ever panic,
+    /// so the spool cannot stop draining.
+    pub fn spawn_drainer(this: &Arc<Self>) {
+        let weak = Arc::downgrade(this);
+        tokio::spawn(async move {
+            loop {
+                let run = tokio::spawn(Self::drain_forever(weak.clone()));
+                match run.await {
+                    Ok(()) => return,
+                    Err(error) => {
+                        tracing::error!(%error, "the spool drainer failed; starting it again");
+                        tokio::time::sleep(MAX_BACKOFF).await;
+                    }
+                }
+            }
+        });
     }
 }
 

@@ -166,6 +166,18 @@ impl NatsConfig {
         if self.servers.is_empty() {
             return Err("servers is empty: give at least one NATS URL".into());
         }
+        for url in &self.servers {
+            if url.contains('@') {
+                // URLs are logged; credentials have keys of their own, which are redacted.
+                return Err(
+                    "servers: put credentials in user and password, token, nkey_seed or \
+                     creds_file, not in the URL (URLs are logged)"
+                        .into(),
+                );
+            }
+            url.parse::<async_nats::ServerAddr>()
+                .map_err(|error| format!("servers: {url:?} is not a NATS URL: {error}"))?;
+        }
         let token_fits = |token: &str| {
             !token.is_empty()
                 && !token
@@ -481,7 +493,7 @@ async fn build(config: NatsConfig) -> Result<Nats, BoxError> {
             "the spool holds callbacks from before; publishing them first"
         );
     }
-    tokio::spawn(Forwarder::drain_forever(Arc::downgrade(&forwarder)));
+    Forwarder::spawn_drainer(&forwarder);
     Ok(Nats {
         prefix: config.subject_prefix,
         oversized: config.oversized,
@@ -518,10 +530,16 @@ pub mod spool_tool {
         )
     }
 
-    /// Opens the spool and reports it.
+    /// Reports the spool, without taking it over: a running chathook may own it.
     pub fn report(config: &NatsConfig) -> Result<String, BoxError> {
-        let spool = config.open_spool()?;
-        Ok(describe(config, spool.stats()))
+        let (stats, dead) = Spool::peek(&config.spool_path)?;
+        let mut report = describe(config, stats);
+        if dead > 0 {
+            report.push_str(&format!(
+                "; {dead} callbacks too large for the NATS server kept in its spool_dead table"
+            ));
+        }
+        Ok(report)
     }
 
     /// Publishes everything in the spool, in order; returns how many.

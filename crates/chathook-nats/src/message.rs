@@ -70,7 +70,7 @@ impl Outgoing {
         ];
         for (name, value) in query {
             if let Some(value) = value {
-                headers.push((name.to_owned(), value.to_owned()));
+                headers.push((name.to_owned(), header_value(value)));
             }
         }
         Ok(Self {
@@ -81,13 +81,18 @@ impl Outgoing {
         })
     }
 
-    /// The headers as NATS sends them, `Nats-Msg-Id` included.
+    /// The headers as NATS sends them, `Nats-Msg-Id` included. A value NATS cannot carry is
+    /// cleaned rather than refused (the client would panic on it), so a spooled entry can
+    /// always be published.
     pub fn header_map(&self) -> async_nats::HeaderMap {
         let mut map = async_nats::HeaderMap::new();
-        for (name, value) in &self.headers {
-            map.insert(name.as_str(), value.as_str());
+        let headers = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        for (name, value) in headers.chain([(MSG_ID, self.msg_id.as_str())]) {
+            let value: async_nats::HeaderValue = header_value(value)
+                .parse()
+                .expect("a cleaned header value parses");
+            map.insert(name, value);
         }
-        map.insert(MSG_ID, self.msg_id.as_str());
         map
     }
 
@@ -100,6 +105,16 @@ impl Outgoing {
             .sum();
         headers + MSG_ID.len() + self.msg_id.len() + 16
     }
+}
+
+/// `value` as a header can carry it: the query's `ClientIP`, `OptPlatform` and `RequestTime`
+/// are not covered by `Sign`, so a replayed URL can put line breaks in them; control
+/// characters become spaces.
+fn header_value(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// `Nats-Msg-Id`: hex SHA-256 of app, command and body, so the same callback delivered twice
@@ -142,6 +157,19 @@ mod tests {
         assert_eq!(map.get(RECEIVED_AT).unwrap().as_str(), "7");
         assert_eq!(map.get(MSG_ID).unwrap().as_str(), message.msg_id);
         assert!(map.get(REQUEST_TIME).is_none());
+    }
+
+    #[test]
+    fn line_breaks_in_query_values_cannot_break_a_header() {
+        let callback = Callback::new(1, "State.StateChange", "{}")
+            .with_client(Some("1.2.3.4\r\nX-Forged: 1".into()), None);
+        let message = Outgoing::for_callback("p", &callback, 0).unwrap();
+        let map = message.header_map();
+        assert_eq!(map.get(CLIENT_IP).unwrap().as_str(), "1.2.3.4  X-Forged: 1");
+        // An entry spooled before the cleaning came in still publishes.
+        let mut old = message.clone();
+        old.headers.push((OPT_PLATFORM.into(), "a\nb".into()));
+        assert_eq!(old.header_map().get(OPT_PLATFORM).unwrap().as_str(), "a b");
     }
 
     #[test]

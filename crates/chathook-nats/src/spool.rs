@@ -52,6 +52,15 @@ pub enum SpoolError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the spool.
+    #[error(
+        "the spool {path} is in use by another process (a running chathook drains its own \
+         spool; stop it first)"
+    )]
+    InUse {
+        /// The spool file.
+        path: PathBuf,
+    },
     /// The writer thread is gone (it only stops when the process does).
     #[error("the spool writer has stopped")]
     Stopped,
@@ -81,6 +90,8 @@ enum Work {
     Append(Outgoing, oneshot::Sender<Result<(), SpoolError>>),
     Oldest(usize, oneshot::Sender<Result<Vec<Spooled>, SpoolError>>),
     Remove(Vec<i64>, oneshot::Sender<Result<(), SpoolError>>),
+    /// Moves entries that can never be published to the `spool_dead` table.
+    Bury(Vec<i64>, oneshot::Sender<Result<(), SpoolError>>),
 }
 
 /// The spool's bounds.
@@ -125,6 +136,27 @@ impl Spool {
             path: path.to_owned(),
             source,
         };
+        // One process at a time: two drainers would publish the same entries, each with
+        // counters the other makes stale.
+        let lock_path = path.with_extension("lock");
+        let lock = std::fs::File::create(&lock_path).map_err(|source| SpoolError::Directory {
+            path: lock_path.clone(),
+            source,
+        })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(SpoolError::InUse {
+                    path: path.to_owned(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(SpoolError::Directory {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
         let connection = open_connection(path).map_err(database)?;
         let counters = Arc::new(Counters::default());
         let writer = Writer {
@@ -132,6 +164,7 @@ impl Spool {
             counters: Arc::clone(&counters),
             bounds,
             path: path.to_owned(),
+            _lock: lock,
         };
         writer.refresh().map_err(database)?;
         let (queue, work) = mpsc::unbounded_channel();
@@ -195,6 +228,39 @@ impl Spool {
         removed.await.map_err(|_| SpoolError::Stopped)?
     }
 
+    /// Moves entries that can never be published out of the way, into `spool_dead`, where
+    /// an operator can still read them.
+    pub async fn bury(&self, ids: Vec<i64>) -> Result<(), SpoolError> {
+        let (done, buried) = oneshot::channel();
+        self.queue
+            .send(Work::Bury(ids, done))
+            .map_err(|_| SpoolError::Stopped)?;
+        buried.await.map_err(|_| SpoolError::Stopped)?
+    }
+
+    /// What the spool at `path` holds, read without taking it over (a running chathook may
+    /// own it): for `chathook nats spool`.
+    pub fn peek(path: &Path) -> Result<(SpoolStats, u64), SpoolError> {
+        let database = |source| SpoolError::Database {
+            path: path.to_owned(),
+            source,
+        };
+        if !path.exists() {
+            return Ok((SpoolStats::default(), 0));
+        }
+        let connection =
+            rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(database)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(database)?;
+        let stats = count(&connection).map_err(database)?;
+        let dead: i64 = connection
+            .query_row("SELECT COUNT(*) FROM spool_dead", [], |row| row.get(0))
+            .unwrap_or(0);
+        Ok((stats, dead as u64))
+    }
+
     /// What it holds now.
     pub fn stats(&self) -> SpoolStats {
         let oldest = self.counters.oldest_ms.load(Ordering::Acquire);
@@ -220,7 +286,15 @@ fn open_connection(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
              headers TEXT NOT NULL,
              body BLOB NOT NULL,
              spooled_at_ms INTEGER NOT NULL
-         )",
+         );
+         CREATE TABLE IF NOT EXISTS spool_dead (
+             id INTEGER PRIMARY KEY AUTOINCREMENT,
+             subject TEXT NOT NULL,
+             msg_id TEXT NOT NULL,
+             headers TEXT NOT NULL,
+             body BLOB NOT NULL,
+             spooled_at_ms INTEGER NOT NULL
+         );",
     )?;
     Ok(connection)
 }
@@ -230,6 +304,8 @@ struct Writer {
     counters: Arc<Counters>,
     bounds: Bounds,
     path: PathBuf,
+    /// Held as long as the writer runs: the spool's one-process lock.
+    _lock: std::fs::File,
 }
 
 impl Writer {
@@ -261,8 +337,12 @@ impl Writer {
                 let _ = done.send(self.read_oldest(limit).map_err(|e| self.error(e)));
             }
             Work::Remove(ids, done) => {
-                let removed = self.delete(&ids).and_then(|()| self.refresh());
+                let removed = self.delete(&ids, false);
                 let _ = done.send(removed.map_err(|e| self.error(e)));
+            }
+            Work::Bury(ids, done) => {
+                let buried = self.delete(&ids, true);
+                let _ = done.send(buried.map_err(|e| self.error(e)));
             }
         }
     }
@@ -383,33 +463,85 @@ impl Writer {
         rows.collect()
     }
 
-    fn delete(&mut self, ids: &[i64]) -> rusqlite::Result<()> {
+    /// Deletes (or, `bury`ing, moves to `spool_dead`) the entries, and updates the counters
+    /// from what was deleted: no scan of the table, however large it has grown.
+    fn delete(&mut self, ids: &[i64], bury: bool) -> rusqlite::Result<()> {
         let transaction = self.connection.transaction()?;
+        let mut removed_bytes = 0u64;
+        let mut removed = 0u64;
         {
-            let mut delete = transaction.prepare_cached("DELETE FROM spool WHERE id = ?1")?;
+            let mut keep = transaction.prepare_cached(
+                "INSERT INTO spool_dead (subject, msg_id, headers, body, spooled_at_ms) \
+                 SELECT subject, msg_id, headers, body, spooled_at_ms FROM spool WHERE id = ?1",
+            )?;
+            let mut delete = transaction
+                .prepare_cached("DELETE FROM spool WHERE id = ?1 RETURNING length(body)")?;
             for id in ids {
-                delete.execute([id])?;
+                if bury {
+                    keep.execute([id])?;
+                }
+                let mut rows = delete.query([id])?;
+                if let Some(row) = rows.next()? {
+                    removed += 1;
+                    removed_bytes += row.get::<_, i64>(0)? as u64;
+                }
             }
         }
-        transaction.commit()
-    }
-
-    /// Reads the counters back from the table.
-    fn refresh(&self) -> rusqlite::Result<()> {
-        let (entries, bytes, oldest): (i64, i64, Option<i64>) = self.connection.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(length(body)), 0), MIN(spooled_at_ms) FROM spool",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )?;
-        self.counters
+        let oldest: Option<i64> = transaction
+            .query_row(
+                "SELECT spooled_at_ms FROM spool ORDER BY id LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .or_else(|error| match error {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                error => Err(error),
+            })?;
+        transaction.commit()?;
+        let counters = &self.counters;
+        let entries = counters
             .entries
-            .store(entries as u64, Ordering::Release);
-        self.counters.bytes.store(bytes as u64, Ordering::Release);
-        self.counters
+            .load(Ordering::Acquire)
+            .saturating_sub(removed);
+        counters.entries.store(entries, Ordering::Release);
+        let bytes = counters
+            .bytes
+            .load(Ordering::Acquire)
+            .saturating_sub(removed_bytes);
+        counters.bytes.store(bytes, Ordering::Release);
+        counters
             .oldest_ms
             .store(oldest.unwrap_or(i64::MIN), Ordering::Release);
         Ok(())
     }
+
+    /// Reads the counters back from the table (once, at start-up).
+    fn refresh(&self) -> rusqlite::Result<()> {
+        let stats = count(&self.connection)?;
+        self.counters
+            .entries
+            .store(stats.entries, Ordering::Release);
+        self.counters.bytes.store(stats.bytes, Ordering::Release);
+        self.counters
+            .oldest_ms
+            .store(stats.oldest_ms.unwrap_or(i64::MIN), Ordering::Release);
+        Ok(())
+    }
+}
+
+/// What the table holds, counted.
+fn count(connection: &rusqlite::Connection) -> rusqlite::Result<SpoolStats> {
+    let (entries, bytes, oldest): (i64, i64, Option<i64>) = connection.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(length(body)), 0), MIN(spooled_at_ms) FROM spool",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
+    Ok(SpoolStats {
+        entries: entries as u64,
+        bytes: bytes as u64,
+        oldest_ms: oldest,
+    })
 }
 
 /// rusqlite's error is not `Clone`; every caller of a failed batch gets its words.

@@ -175,11 +175,11 @@ impl KeywordFilter {
     pub fn decide(&self, command: &str, mut message: BeforeSendMsg) -> Reply {
         let mut matched = false;
         for element in &mut message.msg_body {
-            if let Some(text) = text_mut(element) {
-                if let Some(masked) = mask(text, &self.banned) {
-                    *text = masked;
-                    matched = true;
-                }
+            if let Some(text) = text_mut(element)
+                && let Some(masked) = mask(text, &self.banned)
+            {
+                *text = masked;
+                matched = true;
             }
         }
         if !matched {
