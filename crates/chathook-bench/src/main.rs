@@ -7,7 +7,11 @@
 //! the read-receipt scenarios that every acknowledged callback is stored. Scenario (e) serves
 //! (a)'s command with two after-handlers (the bench's own `tally_a` and `tally_b`, in
 //! `fanout.rs`), so (a) against (e) is what fanning a callback out to handlers costs; it checks
-//! from chathook's metrics that both handlers handled every acknowledged callback.
+//! from chathook's metrics that both handlers handled every acknowledged callback. Scenario (f)
+//! publishes every callback into NATS JetStream with the stock `nats` handler (a fresh stream
+//! per run on the NATS server at `--nats-url`, deleted afterwards); it checks that the stream
+//! holds every acknowledged callback, that the spool was never used, and notes the NATS
+//! server's own CPU time per callback (NATS is not pinned).
 //!
 //! `cargo run --release -p chathook-bench` runs it; `-- --smoke` is the short CI mode, which
 //! checks that every request was answered 200 and the zero-loss counts, and asserts no speed.
@@ -55,6 +59,9 @@ struct Cli {
     /// PostgreSQL for scenario (c) [default: $TEST_POSTGRES_URL, or the local server].
     #[arg(long)]
     postgres_url: Option<String>,
+    /// NATS server (JetStream on) for scenario (f).
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -249,9 +256,14 @@ struct Scenario {
     title: &'static str,
     command: &'static str,
     body: Body,
-    /// `[handlers...]` tables for chathook; `{db}` stands for the database URL.
+    /// `[handlers...]` tables for chathook; `{db}` stands for the database URL, and for the
+    /// JetStream scenario `{nats}`, `{stream}`, `{prefix}` and `{spool}` for the server, the
+    /// run's stream and subject prefix, and the spool file.
     handlers: &'static str,
     database: Option<Database>,
+    /// Whether chathook publishes into a JetStream stream that must hold every acknowledged
+    /// callback.
+    jetstream: bool,
     /// Handlers that must each have handled every acknowledged callback, by chathook's
     /// metrics.
     handled_by: &'static [&'static str],
@@ -264,6 +276,9 @@ enum Body {
     Fixed(&'static str),
     /// A read receipt for two new messages every request.
     NewReceipts,
+    /// A new group message every request (its own MsgSeq, Random and MsgId), so no two
+    /// bodies share a `Nats-Msg-Id`.
+    NewMessages,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -288,6 +303,7 @@ fn scenarios() -> Vec<Scenario> {
             body: Body::Fixed(fixture("Group.CallbackAfterSendMsg")),
             handlers: "",
             database: None,
+            jetstream: false,
             handled_by: &[],
             target: Target {
                 min_ratio: Some(0.85),
@@ -301,6 +317,7 @@ fn scenarios() -> Vec<Scenario> {
             body: Body::NewReceipts,
             handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
             database: Some(Database::Sqlite),
+            jetstream: false,
             handled_by: &[],
             target: Target {
                 min_ratio: Some(0.5),
@@ -314,6 +331,7 @@ fn scenarios() -> Vec<Scenario> {
             body: Body::NewReceipts,
             handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
             database: Some(Database::Postgres),
+            jetstream: false,
             handled_by: &[],
             target: Target {
                 min_ratio: None,
@@ -327,6 +345,7 @@ fn scenarios() -> Vec<Scenario> {
             body: Body::Fixed(fixture("Group.CallbackBeforeSendMsg")),
             handlers: "[handlers.keyword_filter]\nenabled = true\nbanned_words = [\"spam\", \"scam\", \"fraud\"]\naction = \"mask\"\n",
             database: None,
+            jetstream: false,
             handled_by: &[],
             target: Target {
                 min_ratio: None,
@@ -341,7 +360,24 @@ fn scenarios() -> Vec<Scenario> {
             handlers: "[handlers.tally_a]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n\n\
                        [handlers.tally_b]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n",
             database: None,
+            jetstream: false,
             handled_by: &fanout::HANDLERS,
+            target: Target {
+                min_ratio: None,
+                max_p99_ms: None,
+            },
+        },
+        Scenario {
+            key: "f",
+            title: "callbacks into NATS JetStream",
+            command: "Group.CallbackAfterSendMsg",
+            body: Body::NewMessages,
+            handlers: "[handlers.nats]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n\
+                       servers = [\"{nats}\"]\nstream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\n\
+                       spool_path = \"{spool}\"\n",
+            database: None,
+            jetstream: true,
+            handled_by: &[],
             target: Target {
                 min_ratio: None,
                 max_p99_ms: None,
@@ -427,18 +463,7 @@ fn store_floor(
 /// How many callbacks handler `name` handled successfully, summed over commands, from the
 /// `chathook_handler_results_total` counters of the chathook listening on `port`.
 fn handled_ok(port: u16, name: &str) -> anyhow::Result<u64> {
-    use std::io::{Read as _, Write as _};
-
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    ensure!(
-        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
-        "GET /metrics: {}",
-        response.lines().next().unwrap_or_default()
-    );
+    let response = metrics(port)?;
     let handler = format!("handler=\"{name}\"");
     let mut total = 0;
     for line in response.lines() {
@@ -453,6 +478,34 @@ fn handled_ok(port: u16, name: &str) -> anyhow::Result<u64> {
         }
     }
     Ok(total)
+}
+
+/// The value of an unlabelled series, e.g. `chathook_nats_spooled_total`, from the chathook
+/// listening on `port`.
+fn metric_value(port: u16, series: &str) -> anyhow::Result<u64> {
+    let response = metrics(port)?;
+    let value = response
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .with_context(|| format!("no {series} in /metrics"))?;
+    Ok(value.trim().parse::<f64>()? as u64)
+}
+
+/// The body of `GET /metrics` from the chathook listening on `port`.
+fn metrics(port: u16) -> anyhow::Result<String> {
+    use std::io::{Read as _, Write as _};
+
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    ensure!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "GET /metrics: {}",
+        response.lines().next().unwrap_or_default()
+    );
+    Ok(response)
 }
 
 /// `value` of `name=value` in a result line of space-separated pairs.
@@ -472,6 +525,8 @@ struct Row {
     stored: Option<u64>,
     /// For a fan-out scenario: each handler's successful calls, by chathook's metrics.
     handled: Vec<(&'static str, u64)>,
+    /// For the JetStream scenario: the stream, the spool and NATS's CPU.
+    jetstream: Option<JetStreamResult>,
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
@@ -535,11 +590,20 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             .database
             .map(|kind| fresh_database(kind, scenario.key))
             .transpose()?;
+        let mut jetstream = scenario
+            .jetstream
+            .then(|| JetStreamRun::new(&cli.nats_url, work.path()));
         let port = free_port()?;
         let config = work.path().join(format!("{}.toml", scenario.key));
         std::fs::write(
             &config,
-            chathook_config(port, &scenario, database.as_deref(), duration),
+            chathook_config(
+                port,
+                &scenario,
+                database.as_deref(),
+                jetstream.as_ref(),
+                duration,
+            ),
         )?;
         let mut server = pinning.server(&exe);
         server
@@ -554,6 +618,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             scenario.command,
             chathook_core::auth::sign(TOKEN, time)
         );
+        // NATS's own CPU time while wrk drives chathook; NATS is not pinned.
+        let nats_pid = jetstream
+            .as_ref()
+            .and_then(|stream| listening_pid(&stream.url));
+        let nats_cpu_before = nats_pid.map(process_cpu_secs).transpose()?;
         let measured = wrk(
             &pinning,
             &script,
@@ -562,6 +631,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             cli.connections,
             duration,
         )?;
+        let nats_cpu_secs = match (nats_pid, nats_cpu_before) {
+            (Some(pid), Some(before)) => Some(process_cpu_secs(pid)? - before),
+            _ => None,
+        };
+        let spooled = jetstream
+            .as_ref()
+            .map(|_| metric_value(port, "chathook_nats_spooled_total"))
+            .transpose()?;
         let handled = scenario
             .handled_by
             .iter()
@@ -624,6 +701,41 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             }
             _ => (None, None),
         };
+        let jetstream = match jetstream.as_mut() {
+            Some(stream) => {
+                let held = runtime.block_on(stream.count_and_delete())?;
+                let spooled = spooled.unwrap_or_default();
+                if !measured.all_stored(held) {
+                    problems.push(format!(
+                        "({}) {} callbacks acknowledged, {} sent, but the stream holds {held}",
+                        scenario.key, measured.acked, measured.sent
+                    ));
+                }
+                if spooled > 0 {
+                    problems.push(format!(
+                        "({}) {spooled} callbacks went to the spool: JetStream did not keep up",
+                        scenario.key
+                    ));
+                }
+                let nats_cpu_us_per_callback =
+                    nats_cpu_secs.map(|secs| secs * 1e6 / held.max(1) as f64);
+                println!(
+                    "    stream held {held} callbacks; acknowledged {}; {} in flight at stop; \
+                     spooled {spooled}; NATS CPU {} µs per callback",
+                    measured.acked,
+                    measured.sent - measured.answered,
+                    nats_cpu_us_per_callback
+                        .map_or_else(|| "unknown".into(), |us| format!("{us:.1}"))
+                );
+                Some(JetStreamResult {
+                    held,
+                    spooled,
+                    nats_cpu_us_per_callback,
+                })
+            }
+            None => None,
+        };
+        let stored = stored.or(jetstream.as_ref().map(|result| result.held));
         rows.push(Row {
             floor,
             scenario,
@@ -632,6 +744,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             peak_rss_mib,
             stored,
             handled,
+            jetstream,
         });
     }
 
@@ -653,8 +766,21 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 
 /// chathook's config for a scenario. The query string is signed once per run, so the accepted
 /// clock skew must outlast the run.
-fn chathook_config(port: u16, scenario: &Scenario, database: Option<&str>, secs: u64) -> String {
-    let handlers = scenario.handlers.replace("{db}", database.unwrap_or(""));
+fn chathook_config(
+    port: u16,
+    scenario: &Scenario,
+    database: Option<&str>,
+    stream: Option<&JetStreamRun>,
+    secs: u64,
+) -> String {
+    let mut handlers = scenario.handlers.replace("{db}", database.unwrap_or(""));
+    if let Some(stream) = stream {
+        handlers = handlers
+            .replace("{nats}", &stream.url)
+            .replace("{stream}", &stream.name)
+            .replace("{prefix}", &stream.prefix)
+            .replace("{spool}", &stream.spool.display().to_string());
+    }
     let skew = secs + 60;
     format!(
         "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n[auth]\nmax_clock_skew_secs = {skew}\n\n\
@@ -672,6 +798,15 @@ function make_body()
   counter = counter + 1
   local seq = (index + 1) * 1000000000 + counter * 2
   return string.format('{"CallbackCommand":"Group.CallbackAfterReadReceipt","GroupId":"@TGS#bench","Type":"Public","GroupMsgReceiptList":[{"MsgSeq":%d,"ReadNum":1,"UnreadNum":99,"ReadReceiptMembers":[{"Member_Account":"user%d"}]},{"MsgSeq":%d,"ReadNum":2,"UnreadNum":98,"ReadReceiptMembers":[{"Member_Account":"user%d"},{"Member_Account":"owner"}]}],"EventTime":%d}', seq, counter, seq + 1, counter, 1700000000000 + counter)
+end
+"#
+        .to_owned(),
+        Body::NewMessages => r#"
+counter = 0
+function make_body()
+  counter = counter + 1
+  local seq = (index + 1) * 1000000000 + counter
+  return string.format('{"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"@TGS#bench","Type":"Public","From_Account":"user%d","Operator_Account":"user%d","Random":%d,"MsgSeq":%d,"MsgId":"%d-1700000000-%d","MsgTime":1700000000,"OnlineOnlyFlag":0,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"@tommy hello %d"}}],"CloudCustomData":"your cloud custom data","EventTime":%d,"GroupAtInfo":[{"GroupAtAllFlag":0,"GroupAt_Account":"tommy"}]}', counter, counter, seq, seq, seq, seq, counter, 1700000000000 + counter)
 end
 "#
         .to_owned(),
@@ -931,6 +1066,122 @@ fn ensure_wrk() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Scenario (f)'s stream on the NATS server: created by chathook's `nats` handler at start-up
+/// (`stream_setup = "create"`), counted and deleted by the bench, deleted on drop if a run is
+/// cut short.
+struct JetStreamRun {
+    url: String,
+    name: String,
+    prefix: String,
+    spool: PathBuf,
+    deleted: bool,
+}
+
+impl JetStreamRun {
+    /// A stream name and subject prefix no other run uses, and a spool in `dir`.
+    fn new(url: &str, dir: &Path) -> Self {
+        let id = format!("{}_{}", std::process::id(), chathook_core::auth::unix_now());
+        Self {
+            url: url.to_owned(),
+            name: format!("CHATHOOK_BENCH_{id}"),
+            prefix: format!("chathook_bench_{id}"),
+            spool: dir.join("nats-spool.db"),
+            deleted: false,
+        }
+    }
+
+    /// The messages the stream holds; the stream is deleted whether or not counting worked.
+    async fn count_and_delete(&mut self) -> anyhow::Result<u64> {
+        let client = async_nats::connect(&self.url)
+            .await
+            .with_context(|| format!("NATS at {} (set --nats-url)", self.url))?;
+        let context = async_nats::jetstream::new(client);
+        let counted = async {
+            let mut stream = context.get_stream(&self.name).await?;
+            anyhow::Ok(stream.info().await?.state.messages)
+        }
+        .await;
+        context.delete_stream(&self.name).await?;
+        self.deleted = true;
+        counted
+    }
+}
+
+impl Drop for JetStreamRun {
+    fn drop(&mut self) {
+        if self.deleted {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        let _ = runtime.block_on(async {
+            let context = async_nats::jetstream::new(async_nats::connect(&self.url).await?);
+            context.delete_stream(&self.name).await?;
+            anyhow::Ok(())
+        });
+    }
+}
+
+/// The process listening on the port of `url`, found through `/proc`: the listening socket's
+/// inode in `/proc/net/tcp{,6}`, then the process holding a descriptor on it. `None` when it is
+/// not visible (another user's process, another network namespace, a remote server).
+fn listening_pid(url: &str) -> Option<u32> {
+    let port: u16 = url.rsplit(':').next()?.trim_end_matches('/').parse().ok()?;
+    let mut sockets = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(&"0A"), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            let listens_on_port = local
+                .rsplit_once(':')
+                .and_then(|(_, hex)| u16::from_str_radix(hex, 16).ok())
+                == Some(port);
+            if listens_on_port {
+                sockets.push(PathBuf::from(format!("socket:[{inode}]")));
+            }
+        }
+    }
+    if sockets.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|link| sockets.contains(&link)) {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}
+
+/// What scenario (f) found once the run was over.
+struct JetStreamResult {
+    /// Messages in the stream.
+    held: u64,
+    /// `chathook_nats_spooled_total`: callbacks that went to the spool instead.
+    spooled: u64,
+    /// The NATS server's CPU time per stored callback while wrk ran, when its process was
+    /// found.
+    nats_cpu_us_per_callback: Option<f64>,
+}
+
 /// How a bench database URL names its PostgreSQL schema.
 const SEARCH_PATH: &str = "options=-c%20search_path%3D";
 
@@ -1053,6 +1304,9 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
                     .all(|&(_, count)| row.chathook.all_stored(count)))
             ));
         }
+        if let Some(result) = &row.jetstream {
+            verdicts.push(format!("spool unused: {}", yes(result.spooled == 0)));
+        }
         let stored = row.stored.map_or_else(
             || "-".to_owned(),
             |stored| format!("{} / {stored}", row.chathook.acked),
@@ -1088,6 +1342,32 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
             two.chathook.cpu_us_per_request - one.chathook.cpu_us_per_request,
             one.chathook.p99_ms,
             two.chathook.p99_ms
+        );
+    }
+    for row in rows {
+        let Some(result) = &row.jetstream else {
+            continue;
+        };
+        let nats_cpu = result.nats_cpu_us_per_callback.map_or_else(
+            || "the NATS server's process was not found, so its CPU is unknown".to_owned(),
+            |us| {
+                format!(
+                    "the NATS server (its own process, not pinned, sharing the CPUs with wrk and \
+                     chathook; not in the CPU column) spent {us:.1} µs CPU per callback, so \
+                     {:.1} µs with chathook's",
+                    us + row.chathook.cpu_us_per_request
+                )
+            },
+        );
+        let _ = writeln!(
+            text,
+            "\nJetStream, ({}): the run's stream held {} callbacks for {} acknowledged ({} in \
+             flight when wrk stopped), {} went to the spool; {nats_cpu}.",
+            row.scenario.key,
+            result.held,
+            row.chathook.acked,
+            row.chathook.sent - row.chathook.answered,
+            result.spooled
         );
     }
     let floors: Vec<_> = rows
