@@ -641,3 +641,38 @@ async fn line_breaks_in_the_query_cannot_stop_the_drainer() {
     assert_eq!(stored[0].header(CLIENT_IP), Some("1.2.3.4  X-Forged: 1"));
     assert!(stored[0].header("X-Forged").is_none());
 }
+
+#[tokio::test]
+async fn as_an_observer_it_never_holds_up_the_decision() {
+    let (prefix, stream) = unique_stream("observer");
+    let proxy = chathook_tests::proxy::FaultProxy::start("127.0.0.1:4222".parse().unwrap()).await;
+    let spool = tempfile::tempdir().unwrap();
+    let mut config = nats_config(
+        &format!("nats://{}", proxy.addr()),
+        &prefix,
+        &stream,
+        &spool.path().join("spool.db"),
+        json!({ "publish_timeout_ms": 1000 }),
+    );
+    // probe decides Group.CallbackBeforeSendMsg; nats (decides = false by its registration)
+    // observes it.
+    enable(&mut config, "probe", json!({ "decide": 1 }));
+    let server = TestServer::start(config).await;
+    proxy.blackhole();
+    let before = "Group.CallbackBeforeSendMsg";
+    let (status, reply) = server.post(&fresh_query(before), fixture(before)).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["ErrorCode"], 1, "probe's decision: {reply}");
+    // The answer came while nats was still waiting for JetStream: nothing is spooled yet.
+    assert_eq!(server.metric("chathook_nats_spooled_total").await, 0.0);
+    eventually(
+        Duration::from_secs(5),
+        "the observer spooled it",
+        async || server.metric("chathook_nats_spooled_total").await == 1.0,
+    )
+    .await;
+    assert_eq!(server.metric("chathook_nats_spool_entries").await, 1.0);
+    proxy.heal();
+    drop(server);
+    delete_stream(SHARED_NATS, &stream).await;
+}

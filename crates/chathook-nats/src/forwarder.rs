@@ -416,6 +416,7 @@ impl Forwarder {
         match result {
             Ok(()) => {
                 self.metrics.spooled.inc();
+                self.refresh_gauges();
                 self.wake_drainer.notify_one();
                 Ok(())
             }
