@@ -700,3 +700,79 @@ async fn send_works_for_every_documented_command_without_a_body() {
     // The 60 Chat commands and the CallKit and RoomKit ones, which have no sample.
     assert!(sent > 60, "{sent}");
 }
+
+/// What Kubernetes injects into every pod for a Service named `chathook`.
+const KUBERNETES_SERVICE_ENV: [(&str, &str); 3] = [
+    ("CHATHOOK_PORT", "tcp://10.0.0.1:8080"),
+    ("CHATHOOK_SERVICE_HOST", "10.0.0.1"),
+    ("CHATHOOK_PORT_8080_TCP_ADDR", "10.0.0.1"),
+];
+
+#[test]
+fn variables_that_cannot_be_config_keys_are_ignored_with_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&dir, APP_TOML);
+    let output = chathook(&dir)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .envs(KUBERNETES_SERVICE_ENV)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("config is valid"), "{stderr}");
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains("not config keys"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].starts_with("warning: "), "{stderr}");
+    for (name, _) in KUBERNETES_SERVICE_ENV {
+        assert!(warnings[0].contains(name), "{name} not named:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains("10.0.0.1"),
+        "a value was printed:\n{stderr}"
+    );
+
+    let mut command = chathook(&dir);
+    command
+        .arg("--config")
+        .arg(&config)
+        .envs(KUBERNETES_SERVICE_ENV);
+    let server = RunningBinary::spawn(command);
+    let (status, log) = server.stop();
+    assert!(status.success(), "exit status {status}");
+    let warnings: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| {
+            entry["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("not config keys"))
+        })
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert_eq!(warnings[0]["level"], "WARN", "{log}");
+    for (name, _) in KUBERNETES_SERVICE_ENV {
+        assert!(warnings[0].to_string().contains(name), "{name}: {log}");
+    }
+    assert!(!log.contains("10.0.0.1"), "a value was logged:\n{log}");
+}
+
+#[test]
+fn a_typo_under_a_known_section_is_still_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&dir, APP_TOML);
+    let output = chathook(&dir)
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .envs(KUBERNETES_SERVICE_ENV)
+        .env("CHATHOOK_SERVER__LISTEN_ADR", "0.0.0.0:9000")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("unknown field"), "{stderr}");
+    assert!(stderr.contains("LISTEN_ADR"), "{stderr}");
+}

@@ -20,6 +20,12 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/chathook.toml";
 pub const ENV_PREFIX: &str = "CHATHOOK_";
 /// Environment variable naming the config file (like `--config`).
 pub const CONFIG_PATH_ENV: &str = "CHATHOOK_CONFIG";
+/// The top-level tables of [`Config`]. A `CHATHOOK_*` variable is a config key only as
+/// `CHATHOOK_<SECTION>__...`; any other (such as the `CHATHOOK_PORT` or
+/// `CHATHOOK_SERVICE_HOST` Kubernetes injects for a Service named `chathook`) is ignored.
+pub const SECTIONS: [&str; 7] = [
+    "server", "auth", "apps", "dispatch", "api", "log", "handlers",
+];
 
 /// How long Chat waits for a callback reply, in milliseconds (protocol.md §3).
 pub const CHAT_TIMEOUT_MS: u64 = 2000;
@@ -336,7 +342,25 @@ impl Config {
         if let Some(path) = path {
             figment = figment.merge(Toml::file_exact(path));
         }
-        Ok(figment.merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__")))
+        Ok(figment.merge(
+            chathook_env()
+                .filter(|key| is_config_key(key.as_str()))
+                .split("__"),
+        ))
+    }
+
+    /// The `CHATHOOK_*` environment variables [`Config::figment`] passes over because they
+    /// cannot be config keys (no `__` path into one of the [`SECTIONS`]), sorted, for a
+    /// warning. Names only: their values are never read here.
+    pub fn ignored_env_vars() -> Vec<String> {
+        let mut names: Vec<String> = chathook_env()
+            .filter(|key| !is_config_key(key.as_str()))
+            .lowercase(false)
+            .iter()
+            .map(|(key, _)| format!("{ENV_PREFIX}{key}"))
+            .collect();
+        names.sort();
+        names
     }
 
     /// Loads and validates the config.
@@ -443,6 +467,21 @@ impl Config {
     }
 }
 
+/// Every `CHATHOOK_*` variable but [`CONFIG_PATH_ENV`], prefix stripped.
+fn chathook_env() -> Env {
+    Env::prefixed(ENV_PREFIX).ignore(&["config"])
+}
+
+/// Whether a prefix-stripped variable name is `<SECTION>__...`. One that reaches a known
+/// table is a config key, so a typo in the rest of it is still refused as an unknown key.
+fn is_config_key(key: &str) -> bool {
+    key.split_once("__").is_some_and(|(section, _)| {
+        SECTIONS
+            .iter()
+            .any(|known| section.eq_ignore_ascii_case(known))
+    })
+}
+
 /// Handler settings are free-form, so secrets are found by key name and in URL passwords.
 fn redact_handler_settings(value: &mut Value) {
     const SECRET_WORDS: [&str; 5] = ["token", "password", "secret", "credential", "seed"];
@@ -513,6 +552,39 @@ fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sections_are_the_config_tables() {
+        let Value::Object(tables) = serde_json::to_value(Config::default()).unwrap() else {
+            panic!("a config serializes as a table");
+        };
+        let mut names: Vec<&str> = tables.keys().map(String::as_str).collect();
+        let mut sections = SECTIONS.to_vec();
+        names.sort_unstable();
+        sections.sort_unstable();
+        assert_eq!(names, sections);
+    }
+
+    #[test]
+    fn only_a_double_underscore_path_into_a_section_is_a_config_key() {
+        for key in [
+            "server__listen_addr",
+            "SERVER__LISTEN_ADR",
+            "handlers__x__y",
+            "log__",
+        ] {
+            assert!(is_config_key(key), "{key}");
+        }
+        for key in [
+            "port",
+            "port_8080_tcp_addr",
+            "service_host",
+            "server",
+            "serverx__a",
+        ] {
+            assert!(!is_config_key(key), "{key}");
+        }
+    }
 
     #[test]
     fn handler_tables_debug_print_redacted() {

@@ -147,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(&file).await,
         Command::Handlers => {
             let config = Config::load(&file)?;
+            print_ignored_env_vars();
             let plan = Plan::new(&config)?;
             print_warnings(&plan);
             print!("{}", routing_table(&plan));
@@ -154,6 +155,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CheckConfig => {
             let config = Config::load(&file)?;
+            print_ignored_env_vars();
             print_warnings(&Plan::new(&config)?);
             log_filter(&config.log)?;
             let text = toml::to_string_pretty(&config.redacted())
@@ -210,6 +212,27 @@ async fn nats_spool(config: &Config, drain: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What [`ignored_env_vars_warning`] says, on standard error.
+fn print_ignored_env_vars() {
+    if let Some(warning) = ignored_env_vars_warning() {
+        eprintln!("warning: {warning}");
+    }
+}
+
+/// One warning naming (never showing the values of) the `CHATHOOK_*` variables that are not
+/// config keys, such as those Kubernetes injects for a Service named `chathook`.
+fn ignored_env_vars_warning() -> Option<String> {
+    let ignored = Config::ignored_env_vars();
+    (!ignored.is_empty()).then(|| {
+        format!(
+            "ignoring environment variables that are not config keys (a config key is \
+             CHATHOOK_<SECTION>__<KEY>, SECTION one of {}): {}",
+            chathook_core::config::SECTIONS.join(", "),
+            ignored.join(", ")
+        )
+    })
+}
+
 fn print_warnings(plan: &Plan) {
     for warning in plan.warnings() {
         eprintln!("warning: {warning}");
@@ -219,6 +242,9 @@ fn print_warnings(plan: &Plan) {
 async fn serve(file: &ConfigFile) -> anyhow::Result<()> {
     let config = Config::load(file)?;
     init_logging(&config.log)?;
+    if let Some(warning) = ignored_env_vars_warning() {
+        tracing::warn!("{warning}");
+    }
     let addr = config.server.listen_addr;
     raise_file_limit(config.server.max_connections);
     let service = Chathook::build(config).await?;
