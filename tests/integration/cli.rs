@@ -776,3 +776,21 @@ fn a_typo_under_a_known_section_is_still_refused() {
     assert!(stderr.contains("unknown field"), "{stderr}");
     assert!(stderr.contains("LISTEN_ADR"), "{stderr}");
 }
+
+#[test]
+fn version_names_the_linked_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = chathook(&dir).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    let stdout = text(&output.stdout);
+    let line = stdout.trim_end();
+    assert!(line.starts_with("chathook "), "{line}");
+    let plugins = line
+        .split_once("(plugins: ")
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no plugin list: {line}"));
+    let plugins: Vec<&str> = plugins.split(", ").collect();
+    for name in ["nats", "read_receipt"] {
+        assert!(plugins.contains(&name), "{name} missing: {line}");
+    }
+}

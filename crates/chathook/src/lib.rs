@@ -19,6 +19,7 @@ mod tools;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::LazyLock;
 
 use anyhow::Context as _;
 use chathook_core::config::{CONFIG_PATH_ENV, ConfigFile, LogConfig, LogFormat};
@@ -28,10 +29,25 @@ use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+/// `chathook --version`: the version and the plugins linked into this binary, e.g.
+/// `0.1.0 (plugins: nats, read_receipt)`.
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    let names: Vec<&str> = chathook_core::linked_handlers()
+        .iter()
+        .map(|registration| registration.name())
+        .collect();
+    let plugins = if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    };
+    format!("{} (plugins: {plugins})", env!("CARGO_PKG_VERSION"))
+});
+
 /// One endpoint for every Tencent Cloud Chat callback.
 // No Debug: `sign --token` carries a secret.
 #[derive(Parser)]
-#[command(name = "chathook", version, about)]
+#[command(name = "chathook", version = VERSION.as_str(), about)]
 pub struct Cli {
     /// Config file [default: config/chathook.toml if present]; it must exist when named.
     #[arg(long, global = true, env = CONFIG_PATH_ENV, value_name = "PATH")]
