@@ -88,6 +88,7 @@ impl Chathook {
         for (_, handler) in registry.handlers() {
             handler.register_metrics(metrics.handler_registry());
         }
+        metrics.start_at_zero(registry.routes());
         let apps = Apps::new(config.apps.iter().map(|(name, app)| {
             if app.allow_unsigned {
                 tracing::warn!(
