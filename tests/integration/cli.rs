@@ -352,6 +352,15 @@ fn serve_listens_where_the_environment_says_and_stops_on_sigterm() {
     assert_eq!(answered["sdk_app_id"], 1_400_000_000u64);
     assert_eq!(answered["status"], 200);
     assert!(answered["latency_ms"].as_f64().is_some(), "{answered}");
+    // Rounded to whole microseconds: `0.483`, never `0.48313700000000004`.
+    let latency = answered["latency_ms"].to_string();
+    let decimals = latency
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len());
+    assert!(
+        decimals <= 3 && !latency.contains('e'),
+        "latency_ms {latency} has more than 3 decimals"
+    );
 
     let (status, log) = server.stop();
     assert!(status.success(), "exit status {status}");

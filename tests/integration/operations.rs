@@ -76,6 +76,66 @@ async fn metrics_count_rejections_by_reason() {
 }
 
 #[tokio::test]
+async fn every_known_series_is_exported_at_zero_before_the_first_callback() {
+    let mut config = base_config();
+    enable(&mut config, "probe", json!({}));
+    let server = TestServer::start(config).await;
+    let (status, text) = server.get("/metrics").await;
+    assert_eq!(status, 200);
+    let zero = |series: &str| {
+        assert!(
+            text.lines().any(|line| line == format!("{series} 0")),
+            "{series} 0 missing from\n{text}"
+        );
+    };
+    for decision in ["allow", "deny"] {
+        zero(&format!(
+            r#"chathook_fallbacks_total{{handler="probe",command="Group.CallbackBeforeSendMsg",decision="{decision}"}}"#
+        ));
+    }
+    for reason in chathook_core::rejection::Rejection::ALL_REASONS {
+        zero(&format!(
+            r#"chathook_rejections_total{{reason="{reason}"}}"#
+        ));
+    }
+    zero(r#"chathook_rejections_total{reason="sign_mismatch"}"#);
+    for command in chathook_tests::handlers::PROBE_COMMANDS
+        .into_iter()
+        .chain(["other"])
+    {
+        for outcome in chathook_core::metrics::Outcome::ALL {
+            zero(&format!(
+                r#"chathook_callbacks_total{{command="{command}",outcome="{}"}}"#,
+                outcome.as_str()
+            ));
+        }
+    }
+    for command in chathook_tests::handlers::PROBE_COMMANDS {
+        for result in chathook_core::metrics::HandlerResult::ALL {
+            zero(&format!(
+                r#"chathook_handler_results_total{{handler="probe",command="{command}",result="{}"}}"#,
+                result.as_str()
+            ));
+        }
+    }
+    for reason in ["idle_timeout", "shutdown_deadline", "accept_failed"] {
+        zero(&format!(
+            r#"chathook_connections_closed_total{{reason="{reason}"}}"#
+        ));
+    }
+    // Only before-callbacks with a decider fall back; a command no handler serves is `other`
+    // until it is first seen.
+    assert!(
+        !text.contains(r#"chathook_fallbacks_total{handler="probe",command="State.StateChange""#),
+        "{text}"
+    );
+    assert!(
+        !text.contains(r#"command="Group.CallbackAfterCreateGroup""#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn the_handler_api_needs_the_bearer_token() {
     let mut config = base_config();
     enable(&mut config, "probe", json!({}));

@@ -16,8 +16,13 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::config::Fallback;
-use crate::protocol::known_command;
+use crate::protocol::{CallbackKind, known_command};
 use crate::registry::Route;
+use crate::rejection::Rejection;
+
+/// The `reason` labels of `chathook_connections_closed_total`.
+pub const CONNECTION_CLOSE_REASONS: [&str; 3] =
+    ["idle_timeout", "shutdown_deadline", "accept_failed"];
 
 /// How a callback ended: the `outcome` label of `chathook_callbacks_total`.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
@@ -78,6 +83,16 @@ pub enum HandlerResult {
 }
 
 impl HandlerResult {
+    /// Every result, for the series that start at 0.
+    pub const ALL: [Self; 6] = [
+        Self::Ok,
+        Self::InvalidBody,
+        Self::Failed,
+        Self::Panicked,
+        Self::TimedOut,
+        Self::UndocumentedCode,
+    ];
+
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -224,6 +239,57 @@ impl Metrics {
         self.registry.sub_registry_with_prefix("chathook")
     }
 
+    /// Creates every series a running server can be expected to count, at 0, so dashboards
+    /// and alerts see them before the first event: callbacks for each routed command and
+    /// `other` by outcome, every rejection reason, each decider's fallbacks (both decisions),
+    /// each handler's results per command, and each reason chathook closes a connection.
+    ///
+    /// Commands no handler serves are left out: every documented command times every outcome
+    /// would be hundreds of series that mostly can never move; `other` carries a 0 for each
+    /// outcome, so a `sum by (outcome)` exists from the start anyway.
+    pub fn start_at_zero<'a>(&self, routes: impl IntoIterator<Item = &'a Route>) {
+        let mut commands = vec!["other"];
+        for route in routes {
+            commands.push(route.label);
+            if let Some(decider) = route
+                .decider
+                .as_ref()
+                .filter(|_| route.kind == CallbackKind::Before)
+            {
+                for decision in [Fallback::Allow, Fallback::Deny] {
+                    drop(self.fallbacks.get_or_create(&FallbackLabels {
+                        handler: decider.name,
+                        command: route.label,
+                        decision,
+                    }));
+                }
+            }
+            for target in route.targets() {
+                for result in HandlerResult::ALL {
+                    drop(self.handler_results.get_or_create(&ResultLabels {
+                        handler: target.name,
+                        command: route.label,
+                        result,
+                    }));
+                }
+            }
+        }
+        for command in commands {
+            for outcome in Outcome::ALL {
+                drop(
+                    self.callbacks
+                        .get_or_create(&CallbackLabels { command, outcome }),
+                );
+            }
+        }
+        for reason in Rejection::ALL_REASONS {
+            drop(self.rejections.get_or_create(&ReasonLabels { reason }));
+        }
+        for reason in CONNECTION_CLOSE_REASONS {
+            drop(self.connections_cut.get_or_create(&ReasonLabels { reason }));
+        }
+    }
+
     /// Counts an authenticated callback.
     pub fn callback(&self, command: &'static str, outcome: Outcome) {
         self.callbacks
@@ -282,6 +348,10 @@ impl Metrics {
 
     /// Counts a connection chathook closed itself (an idle timeout, the shutdown deadline).
     pub fn connection_cut(&self, reason: &'static str) {
+        debug_assert!(
+            CONNECTION_CLOSE_REASONS.contains(&reason),
+            "{reason} is not in CONNECTION_CLOSE_REASONS"
+        );
         self.connections_cut
             .get_or_create(&ReasonLabels { reason })
             .inc();

@@ -728,6 +728,12 @@ impl Registry {
             .map(|route| &**route)
     }
 
+    /// Every built route: those of named commands, then those matched by family or kind.
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        let named = self.named.values().flatten();
+        named.chain(self.open.values()).map(|route| &**route)
+    }
+
     /// The built handlers with their names, in name order.
     pub fn handlers(&self) -> &[(&'static str, Arc<dyn Handler>)] {
         &self.handlers

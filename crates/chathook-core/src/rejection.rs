@@ -170,6 +170,45 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Every [`reason`](Self::reason), for the metric series that start at 0. A test fails
+    /// when a variant is added without its reason here.
+    pub const ALL_REASONS: [&'static str; 34] = [
+        "sdk_app_id_missing",
+        "sdk_app_id_invalid",
+        "duplicate_parameter",
+        "command_missing",
+        "body_not_json",
+        "body_not_object",
+        "command_mismatch",
+        "invalid_body",
+        "body_unreadable",
+        "sign_missing",
+        "request_time_missing",
+        "request_time_invalid",
+        "request_time_skewed",
+        "sign_mismatch",
+        "unknown_app",
+        "not_found",
+        "method_not_allowed",
+        "body_too_large",
+        "unrouted",
+        "source_not_allowed",
+        "sign_replayed",
+        "malformed_request",
+        "uri_too_long",
+        "headers_too_large",
+        "header_timeout",
+        "body_timeout",
+        "connection_limit",
+        "handler_failed",
+        "handler_timed_out",
+        "api_token_missing",
+        "api_token_invalid",
+        "api_bad_request",
+        "api_not_found",
+        "api_unavailable",
+    ];
+
     /// Stable snake_case label for logs and the `reason` metric label.
     pub fn reason(&self) -> &'static str {
         self.parts().0
@@ -340,9 +379,9 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
 
-    #[test]
-    fn error_codes_are_distinct_and_follow_the_status() {
-        let all = [
+    /// One of each variant, checked to be every variant by [`variant_index`].
+    fn every_variant() -> Vec<Rejection> {
+        vec![
             Rejection::SdkAppIdMissing,
             Rejection::SdkAppIdInvalid(String::new()),
             Rejection::DuplicateParameter("Sign"),
@@ -383,7 +422,78 @@ mod tests {
             Rejection::ApiBadRequest(String::new()),
             Rejection::ApiNotFound(String::new()),
             Rejection::ApiUnavailable(String::new()),
-        ];
+        ]
+    }
+
+    /// A number per variant. No wildcard arm, so adding a variant fails to compile here
+    /// until it gets the next number; then `every_variant_has_its_reason_in_all_reasons` fails
+    /// until `every_variant` has one and `Rejection::ALL_REASONS` its reason.
+    fn variant_index(rejection: &Rejection) -> usize {
+        use Rejection as R;
+        match rejection {
+            R::SdkAppIdMissing => 0,
+            R::SdkAppIdInvalid(_) => 1,
+            R::DuplicateParameter(_) => 2,
+            R::UnknownApp(_) => 3,
+            R::SignMissing => 4,
+            R::RequestTimeMissing => 5,
+            R::RequestTimeInvalid(_) => 6,
+            R::RequestTimeSkewed { .. } => 7,
+            R::SignMismatch => 8,
+            R::CommandMissing => 9,
+            R::BodyTooLarge { .. } => 10,
+            R::BodyUnreadable => 11,
+            R::BodyNotJson(_) => 12,
+            R::BodyNotObject => 13,
+            R::CommandMismatch { .. } => 14,
+            R::InvalidBody(_) => 15,
+            R::Unrouted(_) => 16,
+            R::MethodNotAllowed(_) => 17,
+            R::NotFound(_) => 18,
+            R::SourceNotAllowed(_) => 19,
+            R::SignReplayed => 20,
+            R::MalformedRequest => 21,
+            R::UriTooLong => 22,
+            R::HeadersTooLarge { .. } => 23,
+            R::HeaderTimeout { .. } => 24,
+            R::BodyTimeout { .. } => 25,
+            R::ConnectionLimit { .. } => 26,
+            R::HandlerFailed => 27,
+            R::HandlerTimedOut => 28,
+            R::ApiTokenMissing => 29,
+            R::ApiTokenInvalid => 30,
+            R::ApiBadRequest(_) => 31,
+            R::ApiNotFound(_) => 32,
+            R::ApiUnavailable(_) => 33,
+        }
+    }
+
+    #[test]
+    fn every_variant_has_its_reason_in_all_reasons() {
+        let all = every_variant();
+        let mut indices: Vec<_> = all.iter().map(variant_index).collect();
+        indices.sort_unstable();
+        indices.dedup();
+        assert_eq!(
+            indices,
+            (0..Rejection::ALL_REASONS.len()).collect::<Vec<_>>(),
+            "every_variant() and Rejection::ALL_REASONS must have one entry per variant"
+        );
+        assert_eq!(
+            indices.len(),
+            all.len(),
+            "every_variant() repeats a variant"
+        );
+        let mut reasons: Vec<_> = all.iter().map(Rejection::reason).collect();
+        let mut listed = Rejection::ALL_REASONS.to_vec();
+        reasons.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(reasons, listed, "Rejection::ALL_REASONS is out of date");
+    }
+
+    #[test]
+    fn error_codes_are_distinct_and_follow_the_status() {
+        let all = every_variant();
         let mut codes: Vec<_> = all.iter().map(Rejection::error_code).collect();
         let mut reasons: Vec<_> = all.iter().map(Rejection::reason).collect();
         for rejection in &all {
