@@ -5,8 +5,8 @@
 //! connections and duration, the servers pinned to one core and wrk to the other. The report
 //! gives requests/s and the ratio to the baseline, p50/p99 latency, chathook's peak RSS, and for
 //! the read-receipt scenarios that every acknowledged callback is stored. Scenario (e) serves
-//! (a)'s command with two after-handlers (the bench's own `tally_a` and `tally_b`, in
-//! `fanout.rs`), so (a) against (e) is what fanning a callback out to handlers costs; it checks
+//! (a)'s command with two after-handlers (`tally_a` and `tally_b` of
+//! `examples/tally`), so (a) against (e) is what fanning a callback out to handlers costs; it checks
 //! from chathook's metrics that both handlers handled every acknowledged callback. Scenario (f)
 //! publishes every callback into NATS JetStream with the stock `nats` handler (a fresh stream
 //! per run on the NATS server at `--nats-url`, deleted afterwards); it checks that the stream
@@ -31,8 +31,8 @@ use sqlx::Connection as _;
 // The team plugin of scenario (d), linked like any custom binary's.
 use example_keyword_filter as _;
 
-// The two after-handlers of scenario (e), registered in this crate.
-mod fanout;
+// The two after-handlers of scenario (e), `tally_a` and `tally_b`.
+use example_tally as _;
 
 const APP_ID: u64 = 1_400_000_000;
 const TOKEN: &str = "bench-token";
@@ -361,7 +361,7 @@ fn scenarios() -> Vec<Scenario> {
                        [handlers.tally_b]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n",
             database: None,
             jetstream: false,
-            handled_by: &fanout::HANDLERS,
+            handled_by: &example_tally::HANDLERS,
             target: Target {
                 min_ratio: None,
                 max_p99_ms: None,

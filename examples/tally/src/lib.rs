@@ -1,9 +1,13 @@
-//! The bench-local plugins of scenario (e): two after-handlers on one command, each doing the
-//! least a forwarder would (decode the typed request, answer OK), so what (e) adds to (a) is
-//! the cost of fanning a callback out, not of any handler's own work.
+//! example-tally: the smallest plugin whose commands come from its config
+//! (`commands: from_config`), doing the least a forwarder would: decode the typed request and
+//! answer OK.
 //!
-//! Both leave their commands to config (`commands = [...]` in `[handlers.tally_a]` and
-//! `[handlers.tally_b]`); the bench enables them on `Group.CallbackAfterSendMsg` only.
+//! It is registered twice, as `tally_a` and `tally_b`, so two of them can serve one command:
+//! the load benchmark's fan-out scenario (e) enables both on `Group.CallbackAfterSendMsg`
+//! (`commands = [...]` in `[handlers.tally_a]` and `[handlers.tally_b]`), and what (e) adds to
+//! the unrouted scenario (a) is the cost of fanning a callback out, not of any handler's work.
+//! Like every example plugin it is linked only by the binaries that name it, never by the
+//! stock `chathook`.
 
 use chathook_core::{
     Callback, Handler, HandlerError, NoSettings, Reply, async_trait, register_handler,
