@@ -86,12 +86,19 @@ pub struct SpoolStats {
     pub oldest_ms: Option<i64>,
 }
 
+/// Where the writer thread answers one piece of work.
+type Answer<T> = oneshot::Sender<Result<T, SpoolError>>;
+
 enum Work {
-    Append(Outgoing, oneshot::Sender<Result<(), SpoolError>>),
-    Oldest(usize, oneshot::Sender<Result<Vec<Spooled>, SpoolError>>),
-    Remove(Vec<i64>, oneshot::Sender<Result<(), SpoolError>>),
-    /// Moves entries that can never be published to the `spool_dead` table.
-    Bury(Vec<i64>, oneshot::Sender<Result<(), SpoolError>>),
+    Append(Outgoing, Answer<()>),
+    Oldest(usize, Answer<Vec<Spooled>>),
+    /// Deletes published entries, or with `bury` moves entries that can never be published
+    /// to the `spool_dead` table.
+    Remove {
+        ids: Vec<i64>,
+        bury: bool,
+        done: Answer<()>,
+    },
 }
 
 /// The spool's bounds.
@@ -200,42 +207,48 @@ impl Spool {
         &self,
         message: Outgoing,
     ) -> impl Future<Output = Result<(), SpoolError>> + use<> {
-        let (done, committed) = oneshot::channel();
-        let queued = self.queue.send(Work::Append(message, done)).is_ok();
-        async move {
-            if !queued {
-                return Err(SpoolError::Stopped);
-            }
-            committed.await.map_err(|_| SpoolError::Stopped)?
-        }
+        self.ask(|done| Work::Append(message, done))
     }
 
     /// The oldest `limit` entries, oldest first.
     pub async fn oldest(&self, limit: usize) -> Result<Vec<Spooled>, SpoolError> {
-        let (done, read) = oneshot::channel();
-        self.queue
-            .send(Work::Oldest(limit, done))
-            .map_err(|_| SpoolError::Stopped)?;
-        read.await.map_err(|_| SpoolError::Stopped)?
+        self.ask(|done| Work::Oldest(limit, done)).await
     }
 
     /// Deletes published entries.
     pub async fn remove(&self, ids: Vec<i64>) -> Result<(), SpoolError> {
-        let (done, removed) = oneshot::channel();
-        self.queue
-            .send(Work::Remove(ids, done))
-            .map_err(|_| SpoolError::Stopped)?;
-        removed.await.map_err(|_| SpoolError::Stopped)?
+        self.ask(|done| Work::Remove {
+            ids,
+            bury: false,
+            done,
+        })
+        .await
     }
 
     /// Moves entries that can never be published out of the way, into `spool_dead`, where
     /// an operator can still read them.
     pub async fn bury(&self, ids: Vec<i64>) -> Result<(), SpoolError> {
-        let (done, buried) = oneshot::channel();
-        self.queue
-            .send(Work::Bury(ids, done))
-            .map_err(|_| SpoolError::Stopped)?;
-        buried.await.map_err(|_| SpoolError::Stopped)?
+        self.ask(|done| Work::Remove {
+            ids,
+            bury: true,
+            done,
+        })
+        .await
+    }
+
+    /// Queues `work` for the writer thread now; the answer comes when it is done.
+    fn ask<T: Send + 'static, W: FnOnce(Answer<T>) -> Work>(
+        &self,
+        work: W,
+    ) -> impl Future<Output = Result<T, SpoolError>> + use<T, W> {
+        let (done, answer) = oneshot::channel();
+        let queued = self.queue.send(work(done)).is_ok();
+        async move {
+            if !queued {
+                return Err(SpoolError::Stopped);
+            }
+            answer.await.map_err(|_| SpoolError::Stopped)?
+        }
     }
 
     /// What the spool at `path` holds, read without taking it over (a running chathook may
@@ -336,13 +349,9 @@ impl Writer {
             Work::Oldest(limit, done) => {
                 let _ = done.send(self.read_oldest(limit).map_err(|e| self.error(e)));
             }
-            Work::Remove(ids, done) => {
-                let removed = self.delete(&ids, false);
+            Work::Remove { ids, bury, done } => {
+                let removed = self.delete(&ids, bury);
                 let _ = done.send(removed.map_err(|e| self.error(e)));
-            }
-            Work::Bury(ids, done) => {
-                let buried = self.delete(&ids, true);
-                let _ = done.send(buried.map_err(|e| self.error(e)));
             }
         }
     }

@@ -204,6 +204,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn nats_spool(config: &Config, drain: bool) -> anyhow::Result<()> {
     use chathook_nats::{NatsConfig, spool_tool};
+    // The checks `check-config` and `serve` make, so the tool never reads a config they refuse.
+    Plan::new(config)?;
     let table = config.handlers.get("nats");
     let settings = table
         .map(|table| table.settings.clone())
