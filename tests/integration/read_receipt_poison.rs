@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chathook_read_receipt::model::{MessageKey, ReceiptState};
-use chathook_read_receipt::store::{Store, StoreError, StoreOptions};
+use chathook_read_receipt::store::{Durability, Store, StoreError, StoreOptions};
 use chathook_tests::*;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
@@ -190,6 +190,7 @@ async fn a_nul_byte_recorded_directly_fails_alone_on_postgres() {
         busy_timeout: Duration::from_secs(2),
         max_batch: 64,
         write_timeout: Duration::from_secs(2),
+        durability: Durability::Full,
     })
     .await
     .unwrap();

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chathook_read_receipt::model::{MessageKey, ReceiptState};
-use chathook_read_receipt::store::{PURGE_BATCH, Store, StoreError, StoreOptions};
+use chathook_read_receipt::store::{Durability, PURGE_BATCH, Store, StoreError, StoreOptions};
 use chathook_tests::*;
 use sqlx::Connection as _;
 
@@ -15,6 +15,7 @@ async fn open(database_url: String) -> Store {
         busy_timeout: Duration::from_secs(2),
         max_batch: 64,
         write_timeout: Duration::from_secs(2),
+        durability: Durability::Full,
     })
     .await
     .expect("store opens")
@@ -218,6 +219,7 @@ async fn an_unsupported_url_is_a_clear_error() {
         busy_timeout: Duration::from_secs(1),
         max_batch: 1,
         write_timeout: Duration::from_secs(2),
+        durability: Durability::Full,
     })
     .await
     .unwrap_err();
@@ -236,6 +238,7 @@ async fn an_in_memory_sqlite_database_is_refused() {
             busy_timeout: Duration::from_secs(1),
             max_batch: 1,
             write_timeout: Duration::from_secs(2),
+            durability: Durability::Full,
         })
         .await
         .unwrap_err();
@@ -423,6 +426,7 @@ async fn a_writer_stuck_in_one_write_longer_than_the_write_timeout_is_not_ready(
         busy_timeout: Duration::from_secs(5),
         max_batch: 8,
         write_timeout: Duration::from_millis(100),
+        durability: Durability::Full,
     })
     .await
     .unwrap();

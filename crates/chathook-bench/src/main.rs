@@ -25,8 +25,12 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
+use chathook_read_receipt::store::Durability;
 use clap::{Parser, Subcommand};
 use sqlx::Connection as _;
+use workload::Workload;
+
+mod workload;
 
 // The team plugin of scenario (d), linked like any custom binary's.
 use example_keyword_filter as _;
@@ -62,6 +66,23 @@ struct Cli {
     /// NATS server (JetStream on) for scenario (f).
     #[arg(long, default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    /// Runs of each scenario; the report gives their medians [default: 3, or 1 with --smoke].
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Seconds chathook is driven in the soak scenarios (g) and (h) [default: 300, or the
+    /// run duration with --smoke].
+    #[arg(long)]
+    soak_secs: Option<u64>,
+    /// Groups of the many-groups workload.
+    #[arg(long, default_value_t = 1000)]
+    groups: u32,
+    /// Share of the many-groups callbacks that repeat an earlier one, in percent.
+    #[arg(long, default_value_t = 20)]
+    redeliver_percent: u32,
+    /// Stored messages the growth scenarios (i) and (j) pre-fill before they measure again,
+    /// after measuring an empty store [default: 1000000,10000000, or 20000 with --smoke].
+    #[arg(long, value_delimiter = ',')]
+    growth: Vec<u64>,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -83,6 +104,12 @@ enum Role {
         connections: u32,
         /// Seconds.
         secs: u64,
+        /// `single`, or `many:GROUPS:REDELIVER_PERCENT`.
+        #[arg(long, default_value = "single")]
+        workload: String,
+        /// `full` or `normal`.
+        #[arg(long, default_value = "full")]
+        durability: String,
     },
     /// Run chathook with the given arguments (e.g. `serve --config PATH`).
     Chathook {
@@ -100,7 +127,9 @@ fn main() -> ExitCode {
             url,
             connections,
             secs,
-        }) => store_floor::run(url, connections, secs),
+            workload,
+            durability,
+        }) => store_floor::run(url, connections, secs, &workload, &durability),
         Some(Role::Chathook { args }) => {
             return chathook::main_with_args(std::iter::once("chathook".to_owned()).chain(args));
         }
@@ -152,41 +181,79 @@ mod baseline {
 }
 
 mod store_floor {
-    //! The storage's own cost: the read-receipt store fed the same callbacks as scenarios (b)
-    //! and (c), already parsed, by concurrent tasks as the handler would. What a stored callback
-    //! costs with no HTTP around it.
+    //! The storage's own cost: the read-receipt store fed the same callbacks as a scenario's
+    //! workload, already parsed, by concurrent tasks as the handler would. What a stored
+    //! callback costs with no HTTP around it.
 
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use chathook_read_receipt::model::{MessageKey, ReceiptState};
+    use crate::workload::{Callbacks, Workload};
 
-    pub fn run(url: String, connections: u32, secs: u64) -> anyhow::Result<()> {
+    /// `single`, or `many:GROUPS:REDELIVER_PERCENT`, as the scenarios pass it.
+    pub fn parse_workload(spec: &str) -> anyhow::Result<Workload> {
+        match spec.split(':').collect::<Vec<_>>().as_slice() {
+            ["single"] => Ok(Workload::SingleGroup),
+            ["many", groups, redeliver] => Ok(Workload::ManyGroups {
+                groups: groups.parse()?,
+                redeliver_percent: redeliver.parse()?,
+            }),
+            _ => anyhow::bail!("workload {spec:?}: expected single or many:GROUPS:PERCENT"),
+        }
+    }
+
+    /// The workload as `parse_workload` reads it.
+    pub fn workload_spec(workload: Workload) -> String {
+        match workload {
+            Workload::ManyGroups {
+                groups,
+                redeliver_percent,
+            } => format!("many:{groups}:{redeliver_percent}"),
+            _ => "single".into(),
+        }
+    }
+
+    pub fn run(
+        url: String,
+        connections: u32,
+        secs: u64,
+        workload: &str,
+        durability: &str,
+    ) -> anyhow::Result<()> {
+        let workload = parse_workload(workload)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         let cpu_before = super::process_cpu_secs(std::process::id())?;
         let stored = runtime.block_on(async {
             // Built as the plugin builds it, with its defaults.
-            let config = serde_json::from_value(serde_json::json!({ "database_url": url }))?;
+            let config = serde_json::from_value(
+                serde_json::json!({ "database_url": url, "durability": durability }),
+            )?;
             let handler = chathook_read_receipt::build(config)
                 .await
                 .map_err(|error| anyhow::anyhow!("read receipt store: {error}"))?;
             let store = handler.store().clone();
             let deadline = Instant::now() + Duration::from_secs(secs);
-            // One rising MsgSeq shared by every task, like wrk's counter in (b) and (c).
-            let next_seq = Arc::new(AtomicI64::new(0));
+            // One sequence of callbacks for all writers, as wrk's one thread makes them.
+            let callbacks = Arc::new(Mutex::new(Callbacks::new(
+                workload,
+                super::APP_ID as i64,
+                0,
+            )));
             let mut writers = tokio::task::JoinSet::new();
             for _ in 0..connections {
                 let store = store.clone();
-                let next_seq = Arc::clone(&next_seq);
+                let callbacks = Arc::clone(&callbacks);
                 writers.spawn(async move {
                     let mut stored = 0u64;
                     while Instant::now() < deadline {
-                        let seq = next_seq.fetch_add(2, Ordering::Relaxed);
-                        store.record(callback(seq)).await?;
+                        let callback = callbacks
+                            .lock()
+                            .expect("no panic while generating")
+                            .next_callback()
+                            .expect("a read-receipt workload");
+                        store.record(callback).await?;
                         stored += 1;
                     }
                     anyhow::Ok(stored)
@@ -196,40 +263,16 @@ mod store_floor {
             while let Some(writer) = writers.join_next().await {
                 stored += writer??;
             }
-            anyhow::Ok((stored, store.transactions_committed()))
+            let new = callbacks.lock().expect("no panic").new_made();
+            anyhow::Ok((stored, new, store.transactions_committed()))
         })?;
-        let (stored, transactions) = stored;
+        let (stored, new, transactions) = stored;
         let cpu = super::process_cpu_secs(std::process::id())? - cpu_before;
         println!(
-            "FLOOR stored={stored} transactions={transactions} cpu_us={:.0}",
+            "FLOOR stored={stored} new={new} transactions={transactions} cpu_us={:.0}",
             cpu * 1e6
         );
         Ok(())
-    }
-
-    /// What the handler makes of the scenarios' body: two new messages, three readers.
-    fn callback(seq: i64) -> BTreeMap<MessageKey, ReceiptState> {
-        let reader = format!("user{seq}");
-        let message = |msg_seq, read_num, readers: &[&str]| {
-            let key = MessageKey {
-                sdk_app_id: super::APP_ID as i64,
-                group_id: "@TGS#bench".into(),
-                msg_seq,
-            };
-            let state = ReceiptState {
-                group_type: Some("Public".into()),
-                read_num: Some(read_num),
-                unread_num: Some(100 - read_num),
-                first_event_time_ms: Some(1_700_000_000_000 + seq),
-                last_event_time_ms: Some(1_700_000_000_000 + seq),
-                readers: readers.iter().map(|r| (*r).to_owned()).collect(),
-            };
-            (key, state)
-        };
-        BTreeMap::from([
-            message(seq, 1, &[&reader]),
-            message(seq + 1, 2, &[&reader, "owner"]),
-        ])
     }
 }
 
@@ -253,14 +296,20 @@ fn process_cpu_secs(pid: u32) -> anyhow::Result<f64> {
 /// One benchmark scenario.
 struct Scenario {
     key: &'static str,
-    title: &'static str,
+    title: String,
     command: &'static str,
-    body: Body,
-    /// `[handlers...]` tables for chathook; `{db}` stands for the database URL, and for the
-    /// JetStream scenario `{nats}`, `{stream}`, `{prefix}` and `{spool}` for the server, the
-    /// run's stream and subject prefix, and the spool file.
+    workload: Workload,
+    /// `[handlers...]` tables for chathook; `{db}` stands for the database URL and
+    /// `{durability}` for the read-receipt durability, and for the JetStream scenario `{nats}`,
+    /// `{stream}`, `{prefix}` and `{spool}` for the server, the run's stream and subject
+    /// prefix, and the spool file.
     handlers: &'static str,
     database: Option<Database>,
+    durability: Durability,
+    /// Driven for `--soak-secs` rather than `--duration`.
+    soak: bool,
+    /// Measured at an empty store and again after each `--growth` pre-fill.
+    growth: bool,
     /// Whether chathook publishes into a JetStream stream that must hold every acknowledged
     /// callback.
     jetstream: bool,
@@ -270,119 +319,199 @@ struct Scenario {
     target: Target,
 }
 
-#[derive(Clone, Copy)]
-enum Body {
-    /// The same sample body every time.
-    Fixed(&'static str),
-    /// A read receipt for two new messages every request.
-    NewReceipts,
-    /// A new group message every request (its own MsgSeq, Random and MsgId), so no two
-    /// bodies share a `Nats-Msg-Id`.
-    NewMessages,
-}
-
 #[derive(Clone, Copy, PartialEq)]
 enum Database {
     Sqlite,
     Postgres,
 }
 
+#[derive(Default)]
 struct Target {
     min_ratio: Option<f64>,
     max_p99_ms: Option<f64>,
+    /// Slowest single request, over every run.
+    max_request_ms: Option<f64>,
+    /// CPU per callback against the baseline's plus the store floor's.
+    max_floor_ratio: Option<f64>,
+    /// Throughput at the largest pre-fill against an empty store.
+    min_growth_ratio: Option<f64>,
 }
 
 const MAX_RSS_MIB: f64 = 64.0;
 
-fn scenarios() -> Vec<Scenario> {
+const READ_RECEIPTS: &str = "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n\
+                             durability = \"{durability}\"\n";
+
+fn scenarios(cli: &Cli) -> Vec<Scenario> {
+    let many = Workload::ManyGroups {
+        groups: cli.groups,
+        redeliver_percent: cli.redeliver_percent,
+    };
+    let many_title = format!(
+        "{} groups, {}% redelivered",
+        cli.groups, cli.redeliver_percent
+    );
+    let plain = |key, title: &str, command, workload| Scenario {
+        key,
+        title: title.to_owned(),
+        command,
+        workload,
+        handlers: "",
+        database: None,
+        durability: Durability::Full,
+        soak: false,
+        growth: false,
+        jetstream: false,
+        handled_by: &[],
+        target: Target::default(),
+    };
+    let receipts = |key, title: String, workload, database, durability| Scenario {
+        handlers: READ_RECEIPTS,
+        database: Some(database),
+        durability,
+        ..plain(key, &title, "Group.CallbackAfterReadReceipt", workload)
+    };
+    let durable_and_fast = Target {
+        max_p99_ms: Some(10.0),
+        max_floor_ratio: Some(1.25),
+        ..Target::default()
+    };
     vec![
         Scenario {
-            key: "a",
-            title: "unrouted (auth + routing + reply)",
-            command: "Group.CallbackAfterSendMsg",
-            body: Body::Fixed(fixture("Group.CallbackAfterSendMsg")),
-            handlers: "",
-            database: None,
-            jetstream: false,
-            handled_by: &[],
             target: Target {
                 min_ratio: Some(0.85),
                 max_p99_ms: Some(2.0),
+                ..Target::default()
             },
+            ..plain(
+                "a",
+                "unrouted (auth + routing + reply)",
+                "Group.CallbackAfterSendMsg",
+                Workload::Fixed(fixture("Group.CallbackAfterSendMsg")),
+            )
         },
         Scenario {
-            key: "b",
-            title: "read receipts into SQLite",
-            command: "Group.CallbackAfterReadReceipt",
-            body: Body::NewReceipts,
-            handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
-            database: Some(Database::Sqlite),
-            jetstream: false,
-            handled_by: &[],
             target: Target {
-                min_ratio: Some(0.5),
                 max_p99_ms: Some(10.0),
+                max_floor_ratio: Some(1.25),
+                ..Target::default()
             },
+            ..receipts(
+                "b",
+                "read receipts into SQLite, one group".into(),
+                Workload::SingleGroup,
+                Database::Sqlite,
+                Durability::Full,
+            )
         },
+        receipts(
+            "c",
+            "read receipts into PostgreSQL, one group".into(),
+            Workload::SingleGroup,
+            Database::Postgres,
+            Durability::Full,
+        ),
         Scenario {
-            key: "c",
-            title: "read receipts into PostgreSQL",
-            command: "Group.CallbackAfterReadReceipt",
-            body: Body::NewReceipts,
-            handlers: "[handlers.read_receipt]\nenabled = true\ndatabase_url = \"{db}\"\n",
-            database: Some(Database::Postgres),
-            jetstream: false,
-            handled_by: &[],
-            target: Target {
-                min_ratio: None,
-                max_p99_ms: None,
-            },
-        },
-        Scenario {
-            key: "d",
-            title: "before-callback through keyword-filter",
-            command: "Group.CallbackBeforeSendMsg",
-            body: Body::Fixed(fixture("Group.CallbackBeforeSendMsg")),
             handlers: "[handlers.keyword_filter]\nenabled = true\nbanned_words = [\"spam\", \"scam\", \"fraud\"]\naction = \"mask\"\n",
-            database: None,
-            jetstream: false,
-            handled_by: &[],
-            target: Target {
-                min_ratio: None,
-                max_p99_ms: None,
-            },
+            ..plain(
+                "d",
+                "before-callback through keyword-filter",
+                "Group.CallbackBeforeSendMsg",
+                Workload::Fixed(fixture("Group.CallbackBeforeSendMsg")),
+            )
         },
         Scenario {
-            key: "e",
-            title: "two after-handlers on one command (fan-out; compare with (a))",
-            command: "Group.CallbackAfterSendMsg",
-            body: Body::Fixed(fixture("Group.CallbackAfterSendMsg")),
             handlers: "[handlers.tally_a]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n\n\
                        [handlers.tally_b]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n",
-            database: None,
-            jetstream: false,
             handled_by: &example_tally::HANDLERS,
-            target: Target {
-                min_ratio: None,
-                max_p99_ms: None,
-            },
+            ..plain(
+                "e",
+                "two after-handlers on one command (fan-out; compare with (a))",
+                "Group.CallbackAfterSendMsg",
+                Workload::Fixed(fixture("Group.CallbackAfterSendMsg")),
+            )
         },
         Scenario {
-            key: "f",
-            title: "callbacks into NATS JetStream",
-            command: "Group.CallbackAfterSendMsg",
-            body: Body::NewMessages,
             handlers: "[handlers.nats]\nenabled = true\ncommands = [\"Group.CallbackAfterSendMsg\"]\n\
                        servers = [\"{nats}\"]\nstream = \"{stream}\"\nsubject_prefix = \"{prefix}\"\n\
                        spool_path = \"{spool}\"\n",
-            database: None,
             jetstream: true,
-            handled_by: &[],
-            target: Target {
-                min_ratio: None,
-                max_p99_ms: None,
-            },
+            ..plain(
+                "f",
+                "callbacks into NATS JetStream",
+                "Group.CallbackAfterSendMsg",
+                Workload::NewMessages,
+            )
         },
+        Scenario {
+            soak: true,
+            target: Target {
+                max_request_ms: Some(100.0),
+                ..durable_and_fast
+            },
+            ..receipts(
+                "g",
+                format!("read receipts into SQLite, {many_title}, soak"),
+                many,
+                Database::Sqlite,
+                Durability::Full,
+            )
+        },
+        Scenario {
+            soak: true,
+            ..receipts(
+                "h",
+                format!("read receipts into PostgreSQL, {many_title}, soak"),
+                many,
+                Database::Postgres,
+                Durability::Full,
+            )
+        },
+        Scenario {
+            growth: true,
+            target: Target {
+                min_growth_ratio: Some(0.8),
+                ..Target::default()
+            },
+            ..receipts(
+                "i",
+                format!("read receipts into SQLite, {many_title}, as the store grows"),
+                many,
+                Database::Sqlite,
+                Durability::Full,
+            )
+        },
+        Scenario {
+            growth: true,
+            ..receipts(
+                "j",
+                format!("read receipts into PostgreSQL, {many_title}, as the store grows"),
+                many,
+                Database::Postgres,
+                Durability::Full,
+            )
+        },
+        receipts(
+            "k",
+            "read receipts into SQLite, one group, durability normal".into(),
+            Workload::SingleGroup,
+            Database::Sqlite,
+            Durability::Normal,
+        ),
+        receipts(
+            "l",
+            format!("read receipts into SQLite, {many_title}, durability normal"),
+            many,
+            Database::Sqlite,
+            Durability::Normal,
+        ),
+        receipts(
+            "m",
+            format!("read receipts into PostgreSQL, {many_title}, durability normal"),
+            many,
+            Database::Postgres,
+            Durability::Normal,
+        ),
     ]
 }
 
@@ -398,10 +527,14 @@ struct Measured {
     cpu_us_per_request: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// The slowest request.
+    max_ms: f64,
     errors: u64,
     acked: u64,
     sent: u64,
     answered: u64,
+    /// Requests whose body was new rather than a redelivery.
+    new_sent: u64,
 }
 
 impl Measured {
@@ -411,21 +544,63 @@ impl Measured {
     fn all_stored(&self, stored: u64) -> bool {
         (self.acked..=self.sent).contains(&stored)
     }
+
+    /// Whether `stored` new callbacks account for every new one acknowledged: with no request
+    /// failed, at least the new ones sent less those in flight when wrk stopped, and no more
+    /// than were sent.
+    fn all_new_stored(&self, stored: u64) -> bool {
+        let in_flight = self.sent - self.answered;
+        self.errors == 0
+            && (self.new_sent.saturating_sub(in_flight)..=self.new_sent).contains(&stored)
+    }
+
+    /// Each figure's median over `runs` (counts summed, the slowest request the slowest).
+    fn median(runs: &[Measured]) -> Measured {
+        let median = |figure: fn(&Measured) -> f64| {
+            let mut values: Vec<f64> = runs.iter().map(figure).collect();
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied().unwrap_or_default()
+        };
+        let sum = |count: fn(&Measured) -> u64| runs.iter().map(count).sum();
+        Measured {
+            requests_per_sec: median(|run| run.requests_per_sec),
+            cpu_us_per_request: median(|run| run.cpu_us_per_request),
+            p50_ms: median(|run| run.p50_ms),
+            p99_ms: median(|run| run.p99_ms),
+            max_ms: runs.iter().map(|run| run.max_ms).fold(0.0, f64::max),
+            errors: sum(|run| run.errors),
+            acked: sum(|run| run.acked),
+            sent: sum(|run| run.sent),
+            answered: sum(|run| run.answered),
+            new_sent: sum(|run| run.new_sent),
+        }
+    }
 }
 
 /// What the store alone did in the `store-floor` role.
+#[derive(Clone, Copy)]
 struct Floor {
     stored: u64,
+    /// New callbacks among them; the rest were redeliveries.
+    new: u64,
     cpu_us: f64,
+    secs: u64,
 }
 
 impl Floor {
-    fn per_sec(&self, duration: u64) -> f64 {
-        self.stored as f64 / duration.max(1) as f64
+    fn per_sec(&self) -> f64 {
+        self.stored as f64 / self.secs.max(1) as f64
     }
 
     fn cpu_us_per_callback(&self) -> f64 {
         self.cpu_us / self.stored.max(1) as f64
+    }
+
+    /// The run with the median CPU per callback.
+    fn median(floors: &[Floor]) -> Option<Floor> {
+        let mut floors = floors.to_vec();
+        floors.sort_by(|a, b| a.cpu_us_per_callback().total_cmp(&b.cpu_us_per_callback()));
+        floors.get(floors.len() / 2).copied()
     }
 }
 
@@ -434,6 +609,7 @@ fn store_floor(
     pinning: &Pinning,
     exe: &Path,
     url: &str,
+    scenario: &Scenario,
     connections: u32,
     secs: u64,
 ) -> anyhow::Result<Floor> {
@@ -444,6 +620,10 @@ fn store_floor(
             url,
             &connections.to_string(),
             &secs.to_string(),
+            "--workload",
+            &store_floor::workload_spec(scenario.workload),
+            "--durability",
+            durability_name(scenario.durability),
         ])
         .stderr(Stdio::inherit())
         .output()
@@ -456,8 +636,17 @@ fn store_floor(
         .with_context(|| format!("no FLOOR line in {stdout}"))?;
     Ok(Floor {
         stored: result_field(line, "stored")?.parse()?,
+        new: result_field(line, "new")?.parse()?,
         cpu_us: result_field(line, "cpu_us")?.parse()?,
+        secs,
     })
+}
+
+fn durability_name(durability: Durability) -> &'static str {
+    match durability {
+        Durability::Full => "full",
+        Durability::Normal => "normal",
+    }
 }
 
 /// How many callbacks handler `name` handled successfully, summed over commands, from the
@@ -515,97 +704,316 @@ fn result_field<'a>(line: &'a str, name: &str) -> anyhow::Result<&'a str> {
         .with_context(|| format!("no {name} in {line}"))
 }
 
-struct Row {
-    /// The store alone, for the read-receipt scenarios.
+/// A scenario's medians over its runs, at one pre-fill.
+struct Row<'a> {
+    scenario: &'a Scenario,
+    runs: usize,
+    /// Messages pre-filled before the first run; 0 for an empty store.
+    prefilled: u64,
+    /// Messages in the store when the first and the last run began.
+    store_messages: Option<(u64, u64)>,
+    /// The store alone, for the read-receipt scenarios at an empty store.
     floor: Option<Floor>,
-    scenario: Scenario,
     baseline: Measured,
     chathook: Measured,
     peak_rss_mib: f64,
+    /// Callbacks stored (new ones, for a workload with redeliveries), or held by the stream.
     stored: Option<u64>,
+    /// Whether every run stored every acknowledged callback.
+    zero_lost: bool,
     /// For a fan-out scenario: each handler's successful calls, by chathook's metrics.
     handled: Vec<(&'static str, u64)>,
     /// For the JetStream scenario: the stream, the spool and NATS's CPU.
     jetstream: Option<JetStreamResult>,
 }
 
+/// What one run of the bench needs, and the problems found so far.
+struct Bench {
+    pinning: Pinning,
+    exe: PathBuf,
+    work: tempfile::TempDir,
+    postgres: String,
+    nats_url: String,
+    runtime: tokio::runtime::Runtime,
+    connections: u32,
+    duration: u64,
+    soak_secs: u64,
+    groups: u32,
+    problems: Vec<String>,
+}
+
 fn run(cli: &Cli) -> anyhow::Result<()> {
     let duration = cli.duration.unwrap_or(if cli.smoke { 2 } else { 10 });
+    let runs = cli.runs.unwrap_or(if cli.smoke { 1 } else { 3 }).max(1);
+    let growth = match (cli.growth.is_empty(), cli.smoke) {
+        (false, _) => cli.growth.clone(),
+        (true, true) => vec![20_000],
+        (true, false) => vec![1_000_000, 10_000_000],
+    };
     ensure_wrk()?;
-    let pinning = Pinning::detect();
-    let exe = std::env::current_exe()?;
-    let work = tempfile::tempdir()?;
-    let postgres = cli
-        .postgres_url
-        .clone()
-        .or_else(|| std::env::var("TEST_POSTGRES_URL").ok())
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-
+    let mut bench = Bench {
+        pinning: Pinning::detect(),
+        exe: std::env::current_exe()?,
+        work: tempfile::tempdir()?,
+        postgres: cli
+            .postgres_url
+            .clone()
+            .or_else(|| std::env::var("TEST_POSTGRES_URL").ok())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into()),
+        nats_url: cli.nats_url.clone(),
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        connections: cli.connections,
+        duration,
+        soak_secs: cli
+            .soak_secs
+            .unwrap_or(if cli.smoke { duration } else { 300 }),
+        groups: cli.groups,
+        problems: Vec::new(),
+    };
     println!(
-        "chathook-bench: {duration} s per run, {} connections, {}",
+        "chathook-bench: {duration} s per run ({} s soak), {runs} runs, {} connections, {}",
+        bench.soak_secs,
         cli.connections,
-        pinning.describe()
+        bench.pinning.describe()
     );
+    let scenarios = scenarios(cli);
     let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    let chosen = scenarios()
-        .into_iter()
-        .filter(|s| cli.scenarios.is_empty() || cli.scenarios.iter().any(|k| k == s.key));
-    for scenario in chosen {
+    for scenario in scenarios
+        .iter()
+        .filter(|s| cli.scenarios.is_empty() || cli.scenarios.iter().any(|k| k == s.key))
+    {
         println!("({}) {}", scenario.key, scenario.title);
-        let script = lua_script(&scenario, work.path())?;
+        let sizes = if scenario.growth {
+            std::iter::once(0).chain(growth.iter().copied()).collect()
+        } else {
+            vec![0]
+        };
+        for prefill in sizes {
+            rows.push(bench.measure(scenario, prefill, runs)?);
+        }
+    }
 
+    let report = report(&rows, &bench, cli.smoke);
+    println!("\n{report}");
+    if !cli.smoke {
+        let out = cli
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("results.md"));
+        std::fs::write(&out, &report).with_context(|| format!("cannot write {}", out.display()))?;
+        println!("written to {}", out.display());
+    }
+    if !bench.problems.is_empty() {
+        bail!("{}", bench.problems.join("; "));
+    }
+    Ok(())
+}
+
+impl Bench {
+    /// A new database of `kind` for this bench, as a URL.
+    fn fresh_database(&self, kind: Database, name: &str) -> anyhow::Result<String> {
+        match kind {
+            Database::Sqlite => Ok(format!(
+                "sqlite://{}",
+                self.work.path().join(format!("{name}.db")).display()
+            )),
+            Database::Postgres => self.runtime.block_on(postgres_schema(&self.postgres)),
+        }
+    }
+
+    /// A new store grown to `messages` messages of the many-groups workload's groups.
+    fn prefilled_store(&self, kind: Database, name: &str, messages: u64) -> anyhow::Result<String> {
+        let url = self.fresh_database(kind, name)?;
+        let started = Instant::now();
+        self.runtime.block_on(async {
+            // The schema, as chathook makes it.
+            let store = chathook_read_receipt::store::Store::open(
+                &chathook_read_receipt::store::StoreOptions {
+                    database_url: url.clone(),
+                    max_connections: 1,
+                    busy_timeout: Duration::from_secs(5),
+                    max_batch: 1,
+                    write_timeout: Duration::from_secs(60),
+                    durability: Durability::Full,
+                },
+            )
+            .await?;
+            drop(store);
+            workload::prefill(&url, APP_ID as i64, messages, self.groups).await
+        })?;
+        println!(
+            "    pre-filled {messages} messages in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(url)
+    }
+
+    /// `runs` runs of `scenario`, each the baseline then chathook, on a store pre-filled with
+    /// `prefill` messages (shared by the runs) or a fresh one per run.
+    fn measure<'a>(
+        &mut self,
+        scenario: &'a Scenario,
+        prefill: u64,
+        runs: usize,
+    ) -> anyhow::Result<Row<'a>> {
+        let first_seq = workload::prefilled_per_group(prefill, self.groups);
+        let script = lua_script(scenario, self.work.path(), first_seq)?;
+        let shared = match (scenario.database, prefill) {
+            (Some(kind), 1..) => Some(self.prefilled_store(kind, scenario.key, prefill)?),
+            _ => None,
+        };
+        let mut baselines = Vec::new();
+        let mut measured_runs = Vec::new();
+        let mut floors = Vec::new();
+        let mut peak_rss_mib: f64 = 0.0;
+        let mut stored_total: Option<u64> = None;
+        let mut zero_lost = true;
+        let mut store_messages: Option<(u64, u64)> = None;
+        let mut handled: Vec<(&'static str, u64)> =
+            scenario.handled_by.iter().map(|&name| (name, 0)).collect();
+        let mut jetstream: Option<JetStreamResult> = None;
+        for run in 1..=runs {
+            let baseline = self.baseline(scenario, &script)?;
+            let database = match (&shared, scenario.database) {
+                (Some(url), _) => Some(url.clone()),
+                (None, Some(kind)) => {
+                    Some(self.fresh_database(kind, &format!("{}-{prefill}-{run}", scenario.key))?)
+                }
+                (None, None) => None,
+            };
+            let before = match &database {
+                Some(url) if shared.is_some() => self.runtime.block_on(count_rows(url))?,
+                _ => (0, 0),
+            };
+            if shared.is_some() {
+                let messages = before.0;
+                store_messages = Some(
+                    store_messages.map_or((messages, messages), |(first, _)| (first, messages)),
+                );
+            }
+            let mut stream = scenario
+                .jetstream
+                .then(|| JetStreamRun::new(&self.nats_url, self.work.path()));
+            let outcome = self.chathook(scenario, &script, database.as_deref(), stream.as_ref())?;
+            let measured = outcome.measured;
+            peak_rss_mib = peak_rss_mib.max(outcome.peak_rss_mib);
+            println!(
+                "    run {run}: baseline {:>7.0} req/s {:>5.1} µs CPU | chathook {:>7.0} req/s \
+                 {:>5.1} µs CPU, p99 {:.2} ms, max {:.1} ms, peak RSS {:.1} MiB",
+                baseline.requests_per_sec,
+                baseline.cpu_us_per_request,
+                measured.requests_per_sec,
+                measured.cpu_us_per_request,
+                measured.p99_ms,
+                measured.max_ms,
+                outcome.peak_rss_mib
+            );
+            if measured.errors > 0 {
+                self.problems.push(format!(
+                    "({}) {} requests failed or were not answered 200",
+                    scenario.key, measured.errors
+                ));
+            }
+            for ((name, total), (_, count)) in handled.iter_mut().zip(&outcome.handled) {
+                *total += count;
+                if !measured.all_stored(*count) {
+                    zero_lost = false;
+                    self.problems.push(format!(
+                        "({}) {} callbacks acknowledged, {} sent, but {name} handled {count}",
+                        scenario.key, measured.acked, measured.sent
+                    ));
+                }
+            }
+            if let (Some(url), Some(kind)) = (&database, scenario.database) {
+                let after = self.runtime.block_on(count_rows(url))?;
+                let stored = self.check_stored(scenario, &measured, before, after);
+                zero_lost &= stored.is_some();
+                *stored_total.get_or_insert(0) += stored.unwrap_or_default();
+                if shared.is_none() {
+                    self.runtime.block_on(drop_database(url))?;
+                }
+                if prefill == 0 {
+                    floors.push(self.floor(scenario, kind, run)?);
+                }
+            }
+            if let Some(stream) = stream.as_mut() {
+                let result = self.check_stream(
+                    scenario,
+                    stream,
+                    &measured,
+                    (outcome.spooled, outcome.nats_cpu_secs),
+                )?;
+                zero_lost &= measured.all_stored(result.held);
+                *stored_total.get_or_insert(0) += result.held;
+                let total = jetstream.get_or_insert(JetStreamResult {
+                    held: 0,
+                    spooled: 0,
+                    nats_cpu_us_per_callback: result.nats_cpu_us_per_callback,
+                });
+                total.held += result.held;
+                total.spooled += result.spooled;
+            }
+            baselines.push(baseline);
+            measured_runs.push(measured);
+        }
+        if let Some(url) = &shared {
+            self.runtime.block_on(drop_database(url))?;
+        }
+        Ok(Row {
+            scenario,
+            runs,
+            prefilled: prefill,
+            store_messages,
+            floor: Floor::median(&floors),
+            baseline: Measured::median(&baselines),
+            chathook: Measured::median(&measured_runs),
+            peak_rss_mib,
+            stored: stored_total,
+            zero_lost,
+            handled,
+            jetstream,
+        })
+    }
+
+    /// The bare axum baseline driven with the scenario's requests for `--duration`.
+    fn baseline(&self, scenario: &Scenario, script: &Path) -> anyhow::Result<Measured> {
         let port = free_port()?;
-        let mut server = pinning.server(&exe);
+        let mut server = self.pinning.server(&self.exe);
         server.args(["baseline", &format!("127.0.0.1:{port}")]);
         let baseline_server = Server::start(server, port)?;
         let query = format!("SdkAppid={APP_ID}&CallbackCommand={}", scenario.command);
-        let baseline = wrk(
-            &pinning,
-            &script,
+        wrk(
+            &self.pinning,
+            script,
             &baseline_server,
             &query,
-            cli.connections,
-            duration,
-        )?;
-        drop(baseline_server);
-        println!(
-            "    baseline  {:>9.0} req/s  p99 {:.2} ms",
-            baseline.requests_per_sec, baseline.p99_ms
-        );
+            self.connections,
+            self.duration,
+        )
+    }
 
-        let fresh_database = |kind: Database, name: &str| -> anyhow::Result<String> {
-            match kind {
-                Database::Sqlite => Ok(format!(
-                    "sqlite://{}",
-                    work.path().join(format!("{name}.db")).display()
-                )),
-                Database::Postgres => runtime.block_on(postgres_schema(&postgres)),
-            }
+    /// chathook serving the scenario, driven by wrk, then stopped as in production.
+    fn chathook(
+        &self,
+        scenario: &Scenario,
+        script: &Path,
+        database: Option<&str>,
+        stream: Option<&JetStreamRun>,
+    ) -> anyhow::Result<ChathookRun> {
+        let secs = if scenario.soak {
+            self.soak_secs
+        } else {
+            self.duration
         };
-        let database = scenario
-            .database
-            .map(|kind| fresh_database(kind, scenario.key))
-            .transpose()?;
-        let mut jetstream = scenario
-            .jetstream
-            .then(|| JetStreamRun::new(&cli.nats_url, work.path()));
         let port = free_port()?;
-        let config = work.path().join(format!("{}.toml", scenario.key));
+        let config = self.work.path().join(format!("{}.toml", scenario.key));
         std::fs::write(
             &config,
-            chathook_config(
-                port,
-                &scenario,
-                database.as_deref(),
-                jetstream.as_ref(),
-                duration,
-            ),
+            chathook_config(port, scenario, database, stream, secs),
         )?;
-        let mut server = pinning.server(&exe);
+        let mut server = self.pinning.server(&self.exe);
         server
             .arg("chathook")
             .arg("serve")
@@ -619,24 +1027,21 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             chathook_core::auth::sign(TOKEN, time)
         );
         // NATS's own CPU time while wrk drives chathook; NATS is not pinned.
-        let nats_pid = jetstream
-            .as_ref()
-            .and_then(|stream| listening_pid(&stream.url));
+        let nats_pid = stream.and_then(|stream| listening_pid(&stream.url));
         let nats_cpu_before = nats_pid.map(process_cpu_secs).transpose()?;
         let measured = wrk(
-            &pinning,
-            &script,
+            &self.pinning,
+            script,
             &chathook_server,
             &query,
-            cli.connections,
-            duration,
+            self.connections,
+            secs,
         )?;
         let nats_cpu_secs = match (nats_pid, nats_cpu_before) {
             (Some(pid), Some(before)) => Some(process_cpu_secs(pid)? - before),
             _ => None,
         };
-        let spooled = jetstream
-            .as_ref()
+        let spooled = stream
             .map(|_| metric_value(port, "chathook_nats_spooled_total"))
             .transpose()?;
         let handled = scenario
@@ -646,122 +1051,129 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let peak_rss_mib = chathook_server.peak_rss_mib()?;
         chathook_server.stop()?;
-        println!(
-            "    chathook  {:>9.0} req/s  p99 {:.2} ms  peak RSS {peak_rss_mib:.1} MiB",
-            measured.requests_per_sec, measured.p99_ms
-        );
-        for &(name, count) in &handled {
-            println!(
-                "    {name} handled {count} callbacks; acknowledged {}",
-                measured.acked
-            );
-            if !measured.all_stored(count) {
-                problems.push(format!(
-                    "({}) {} callbacks acknowledged, {} sent, but {name} handled {count}",
-                    scenario.key, measured.acked, measured.sent
-                ));
-            }
-        }
+        Ok(ChathookRun {
+            measured,
+            peak_rss_mib,
+            handled,
+            spooled,
+            nats_cpu_secs,
+        })
+    }
 
-        if measured.errors > 0 {
-            problems.push(format!(
-                "({}) {} requests failed or were not answered 200",
-                scenario.key, measured.errors
+    /// The callbacks a run stored, from the store's row counts before and after it, or `None`
+    /// (and a problem noted) if an acknowledged one is missing or one was stored in part.
+    fn check_stored(
+        &mut self,
+        scenario: &Scenario,
+        measured: &Measured,
+        (messages_before, readers_before): (u64, u64),
+        (messages_after, readers_after): (u64, u64),
+    ) -> Option<u64> {
+        // Every new callback carries two new messages; in the one-group workload also three
+        // readers.
+        let messages = messages_after - messages_before;
+        let readers = readers_after - readers_before;
+        let callbacks = messages / 2;
+        let whole = messages % 2 == 0
+            && match scenario.workload {
+                Workload::SingleGroup => readers == callbacks * 3,
+                _ => readers >= messages,
+            };
+        println!(
+            "    stored {callbacks} new callbacks; {} new sent, {} acknowledged in all; {} in \
+             flight at stop",
+            measured.new_sent,
+            measured.acked,
+            measured.sent - measured.answered
+        );
+        if !whole {
+            self.problems.push(format!(
+                "({}) {messages} messages and {readers} readers stored: a callback was stored in part",
+                scenario.key
+            ));
+            return None;
+        }
+        if !measured.all_new_stored(callbacks) {
+            self.problems.push(format!(
+                "({}) {} new callbacks sent, {} answered of {} sent, but {callbacks} stored",
+                scenario.key, measured.new_sent, measured.answered, measured.sent
+            ));
+            return None;
+        }
+        Some(callbacks)
+    }
+
+    /// The store alone on the scenario's workload, on a fresh database.
+    fn floor(&mut self, scenario: &Scenario, kind: Database, run: usize) -> anyhow::Result<Floor> {
+        let url = self.fresh_database(kind, &format!("{}-floor-{run}", scenario.key))?;
+        let floor = store_floor(
+            &self.pinning,
+            &self.exe,
+            &url,
+            scenario,
+            self.connections,
+            self.duration,
+        )?;
+        let (messages, _) = self.runtime.block_on(count_rows(&url))?;
+        self.runtime.block_on(drop_database(&url))?;
+        ensure!(
+            messages == floor.new * 2,
+            "the store acknowledged {} new callbacks but holds {messages} messages",
+            floor.new
+        );
+        println!(
+            "    storage alone {:>9.0} callbacks/s, {:.1} µs CPU each",
+            floor.per_sec(),
+            floor.cpu_us_per_callback()
+        );
+        Ok(floor)
+    }
+
+    /// What the run's stream holds; the stream is deleted.
+    fn check_stream(
+        &mut self,
+        scenario: &Scenario,
+        stream: &mut JetStreamRun,
+        measured: &Measured,
+        (spooled, nats_cpu_secs): (Option<u64>, Option<f64>),
+    ) -> anyhow::Result<JetStreamResult> {
+        let held = self.runtime.block_on(stream.count_and_delete())?;
+        let spooled = spooled.unwrap_or_default();
+        if !measured.all_stored(held) {
+            self.problems.push(format!(
+                "({}) {} callbacks acknowledged, {} sent, but the stream holds {held}",
+                scenario.key, measured.acked, measured.sent
             ));
         }
-        let (stored, floor) = match (scenario.database, &database) {
-            (Some(kind), Some(url)) => {
-                let stored = runtime.block_on(count_stored_callbacks(url))?;
-                if !measured.all_stored(stored) {
-                    problems.push(format!(
-                        "({}) {} callbacks acknowledged, {} sent, but {stored} stored",
-                        scenario.key, measured.acked, measured.sent
-                    ));
-                }
-                println!(
-                    "    stored {stored} callbacks; acknowledged {}; {} in flight at stop",
-                    measured.acked,
-                    measured.sent - measured.answered
-                );
+        if spooled > 0 {
+            self.problems.push(format!(
+                "({}) {spooled} callbacks went to the spool: JetStream did not keep up",
+                scenario.key
+            ));
+        }
+        let nats_cpu_us_per_callback = nats_cpu_secs.map(|secs| secs * 1e6 / held.max(1) as f64);
+        println!(
+            "    stream held {held} callbacks; acknowledged {}; {} in flight at stop; \
+             spooled {spooled}; NATS CPU {} µs per callback",
+            measured.acked,
+            measured.sent - measured.answered,
+            nats_cpu_us_per_callback.map_or_else(|| "unknown".into(), |us| format!("{us:.1}"))
+        );
+        Ok(JetStreamResult {
+            held,
+            spooled,
+            nats_cpu_us_per_callback,
+        })
+    }
+}
 
-                let url = fresh_database(kind, &format!("{}-floor", scenario.key))?;
-                let floor = store_floor(&pinning, &exe, &url, cli.connections, duration)?;
-                let counted = runtime.block_on(count_stored_callbacks(&url))?;
-                ensure!(
-                    counted == floor.stored,
-                    "the store acknowledged {} callbacks but holds {counted}",
-                    floor.stored
-                );
-                println!(
-                    "    storage alone {:>9.0} callbacks/s, {:.1} µs CPU each",
-                    floor.per_sec(duration),
-                    floor.cpu_us_per_callback()
-                );
-                (Some(stored), Some(floor))
-            }
-            _ => (None, None),
-        };
-        let jetstream = match jetstream.as_mut() {
-            Some(stream) => {
-                let held = runtime.block_on(stream.count_and_delete())?;
-                let spooled = spooled.unwrap_or_default();
-                if !measured.all_stored(held) {
-                    problems.push(format!(
-                        "({}) {} callbacks acknowledged, {} sent, but the stream holds {held}",
-                        scenario.key, measured.acked, measured.sent
-                    ));
-                }
-                if spooled > 0 {
-                    problems.push(format!(
-                        "({}) {spooled} callbacks went to the spool: JetStream did not keep up",
-                        scenario.key
-                    ));
-                }
-                let nats_cpu_us_per_callback =
-                    nats_cpu_secs.map(|secs| secs * 1e6 / held.max(1) as f64);
-                println!(
-                    "    stream held {held} callbacks; acknowledged {}; {} in flight at stop; \
-                     spooled {spooled}; NATS CPU {} µs per callback",
-                    measured.acked,
-                    measured.sent - measured.answered,
-                    nats_cpu_us_per_callback
-                        .map_or_else(|| "unknown".into(), |us| format!("{us:.1}"))
-                );
-                Some(JetStreamResult {
-                    held,
-                    spooled,
-                    nats_cpu_us_per_callback,
-                })
-            }
-            None => None,
-        };
-        let stored = stored.or(jetstream.as_ref().map(|result| result.held));
-        rows.push(Row {
-            floor,
-            scenario,
-            baseline,
-            chathook: measured,
-            peak_rss_mib,
-            stored,
-            handled,
-            jetstream,
-        });
-    }
-
-    let report = report(&rows, duration, cli.connections, &pinning, cli.smoke);
-    println!("\n{report}");
-    if !cli.smoke {
-        let out = cli
-            .out
-            .clone()
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("results.md"));
-        std::fs::write(&out, &report).with_context(|| format!("cannot write {}", out.display()))?;
-        println!("written to {}", out.display());
-    }
-    if !problems.is_empty() {
-        bail!("{}", problems.join("; "));
-    }
-    Ok(())
+/// What one chathook run gave.
+struct ChathookRun {
+    measured: Measured,
+    peak_rss_mib: f64,
+    handled: Vec<(&'static str, u64)>,
+    spooled: Option<u64>,
+    nats_cpu_secs: Option<f64>,
 }
 
 /// chathook's config for a scenario. The query string is signed once per run, so the accepted
@@ -773,7 +1185,10 @@ fn chathook_config(
     stream: Option<&JetStreamRun>,
     secs: u64,
 ) -> String {
-    let mut handlers = scenario.handlers.replace("{db}", database.unwrap_or(""));
+    let mut handlers = scenario
+        .handlers
+        .replace("{db}", database.unwrap_or(""))
+        .replace("{durability}", durability_name(scenario.durability));
     if let Some(stream) = stream {
         handlers = handlers
             .replace("{nats}", &stream.url)
@@ -789,28 +1204,8 @@ fn chathook_config(
 }
 
 /// The wrk script: the body per request, and in `done` one machine-readable line.
-fn lua_script(scenario: &Scenario, dir: &Path) -> anyhow::Result<PathBuf> {
-    let make_body = match scenario.body {
-        Body::Fixed(body) => format!("local fixed = [==[{}]==]\nfunction make_body() return fixed end\n", body.trim()),
-        Body::NewReceipts => r#"
-counter = 0
-function make_body()
-  counter = counter + 1
-  local seq = (index + 1) * 1000000000 + counter * 2
-  return string.format('{"CallbackCommand":"Group.CallbackAfterReadReceipt","GroupId":"@TGS#bench","Type":"Public","GroupMsgReceiptList":[{"MsgSeq":%d,"ReadNum":1,"UnreadNum":99,"ReadReceiptMembers":[{"Member_Account":"user%d"}]},{"MsgSeq":%d,"ReadNum":2,"UnreadNum":98,"ReadReceiptMembers":[{"Member_Account":"user%d"},{"Member_Account":"owner"}]}],"EventTime":%d}', seq, counter, seq + 1, counter, 1700000000000 + counter)
-end
-"#
-        .to_owned(),
-        Body::NewMessages => r#"
-counter = 0
-function make_body()
-  counter = counter + 1
-  local seq = (index + 1) * 1000000000 + counter
-  return string.format('{"CallbackCommand":"Group.CallbackAfterSendMsg","GroupId":"@TGS#bench","Type":"Public","From_Account":"user%d","Operator_Account":"user%d","Random":%d,"MsgSeq":%d,"MsgId":"%d-1700000000-%d","MsgTime":1700000000,"OnlineOnlyFlag":0,"MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"@tommy hello %d"}}],"CloudCustomData":"your cloud custom data","EventTime":%d,"GroupAtInfo":[{"GroupAtAllFlag":0,"GroupAt_Account":"tommy"}]}', counter, counter, seq, seq, seq, seq, counter, 1700000000000 + counter)
-end
-"#
-        .to_owned(),
-    };
+fn lua_script(scenario: &Scenario, dir: &Path, first_seq: i64) -> anyhow::Result<PathBuf> {
+    let make_body = scenario.workload.lua(first_seq);
     let script = format!(
         r#"
 local threads = {{}}
@@ -820,6 +1215,7 @@ function setup(thread)
 end
 index = 0
 sent = 0
+new_sent = 0
 {make_body}
 local headers = {{ ["Content-Type"] = "application/json" }}
 function request()
@@ -830,12 +1226,16 @@ end
 -- completed responses, and those with a status of 400 or more as status errors.
 function done(summary, latency, requests)
   local sent_total = 0
-  for _, thread in ipairs(threads) do sent_total = sent_total + thread:get("sent") end
+  local new_total = 0
+  for _, thread in ipairs(threads) do
+    sent_total = sent_total + thread:get("sent")
+    new_total = new_total + thread:get("new_sent")
+  end
   local e = summary.errors
-  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d errors=%d sent=%d answered=%d acked=%d\n",
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+  io.write(string.format("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d errors=%d sent=%d answered=%d acked=%d new_sent=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max,
     e.connect + e.read + e.write + e.status + e.timeout, sent_total, summary.requests,
-    summary.requests - e.status))
+    summary.requests - e.status, new_total))
 end
 "#
     );
@@ -888,10 +1288,12 @@ fn wrk(
         cpu_us_per_request: cpu_secs * 1e6 / requests.max(1) as f64,
         p50_ms: field("p50_us")? as f64 / 1000.0,
         p99_ms: field("p99_us")? as f64 / 1000.0,
+        max_ms: field("max_us")? as f64 / 1000.0,
         errors: field("errors")?,
         sent: field("sent")?,
         answered: field("answered")?,
         acked: field("acked")?,
+        new_sent: field("new_sent")?,
     })
 }
 
@@ -1202,9 +1604,8 @@ async fn postgres_schema(base: &str) -> anyhow::Result<String> {
     Ok(format!("{base}{separator}{SEARCH_PATH}{schema}"))
 }
 
-/// Callbacks stored. Every callback carries two new messages and three readers, so the
-/// counts must be 2n and 3n: anything else means a callback was stored in part.
-async fn count_stored_callbacks(url: &str) -> anyhow::Result<u64> {
+/// Messages and reader rows in the store at `url`.
+async fn count_rows(url: &str) -> anyhow::Result<(u64, u64)> {
     const COUNTS: &str = "SELECT (SELECT COUNT(*) FROM read_receipts), \
                           (SELECT COUNT(*) FROM read_receipt_readers)";
     let (messages, readers): (i64, i64) = if url.starts_with("sqlite:") {
@@ -1212,24 +1613,47 @@ async fn count_stored_callbacks(url: &str) -> anyhow::Result<u64> {
         sqlx::query_as(COUNTS).fetch_one(&mut connection).await?
     } else {
         let mut connection = sqlx::PgConnection::connect(url).await?;
-        let counts = sqlx::query_as(COUNTS).fetch_one(&mut connection).await;
-        // The schema was made for this run only: dropped whether or not the count worked.
-        if let Some((_, schema)) = url.split_once(SEARCH_PATH) {
-            sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-                .execute(&mut connection)
-                .await?;
-        }
-        counts?
+        sqlx::query_as(COUNTS).fetch_one(&mut connection).await?
     };
-    let callbacks = messages / 2;
-    ensure!(
-        messages == callbacks * 2 && readers == callbacks * 3,
-        "{messages} messages and {readers} readers stored: a callback was stored in part"
-    );
-    Ok(callbacks as u64)
+    Ok((messages as u64, readers as u64))
 }
 
-fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smoke: bool) -> String {
+/// Removes a bench database: the SQLite file and its WAL, or the PostgreSQL schema made for it.
+async fn drop_database(url: &str) -> anyhow::Result<()> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+        return Ok(());
+    }
+    if let Some((base, schema)) = url.split_once(SEARCH_PATH) {
+        let mut connection = sqlx::PgConnection::connect(base.trim_end_matches(['?', '&'])).await?;
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// CPU per callback against the floor of this work: the baseline's CPU per request plus the
+/// store's CPU per callback.
+fn floor_ratio(row: &Row<'_>) -> Option<f64> {
+    let floor = row.floor?;
+    Some(
+        row.chathook.cpu_us_per_request
+            / (row.baseline.cpu_us_per_request + floor.cpu_us_per_callback()).max(f64::EPSILON),
+    )
+}
+
+/// Throughput of `row` against the same scenario's row at an empty store.
+fn growth_ratio(row: &Row<'_>, rows: &[Row<'_>]) -> Option<f64> {
+    let empty = rows
+        .iter()
+        .find(|other| other.scenario.key == row.scenario.key && other.prefilled == 0)?;
+    Some(row.chathook.requests_per_sec / empty.chathook.requests_per_sec.max(1.0))
+}
+
+fn report(rows: &[Row<'_>], bench: &Bench, smoke: bool) -> String {
     let mut text = String::new();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -1251,11 +1675,17 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
     } else {
         "release build"
     };
+    let runs = rows.first().map_or(0, |row| row.runs);
     let _ = writeln!(
         text,
-        "Run {date} on {cpu} ({} CPUs), {}; wrk -t1 -c{connections}, {duration} s per run; {build}.\n",
+        "Run {date} on {cpu} ({} CPUs), {}; wrk -t1 -c{}, {} s per run ({} s in the soak \
+         scenarios), medians of {runs} runs (the max column is the slowest request of all \
+         runs); {build}.\n",
         std::thread::available_parallelism().map_or(1, usize::from),
-        pinning.describe()
+        bench.pinning.describe(),
+        bench.connections,
+        bench.duration,
+        bench.soak_secs,
     );
     if smoke {
         let _ = writeln!(
@@ -1265,43 +1695,61 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
     }
     let _ = writeln!(
         text,
-        "| scenario | baseline req/s | chathook req/s | ratio | p50 ms | p99 ms | CPU µs/request, baseline → chathook | peak RSS MiB | acknowledged / stored | targets |"
+        "| scenario | baseline req/s | chathook req/s | ratio | p50 ms | p99 ms | max ms | CPU µs/request, baseline → chathook | store floor µs/callback | CPU ÷ (baseline + floor) | peak RSS MiB | acknowledged / stored | targets |"
     );
-    let _ = writeln!(text, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(
+        text,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    let largest_prefill = |key: &str| {
+        rows.iter()
+            .filter(|row| row.scenario.key == key)
+            .map(|row| row.prefilled)
+            .max()
+            .unwrap_or(0)
+    };
     for row in rows {
+        let target = &row.scenario.target;
         let ratio = row.chathook.requests_per_sec / row.baseline.requests_per_sec.max(1.0);
         let mut verdicts = Vec::new();
         if !smoke {
             verdicts.extend(
-                row.scenario
-                    .target
+                target
                     .min_ratio
                     .map(|min| format!("ratio ≥ {min}: {}", yes(ratio >= min))),
             );
             verdicts.extend(
-                row.scenario
-                    .target
+                target
                     .max_p99_ms
                     .map(|max| format!("p99 ≤ {max} ms: {}", yes(row.chathook.p99_ms <= max))),
             );
+            verdicts.extend(
+                target
+                    .max_request_ms
+                    .map(|max| format!("max ≤ {max} ms: {}", yes(row.chathook.max_ms <= max))),
+            );
+            if let (Some(max), Some(measured)) = (target.max_floor_ratio, floor_ratio(row)) {
+                verdicts.push(format!("CPU ≤ {max}x floor: {}", yes(measured <= max)));
+            }
+            if let Some(min) = target.min_growth_ratio
+                && row.prefilled > 0
+                && row.prefilled == largest_prefill(row.scenario.key)
+                && let Some(measured) = growth_ratio(row, rows)
+            {
+                verdicts.push(format!("≥ {min}x empty store: {}", yes(measured >= min)));
+            }
             verdicts.push(format!(
                 "RSS ≤ {MAX_RSS_MIB} MiB: {}",
                 yes(row.peak_rss_mib <= MAX_RSS_MIB)
             ));
         }
-        if let Some(stored) = row.stored {
-            verdicts.push(format!(
-                "zero lost: {}",
-                yes(row.chathook.all_stored(stored))
-            ));
+        if row.stored.is_some() {
+            verdicts.push(format!("zero lost: {}", yes(row.zero_lost)));
         }
         if !row.handled.is_empty() {
             verdicts.push(format!(
                 "every callback through each handler: {}",
-                yes(row
-                    .handled
-                    .iter()
-                    .all(|&(_, count)| row.chathook.all_stored(count)))
+                yes(row.zero_lost)
             ));
         }
         if let Some(result) = &row.jetstream {
@@ -1311,15 +1759,27 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
             || "-".to_owned(),
             |stored| format!("{} / {stored}", row.chathook.acked),
         );
+        let title = match row.store_messages {
+            Some((first, last)) => {
+                format!("{}, {first}–{last} messages stored", row.scenario.title)
+            }
+            None if row.scenario.growth => format!("{}, empty store", row.scenario.title),
+            None => row.scenario.title.clone(),
+        };
+        let floor = row.floor.map_or_else(
+            || "-".to_owned(),
+            |floor| format!("{:.1}", floor.cpu_us_per_callback()),
+        );
+        let over_floor = floor_ratio(row).map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
         let _ = writeln!(
             text,
-            "| ({}) {} | {:.0} | {:.0} | {ratio:.2} | {:.2} | {:.2} | {:.1} → {:.1} | {:.1} | {stored} | {} |",
+            "| ({}) {title} | {:.0} | {:.0} | {ratio:.2} | {:.2} | {:.2} | {:.1} | {:.1} → {:.1} | {floor} | {over_floor} | {:.1} | {stored} | {} |",
             row.scenario.key,
-            row.scenario.title,
             row.baseline.requests_per_sec,
             row.chathook.requests_per_sec,
             row.chathook.p50_ms,
             row.chathook.p99_ms,
+            row.chathook.max_ms,
             row.baseline.cpu_us_per_request,
             row.chathook.cpu_us_per_request,
             row.peak_rss_mib,
@@ -1327,22 +1787,49 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
         );
     }
     let by_key = |key: &str| rows.iter().find(|row| row.scenario.key == key);
+    let rate =
+        |row: &Row<'_>| row.chathook.requests_per_sec / row.baseline.requests_per_sec.max(1.0);
     if let (Some(one), Some(two)) = (by_key("a"), by_key("e")) {
-        let ratio =
-            |row: &Row| row.chathook.requests_per_sec / row.baseline.requests_per_sec.max(1.0);
         let _ = writeln!(
             text,
             "\nFan-out, (a) → (e), the same command unrouted and then served by two after-handlers \
              that each decode it: ratio {:.2} → {:.2}, CPU {:.1} → {:.1} µs/request \
              ({:+.1} µs per callback), p99 {:.2} → {:.2} ms.",
-            ratio(one),
-            ratio(two),
+            rate(one),
+            rate(two),
             one.chathook.cpu_us_per_request,
             two.chathook.cpu_us_per_request,
             two.chathook.cpu_us_per_request - one.chathook.cpu_us_per_request,
             one.chathook.p99_ms,
             two.chathook.p99_ms
         );
+    }
+    for (full, normal) in [("b", "k"), ("g", "l"), ("h", "m")] {
+        if let (Some(full), Some(normal)) = (by_key(full), by_key(normal)) {
+            let _ = writeln!(
+                text,
+                "\nDurability full → normal, ({}) → ({}): {:.0} → {:.0} req/s, p99 {:.2} → {:.2} ms, \
+                 CPU {:.1} → {:.1} µs/request.",
+                full.scenario.key,
+                normal.scenario.key,
+                full.chathook.requests_per_sec,
+                normal.chathook.requests_per_sec,
+                full.chathook.p99_ms,
+                normal.chathook.p99_ms,
+                full.chathook.cpu_us_per_request,
+                normal.chathook.cpu_us_per_request
+            );
+        }
+    }
+    for row in rows.iter().filter(|row| row.prefilled > 0) {
+        if let Some(ratio) = growth_ratio(row, rows) {
+            let _ = writeln!(
+                text,
+                "\nGrowth, ({}) after a pre-fill of {} messages: {:.0} req/s, {ratio:.2}x the empty \
+                 store's, p99 {:.2} ms.",
+                row.scenario.key, row.prefilled, row.chathook.requests_per_sec, row.chathook.p99_ms
+            );
+        }
     }
     for row in rows {
         let Some(result) = &row.jetstream else {
@@ -1361,7 +1848,7 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
         );
         let _ = writeln!(
             text,
-            "\nJetStream, ({}): the run's stream held {} callbacks for {} acknowledged ({} in \
+            "\nJetStream, ({}): the runs' streams held {} callbacks for {} acknowledged ({} in \
              flight when wrk stopped), {} went to the spool; {nats_cpu}.",
             row.scenario.key,
             result.held,
@@ -1372,20 +1859,21 @@ fn report(rows: &[Row], duration: u64, connections: u32, pinning: &Pinning, smok
     }
     let floors: Vec<_> = rows
         .iter()
-        .filter_map(|row| Some((row, row.floor.as_ref()?)))
+        .filter_map(|row| Some((row, row.floor?)))
         .collect();
     if !floors.is_empty() {
         let _ = writeln!(
             text,
-            "\nThe store alone, no HTTP (the same callbacks already parsed, from {connections} \
-             tasks on the server's core):\n"
+            "\nThe store alone, no HTTP (the same workload's callbacks already parsed, from {} \
+             tasks on the server's core, on an empty store; median run):\n",
+            bench.connections
         );
         for (row, floor) in &floors {
             let _ = writeln!(
                 text,
                 "- ({}) {:.0} callbacks/s, {:.1} µs CPU each",
                 row.scenario.key,
-                floor.per_sec(duration),
+                floor.per_sec(),
                 floor.cpu_us_per_callback()
             );
         }

@@ -23,7 +23,7 @@ use chathook_core::{
 use serde::Deserialize;
 
 use crate::model::ReadReceiptCallback;
-use crate::store::{Store, StoreError, StoreOptions};
+use crate::store::{Durability, Store, StoreError, StoreOptions};
 
 /// `[handlers.read_receipt]`.
 #[derive(Clone, Debug, Deserialize)]
@@ -49,6 +49,11 @@ pub struct ReadReceiptConfig {
     /// Delete messages not updated for this many days; absent or 0 keeps everything.
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// What an acknowledged callback survives: `full` (the default) a power loss, `normal` a
+    /// crash of chathook but not of the machine (SQLite) or of the database server
+    /// (PostgreSQL).
+    #[serde(default)]
+    pub durability: Durability,
 }
 
 fn default_database_url() -> String {
@@ -171,6 +176,7 @@ pub async fn build(config: ReadReceiptConfig) -> Result<ReadReceiptHandler, BoxE
         busy_timeout: Duration::from_millis(config.busy_timeout_ms),
         max_batch: config.max_batch,
         write_timeout: Duration::from_millis(config.write_timeout_ms),
+        durability: config.durability,
     })
     .await?;
     if let Some(days) = config.retention_days.filter(|days| *days > 0) {

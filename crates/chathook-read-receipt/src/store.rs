@@ -247,6 +247,40 @@ pub struct StoreOptions {
     /// client that vanished mid-transaction does not hold row locks). Both: a writer inside one
     /// write for longer is reported not ready.
     pub write_timeout: Duration,
+    /// What a commit survives.
+    pub durability: Durability,
+}
+
+/// What an acknowledged callback survives: `[handlers.read_receipt] durability`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// A power loss: SQLite syncs its log at every commit (`synchronous = FULL`); PostgreSQL
+    /// keeps its own settings (`synchronous_commit = on` unless the server says otherwise).
+    #[default]
+    Full,
+    /// A crash of chathook, not of the machine: SQLite syncs its log only at checkpoints
+    /// (`synchronous = NORMAL`), so a power loss or kernel crash may lose the last commits;
+    /// PostgreSQL answers a commit before flushing its log (`synchronous_commit = off` for
+    /// chathook's sessions), so a crash of the database server may lose them.
+    Normal,
+}
+
+impl Durability {
+    fn sqlite_synchronous(self) -> SqliteSynchronous {
+        match self {
+            Self::Full => SqliteSynchronous::Full,
+            Self::Normal => SqliteSynchronous::Normal,
+        }
+    }
+
+    /// The value of SQLite's `synchronous` pragma.
+    fn sqlite_pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
 }
 
 /// One message's stored state, as the API returns it.
@@ -407,7 +441,7 @@ impl Store {
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
+                .synchronous(options.durability.sqlite_synchronous())
                 .busy_timeout(options.busy_timeout);
             let path = connect.get_filename().to_owned();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -432,12 +466,14 @@ impl Store {
                 .await
                 .map_err(migration_error)?;
             migrate_sqlite(&migrator, &pool).await?;
-            let connection = open_sqlite_writer(&path, options.busy_timeout)?;
+            let connection = open_sqlite_writer(&path, options.busy_timeout, options.durability)?;
+            let checkpoints = start_checkpointer(&path, options.busy_timeout, options.durability)?;
             let opened = Arc::new(DatabaseFile::opened(path)?);
             file = Some(Arc::clone(&opened));
             let writer = SqliteWriter {
                 connection,
                 file: opened,
+                checkpoints,
             };
             let health = Arc::clone(&health);
             std::thread::Builder::new()
@@ -463,10 +499,13 @@ impl Store {
             // rather than refusing) would otherwise hold its row locks, and wedge every other
             // replica writing the same messages, until TCP gives up hours later.
             let timeout_ms = options.write_timeout.as_millis().max(1);
-            let connect = base.options([
+            let mut connect = base.options([
                 ("statement_timeout", timeout_ms),
                 ("idle_in_transaction_session_timeout", timeout_ms),
             ]);
+            if options.durability == Durability::Normal {
+                connect = connect.options([("synchronous_commit", "off")]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.busy_timeout)
@@ -920,10 +959,12 @@ macro_rules! commit_jobs {
     }};
 }
 
-/// The SQLite writer's connection, and the file it must still be writing to.
+/// The SQLite writer's connection, the file it must still be writing to, and the checkpointer
+/// it tells of each commit.
 struct SqliteWriter {
     connection: rusqlite::Connection,
     file: Arc<DatabaseFile>,
+    checkpoints: std::sync::mpsc::SyncSender<()>,
 }
 
 /// The SQLite writer: a thread of its own with its own connection, so a batch costs one
@@ -964,13 +1005,78 @@ fn sqlite_writer(
 fn open_sqlite_writer(
     path: &Path,
     busy_timeout: Duration,
+    durability: Durability,
 ) -> Result<rusqlite::Connection, StoreError> {
     let connection = rusqlite::Connection::open(path)?;
     connection.busy_timeout(busy_timeout)?;
     // FULL: a commit survives power loss, not only a crash; group commit pays for it. WAL is
     // already on: the pool set it, and it is a property of the database file.
-    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "synchronous", durability.sqlite_pragma())?;
+    // Checkpoints are the checkpointer's: run by the writer, SQLite's automatic checkpoint
+    // copies the WAL into the database and syncs it inside a callback's commit, stalling every
+    // callback waiting behind it.
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+    // A write touches a leaf per group written, of both tables, plus the index of update
+    // times; with thousands of groups the default 2 MiB cache would re-read them from the
+    // file at every commit.
+    connection.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
     Ok(connection)
+}
+
+/// The writer's page cache, in KiB.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
+/// Pages the WAL may hold after a passive checkpoint before the checkpointer makes the writer
+/// wait while it finishes one (a few milliseconds: the passive checkpoint copied the rest).
+/// Under constant load a passive checkpoint rarely catches up with the writer, and only a
+/// WAL checkpointed to its end starts over from its beginning.
+const WAL_RESTART_PAGES: i64 = 8192;
+/// What the WAL file is cut back to once it starts over.
+const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+/// Least time between two checkpoints: each syncs the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Starts the checkpointer: a thread with its own connection that copies committed WAL pages
+/// into the database file while the writer goes on committing, woken by the writer's commits
+/// and ending with it. Returns the writer's end of the wake-up channel.
+fn start_checkpointer(
+    path: &Path,
+    busy_timeout: Duration,
+    durability: Durability,
+) -> Result<std::sync::mpsc::SyncSender<()>, StoreError> {
+    let connection = rusqlite::Connection::open(path)?;
+    connection.busy_timeout(busy_timeout)?;
+    connection.pragma_update(None, "synchronous", durability.sqlite_pragma())?;
+    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("read-receipt-checkpointer".into())
+        .spawn(move || {
+            let mut warned: Option<Instant> = None;
+            while woken.recv().is_ok() {
+                if let Err(error) = checkpoint(&connection) {
+                    // The WAL grows meanwhile, and the next commit tries again.
+                    if warned.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                        tracing::warn!(%error, "read receipt checkpoint failed; will retry");
+                        warned = Some(Instant::now());
+                    }
+                }
+                std::thread::sleep(CHECKPOINT_INTERVAL);
+            }
+        })
+        .map_err(|error| StoreError::WriterStart(Arc::new(error)))?;
+    Ok(wake)
+}
+
+/// A passive checkpoint, which never blocks the writer, then a restarting one if the WAL is
+/// still longer than [`WAL_RESTART_PAGES`].
+fn checkpoint(connection: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let wal_pages: i64 =
+        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
+    if wal_pages > WAL_RESTART_PAGES {
+        connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+    }
+    Ok(())
 }
 
 impl SqliteWriter {
@@ -1011,6 +1117,8 @@ impl SqliteWriter {
         // acknowledged and then lost at the next start.
         self.file.check()?;
         transaction.commit()?;
+        // Full: a checkpoint is already due. Gone: the checkpointer died, and its panic said so.
+        let _ = self.checkpoints.try_send(());
         Ok(())
     }
 
@@ -1058,6 +1166,7 @@ impl SqliteWriter {
         }
         self.file.check()?;
         transaction.commit()?;
+        let _ = self.checkpoints.try_send(());
         Ok(expired.len() as u64)
     }
 }
