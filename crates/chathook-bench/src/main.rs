@@ -30,6 +30,7 @@ use clap::{Parser, Subcommand};
 use sqlx::Connection as _;
 use workload::Workload;
 
+mod instructions;
 mod workload;
 
 // The team plugin of scenario (d), linked like any custom binary's.
@@ -57,6 +58,9 @@ struct Cli {
     /// Where to write the results table [default: crates/chathook-bench/results.md].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Only count instructions per callback under callgrind (also part of a full run).
+    #[arg(long)]
+    instructions: bool,
     /// Run only these scenarios, e.g. `--scenarios a,b` [default: all].
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
@@ -110,6 +114,9 @@ enum Role {
         /// `full` or `normal`.
         #[arg(long, default_value = "full")]
         durability: String,
+        /// Stop after this many callbacks instead of after `secs`.
+        #[arg(long)]
+        count: Option<u64>,
     },
     /// Run chathook with the given arguments (e.g. `serve --config PATH`).
     Chathook {
@@ -129,7 +136,8 @@ fn main() -> ExitCode {
             secs,
             workload,
             durability,
-        }) => store_floor::run(url, connections, secs, &workload, &durability),
+            count,
+        }) => store_floor::run(url, connections, secs, count, &workload, &durability),
         Some(Role::Chathook { args }) => {
             return chathook::main_with_args(std::iter::once("chathook".to_owned()).chain(args));
         }
@@ -217,6 +225,7 @@ mod store_floor {
         url: String,
         connections: u32,
         secs: u64,
+        count: Option<u64>,
         workload: &str,
         durability: &str,
     ) -> anyhow::Result<()> {
@@ -247,12 +256,19 @@ mod store_floor {
                 let callbacks = Arc::clone(&callbacks);
                 writers.spawn(async move {
                     let mut stored = 0u64;
-                    while Instant::now() < deadline {
-                        let callback = callbacks
-                            .lock()
-                            .expect("no panic while generating")
-                            .next_callback()
-                            .expect("a read-receipt workload");
+                    loop {
+                        let callback = {
+                            let mut callbacks =
+                                callbacks.lock().expect("no panic while generating");
+                            let done = match count {
+                                Some(count) => callbacks.made() >= count,
+                                None => Instant::now() >= deadline,
+                            };
+                            if done {
+                                break;
+                            }
+                            callbacks.next_callback().expect("a read-receipt workload")
+                        };
                         store.record(callback).await?;
                         stored += 1;
                     }
@@ -778,6 +794,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         cli.connections,
         bench.pinning.describe()
     );
+    if cli.instructions {
+        let table = instructions::run(&bench.exe, bench.work.path())?;
+        println!("\n{table}");
+        return Ok(());
+    }
     let scenarios = scenarios(cli);
     let mut rows = Vec::new();
     for scenario in scenarios
@@ -795,7 +816,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         }
     }
 
-    let report = report(&rows, &bench, cli.smoke);
+    // A full run also counts instructions, the figure that does not move with the load.
+    let mut report = report(&rows, &bench, cli.smoke);
+    if !cli.smoke && cli.scenarios.is_empty() {
+        println!("instructions per callback, under callgrind");
+        let table = instructions::run(&bench.exe, bench.work.path())?;
+        let _ = write!(
+            report,
+            "\nInstructions per callback, counted by callgrind (one callback at a time; \
+             `crates/chathook-bench/instructions.sh`):\n\n{table}"
+        );
+    }
     println!("\n{report}");
     if !cli.smoke {
         let out = cli
@@ -1375,7 +1406,12 @@ struct Server {
 }
 
 impl Server {
-    fn start(mut command: Command, port: u16) -> anyhow::Result<Self> {
+    fn start(command: Command, port: u16) -> anyhow::Result<Self> {
+        Self::start_within(command, port, Duration::from_secs(30))
+    }
+
+    /// Starts a server that may take up to `limit` to listen (under valgrind, say).
+    fn start_within(mut command: Command, port: u16, limit: Duration) -> anyhow::Result<Self> {
         // Logs go where a production deployment's would not slow it: nowhere. Formatting them
         // still costs, and is measured.
         let child = command
@@ -1384,14 +1420,15 @@ impl Server {
             .spawn()
             .context("cannot start a server")?;
         let mut server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + limit;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = server.child.try_wait()? {
                 bail!("server exited during start-up: {status}");
             }
             ensure!(
                 Instant::now() < deadline,
-                "server did not listen on {port} within 30 s"
+                "server did not listen on {port} within {} s",
+                limit.as_secs()
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -113,6 +113,8 @@ pub struct Callbacks {
     app: i64,
     first_seq: i64,
     random: fastrand::Rng,
+    /// Callbacks made so far, redeliveries included.
+    made: u64,
     /// Per group, the next MsgSeq.
     next_seq: BTreeMap<u32, i64>,
     recent: Vec<BTreeMap<MessageKey, ReceiptState>>,
@@ -131,10 +133,42 @@ impl Callbacks {
                 _ => first_seq,
             },
             random: fastrand::Rng::with_seed(7),
+            made: 0,
             next_seq: BTreeMap::new(),
             recent: Vec::new(),
             new_made: 0,
         }
+    }
+
+    /// The next callback as Chat would send it.
+    pub fn next_body(&mut self) -> String {
+        let callback = self.next_callback().expect("a read-receipt workload");
+        let group = callback.keys().next().map(|key| key.group_id.clone());
+        let receipts: Vec<serde_json::Value> = callback
+            .iter()
+            .map(|(key, state)| {
+                serde_json::json!({
+                    "MsgSeq": key.msg_seq,
+                    "ReadNum": state.read_num,
+                    "UnreadNum": state.unread_num,
+                    "ReadReceiptMembers": state.readers.iter()
+                        .map(|reader| serde_json::json!({ "Member_Account": reader }))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let time = callback
+            .values()
+            .next()
+            .and_then(|state| state.last_event_time_ms);
+        serde_json::json!({
+            "CallbackCommand": "Group.CallbackAfterReadReceipt",
+            "GroupId": group,
+            "Type": "Public",
+            "GroupMsgReceiptList": receipts,
+            "EventTime": time,
+        })
+        .to_string()
     }
 
     /// New callbacks made so far; the rest were redeliveries.
@@ -142,8 +176,14 @@ impl Callbacks {
         self.new_made
     }
 
+    /// Callbacks made so far, redeliveries included.
+    pub fn made(&self) -> u64 {
+        self.made
+    }
+
     /// The next callback; `None` for a workload that is not read receipts.
     pub fn next_callback(&mut self) -> Option<BTreeMap<MessageKey, ReceiptState>> {
+        self.made += 1;
         let (group, seq, readers) = match self.workload {
             Workload::SingleGroup => {
                 self.new_made += 1;

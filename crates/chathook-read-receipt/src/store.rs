@@ -467,13 +467,14 @@ impl Store {
                 .map_err(migration_error)?;
             migrate_sqlite(&migrator, &pool).await?;
             let connection = open_sqlite_writer(&path, options.busy_timeout, options.durability)?;
-            let checkpoints = start_checkpointer(&path, options.busy_timeout, options.durability)?;
+            let checkpointer =
+                Checkpointer::start(&path, options.busy_timeout, options.durability)?;
             let opened = Arc::new(DatabaseFile::opened(path)?);
             file = Some(Arc::clone(&opened));
             let writer = SqliteWriter {
                 connection,
                 file: opened,
-                checkpoints,
+                checkpointer,
             };
             let health = Arc::clone(&health);
             std::thread::Builder::new()
@@ -964,7 +965,7 @@ macro_rules! commit_jobs {
 struct SqliteWriter {
     connection: rusqlite::Connection,
     file: Arc<DatabaseFile>,
-    checkpoints: std::sync::mpsc::SyncSender<()>,
+    checkpointer: Checkpointer,
 }
 
 /// The SQLite writer: a thread of its own with its own connection, so a batch costs one
@@ -987,6 +988,10 @@ fn sqlite_writer(
         let other = split(&mut taken, &mut jobs);
         if !jobs.is_empty() {
             commit_jobs!(&health, &mut jobs, |states| writer.write(states));
+        }
+        {
+            let _writing = health.writing();
+            writer.checkpointer.restart_if_due(&writer.connection);
         }
         if !other.probes.is_empty() {
             let probed = {
@@ -1026,57 +1031,86 @@ fn open_sqlite_writer(
 
 /// The writer's page cache, in KiB.
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
-/// Pages the WAL may hold after a passive checkpoint before the checkpointer makes the writer
-/// wait while it finishes one (a few milliseconds: the passive checkpoint copied the rest).
-/// Under constant load a passive checkpoint rarely catches up with the writer, and only a
-/// WAL checkpointed to its end starts over from its beginning.
+/// Pages the WAL may still hold after a passive checkpoint before the writer finishes one
+/// itself between two batches (milliseconds: the passive checkpoint copied the rest). Under
+/// constant load a passive checkpoint rarely catches up with the writer, and only a WAL
+/// checkpointed to its end starts over from its beginning.
 const WAL_RESTART_PAGES: i64 = 8192;
 /// What the WAL file is cut back to once it starts over.
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// Least time between two checkpoints: each syncs the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Starts the checkpointer: a thread with its own connection that copies committed WAL pages
-/// into the database file while the writer goes on committing, woken by the writer's commits
-/// and ending with it. Returns the writer's end of the wake-up channel.
-fn start_checkpointer(
-    path: &Path,
-    busy_timeout: Duration,
-    durability: Durability,
-) -> Result<std::sync::mpsc::SyncSender<()>, StoreError> {
-    let connection = rusqlite::Connection::open(path)?;
-    connection.busy_timeout(busy_timeout)?;
-    connection.pragma_update(None, "synchronous", durability.sqlite_pragma())?;
-    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
-    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
-    std::thread::Builder::new()
-        .name("read-receipt-checkpointer".into())
-        .spawn(move || {
-            let mut warned: Option<Instant> = None;
-            while woken.recv().is_ok() {
-                if let Err(error) = checkpoint(&connection) {
-                    // The WAL grows meanwhile, and the next commit tries again.
-                    if warned.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
-                        tracing::warn!(%error, "read receipt checkpoint failed; will retry");
-                        warned = Some(Instant::now());
-                    }
-                }
-                std::thread::sleep(CHECKPOINT_INTERVAL);
-            }
-        })
-        .map_err(|error| StoreError::WriterStart(Arc::new(error)))?;
-    Ok(wake)
+/// The writer's side of the checkpointer.
+struct Checkpointer {
+    /// Wakes it after a commit; full when a checkpoint is already due.
+    wake: std::sync::mpsc::SyncSender<()>,
+    /// Set when the WAL stays longer than [`WAL_RESTART_PAGES`]: the writer then finishes a
+    /// checkpoint itself. Not the checkpointer: a restart it made would look to the writer
+    /// like another process's write and cost the writer its whole page cache.
+    restart_due: Arc<AtomicBool>,
 }
 
-/// A passive checkpoint, which never blocks the writer, then a restarting one if the WAL is
-/// still longer than [`WAL_RESTART_PAGES`].
-fn checkpoint(connection: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let wal_pages: i64 =
-        connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?;
-    if wal_pages > WAL_RESTART_PAGES {
-        connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
+impl Checkpointer {
+    /// Starts a thread with its own connection that copies committed WAL pages into the
+    /// database file while the writer goes on committing, woken by the writer's commits and
+    /// ending with the writer.
+    fn start(
+        path: &Path,
+        busy_timeout: Duration,
+        durability: Durability,
+    ) -> Result<Self, StoreError> {
+        let connection = rusqlite::Connection::open(path)?;
+        connection.busy_timeout(busy_timeout)?;
+        connection.pragma_update(None, "synchronous", durability.sqlite_pragma())?;
+        connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let restart_due = Arc::new(AtomicBool::new(false));
+        let long_wal = Arc::clone(&restart_due);
+        std::thread::Builder::new()
+            .name("read-receipt-checkpointer".into())
+            .spawn(move || {
+                let mut warned: Option<Instant> = None;
+                while woken.recv().is_ok() {
+                    // A passive checkpoint never blocks the writer.
+                    match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                        row.get::<_, i64>(1)
+                    }) {
+                        Ok(wal_pages) if wal_pages > WAL_RESTART_PAGES => {
+                            long_wal.store(true, Ordering::Relaxed);
+                        }
+                        Ok(_) => {}
+                        // The WAL grows meanwhile, and the next commit tries again.
+                        Err(error) => {
+                            if warned.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                                tracing::warn!(%error, "read receipt checkpoint failed; will retry");
+                                warned = Some(Instant::now());
+                            }
+                        }
+                    }
+                    std::thread::sleep(CHECKPOINT_INTERVAL);
+                }
+            })
+            .map_err(|error| StoreError::WriterStart(Arc::new(error)))?;
+        Ok(Self { wake, restart_due })
     }
-    Ok(())
+
+    /// After a commit.
+    fn committed(&self) {
+        // Full: a checkpoint is already due. Gone: the checkpointer died, and said so.
+        let _ = self.wake.try_send(());
+    }
+
+    /// Between two batches: if the WAL stayed too long, checkpoint it to its end so that the
+    /// next write starts it over.
+    fn restart_if_due(&self, connection: &rusqlite::Connection) {
+        if self.restart_due.swap(false, Ordering::Relaxed)
+            && let Err(error) =
+                connection.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
+        {
+            tracing::warn!(%error, "read receipt checkpoint failed; will retry");
+        }
+    }
 }
 
 impl SqliteWriter {
@@ -1117,8 +1151,7 @@ impl SqliteWriter {
         // acknowledged and then lost at the next start.
         self.file.check()?;
         transaction.commit()?;
-        // Full: a checkpoint is already due. Gone: the checkpointer died, and its panic said so.
-        let _ = self.checkpoints.try_send(());
+        self.checkpointer.committed();
         Ok(())
     }
 
@@ -1166,7 +1199,7 @@ impl SqliteWriter {
         }
         self.file.check()?;
         transaction.commit()?;
-        let _ = self.checkpoints.try_send(());
+        self.checkpointer.committed();
         Ok(expired.len() as u64)
     }
 }
