@@ -15,6 +15,7 @@ mod nats_consumer;
 mod operations;
 mod protocol_audit;
 mod read_receipt;
+mod read_receipt_durability;
 mod read_receipt_faults;
 mod read_receipt_poison;
 mod read_receipt_store;

@@ -268,6 +268,19 @@ fn bad_store_settings_fail_check_config_and_serve_alike_and_never_print_a_passwo
         assert_eq!(error_line(&check_text), error_line(&serve_text), "{extra}");
     }
 
+    // A durability that does not exist names the ones that do.
+    let config = binary_config("sqlite://data/receipts.db", "durability = \"fast\"");
+    let (checked, text) = run_binary(&config, &["check-config"]);
+    assert!(!checked, "{text}");
+    let line = error_line(&text);
+    assert!(
+        line.contains("durability")
+            && line.contains("fast")
+            && line.contains("full")
+            && line.contains("normal"),
+        "{text}"
+    );
+
     let config = binary_config("mysql://u:s3cret@h/db", "");
     for verb in ["check-config", "serve"] {
         let (ok, text) = run_binary(&config, &[verb]);
