@@ -13,6 +13,17 @@
 //! holds every acknowledged callback, that the spool was never used, and notes the NATS
 //! server's own CPU time per callback (NATS is not pinned).
 //!
+//! The read-receipt scenarios beyond (b) and (c) follow a real app's traffic (see
+//! [`workload`]): (g) and (h) many groups with redeliveries on SQLite and PostgreSQL for
+//! `--soak-secs` (5 minutes), judged on p99, the slowest request and CPU against the floor;
+//! (i) and (j) the same mix at an empty store and again after pre-filling millions of
+//! messages, judged on throughput against the empty store; (k), (l) and (m) repeat (b), (g)
+//! and (h) with `durability = "normal"`. Every read-receipt scenario also drives the store
+//! alone on the same workload (the floor), and its CPU per callback plus the baseline's is
+//! the least chathook could spend. Each scenario runs `--runs` times (3) and the report gives
+//! medians. A full run ends with [`instructions`]: instructions per callback under callgrind,
+//! a figure the machine's load does not move.
+//!
 //! `cargo run --release -p chathook-bench` runs it; `-- --smoke` is the short CI mode, which
 //! checks that every request was answered 200 and the zero-loss counts, and asserts no speed.
 //! The same binary also serves as the baseline and as chathook (stock plugins plus
