@@ -90,7 +90,10 @@ fn an_all_digit_token_from_the_environment_must_be_quoted() {
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("a secret must be a string"), "{stderr}");
-    assert!(stderr.contains("APPS.PROD.TOKENS"), "{stderr}");
+    assert!(
+        stderr.contains("CHATHOOK_APPS__PROD__TOKENS: a secret must be a string"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("123456"), "{stderr}");
 }
 
@@ -782,8 +785,12 @@ fn a_typo_under_a_known_section_is_still_refused() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("unknown field"), "{stderr}");
-    assert!(stderr.contains("LISTEN_ADR"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "CHATHOOK_SERVER__LISTEN_ADR: unknown key; did you mean CHATHOOK_SERVER__LISTEN_ADDR?"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

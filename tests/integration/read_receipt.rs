@@ -280,11 +280,12 @@ async fn hundreds_of_concurrent_callbacks_are_all_stored_in_sqlite() {
 
 #[tokio::test]
 async fn hundreds_of_concurrent_callbacks_are_all_stored_in_postgres() {
+    let schema = fresh_postgres_schema().await;
     let mut config = base_config();
     enable(
         &mut config,
         "read_receipt",
-        json!({ "database_url": fresh_postgres_url().await }),
+        json!({ "database_url": schema.url }),
     );
     let server = TestServer::start(config).await;
     hundreds_of_concurrent_callbacks_are_all_stored(server, "@TGS#busy").await;

@@ -123,5 +123,6 @@ async fn sqlite_normal_keeps_every_acknowledged_callback_through_sigkill() {
 
 #[tokio::test]
 async fn postgres_normal_keeps_every_acknowledged_callback_through_sigkill() {
-    acknowledged_callbacks_survive_sigkill(&fresh_postgres_url().await, "normal").await;
+    let schema = fresh_postgres_schema().await;
+    acknowledged_callbacks_survive_sigkill(&schema.url, "normal").await;
 }

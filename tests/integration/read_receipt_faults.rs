@@ -73,7 +73,8 @@ async fn postgres_replica(url: &str, settings: Value) -> TestServer {
 
 #[tokio::test]
 async fn a_blackholed_postgres_fails_callbacks_fast_releases_its_locks_and_recovers() {
-    let direct = fresh_postgres_url().await;
+    let schema = fresh_postgres_schema().await;
+    let direct = schema.url.clone();
     let proxy = FaultProxy::start(host_of(&direct).await).await;
     // Replica A reaches PostgreSQL through the proxy, replica B directly; one schema.
     let a = postgres_replica(

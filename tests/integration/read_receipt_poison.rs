@@ -160,7 +160,8 @@ async fn poison_callbacks_fail_alone_over_http_on_sqlite() {
 
 #[tokio::test]
 async fn poison_callbacks_fail_alone_over_http_on_postgres() {
-    let url = fresh_postgres_url().await;
+    let schema = fresh_postgres_schema().await;
+    let url = schema.url.clone();
     let mut config = base_config();
     enable(&mut config, "read_receipt", json!({ "database_url": url }));
     let server = TestServer::start(config).await;
@@ -184,8 +185,9 @@ async fn poison_callbacks_fail_alone_over_http_on_postgres() {
 #[tokio::test]
 async fn a_nul_byte_recorded_directly_fails_alone_on_postgres() {
     // Below the handler: the store itself must isolate what the database refuses.
+    let schema = fresh_postgres_schema().await;
     let store = Store::open(&StoreOptions {
-        database_url: fresh_postgres_url().await,
+        database_url: schema.url.clone(),
         max_connections: 4,
         busy_timeout: Duration::from_secs(2),
         max_batch: 64,

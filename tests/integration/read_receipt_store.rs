@@ -177,7 +177,8 @@ async fn the_store_suite_passes_on_sqlite() {
 
 #[tokio::test]
 async fn the_store_suite_passes_on_postgres() {
-    suite(fresh_postgres_url().await).await;
+    let schema = fresh_postgres_schema().await;
+    suite(schema.url.clone()).await;
 }
 
 #[tokio::test]
@@ -412,7 +413,8 @@ async fn a_purge_backlog_is_deleted_in_small_transactions_on_sqlite() {
 
 #[tokio::test]
 async fn a_purge_backlog_is_deleted_in_small_transactions_on_postgres() {
-    purge_in_batches(fresh_postgres_url().await).await;
+    let schema = fresh_postgres_schema().await;
+    purge_in_batches(schema.url.clone()).await;
 }
 
 #[tokio::test]

@@ -169,15 +169,21 @@ fn unknown_keys_anywhere_in_the_file_are_refused_with_their_path() {
     let figment = Figment::new().merge(Toml::string("[server]\nlisten_adress = \"127.0.0.1:1\"\n"));
     let error = Config::from_figment(&figment).unwrap_err().to_string();
     assert!(
-        error.contains("unknown field: found `listen_adress`"),
+        error.contains("server.listen_adress: unknown key; did you mean server.listen_addr?"),
         "{error}"
     );
-    assert!(error.contains("server.listen_adress"), "{error}");
+    // The key as written: no figment profile, no doubled quoting.
+    assert!(
+        !error.contains("default.") && !error.contains('`'),
+        "{error}"
+    );
 
     let figment = Figment::new().merge(Toml::string("[dispatch]\nunrouted = \"drop\"\n"));
     let error = Config::from_figment(&figment).unwrap_err().to_string();
-    assert!(error.contains("unknown variant: found `drop`"), "{error}");
-    assert!(error.contains("dispatch.unrouted"), "{error}");
+    assert!(
+        error.contains("dispatch.unrouted: unknown value \"drop\"; expected one of "),
+        "{error}"
+    );
 }
 
 #[test]

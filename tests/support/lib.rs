@@ -240,13 +240,21 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-/// A database URL for a schema of its own on the test PostgreSQL server, so concurrent tests
-/// (and purges) never see each other's rows.
-pub async fn fresh_postgres_url() -> String {
+/// A schema of its own on the test PostgreSQL server, so concurrent tests (and purges) never
+/// see each other's rows. Dropped with everything in it when this is dropped, even by a
+/// failing test, so test runs leave nothing behind in the shared database.
+pub struct PostgresSchema {
+    /// The database URL, with the schema as its search path.
+    pub url: String,
+    name: String,
+}
+
+/// A new [`PostgresSchema`].
+pub async fn fresh_postgres_schema() -> PostgresSchema {
     use sqlx::Connection as _;
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let base = postgres_url();
-    let schema = format!(
+    let name = format!(
         "chathook_test_{}_{}_{}",
         std::process::id(),
         now(),
@@ -255,12 +263,44 @@ pub async fn fresh_postgres_url() -> String {
     let mut connection = sqlx::PgConnection::connect(&base)
         .await
         .unwrap_or_else(|error| panic!("PostgreSQL at {base} (set TEST_POSTGRES_URL): {error}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+    sqlx::query(&format!("CREATE SCHEMA {name}"))
         .execute(&mut connection)
         .await
         .expect("create test schema");
     let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+    PostgresSchema {
+        url: format!("{base}{separator}options=-c%20search_path%3D{name}"),
+        name,
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        use sqlx::Connection as _;
+        let name = std::mem::take(&mut self.name);
+        // On a thread of its own: this may run inside a test's runtime, which cannot block.
+        let dropped = std::thread::spawn(move || {
+            block_on_new_runtime(async move {
+                let mut connection = sqlx::PgConnection::connect(&postgres_url()).await?;
+                sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .execute(&mut connection)
+                    .await?;
+                Ok::<_, sqlx::Error>(())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop a test schema: {error}");
+        }
+    }
+}
+
+fn block_on_new_runtime<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
 }
 
 /// A second connection that holds SQLite's write lock on `url` until it is dropped, as another

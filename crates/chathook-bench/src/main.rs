@@ -754,6 +754,10 @@ struct Row<'a> {
     jetstream: Option<JetStreamResult>,
 }
 
+/// MsgSeqs one run may use in each group: far more than a run writes (about 2 per group per
+/// 1000 callbacks).
+const RUN_SEQ_SPAN: i64 = 10_000_000;
+
 /// What one run of the bench needs, and the problems found so far.
 struct Bench {
     pinning: Pinning,
@@ -900,8 +904,7 @@ impl Bench {
         prefill: u64,
         runs: usize,
     ) -> anyhow::Result<Row<'a>> {
-        let first_seq = workload::prefilled_per_group(prefill, self.groups);
-        let script = lua_script(scenario, self.work.path(), first_seq)?;
+        let prefilled_per_group = workload::prefilled_per_group(prefill, self.groups);
         let shared = match (scenario.database, prefill) {
             (Some(kind), 1..) => Some(self.prefilled_store(kind, scenario.key, prefill)?),
             _ => None,
@@ -917,6 +920,10 @@ impl Bench {
             scenario.handled_by.iter().map(|&name| (name, 0)).collect();
         let mut jetstream: Option<JetStreamResult> = None;
         for run in 1..=runs {
+            // Runs sharing a store each write MsgSeqs of their own, above the pre-fill and
+            // above the runs before: the same sequence again would be all merges.
+            let first_seq = prefilled_per_group + (run as i64 - 1) * RUN_SEQ_SPAN;
+            let script = lua_script(scenario, self.work.path(), first_seq)?;
             let baseline = self.baseline(scenario, &script)?;
             let database = match (&shared, scenario.database) {
                 (Some(url), _) => Some(url.clone()),

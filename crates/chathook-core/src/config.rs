@@ -44,6 +44,15 @@ impl ConfigFile {
     pub fn from_option(path: Option<PathBuf>) -> Self {
         path.map_or(Self::Default, Self::Named)
     }
+
+    /// The file [`Config::load`] reads: the named one, or [`DEFAULT_CONFIG_PATH`] if it
+    /// exists; `None` when the embedded defaults and the environment are all there is.
+    pub fn resolved(&self) -> Option<&Path> {
+        match self {
+            ConfigFile::Named(path) => Some(path.as_path()),
+            ConfigFile::Default => Some(Path::new(DEFAULT_CONFIG_PATH)).filter(|p| p.is_file()),
+        }
+    }
 }
 
 /// Everything chathook reads from its config file and environment.
@@ -331,13 +340,12 @@ impl std::fmt::Debug for HandlerTable {
 impl Config {
     /// The figment that [`Config::load`] extracts: defaults, then the file, then `CHATHOOK_*`.
     pub fn figment(file: &ConfigFile) -> Result<Figment, StartupError> {
-        let path = match file {
-            ConfigFile::Named(path) if !path.is_file() => {
-                return Err(StartupError::ConfigFileMissing(path.clone()));
-            }
-            ConfigFile::Named(path) => Some(path.as_path()),
-            ConfigFile::Default => Some(Path::new(DEFAULT_CONFIG_PATH)).filter(|p| p.is_file()),
-        };
+        if let ConfigFile::Named(path) = file
+            && !path.is_file()
+        {
+            return Err(StartupError::ConfigFileMissing(path.clone()));
+        }
+        let path = file.resolved();
         let mut figment = Figment::new();
         if let Some(path) = path {
             figment = figment.merge(Toml::file_exact(path));
@@ -366,6 +374,22 @@ impl Config {
     /// Loads and validates the config.
     pub fn load(file: &ConfigFile) -> Result<Self, StartupError> {
         Self::from_figment(&Self::figment(file)?)
+    }
+
+    /// Where the value at `path` (`["server", "listen_addr"]`) of `figment` came from, for
+    /// `check-config`: `file PATH`, `environment CHATHOOK_...`, or `default`.
+    pub fn value_source(figment: &Figment, path: &[String]) -> String {
+        match figment.find_metadata(&path.join(".")) {
+            Some(metadata) if metadata.name.contains("environment") => {
+                let upper: Vec<String> = path.iter().map(|key| key.to_ascii_uppercase()).collect();
+                format!("environment {ENV_PREFIX}{}", upper.join("__"))
+            }
+            Some(metadata) => match metadata.source.as_ref().and_then(|s| s.file_path()) {
+                Some(file) => format!("file {}", file.display()),
+                None => metadata.name.to_string(),
+            },
+            None => "default".into(),
+        }
     }
 
     /// Extracts and validates a config from any figment (tests build theirs in code).

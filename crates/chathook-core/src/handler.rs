@@ -332,6 +332,7 @@ pub struct HandlerRegistration {
     module: &'static str,
     check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
     build: fn(&'static str, HandlerSettings) -> BuildFuture,
+    effective: fn(&HandlerSettings) -> Option<Value>,
 }
 
 inventory::collect!(HandlerRegistration);
@@ -355,6 +356,7 @@ impl HandlerRegistration {
         module: &'static str,
         check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
         build: fn(&'static str, HandlerSettings) -> BuildFuture,
+        effective: fn(&HandlerSettings) -> Option<Value>,
     ) -> Self {
         Self {
             name,
@@ -363,6 +365,7 @@ impl HandlerRegistration {
             module,
             check,
             build,
+            effective,
         }
     }
 
@@ -392,6 +395,12 @@ impl HandlerRegistration {
         (self.check)(self.name, settings)
     }
 
+    /// Every setting as the handler will see it, its defaults included, for `check-config`;
+    /// `None` if the settings do not parse or its config type is not `Serialize`.
+    pub fn effective_settings(&self, settings: &HandlerSettings) -> Option<Value> {
+        (self.effective)(settings)
+    }
+
     /// Builds the handler from its settings.
     pub async fn build(&self, settings: HandlerSettings) -> Result<Arc<dyn Handler>, StartupError> {
         (self.build)(self.name, settings).await
@@ -416,7 +425,7 @@ pub fn linked_handlers() -> Vec<&'static HandlerRegistration> {
 }
 
 /// Settings for a handler that takes none: any key in its table is refused.
-#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoSettings {}
 
@@ -475,6 +484,33 @@ pub fn __check<C: DeserializeOwned>(
 ) -> Result<(), StartupError> {
     parse_and_validate::<C>(handler, settings.clone(), validate).map(drop)
 }
+
+/// `check-config`'s view of a config type: its settings with their defaults filled in, when
+/// the type can say so (it implements `Serialize`), found by autoref specialization in
+/// [`register_handler!`] so that a plugin need not implement anything for it.
+#[doc(hidden)]
+pub struct __Effective<C>(pub std::marker::PhantomData<C>);
+
+#[doc(hidden)]
+pub trait __ViaSerialize {
+    fn __effective(&self, settings: &HandlerSettings) -> Option<Value>;
+}
+
+impl<C: DeserializeOwned + serde::Serialize> __ViaSerialize for __Effective<C> {
+    fn __effective(&self, settings: &HandlerSettings) -> Option<Value> {
+        let config: C = serde_json::from_value(Value::Object(settings.clone())).ok()?;
+        serde_json::to_value(config).ok()
+    }
+}
+
+#[doc(hidden)]
+pub trait __ViaNothing {
+    fn __effective(&self, _settings: &HandlerSettings) -> Option<Value> {
+        None
+    }
+}
+
+impl<C> __ViaNothing for &__Effective<C> {}
 
 #[doc(hidden)]
 pub fn __build<C, H, E, Fut>(
@@ -610,6 +646,12 @@ macro_rules! __register_handler {
                         $crate::__validate!($($validate)?),
                         $build,
                     )
+                },
+                |settings| {
+                    #[allow(unused_imports)]
+                    use $crate::handler::{__ViaNothing as _, __ViaSerialize as _};
+                    (&$crate::handler::__Effective::<$config>(::core::marker::PhantomData))
+                        .__effective(settings)
                 },
             )
         }

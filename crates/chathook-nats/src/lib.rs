@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use chathook_core::{BoxError, Callback, Handler, HandlerError, Reply, async_trait};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use crate::forwarder::{ForwardError, Forwarder, StreamProblem, StreamSettings};
@@ -29,7 +29,9 @@ pub use crate::message::{
 pub use crate::spool::{Bounds, Spool, SpoolError, SpoolStats};
 
 /// `[handlers.nats]`, besides the platform's `enabled`, `commands` and `decides`.
-#[derive(Clone, Deserialize)]
+/// `Serialize` so that `check-config` shows every setting with its default (credentials
+/// redacted there).
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
     /// NATS server URLs; the client fails over between them.
@@ -105,7 +107,7 @@ pub struct NatsConfig {
 }
 
 /// What start-up does about the stream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamSetup {
     /// Create it if missing.
@@ -116,7 +118,7 @@ pub enum StreamSetup {
 }
 
 /// What happens to a callback larger than the server's `max_payload`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Oversized {
     /// Answer 500: the event is not acknowledged.

@@ -20,13 +20,14 @@ use std::time::Duration;
 use chathook_core::{
     BoxError, Callback, Handler, HandlerError, Reply, async_trait, register_handler,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::ReadReceiptCallback;
 use crate::store::{Durability, Store, StoreError, StoreOptions};
 
-/// `[handlers.read_receipt]`.
-#[derive(Clone, Debug, Deserialize)]
+/// `[handlers.read_receipt]`. `Serialize` so that `check-config` shows every setting with its
+/// default.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadReceiptConfig {
     /// `sqlite://PATH` (created on first run) or `postgres://USER@HOST/DATABASE`.

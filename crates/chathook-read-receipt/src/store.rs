@@ -109,6 +109,9 @@ pub enum StoreError {
         #[source]
         source: Arc<std::io::Error>,
     },
+    /// PostgreSQL could not be reached or refused chathook: which server, and what to check.
+    #[error("{0}")]
+    Connect(String),
     /// The SQLite writer's connection failed.
     #[error("read receipt store: {0}")]
     Sqlite(#[source] Arc<rusqlite::Error>),
@@ -487,9 +490,25 @@ impl Store {
             // Migrations on a connection of their own, without the write timeouts below: a
             // migration may rightly run longer than any callback's write.
             let mut connection =
-                tokio::time::timeout(options.busy_timeout, PgConnection::connect_with(&base))
+                match tokio::time::timeout(options.busy_timeout, PgConnection::connect_with(&base))
                     .await
-                    .map_err(|_| StoreError::Database(Arc::new(sqlx::Error::PoolTimedOut)))??;
+                {
+                    Ok(Ok(connection)) => connection,
+                    Ok(Err(error)) => {
+                        return Err(StoreError::Connect(postgres_connect_problem(
+                            &base,
+                            Some(&error),
+                            options.busy_timeout,
+                        )));
+                    }
+                    Err(_) => {
+                        return Err(StoreError::Connect(postgres_connect_problem(
+                            &base,
+                            None,
+                            options.busy_timeout,
+                        )));
+                    }
+                };
             MIGRATIONS
                 .run_direct(&mut connection)
                 .await
@@ -736,6 +755,52 @@ impl Store {
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Why the PostgreSQL server of `options` could not be reached (`error`, or no answer within
+/// `timeout`), in words an operator can act on: which host, and whether it refused, did not
+/// answer, or rejected the user, the password or the database.
+fn postgres_connect_problem(
+    options: &PgConnectOptions,
+    error: Option<&sqlx::Error>,
+    timeout: Duration,
+) -> String {
+    let server = format!(
+        "PostgreSQL at {}:{}",
+        options.get_host(),
+        options.get_port()
+    );
+    let user = options.get_username();
+    let Some(error) = error else {
+        return format!(
+            "{server} did not answer within busy_timeout_ms ({} ms): check the host, the port \
+             and any firewall between",
+            timeout.as_millis()
+        );
+    };
+    match error {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("{server} refused the connection: is PostgreSQL running there, on that port?")
+        }
+        sqlx::Error::Io(io) => format!("cannot reach {server}: {io}"),
+        sqlx::Error::Tls(tls) => format!("TLS with {server} failed: {tls}"),
+        sqlx::Error::Database(database) => match database.code().as_deref() {
+            Some("28P01") => {
+                format!("{server} rejected the password of user {user:?}: check database_url")
+            }
+            Some("28000") => format!(
+                "{server} rejected user {user:?} ({}): check the user in database_url and \
+                 the server's pg_hba.conf",
+                database.message()
+            ),
+            Some("3D000") => format!(
+                "{server} has no database {:?}: create it, or fix database_url",
+                options.get_database().unwrap_or(user)
+            ),
+            _ => format!("{server} refused chathook: {}", database.message()),
+        },
+        other => format!("{server}: {other}"),
+    }
 }
 
 /// `error` and its causes on one line.

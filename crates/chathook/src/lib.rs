@@ -150,10 +150,25 @@ where
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", error_report(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `error` and its causes on one line, each cause once: many errors already show their
+/// cause in their own words, and printing the chain again would say it twice or more.
+pub fn error_report(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.is_empty() {
+            text = cause;
+        } else if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 /// Runs one parsed command line.
@@ -174,10 +189,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_ignored_env_vars();
             print_warnings(&Plan::new(&config)?);
             log_filter(&config.log)?;
-            let text = toml::to_string_pretty(&config.redacted())
-                .context("cannot print the config as TOML")?;
-            print!("{text}");
-            eprintln!("config is valid");
+            print!("{}", annotated_config(&config, &file)?);
+            match file.resolved() {
+                Some(path) => eprintln!("config is valid (file {})", path.display()),
+                None => eprintln!(
+                    "config is valid, but no config file was found ({} does not exist, and \
+                     neither --config nor {CONFIG_PATH_ENV} names one): the values above are \
+                     the embedded defaults and CHATHOOK_* environment variables only",
+                    chathook_core::config::DEFAULT_CONFIG_PATH
+                ),
+            }
             Ok(())
         }
         Command::Send {
@@ -260,6 +281,7 @@ fn print_warnings(plan: &Plan) {
 async fn serve(file: &ConfigFile) -> anyhow::Result<()> {
     let config = Config::load(file)?;
     init_logging(&config.log)?;
+    log_startup(file, &config);
     if let Some(warning) = ignored_env_vars_warning() {
         tracing::warn!("{warning}");
     }
@@ -272,6 +294,124 @@ async fn serve(file: &ConfigFile) -> anyhow::Result<()> {
         .map_err(|source| chathook_core::StartupError::Bind { addr, source })?;
     service.serve(listener, shutdown).await?;
     Ok(())
+}
+
+/// The effective config as TOML, secrets redacted, each value followed by where it came
+/// from: `# file PATH`, `# environment CHATHOOK_...` or `# default`.
+fn annotated_config(config: &Config, file: &ConfigFile) -> anyhow::Result<String> {
+    let figment = Config::figment(file)?;
+    // Each enabled handler's settings as it will see them, its defaults included, where its
+    // config type can say (it implements Serialize); unset options are left out.
+    let mut shown = config.clone();
+    for (name, table) in shown.handlers.iter_mut().filter(|(_, table)| table.enabled) {
+        let registration = chathook_core::linked_handlers()
+            .into_iter()
+            .find(|registration| registration.name() == name);
+        if let Some(serde_json::Value::Object(mut effective)) =
+            registration.and_then(|registration| registration.effective_settings(&table.settings))
+        {
+            effective.retain(|_, value| !value.is_null());
+            table.settings = effective;
+        }
+    }
+    let text = toml::to_string(&shown.redacted()).context("cannot print the config as TOML")?;
+    let key_path = |key: &str| -> Vec<String> {
+        key.split('.')
+            .map(|part| part.trim().trim_matches('"').to_owned())
+            .collect()
+    };
+    let mut table: Vec<String> = Vec::new();
+    let mut annotated = String::new();
+    for line in text.lines() {
+        if let Some(header) = line
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            table = key_path(header);
+            annotated.push_str(line);
+        } else if let Some((key, _)) = line.split_once(" = ") {
+            let mut path = table.clone();
+            path.extend(key_path(key));
+            annotated.push_str(&format!(
+                "{line}  # {}",
+                Config::value_source(&figment, &path)
+            ));
+        } else {
+            annotated.push_str(line);
+        }
+        annotated.push('\n');
+    }
+    Ok(annotated)
+}
+
+/// Tokens of the shipped config start with this; no real token does.
+const PLACEHOLDER_TOKEN_PREFIX: &str = "change-me-";
+
+/// What an operator needs to see first: the version, the config file (or that there is
+/// none), each app, each enabled handler with its settings (credentials redacted), and a
+/// warning while a shipped placeholder token is in use. Never a token itself.
+fn log_startup(file: &ConfigFile, config: &Config) {
+    let version = VERSION.as_str();
+    match file.resolved() {
+        Some(path) => tracing::info!(
+            version,
+            config_file = %path.display(),
+            "chathook {version} starting with config file {}",
+            path.display()
+        ),
+        None => tracing::info!(
+            version,
+            "chathook {version} starting with no config file ({} not found): the embedded \
+             defaults and CHATHOOK_* environment variables only",
+            chathook_core::config::DEFAULT_CONFIG_PATH
+        ),
+    }
+    let placeholder = |tokens: &[chathook_core::auth::Secret]| {
+        tokens
+            .iter()
+            .any(|token| token.expose().starts_with(PLACEHOLDER_TOKEN_PREFIX))
+    };
+    if config.apps.is_empty() {
+        tracing::warn!("no [apps.<name>] configured: every callback will be refused");
+    }
+    for (name, app) in &config.apps {
+        tracing::info!(
+            app = %name,
+            sdk_app_id = app.sdk_app_id,
+            tokens = app.tokens.len(),
+            "app {name}: SdkAppid {}, {} token(s)",
+            app.sdk_app_id,
+            app.tokens.len()
+        );
+        if placeholder(&app.tokens) {
+            tracing::warn!(
+                app = %name,
+                "app {name} uses the shipped placeholder token ({PLACEHOLDER_TOKEN_PREFIX}...), \
+                 which anyone can read in the repository: set apps.{name}.tokens to the token \
+                 of your app's callback authentication in the Chat console"
+            );
+        }
+    }
+    if placeholder(&config.api.tokens) {
+        tracing::warn!(
+            "api.tokens holds the shipped placeholder ({PLACEHOLDER_TOKEN_PREFIX}...): anyone \
+             who reads the repository can call /api/v1; set your own token"
+        );
+    }
+    let redacted = config.redacted();
+    let enabled = config
+        .handlers
+        .iter()
+        .filter(|(_, table)| table.enabled)
+        .map(|(name, _)| name);
+    for name in enabled {
+        let settings = redacted["handlers"][name].to_string();
+        tracing::info!(
+            handler = %name,
+            settings = %settings,
+            "handler {name} enabled: {settings}"
+        );
+    }
 }
 
 /// `RUST_LOG` if set, else `log.level`.
