@@ -457,6 +457,10 @@
   // ---- detail ---------------------------------------------------------------------------
 
   const DETAIL_SKIP = new Set(['handlers', 'body', 'explanation']);
+  // The contract's order; fields the server adds later follow in its order.
+  const DETAIL_ORDER = ['id', 'time', 'unix_ms', 'sdk_app_id', 'app', 'command', 'kind', 'outcome',
+    'status', 'latency_ms', 'reason', 'error', 'request_time', 'request_age_secs', 'client_ip',
+    'opt_platform', 'body_bytes', 'body_truncated'];
 
   function showDetail(id) {
     const record = state.records.get(id);
@@ -472,8 +476,11 @@
     if (record.explanation) detail.append(el('p', { class: `explanation o-border-${record.outcome}` }, record.explanation));
 
     const fields = el('table', { class: 'fields' });
-    for (const [key, value] of Object.entries(record)) {
+    const keys = DETAIL_ORDER.filter((key) => key in record)
+      .concat(Object.keys(record).filter((key) => !DETAIL_ORDER.includes(key)));
+    for (const key of keys) {
       if (DETAIL_SKIP.has(key)) continue;
+      const value = record[key];
       fields.append(el('tr', {}, el('th', {}, key), el('td', {}, value === null ? el('span', { class: 'muted' }, 'null') : String(value))));
     }
     detail.append(fields);
@@ -538,9 +545,11 @@
   function renderRoutes() {
     const routes = (state.overview && state.overview.routes) || [];
     const needle = $('routes-filter').value.trim().toLowerCase();
+    const enabledOnly = $('routes-enabled-only').checked;
     const tbody = clear($('routes').tBodies[0]);
     for (const route of routes) {
       const handlers = route.handlers || [];
+      if (enabledOnly && !route.enabled) continue;
       const haystack = [route.command, route.kind, route.decider, ...handlers.map((h) => h.name)]
         .filter(Boolean).join(' ').toLowerCase();
       if (needle && !haystack.includes(needle)) continue;
@@ -559,7 +568,9 @@
         el('td', {}, route.decider ?? el('span', { class: 'muted' }, '—')),
         el('td', {}, route.enabled ? el('span', { class: 'yes' }, 'yes') : el('span', { class: 'no' }, 'no'))));
     }
-    if (tbody.rows.length === 0) {
+    const shown = tbody.rows.length;
+    $('routes-count').textContent = `${shown} of ${routes.length}`;
+    if (shown === 0) {
       tbody.append(el('tr', {}, el('td', { colspan: 5, class: 'muted' }, routes.length ? 'No route matches.' : 'No routes.')));
     }
   }
@@ -777,6 +788,7 @@
     });
     $('detail-close').addEventListener('click', closeDetail);
     $('routes-filter').addEventListener('input', renderRoutes);
+    $('routes-enabled-only').addEventListener('change', renderRoutes);
     $('rr-form').addEventListener('submit', (event) => {
       event.preventDefault();
       lookUpReadReceipt();
