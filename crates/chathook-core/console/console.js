@@ -367,7 +367,14 @@
       return;
     }
     if (event.type === 'open') {
-      if (typeof data.last_id === 'number' && state.lastId === 0) state.lastId = data.last_id;
+      if (typeof data.last_id !== 'number') return;
+      if (data.last_id < state.lastId) {
+        // Ids start again at 1: the server restarted with an empty buffer. Start afresh.
+        notice('The server restarted: its buffer of recent callbacks started anew.');
+        setTimeout(reload, 0);
+        return;
+      }
+      if (state.lastId === 0) state.lastId = data.last_id;
     } else if (event.type === 'callback') {
       if (state.paused) {
         if (!state.records.has(data.id) && !state.pending.some((r) => r.id === data.id)) {
