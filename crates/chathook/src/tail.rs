@@ -273,10 +273,10 @@ async fn open(
         .map_err(|error| {
             let why = describe_request_error(&error);
             let hint = if target.url_source == "--url" {
-                "check --url".to_owned()
+                "Check --url.".to_owned()
             } else {
                 format!(
-                    "pass its address with --url (this one came from {})",
+                    "Pass its address with --url (this one came from {}).",
                     target.url_source
                 )
             };
