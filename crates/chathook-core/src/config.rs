@@ -23,8 +23,8 @@ pub const CONFIG_PATH_ENV: &str = "CHATHOOK_CONFIG";
 /// The top-level tables of [`Config`]. A `CHATHOOK_*` variable is a config key only as
 /// `CHATHOOK_<SECTION>__...`; any other (such as the `CHATHOOK_PORT` or
 /// `CHATHOOK_SERVICE_HOST` Kubernetes injects for a Service named `chathook`) is ignored.
-pub const SECTIONS: [&str; 7] = [
-    "server", "auth", "apps", "dispatch", "api", "log", "handlers",
+pub const SECTIONS: [&str; 8] = [
+    "server", "auth", "apps", "dispatch", "api", "console", "log", "handlers",
 ];
 
 /// How long Chat waits for a callback reply, in milliseconds (protocol.md §3).
@@ -69,6 +69,8 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// The handlers' read API under `/api/v1`.
     pub api: ApiConfig,
+    /// The recent-callbacks buffer behind `/api/v1/callbacks`, `chathook tail` and `/console`.
+    pub console: ConsoleConfig,
     /// Logging.
     pub log: LogConfig,
     /// One table per handler, keyed by its registered snake_case name.
@@ -261,6 +263,34 @@ pub struct ApiConfig {
     pub tokens: Vec<Secret>,
 }
 
+/// `[console]`
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// How many of the last callbacks are kept in memory for `/api/v1/callbacks`, its live
+    /// stream, `chathook tail` and `/console`; 0 turns all of them off.
+    pub recent: usize,
+    /// Keep each callback's body in its record (its first `body_bytes` bytes). Off by
+    /// default: bodies carry users' messages.
+    pub capture_bodies: bool,
+    /// Most bytes of a body kept when `capture_bodies` is on.
+    pub body_bytes: usize,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            recent: 1000,
+            capture_bodies: false,
+            body_bytes: 4096,
+        }
+    }
+}
+
+/// Most records `console.recent` may keep: at a few hundred bytes each (plus captured
+/// bodies), enough for any operator's look without letting a typo take the memory.
+pub const MAX_RECENT: usize = 1_000_000;
+
 /// `[log]`
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -410,7 +440,9 @@ impl Config {
                 "server.callback_path {path:?} must be a plain path starting with '/'"
             ));
         }
-        if ["/healthz", "/readyz", "/metrics"].contains(&path.as_str()) || path.starts_with("/api/")
+        if ["/healthz", "/readyz", "/metrics", "/console"].contains(&path.as_str())
+            || path.starts_with("/api/")
+            || path.starts_with("/console/")
         {
             return invalid(format!(
                 "server.callback_path {path:?} collides with a built-in route"
@@ -442,6 +474,18 @@ impl Config {
         if self.auth.replay_cache && self.auth.replay_cache_entries == 0 {
             return invalid(
                 "auth.replay_cache_entries must be greater than 0 when auth.replay_cache is on"
+                    .into(),
+            );
+        }
+        if self.console.recent > MAX_RECENT {
+            return invalid(format!(
+                "console.recent is {} but must be at most {MAX_RECENT} (0 turns the buffer off)",
+                self.console.recent
+            ));
+        }
+        if self.console.capture_bodies && self.console.body_bytes == 0 {
+            return invalid(
+                "console.body_bytes must be greater than 0 when console.capture_bodies is on"
                     .into(),
             );
         }

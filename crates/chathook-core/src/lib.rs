@@ -9,11 +9,12 @@
 //! Where things live: [`protocol`] (command table, reply packet), [`auth`] (query string,
 //! apps, signatures), [`config`], [`handler`] (the plugin interface), [`pattern`] (command
 //! patterns in config), [`registry`] (the routing table), [`server`] (HTTP), [`metrics`],
-//! [`rejection`] (every HTTP error).
+//! [`rejection`] (every HTTP error), [`console`] (recent callbacks, their stream and the page).
 
 pub mod auth;
 pub mod body_check;
 pub mod config;
+pub mod console;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;

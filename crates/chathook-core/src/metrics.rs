@@ -163,6 +163,8 @@ pub struct Metrics {
     in_flight: Gauge,
     connections_open: Gauge,
     connections_cut: Family<ReasonLabels, Counter>,
+    console_streams: Gauge,
+    console_missed: Counter,
 }
 
 impl Default for Metrics {
@@ -219,7 +221,22 @@ impl Default for Metrics {
              accept_failed); refusals are in chathook_rejections",
             connections_cut.clone(),
         );
+        let console_streams = Gauge::default();
+        registry.register(
+            "chathook_console_streams",
+            "Readers of /api/v1/callbacks/stream connected now",
+            console_streams.clone(),
+        );
+        let console_missed = Counter::default();
+        registry.register(
+            "chathook_console_stream_missed",
+            "Records a stream reader missed because it fell behind (callbacks are never slowed \
+             for a reader)",
+            console_missed.clone(),
+        );
         Self {
+            console_streams,
+            console_missed,
             in_flight,
             connections_open,
             connections_cut,
@@ -344,6 +361,17 @@ impl Metrics {
     pub fn connection_open(&self) -> InFlight {
         self.connections_open.inc();
         InFlight(self.connections_open.clone())
+    }
+
+    /// Counts an open `/api/v1/callbacks/stream` until the guard drops.
+    pub fn console_stream(&self) -> InFlight {
+        self.console_streams.inc();
+        InFlight(self.console_streams.clone())
+    }
+
+    /// Counts records a stream reader missed.
+    pub fn console_missed(&self, missed: u64) {
+        self.console_missed.inc_by(missed);
     }
 
     /// Counts a connection chathook closed itself (an idle timeout, the shutdown deadline).

@@ -35,6 +35,8 @@ use tracing::Instrument;
 use crate::auth::{App, Apps, CallbackQuery, ReplayCache, Secret, Sources, unix_now};
 use crate::body_check::check_body;
 use crate::config::{Config, Fallback, Unrouted};
+use crate::console::recent::{Answered, Facts, HandlerSlot, Recent, whole_micros_as_ms};
+use crate::console::{Console, OverviewFacts};
 use crate::error::StartupError;
 use crate::handler::{Callback, DecidedBy, Decision, ErrorChain, HandlerError};
 use crate::metrics::{HandlerResult, Metrics, Outcome, command_label};
@@ -51,6 +53,7 @@ const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct Chathook {
     state: Arc<ServiceState>,
     api: Option<Router>,
+    console: Option<Arc<Console>>,
     callback_path: String,
 }
 
@@ -73,6 +76,8 @@ struct ServiceState {
     log_callbacks: bool,
     /// Handler tasks, which outlive their request if the client hangs up; shutdown waits.
     tasks: TaskTracker,
+    /// `[console] recent`: every callback is recorded here, when the console is served.
+    recent: Option<Arc<Recent>>,
 }
 
 impl Chathook {
@@ -83,12 +88,14 @@ impl Chathook {
         for warning in plan.warnings() {
             tracing::warn!("{warning}");
         }
+        let routing_table = plan.routing_table();
         let registry = plan.build().await?;
         let mut metrics = Metrics::default();
         for (_, handler) in registry.handlers() {
             handler.register_metrics(metrics.handler_registry());
         }
         metrics.start_at_zero(registry.routes());
+        let metrics = Arc::new(metrics);
         let apps = Apps::new(config.apps.iter().map(|(name, app)| {
             if app.allow_unsigned {
                 tracing::warn!(
@@ -102,11 +109,13 @@ impl Chathook {
         if config.apps.is_empty() {
             tracing::warn!("no apps configured: every callback will be refused with 403");
         }
-        let api = api_router(&registry, &config.api.tokens)?;
+        let console = console(&config, &registry, routing_table, &metrics);
+        let api = api_router(&registry, &config.api.tokens, console.as_ref())?;
         let state = ServiceState {
+            recent: console.as_ref().map(|console| Arc::clone(console.recent())),
             apps,
             registry,
-            metrics: Arc::new(metrics),
+            metrics,
             max_skew_secs: config.auth.max_clock_skew_secs,
             sources: Sources::new(
                 config.auth.allowed_sources.clone(),
@@ -128,6 +137,7 @@ impl Chathook {
         Ok(Self {
             state: Arc::new(state),
             api,
+            console,
             callback_path: config.server.callback_path,
         })
     }
@@ -142,6 +152,10 @@ impl Chathook {
             .with_state(Arc::clone(&state));
         let built_in = match &self.api {
             Some(api) => built_in.nest("/api/v1", api.clone()),
+            None => built_in,
+        };
+        let built_in = match &self.console {
+            Some(_) => built_in.merge(crate::console::page_routes()),
             None => built_in,
         };
         // axum refuses in plain text (a wrong method on /healthz, a path parameter that is
@@ -177,6 +191,15 @@ impl Chathook {
         );
         let router = self.router();
         let limits = self.state.limits.clone();
+        // Live streams never end by themselves: they end as shutdown starts, so open
+        // requests can finish within the shutdown deadline.
+        let console = self.console.clone();
+        let shutdown = async move {
+            shutdown.await;
+            if let Some(console) = console {
+                console.close_streams();
+            }
+        };
         listener::serve(Arc::clone(&self.state), router, listener, limits, shutdown).await;
         // Handlers whose client hung up are still running; each is bounded by its deadline.
         let tasks = &self.state.tasks;
@@ -196,10 +219,53 @@ impl Chathook {
     }
 }
 
-/// Merges the handlers' API routes behind the bearer check, or `None` when there are no
-/// routes or no `[api]` token (then the API is not served at all).
-fn api_router(registry: &Registry, tokens: &[Secret]) -> Result<Option<Router>, StartupError> {
-    let mut merged: Option<Router> = None;
+/// The console, when `[console] recent` keeps callbacks and `[api]` has a token to read them.
+fn console(
+    config: &Config,
+    registry: &Registry,
+    routes: Vec<crate::registry::RoutingRow>,
+    metrics: &Arc<Metrics>,
+) -> Option<Arc<Console>> {
+    let settings = &config.console;
+    if settings.recent == 0 {
+        return None;
+    }
+    if config.api.tokens.is_empty() {
+        tracing::warn!(
+            "[api] has no tokens: the recent callbacks (/api/v1/callbacks, chathook tail, \
+             /console) are not kept or served; set api.tokens, or console.recent = 0 to \
+             silence this"
+        );
+        return None;
+    }
+    let recent = Recent::new(
+        settings.recent,
+        settings.capture_bodies.then_some(settings.body_bytes),
+    );
+    let facts = OverviewFacts {
+        apps: config
+            .apps
+            .iter()
+            .map(|(name, app)| (name.as_str(), app.sdk_app_id))
+            .collect(),
+        handlers: registry.handlers().iter().map(|(name, _)| *name).collect(),
+        routes,
+    };
+    Some(Arc::new(Console::new(
+        Arc::new(recent),
+        facts,
+        Arc::clone(metrics),
+    )))
+}
+
+/// Merges the console's and the handlers' API routes behind the bearer check, or `None` when
+/// there are no routes or no `[api]` token (then the API is not served at all).
+fn api_router(
+    registry: &Registry,
+    tokens: &[Secret],
+    console: Option<&Arc<Console>>,
+) -> Result<Option<Router>, StartupError> {
+    let mut merged: Option<Router> = console.map(Console::api_routes);
     for (name, handler) in registry.handlers() {
         let Some(routes) = handler.api_routes() else {
             continue;
@@ -280,6 +346,18 @@ struct Trail<'a> {
     label: Option<&'static str>,
     /// The handlers serving it, comma-separated.
     handlers: Option<&'a str>,
+    /// What only the console's record needs, filled in only while it records.
+    recorded: Recorded<'a>,
+}
+
+/// What a console record holds beyond the log line's fields.
+#[derive(Default)]
+struct Recorded<'a> {
+    request_time: Option<i64>,
+    client_ip: Option<Cow<'a, str>>,
+    opt_platform: Option<Cow<'a, str>>,
+    body: Option<Bytes>,
+    handlers: Option<Arc<[HandlerSlot]>>,
 }
 
 impl ServiceState {
@@ -288,20 +366,22 @@ impl ServiceState {
     /// which costs far less per callback than a span recorded field by field.
     async fn receive(&self, request: Request) -> Response {
         let started = Instant::now();
+        let arrived = self.recent.as_ref().map(|_| std::time::SystemTime::now());
         let _in_flight = self.metrics.in_flight();
         let (parts, body) = request.into_parts();
         let mut trail = Trail::default();
         let result = self.accept(&parts, body, &mut trail).await;
-        // Whole microseconds, as milliseconds with at most 3 decimals: `0.483`, never
-        // `0.48313700000000004`.
-        let latency_ms = started.elapsed().as_micros() as f64 / 1000.0;
+        let latency = started.elapsed();
+        let latency_ms = whole_micros_as_ms(latency);
         let Trail {
             sdk_app_id,
             app,
             command,
             label,
             handlers,
+            recorded,
         } = trail;
+        let mut refusal = None;
         let answer = match result {
             Ok(answer) if !self.log_callbacks => answer,
             Ok(answer) => {
@@ -318,6 +398,9 @@ impl ServiceState {
                 answer
             }
             Err(rejection) => {
+                if self.recent.is_some() {
+                    refusal = Some(rejection.clone());
+                }
                 self.metrics.rejection(rejection.reason());
                 if self.log_budget.allow() {
                     tracing::warn!(
@@ -346,6 +429,26 @@ impl ServiceState {
         };
         if let Some(label) = label {
             self.metrics.callback(label, answer.outcome);
+        }
+        if let Some(recent) = &self.recent {
+            let facts = Facts {
+                arrived,
+                sdk_app_id,
+                app,
+                command: command.as_deref(),
+                request_time: recorded.request_time,
+                client_ip: recorded.client_ip.as_deref(),
+                opt_platform: recorded.opt_platform.as_deref(),
+                body: recorded.body.as_ref(),
+                handlers: recorded.handlers,
+            };
+            let answered = Answered {
+                outcome: answer.outcome,
+                status: answer.response.status().as_u16(),
+                latency,
+                rejection: refusal.as_ref(),
+            };
+            recent.record(facts, answered);
         }
         counted(answer.response)
     }
@@ -419,6 +522,13 @@ impl ServiceState {
                 .check(peer, forwarded.map(HeaderValue::as_bytes))?;
         }
         let query = CallbackQuery::parse(parts.uri.query().unwrap_or(""))?;
+        let recording = self.recent.is_some();
+        if recording {
+            trail.recorded.request_time = query
+                .request_time
+                .as_deref()
+                .and_then(|time| time.trim().parse().ok());
+        }
         let sdk_app_id = query.sdk_app_id()?;
         trail.sdk_app_id = Some(sdk_app_id);
         let app = self.apps.get(sdk_app_id)?;
@@ -429,8 +539,15 @@ impl ServiceState {
         let route = self.registry.route(command);
         trail.label = Some(command_label(command, route));
         trail.command = query.command.clone();
+        if recording {
+            trail.recorded.client_ip = query.client_ip.clone();
+            trail.recorded.opt_platform = query.opt_platform.clone();
+        }
 
         let body = self.read_body(&parts.headers, body).await?;
+        if recording {
+            trail.recorded.body = Some(body.clone());
+        }
         check_body(&body, command)?;
         if let Some(cache) = &self.replay_cache
             && let (Some(time), Some(sign)) = (&query.request_time, &query.sign)
@@ -451,6 +568,9 @@ impl ServiceState {
             return self.unrouted(command);
         };
         trail.handlers = Some(&route.handler_names);
+        let slots = recording.then(|| handler_slots(route));
+        trail.recorded.handlers = slots.clone();
+        let slots = slots.as_ref();
         let callback = Callback::new(sdk_app_id, route.command_for(command), body)
             .with_client(
                 query.client_ip.map(Cow::into_owned),
@@ -459,9 +579,9 @@ impl ServiceState {
             .with_arrival(query.request_time.map(Cow::into_owned), received_at);
         let app = app.name.as_str();
         match route.kind {
-            CallbackKind::After => self.run_all(route, callback, app).await,
+            CallbackKind::After => self.run_all(route, callback, app, slots).await,
             CallbackKind::Before | CallbackKind::ReplyBearing => {
-                self.decide(route, callback, app).await
+                self.decide(route, callback, app, slots).await
             }
         }
     }
@@ -510,6 +630,7 @@ impl ServiceState {
         route: &Route,
         callback: Callback,
         app: &str,
+        slots: Option<&Arc<[HandlerSlot]>>,
     ) -> Result<Answer, Rejection> {
         let command = callback.command_cow();
         let (last, firsts) = route.others.split_last().expect("a route has a handler");
@@ -517,12 +638,12 @@ impl ServiceState {
             Vec::with_capacity(route.others.len());
         for target in firsts {
             // A clone shares the body's bytes.
-            let call = self.call(target, Role::Runs, route, callback.clone(), app);
+            let call = self.call(target, Role::Runs, route, callback.clone(), app, slots);
             running.push(self.tasks.spawn(call));
         }
         running.push(
             self.tasks
-                .spawn(self.call(last, Role::Runs, route, callback, app)),
+                .spawn(self.call(last, Role::Runs, route, callback, app, slots)),
         );
         let single = running.len() == 1;
         let mut reply = None;
@@ -553,12 +674,13 @@ impl ServiceState {
         route: &Route,
         callback: Callback,
         app: &str,
+        slots: Option<&Arc<[HandlerSlot]>>,
     ) -> Result<Answer, Rejection> {
         let decision = (!route.others.is_empty()).then(|| watch::channel(None));
         if let Some((_, receiver)) = &decision {
             for observer in &route.others {
                 let callback = callback.observing(receiver.clone());
-                let call = self.call(observer, Role::Observes, route, callback, app);
+                let call = self.call(observer, Role::Observes, route, callback, app, slots);
                 // Not awaited: the tracker keeps shutdown waiting for it.
                 self.tasks.spawn(call);
             }
@@ -581,7 +703,7 @@ impl ServiceState {
         // client has hung up.
         let command = callback.command_cow();
         let body = callback.body().clone();
-        let call = self.call(decider, Role::Decides, route, callback, app);
+        let call = self.call(decider, Role::Decides, route, callback, app, slots);
         let (name, fallback, label, kind) =
             (decider.name, decider.fallback, route.label, route.kind);
         let metrics = Arc::clone(&self.metrics);
@@ -635,7 +757,9 @@ impl ServiceState {
         route: &Route,
         callback: Callback,
         app: &str,
+        slots: Option<&Arc<[HandlerSlot]>>,
     ) -> impl Future<Output = Result<Reply, Failure>> + Send + 'static {
+        let slots = slots.map(Arc::clone);
         let (label, kind) = (route.label, route.kind);
         let span = tracing::info_span!(
             "callback",
@@ -675,6 +799,16 @@ impl ServiceState {
                 Err(failure) => failure.result(),
             };
             metrics.handler_result(name, label, counted, took);
+            if let Some(slot) = slots
+                .as_deref()
+                .and_then(|slots| slots.iter().find(|slot| slot.name() == name))
+            {
+                slot.finish(
+                    counted,
+                    took,
+                    result.as_ref().err().map(ToString::to_string),
+                );
+            }
             if let Err(failure) = &result {
                 let must_succeed = role == Role::Runs
                     || (role == Role::Decides && kind == CallbackKind::ReplyBearing);
@@ -697,6 +831,26 @@ impl ServiceState {
         }
         .instrument(span)
     }
+}
+
+/// A console record's slot for each handler of `route`, decider first.
+fn handler_slots(route: &Route) -> Arc<[HandlerSlot]> {
+    let others = match route.kind {
+        CallbackKind::After => Role::Runs,
+        CallbackKind::Before | CallbackKind::ReplyBearing => Role::Observes,
+    };
+    let decider = route
+        .decider
+        .iter()
+        .map(|target| HandlerSlot::new(target.name, Role::Decides));
+    decider
+        .chain(
+            route
+                .others
+                .iter()
+                .map(|target| HandlerSlot::new(target.name, others)),
+        )
+        .collect()
 }
 
 /// What Chat is told when a handler that had to succeed did not.

@@ -1,0 +1,1 @@
+// chathook console: written on branch console-page

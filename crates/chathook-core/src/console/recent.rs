@@ -1,0 +1,661 @@
+//! The recent-callbacks buffer: the last `[console] recent` callbacks in memory, a live feed of
+//! them for stream readers, and counts per 10 seconds for the last hour.
+//!
+//! Recording costs a lock, an allocation and a send to a broadcast channel that nobody may be
+//! listening to; what a reader sees (the JSON, the explanation in words) is made when it
+//! reads, not on the callback path. A slow reader never slows callbacks: the broadcast
+//! channel drops what it has not read and tells it how many.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+use tokio::sync::broadcast;
+
+use crate::metrics::{HandlerResult, Outcome};
+use crate::protocol::CallbackKind;
+use crate::registry::Role;
+use crate::rejection::Rejection;
+
+/// How far behind the live feed a stream reader may fall before it misses records.
+pub const STREAM_BUFFER: usize = 1024;
+/// The width of one bucket of [`Recent::counts`].
+pub const BUCKET_SECS: u64 = 10;
+/// How far back [`Recent::counts`] reaches.
+pub const MAX_COUNT_MINUTES: u64 = 60;
+
+/// One handler's part in a recorded callback. Its result is filled in by the handler's own
+/// task when it ends, which for an observer may be after the callback was answered.
+#[derive(Debug)]
+pub struct HandlerSlot {
+    name: &'static str,
+    role: Role,
+    report: OnceLock<HandlerReport>,
+}
+
+#[derive(Debug)]
+struct HandlerReport {
+    result: HandlerResult,
+    latency_ms: f64,
+    error: Option<String>,
+}
+
+impl HandlerSlot {
+    /// A slot for handler `name`, not yet finished.
+    pub fn new(name: &'static str, role: Role) -> Self {
+        Self {
+            name,
+            role,
+            report: OnceLock::new(),
+        }
+    }
+
+    /// The handler's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Notes how the handler's call ended; `error` is the failure in words.
+    pub fn finish(&self, result: HandlerResult, took: Duration, error: Option<String>) {
+        let _ = self.report.set(HandlerReport {
+            result,
+            latency_ms: whole_micros_as_ms(took),
+            error,
+        });
+    }
+}
+
+impl Serialize for HandlerSlot {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let report = self.report.get();
+        let mut slot = serializer.serialize_struct("HandlerSlot", 5)?;
+        slot.serialize_field("name", self.name)?;
+        slot.serialize_field("role", self.role.as_str())?;
+        slot.serialize_field("result", &report.map(|r| r.result.as_str()))?;
+        slot.serialize_field("latency_ms", &report.map(|r| r.latency_ms))?;
+        slot.serialize_field("error", &report.and_then(|r| r.error.as_deref()))?;
+        slot.end()
+    }
+}
+
+/// Milliseconds with at most 3 decimals: `0.483`, never `0.48313700000000004`.
+pub fn whole_micros_as_ms(took: Duration) -> f64 {
+    took.as_micros() as f64 / 1000.0
+}
+
+/// A captured body: its first bytes, as text.
+#[derive(Debug)]
+pub struct CapturedBody {
+    text: String,
+    truncated: bool,
+}
+
+impl CapturedBody {
+    fn new(body: &Bytes, limit: usize) -> Self {
+        let kept = &body[..body.len().min(limit)];
+        Self {
+            text: String::from_utf8_lossy(kept).into_owned(),
+            truncated: kept.len() < body.len(),
+        }
+    }
+}
+
+/// One callback as the console shows it. Never holds a token, `Sign` or the query string.
+#[derive(Debug)]
+pub struct Record {
+    id: u64,
+    unix_ms: u64,
+    sdk_app_id: Option<u64>,
+    app: Option<String>,
+    command: Option<String>,
+    kind: Option<CallbackKind>,
+    outcome: Outcome,
+    status: u16,
+    latency_ms: f64,
+    handlers: Option<Arc<[HandlerSlot]>>,
+    refusal: Option<(&'static str, String)>,
+    request_time: Option<i64>,
+    client_ip: Option<String>,
+    opt_platform: Option<String>,
+    body_bytes: Option<usize>,
+    body: Option<CapturedBody>,
+}
+
+/// What the server knows of a callback once it is answered, to make a [`Record`] of.
+#[derive(Default)]
+pub struct Facts<'a> {
+    /// When it arrived.
+    pub arrived: Option<SystemTime>,
+    /// `SdkAppid`, once it parsed.
+    pub sdk_app_id: Option<u64>,
+    /// The configured app's name.
+    pub app: Option<&'a str>,
+    /// `CallbackCommand`, once the request is authenticated.
+    pub command: Option<&'a str>,
+    /// `RequestTime`, when it is a number.
+    pub request_time: Option<i64>,
+    /// `ClientIP`, once the request is authenticated.
+    pub client_ip: Option<&'a str>,
+    /// `OptPlatform`, once the request is authenticated.
+    pub opt_platform: Option<&'a str>,
+    /// The body, once read.
+    pub body: Option<&'a Bytes>,
+    /// The handlers it went to.
+    pub handlers: Option<Arc<[HandlerSlot]>>,
+}
+
+/// The answer a [`Record`] notes.
+pub struct Answered<'a> {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The HTTP status.
+    pub status: u16,
+    /// From arrival to answer.
+    pub latency: Duration,
+    /// Why it was refused, when it was.
+    pub rejection: Option<&'a Rejection>,
+}
+
+impl Record {
+    /// The record's number: increasing, from 1.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Arrival, in Unix milliseconds.
+    pub fn unix_ms(&self) -> u64 {
+        self.unix_ms
+    }
+
+    /// The app's configured name, if known.
+    pub fn app(&self) -> Option<&str> {
+        self.app.as_deref()
+    }
+
+    /// `SdkAppid`, if it parsed.
+    pub fn sdk_app_id(&self) -> Option<u64> {
+        self.sdk_app_id
+    }
+
+    /// `CallbackCommand`, once authenticated.
+    pub fn command(&self) -> Option<&str> {
+        self.command.as_deref()
+    }
+
+    /// The command's kind, when the command is known.
+    pub fn kind(&self) -> Option<CallbackKind> {
+        self.kind
+    }
+
+    /// How it ended.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The refusal's reason label, or the handlers' failure for a failed callback.
+    pub fn reason(&self) -> Option<&'static str> {
+        self.refusal.as_ref().map(|(reason, _)| *reason)
+    }
+
+    /// One line for people: what went wrong, for which app, and when it was signed.
+    pub fn explanation(&self) -> Option<String> {
+        let reason = self.reason()?;
+        let mut context = Vec::new();
+        match (&self.app, self.sdk_app_id) {
+            (Some(app), _) => context.push(format!("app {app}")),
+            (None, Some(id)) => context.push(format!("SdkAppid {id}")),
+            (None, None) => {}
+        }
+        if let Some(command) = &self.command {
+            context.push(command.clone());
+        }
+        if let Some(age) = self.request_age_secs() {
+            context.push(match age {
+                0 => "RequestTime now".to_owned(),
+                age if age > 0 => format!("RequestTime {age} s old"),
+                age => format!("RequestTime {} s in the future", -age),
+            });
+        }
+        let mut line = title_of(reason);
+        if !context.is_empty() {
+            line = format!("{line}: {}", context.join(", "));
+        }
+        let details = self.failure_details();
+        if let Some(details) = details {
+            line = format!("{line}: {details}");
+        } else if let Some((_, words)) = &self.refusal
+            && !SELF_EXPLAINED.contains(&reason)
+        {
+            line = format!("{line} ({words})");
+        }
+        Some(line)
+    }
+
+    /// The failed handlers with their failures, for a callback a handler failed.
+    fn failure_details(&self) -> Option<String> {
+        let failed: Vec<String> = self
+            .handlers
+            .iter()
+            .flat_map(|slots| slots.iter())
+            .filter_map(|slot| {
+                let report = slot.report.get()?;
+                let error = report.error.as_deref()?;
+                Some(format!("{} {error}", slot.name))
+            })
+            .collect();
+        (!failed.is_empty()).then(|| failed.join("; "))
+    }
+
+    fn request_age_secs(&self) -> Option<i64> {
+        let request_time = self.request_time?;
+        Some((self.unix_ms / 1000) as i64 - request_time)
+    }
+}
+
+/// Reasons whose title says all their words would.
+const SELF_EXPLAINED: [&str; 6] = [
+    "sign_mismatch",
+    "sign_missing",
+    "request_time_missing",
+    "unknown_app",
+    "command_missing",
+    "sdk_app_id_missing",
+];
+
+/// `sign_mismatch` as `Sign mismatch`, `request_time_skewed` as `RequestTime skewed`: the
+/// reason label in words, with the protocol's own names for its parameters.
+fn title_of(reason: &str) -> String {
+    let mut words = reason.to_owned();
+    for (label, name) in [
+        ("sdk_app_id", "SdkAppid"),
+        ("request_time", "RequestTime"),
+        ("command", "CallbackCommand"),
+        ("sign", "Sign"),
+    ] {
+        if let Some(rest) = words.strip_prefix(label) {
+            words = format!("{name}{rest}");
+        }
+    }
+    let words = words.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => words,
+    }
+}
+
+/// The reason and words a callback that was answered without a refusal still carries.
+fn refusal_of(outcome: Outcome, rejection: Option<&Rejection>) -> Option<(&'static str, String)> {
+    let rejection = match (rejection, outcome) {
+        (Some(rejection), _) => rejection,
+        (None, Outcome::Failed) => &Rejection::HandlerFailed,
+        (None, Outcome::TimedOut) => &Rejection::HandlerTimedOut,
+        (None, Outcome::Fallback) => {
+            return Some((
+                "fallback",
+                "the decider failed: the fallback answered".into(),
+            ));
+        }
+        (None, Outcome::Ok | Outcome::Rejected | Outcome::Unrouted) => return None,
+    };
+    Some((rejection.reason(), rejection.to_string()))
+}
+
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut record = serializer.serialize_map(None)?;
+        record.serialize_entry("id", &self.id)?;
+        record.serialize_entry("time", &rfc3339_ms(self.unix_ms))?;
+        record.serialize_entry("unix_ms", &self.unix_ms)?;
+        record.serialize_entry("sdk_app_id", &self.sdk_app_id)?;
+        record.serialize_entry("app", &self.app)?;
+        record.serialize_entry("command", &self.command)?;
+        record.serialize_entry("kind", &self.kind.map(CallbackKind::as_str))?;
+        record.serialize_entry("outcome", self.outcome.as_str())?;
+        record.serialize_entry("status", &self.status)?;
+        record.serialize_entry("latency_ms", &self.latency_ms)?;
+        let no_handlers: &[HandlerSlot] = &[];
+        record.serialize_entry("handlers", self.handlers.as_deref().unwrap_or(no_handlers))?;
+        record.serialize_entry("reason", &self.reason())?;
+        record.serialize_entry("error", &self.refusal.as_ref().map(|(_, words)| words))?;
+        record.serialize_entry("explanation", &self.explanation())?;
+        record.serialize_entry("request_time", &self.request_time)?;
+        record.serialize_entry("request_age_secs", &self.request_age_secs())?;
+        record.serialize_entry("client_ip", &self.client_ip)?;
+        record.serialize_entry("opt_platform", &self.opt_platform)?;
+        record.serialize_entry("body_bytes", &self.body_bytes)?;
+        if let Some(body) = &self.body {
+            record.serialize_entry("body", &body.text)?;
+            record.serialize_entry("body_truncated", &body.truncated)?;
+        }
+        record.end()
+    }
+}
+
+/// `2026-12-01T07:31:02.123Z`.
+pub fn rfc3339_ms(unix_ms: u64) -> String {
+    let nanos = i128::from(unix_ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|time| {
+            time.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix_ms.to_string())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+/// Counts of one [`BUCKET_SECS`] bucket.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    /// Its first second, Unix.
+    pub start_secs: u64,
+    /// By outcome, in [`Outcome::ALL`]'s order.
+    pub outcomes: [u64; Outcome::ALL.len()],
+    /// By refusal or failure reason.
+    pub reasons: Vec<(&'static str, u64)>,
+}
+
+impl Bucket {
+    fn count(&mut self, record: &Record) {
+        let index = Outcome::ALL
+            .iter()
+            .position(|outcome| *outcome == record.outcome)
+            .expect("every outcome is in Outcome::ALL");
+        self.outcomes[index] += 1;
+        if let Some(reason) = record.reason() {
+            match self.reasons.iter_mut().find(|(known, _)| *known == reason) {
+                Some((_, count)) => *count += 1,
+                None => self.reasons.push((reason, 1)),
+            }
+        }
+    }
+
+    /// Every callback of the bucket.
+    pub fn total(&self) -> u64 {
+        self.outcomes.iter().sum()
+    }
+}
+
+struct Ring {
+    next_id: u64,
+    records: VecDeque<Arc<Record>>,
+    buckets: VecDeque<Bucket>,
+}
+
+/// The buffer, the live feed and the counts.
+pub struct Recent {
+    capacity: usize,
+    /// `Some(limit)` when bodies are captured, at most `limit` bytes each.
+    capture_body_bytes: Option<usize>,
+    ring: Mutex<Ring>,
+    feed: broadcast::Sender<Arc<Record>>,
+}
+
+impl Recent {
+    /// A buffer of `capacity` records (at least 1); bodies kept up to `capture_body_bytes`.
+    pub fn new(capacity: usize, capture_body_bytes: Option<usize>) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            capacity,
+            capture_body_bytes,
+            ring: Mutex::new(Ring {
+                next_id: 1,
+                records: VecDeque::with_capacity(capacity),
+                buckets: VecDeque::new(),
+            }),
+            feed: broadcast::channel(STREAM_BUFFER).0,
+        }
+    }
+
+    /// How many records it keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether records carry the body.
+    pub fn captures_bodies(&self) -> bool {
+        self.capture_body_bytes.is_some()
+    }
+
+    /// Records an answered callback: into the buffer (dropping the oldest when full), the
+    /// counts, and the feed.
+    pub fn record(&self, facts: Facts<'_>, answered: Answered<'_>) {
+        let arrived = facts.arrived.unwrap_or_else(SystemTime::now);
+        let mut record = Record {
+            id: 0,
+            unix_ms: unix_ms(arrived),
+            sdk_app_id: facts.sdk_app_id,
+            app: facts.app.map(str::to_owned),
+            command: facts.command.map(str::to_owned),
+            kind: facts.command.map(crate::protocol::kind_of),
+            outcome: answered.outcome,
+            status: answered.status,
+            latency_ms: whole_micros_as_ms(answered.latency),
+            handlers: facts.handlers,
+            refusal: refusal_of(answered.outcome, answered.rejection),
+            request_time: facts.request_time,
+            client_ip: facts.client_ip.map(str::to_owned),
+            opt_platform: facts.opt_platform.map(str::to_owned),
+            body_bytes: facts.body.map(Bytes::len),
+            body: facts
+                .body
+                .zip(self.capture_body_bytes)
+                .map(|(body, limit)| CapturedBody::new(body, limit)),
+        };
+        let mut ring = self.lock();
+        record.id = ring.next_id;
+        ring.next_id += 1;
+        let record = Arc::new(record);
+        let start_secs = record.unix_ms / 1000 / BUCKET_SECS * BUCKET_SECS;
+        match ring.buckets.back_mut() {
+            Some(bucket) if bucket.start_secs >= start_secs => bucket.count(&record),
+            _ => {
+                let mut bucket = Bucket {
+                    start_secs,
+                    ..Bucket::default()
+                };
+                bucket.count(&record);
+                ring.buckets.push_back(bucket);
+                let oldest = start_secs.saturating_sub(MAX_COUNT_MINUTES * 60);
+                while ring.buckets.front().is_some_and(|b| b.start_secs < oldest) {
+                    ring.buckets.pop_front();
+                }
+            }
+        }
+        if ring.records.len() == self.capacity {
+            ring.records.pop_front();
+        }
+        ring.records.push_back(Arc::clone(&record));
+        // Sent under the lock, so the feed's order is the ids' order. No reader: an error
+        // that costs nothing.
+        let _ = self.feed.send(record);
+    }
+
+    /// The buffered records, oldest first.
+    pub fn snapshot(&self) -> Vec<Arc<Record>> {
+        self.lock().records.iter().cloned().collect()
+    }
+
+    /// A live feed from now on, the buffered records after `after` (oldest first), and the
+    /// id of the newest record recorded before the feed starts.
+    pub fn subscribe(
+        &self,
+        after: Option<u64>,
+    ) -> (broadcast::Receiver<Arc<Record>>, Vec<Arc<Record>>, u64) {
+        let ring = self.lock();
+        let receiver = self.feed.subscribe();
+        let backlog = match after {
+            Some(after) => ring
+                .records
+                .iter()
+                .filter(|record| record.id > after)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        (receiver, backlog, ring.next_id - 1)
+    }
+
+    /// Counts per bucket over the last `minutes`, up to `now`, oldest first, every bucket
+    /// present.
+    pub fn counts(&self, minutes: u64, now: SystemTime) -> Vec<Bucket> {
+        let now_secs = unix_ms(now) / 1000;
+        let last = now_secs / BUCKET_SECS * BUCKET_SECS;
+        let buckets = (minutes * 60).div_ceil(BUCKET_SECS).max(1);
+        let first = last.saturating_sub((buckets - 1) * BUCKET_SECS);
+        let ring = self.lock();
+        (0..buckets)
+            .map(|index| {
+                let start_secs = first + index * BUCKET_SECS;
+                ring.buckets
+                    .iter()
+                    .find(|bucket| bucket.start_secs == start_secs)
+                    .cloned()
+                    .unwrap_or(Bucket {
+                        start_secs,
+                        ..Bucket::default()
+                    })
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        // A panic while holding the lock leaves whole records behind: keep going.
+        self.ring.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(outcome: Outcome, rejection: Option<&Rejection>) -> Answered<'_> {
+        Answered {
+            outcome,
+            status: 200,
+            latency: Duration::from_micros(483),
+            rejection,
+        }
+    }
+
+    #[test]
+    fn reasons_read_as_words_with_the_protocol_names() {
+        assert_eq!(title_of("sign_mismatch"), "Sign mismatch");
+        assert_eq!(title_of("request_time_skewed"), "RequestTime skewed");
+        assert_eq!(title_of("sdk_app_id_invalid"), "SdkAppid invalid");
+        assert_eq!(title_of("command_mismatch"), "CallbackCommand mismatch");
+        assert_eq!(title_of("unknown_app"), "Unknown app");
+        assert_eq!(title_of("handler_failed"), "Handler failed");
+    }
+
+    #[test]
+    fn a_sign_mismatch_says_app_and_request_age() {
+        let recent = Recent::new(4, None);
+        let arrived = UNIX_EPOCH + Duration::from_secs(1_000_014);
+        recent.record(
+            Facts {
+                arrived: Some(arrived),
+                sdk_app_id: Some(1_400_000_001),
+                app: Some("prod"),
+                request_time: Some(1_000_000),
+                ..Facts::default()
+            },
+            answered(Outcome::Rejected, Some(&Rejection::SignMismatch)),
+        );
+        let record = &recent.snapshot()[0];
+        assert_eq!(
+            record.explanation().as_deref(),
+            Some("Sign mismatch: app prod, RequestTime 14 s old")
+        );
+        let json = serde_json::to_value(record.as_ref()).unwrap();
+        assert_eq!(json["reason"], "sign_mismatch");
+        assert_eq!(json["error"], "Sign does not match any token of this app");
+        assert_eq!(json["request_age_secs"], 14);
+        assert_eq!(json["time"], "1970-01-12T13:46:54Z");
+        assert_eq!(json["latency_ms"], 0.483);
+        assert!(json.get("body").is_none(), "{json}");
+    }
+
+    #[test]
+    fn the_buffer_keeps_the_newest_and_numbers_them() {
+        let recent = Recent::new(3, Some(4));
+        let body = Bytes::from_static(b"{\"a\":1}");
+        for _ in 0..5 {
+            recent.record(
+                Facts {
+                    body: Some(&body),
+                    ..Facts::default()
+                },
+                answered(Outcome::Ok, None),
+            );
+        }
+        let ids: Vec<u64> = recent.snapshot().iter().map(|r| r.id()).collect();
+        assert_eq!(ids, [3, 4, 5]);
+        let json = serde_json::to_value(recent.snapshot()[0].as_ref()).unwrap();
+        assert_eq!(json["body"], "{\"a\"");
+        assert_eq!(json["body_truncated"], true);
+        assert_eq!(json["body_bytes"], 7);
+        assert_eq!(json["explanation"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_reader_that_falls_behind_is_told_how_many_it_missed() {
+        let recent = Recent::new(10, None);
+        let (mut receiver, backlog, last) = recent.subscribe(None);
+        assert!(backlog.is_empty());
+        assert_eq!(last, 0);
+        for _ in 0..STREAM_BUFFER + 5 {
+            recent.record(Facts::default(), answered(Outcome::Ok, None));
+        }
+        match receiver.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => assert_eq!(missed, 5),
+            other => panic!("expected a lag, got {other:?}"),
+        }
+        assert_eq!(receiver.try_recv().unwrap().id(), 6);
+        let (_, backlog, last) = recent.subscribe(Some(STREAM_BUFFER as u64 + 2));
+        assert_eq!(last, STREAM_BUFFER as u64 + 5);
+        let ids: Vec<u64> = backlog.iter().map(|r| r.id()).collect();
+        assert_eq!(ids, (STREAM_BUFFER as u64 + 3..=last).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn counts_cover_the_window_bucket_by_bucket() {
+        let recent = Recent::new(10, None);
+        let start = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for (offset, rejection) in [
+            (0, None),
+            (1, Some(&Rejection::SignMismatch)),
+            (25, Some(&Rejection::SignMismatch)),
+        ] {
+            let outcome = if rejection.is_some() {
+                Outcome::Rejected
+            } else {
+                Outcome::Ok
+            };
+            recent.record(
+                Facts {
+                    arrived: Some(start + Duration::from_secs(offset)),
+                    ..Facts::default()
+                },
+                answered(outcome, rejection),
+            );
+        }
+        let counts = recent.counts(1, start + Duration::from_secs(29));
+        assert_eq!(counts.len(), 6);
+        assert_eq!(counts.last().unwrap().start_secs, 1_000_020);
+        let at = |secs: u64| counts.iter().find(|b| b.start_secs == secs).unwrap();
+        assert_eq!(at(1_000_000).total(), 2);
+        assert_eq!(at(1_000_000).reasons, [("sign_mismatch", 1)]);
+        assert_eq!(at(1_000_010).total(), 0);
+        assert_eq!(at(1_000_020).total(), 1);
+    }
+}
