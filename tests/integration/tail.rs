@@ -5,7 +5,7 @@ use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use chathook_tests::process::{APP_TOML, RunningBinary, block_on, clean_command, write_config};
@@ -269,6 +269,49 @@ fn plain_lines_show_an_ok_callback_and_explain_a_refusal_without_colour_when_pip
 }
 
 #[test]
+fn a_failed_handler_is_named_with_its_error_and_a_bad_pattern_is_refused_in_words() {
+    let config = served_config().replace(
+        "[handlers.probe]\nenabled = true\n",
+        "[handlers.probe]\nenabled = true\nfail = \"error\"\n",
+    );
+    let (dir, server) = serve(&config);
+    let url = format!("http://{}", server.addr);
+    let mut tail = Tail::following(dir.path(), &["--url", &url, "--token", API_SECRET]);
+    assert_eq!(
+        send(&server, "Group.CallbackAfterSendMsg", APP_TOKEN, 0),
+        500
+    );
+    let failed = tail.line();
+    let failed_fields = fields(&failed);
+    assert_eq!(
+        failed_fields[..4],
+        ["main", "Group.CallbackAfterSendMsg", "failed", "500"],
+        "{failed}"
+    );
+    assert_eq!(failed_fields[5], "probe:failed", "{failed}");
+    assert!(failed.contains(" - Handler failed: app main"), "{failed}");
+    assert!(failed.contains("probe failed: "), "{failed}");
+
+    let (code, stdout, stderr) = run_to_end(tail_command(
+        dir.path(),
+        &[
+            "--url",
+            &url,
+            "--token",
+            API_SECRET,
+            "--command",
+            "Group..X",
+        ],
+    ));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("the server refused the filters: command Group..X"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn json_lines_are_the_records_one_object_per_line() {
     let (dir, server) = serve(&served_config());
     let url = format!("http://{}", server.addr);
@@ -380,6 +423,34 @@ fn a_dropped_connection_is_resumed_after_the_last_callback_shown() {
     assert_eq!(fields(&resumed)[1], "State.StateChange", "{resumed}");
     let next = tail.line();
     assert_eq!(fields(&next)[1], "Group.CallbackBeforeSendMsg", "{next}");
+}
+
+#[test]
+fn after_a_server_restart_its_callbacks_are_shown_from_the_first() {
+    let (dir, first) = serve(&served_config());
+    let proxy = CuttingProxy::start(first.addr.parse().unwrap());
+    let url = format!("http://{}", proxy.addr);
+    let mut tail = Tail::following(dir.path(), &["--url", &url, "--token", API_SECRET]);
+    for _ in 0..3 {
+        assert_eq!(
+            send(&first, "Group.CallbackAfterSendMsg", APP_TOKEN, 0),
+            200
+        );
+        tail.line();
+    }
+
+    // A new server counts its ids from 1 again: "after 3" must not hide its first callbacks.
+    proxy.set_down(true);
+    tail.stderr_line("connection to ");
+    drop(first);
+    let (_second_dir, second) = serve(&served_config());
+    proxy.set_upstream(second.addr.parse().unwrap());
+    assert_eq!(send(&second, "State.StateChange", APP_TOKEN, 0), 200);
+    proxy.set_down(false);
+    let restarted = tail.stderr_line("connection to ");
+    assert!(restarted.contains("the server restarted"), "{restarted}");
+    let line = tail.line();
+    assert_eq!(fields(&line)[1], "State.StateChange", "{line}");
 }
 
 #[test]
@@ -506,10 +577,12 @@ fn an_unknown_outcome_is_refused_naming_the_valid_ones() {
     );
 }
 
-/// A TCP proxy that can cut every connection and refuse new ones until told otherwise.
+/// A TCP proxy that can cut every connection and refuse new ones until told otherwise, and
+/// forward to another upstream from then on.
 struct CuttingProxy {
     addr: SocketAddr,
     down: tokio::sync::watch::Sender<bool>,
+    upstream: Arc<Mutex<SocketAddr>>,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -526,12 +599,15 @@ impl CuttingProxy {
         let addr = listener.local_addr().unwrap();
         let down = tokio::sync::watch::Sender::new(false);
         let watch = down.clone();
+        let upstream = Arc::new(Mutex::new(upstream));
+        let target = Arc::clone(&upstream);
         runtime.spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 if *watch.borrow() {
                     continue; // dropped: closed at once
                 }
                 let mut cut = watch.subscribe();
+                let upstream = *target.lock().unwrap();
                 tokio::spawn(async move {
                     let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
                         return;
@@ -546,8 +622,14 @@ impl CuttingProxy {
         Self {
             addr,
             down,
+            upstream,
             _runtime: runtime,
         }
+    }
+
+    /// Where new connections go.
+    fn set_upstream(&self, upstream: SocketAddr) {
+        *self.upstream.lock().unwrap() = upstream;
     }
 
     /// Cuts every connection and refuses new ones (`true`), or forwards again (`false`).

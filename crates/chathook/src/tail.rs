@@ -107,6 +107,7 @@ pub async fn run(args: TailArgs, file: &ConfigFile) -> anyhow::Result<()> {
                             backoff = FIRST_BACKOFF;
                         }
                         let resume = match last_id {
+                            Some(0) => "resuming with every callback the server holds".into(),
                             Some(id) => format!("resuming after callback {id}"),
                             None => "resuming with what arrives next".into(),
                         };
@@ -409,12 +410,15 @@ async fn follow(
                         eprintln!("following {}", target.stream);
                     }
                     (Some(after), Some(newest)) if newest < after => {
-                        *last_id = Some(newest);
-                        eprintln!(
-                            "reconnected to {}; the server's newest callback is {newest}, \
-                             before {after}: it restarted, and callbacks from before that are \
-                             gone",
-                            target.stream
+                        // The server filters out ids up to `after`, which a restarted server
+                        // is counting through again: ask again for all it holds.
+                        *last_id = Some(0);
+                        return lost(
+                            true,
+                            format!(
+                                "the server restarted: its newest callback is {newest}, before \
+                                 {after}; what it held before the restart is gone"
+                            ),
                         );
                     }
                     (Some(after), _) => eprintln!(
@@ -508,7 +512,7 @@ fn outcome_style(outcome: &str) -> Style {
 /// One record as a line, e.g.
 /// `07:31:02.123 main Group.CallbackAfterSendMsg ok 200 0.48ms read_receipt:ok`, or for a
 /// refusal `07:31:02.123 main - rejected 401 Sign mismatch: app main, RequestTime 14 s old`.
-pub fn line(record: &Value) -> String {
+fn line(record: &Value) -> String {
     let outcome = record["outcome"].as_str().unwrap_or("?");
     let style = outcome_style(outcome);
     let dim = Style::new().dimmed();
@@ -530,17 +534,23 @@ pub fn line(record: &Value) -> String {
     {
         let _ = write!(line, " {}", milliseconds(latency));
     }
-    let handlers: Vec<String> = record["handlers"]
-        .as_array()
-        .map(|handlers| handlers.iter().map(handler).collect())
-        .unwrap_or_default();
-    if !handlers.is_empty() {
-        let _ = write!(line, " {}", handlers.join(", "));
-    }
     let explanation = record["explanation"]
         .as_str()
         .or_else(|| record["error"].as_str())
         .filter(|_| outcome != "ok");
+    // The server's explanation names each failed handler with its error: say it once.
+    let handlers: Vec<String> = record["handlers"]
+        .as_array()
+        .map(|handlers| {
+            handlers
+                .iter()
+                .map(|entry| handler(entry, explanation.is_none()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !handlers.is_empty() {
+        let _ = write!(line, " {}", handlers.join(", "));
+    }
     if let Some(explanation) = explanation {
         let separator = if handlers.is_empty() { "" } else { "- " };
         let _ = write!(line, " {separator}{style}{explanation}{style:#}");
@@ -548,11 +558,12 @@ pub fn line(record: &Value) -> String {
     line
 }
 
-/// A handler's part of a line: `read_receipt:ok`, or `read_receipt:failed (store is down)`.
-fn handler(handler: &Value) -> String {
+/// A handler's part of a line: `read_receipt:ok`, or `read_receipt:failed (store is down)`
+/// `with_error`.
+fn handler(handler: &Value, with_error: bool) -> String {
     let name = handler["name"].as_str().unwrap_or("?");
     let result = handler["result"].as_str().unwrap_or("running");
-    match handler["error"].as_str() {
+    match handler["error"].as_str().filter(|_| with_error) {
         Some(error) => {
             // The error often starts with the result ("failed: store is down"): say it once.
             let error = error
