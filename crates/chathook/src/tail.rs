@@ -91,12 +91,23 @@ pub async fn run(args: TailArgs, file: &ConfigFile) -> anyhow::Result<()> {
         match open(&client, &url, &target).await {
             Err(Failure::Fatal(error)) => return Err(error),
             // The first connection must work: a wrong URL should fail now, not retry forever.
-            Err(Failure::Retry(error)) if !connected => return Err(error),
-            Err(Failure::Retry(error)) => eprintln!(
-                "cannot reconnect: {}; retrying in {}",
-                crate::error_report(&error),
-                seconds(backoff)
-            ),
+            Err(Failure::Retry(error)) if !connected => {
+                let hint = if target.url_source == "--url" {
+                    "Check --url.".to_owned()
+                } else {
+                    format!(
+                        "Pass its address with --url (this one came from {}).",
+                        target.url_source
+                    )
+                };
+                bail!("{error}; is chathook running there? {hint}");
+            }
+            Err(Failure::Retry(error)) => {
+                eprintln!(
+                    "cannot reconnect: {error}; retrying in {}",
+                    seconds(backoff)
+                )
+            }
             Ok(response) => {
                 let resumed_after = last_id;
                 match follow(response, &target, &mut output, &mut last_id, resumed_after).await? {
@@ -273,17 +284,7 @@ async fn open(
         .await
         .map_err(|error| {
             let why = describe_request_error(&error);
-            let hint = if target.url_source == "--url" {
-                "Check --url.".to_owned()
-            } else {
-                format!(
-                    "Pass its address with --url (this one came from {}).",
-                    target.url_source
-                )
-            };
-            Failure::Retry(anyhow::anyhow!(
-                "cannot connect to {stream}: {why}; is chathook running there? {hint}"
-            ))
+            Failure::Retry(anyhow::anyhow!("cannot connect to {stream}: {why}"))
         })?;
     let status = response.status();
     if status == StatusCode::OK {
