@@ -7,6 +7,7 @@ use chathook as _;
 mod auth;
 mod body;
 mod cli;
+mod console;
 mod dispatch;
 mod fanout;
 mod first_hour;

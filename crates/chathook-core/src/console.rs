@@ -95,6 +95,22 @@ impl Console {
     }
 }
 
+/// The console's API addresses while `[console] recent = 0`: each says the buffer is off,
+/// rather than that nothing is there.
+pub fn off_routes() -> Router {
+    async fn off() -> ApiError {
+        ApiError::not_found(
+            "the recent-callbacks buffer is off ([console] recent = 0): set console.recent \
+             (e.g. 1000) to keep callbacks for /api/v1/callbacks, chathook tail and /console",
+        )
+    }
+    Router::new()
+        .route("/callbacks", get(off))
+        .route("/callbacks/stream", get(off))
+        .route("/callbacks/counts", get(off))
+        .route("/overview", get(off))
+}
+
 /// The `/console` page and its files, which need no token: the page asks for it.
 pub fn page_routes() -> Router {
     Router::new()

@@ -212,7 +212,9 @@ impl Record {
         if let Some(command) = &self.command {
             context.push(command.clone());
         }
-        if let Some(age) = self.request_age_secs() {
+        // The signature's age is what tells a stale token or a wrong clock apart.
+        let about_auth = reason.starts_with("sign") || reason.starts_with("request_time");
+        if let Some(age) = self.request_age_secs().filter(|_| about_auth) {
             context.push(match age {
                 0 => "RequestTime now".to_owned(),
                 age if age > 0 => format!("RequestTime {age} s old"),
