@@ -531,7 +531,7 @@ fn the_config_gives_the_address_and_token_when_no_flag_does() {
 }
 
 #[test]
-fn a_server_without_the_api_answers_404_and_tail_says_what_turns_it_on() {
+fn a_server_without_the_api_or_its_buffer_answers_404_and_tail_says_what_turns_it_on() {
     // No [api] tokens: the API, the stream included, is not served.
     let (dir, server) = serve(APP_TOML);
     let url = format!("http://{}", server.addr);
@@ -539,7 +539,20 @@ fn a_server_without_the_api_answers_404_and_tail_says_what_turns_it_on() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("answered 404"), "{stderr}");
     assert!(stderr.contains("[api] tokens"), "{stderr}");
-    assert!(stderr.contains("[console] recent"), "{stderr}");
+    assert!(stderr.contains("[console] recent > 0"), "{stderr}");
+
+    // The API served with the buffer off: the server's words say so.
+    let (dir, server) = serve(&format!("{}[console]\nrecent = 0\n", served_config()));
+    let url = format!("http://{}", server.addr);
+    let (code, _, stderr) = run_to_end(tail_command(
+        dir.path(),
+        &["--url", &url, "--token", API_SECRET],
+    ));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("answered 404: the recent-callbacks buffer is off ([console] recent = 0)"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -314,18 +314,18 @@ async fn open(
                 reason.unwrap_or("401 Unauthorized")
             )));
         }
-        StatusCode::NOT_FOUND if reason == Some("api_not_found") => {
+        // The server's own words, e.g. that its buffer is off ([console] recent = 0).
+        StatusCode::NOT_FOUND if reason == Some("api_not_found") && server_error.is_some() => {
             return Err(Failure::Fatal(anyhow::anyhow!(
-                "{stream} answered 404{}: the console buffer is off or the API is not served \
-                 there (the server needs a non-empty [api] tokens and [console] recent > 0)",
-                server_error.map_or(String::new(), |text| format!(" ({text})"))
+                "{stream} answered 404: {}",
+                server_error.unwrap_or_default()
             )));
         }
         StatusCode::NOT_FOUND => {
             return Err(Failure::Fatal(anyhow::anyhow!(
-                "{stream} answered 404: no callback stream there; the console buffer is off or \
-                 the API is not served ([api] tokens empty or [console] recent = 0), or --url \
-                 is not chathook's address"
+                "{stream} answered 404: the API is not served there; the server needs a \
+                 non-empty [api] tokens and [console] recent > 0 (the console buffer on), or \
+                 --url is not chathook's address"
             )));
         }
         StatusCode::BAD_REQUEST => {
