@@ -23,3 +23,4 @@ mod read_receipt_poison;
 mod read_receipt_store;
 mod readme;
 mod startup;
+mod tail;
