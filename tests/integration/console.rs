@@ -688,3 +688,31 @@ async fn open_streams_end_when_the_server_shuts_down() {
         .unwrap();
     assert!(stream.next().await.is_none(), "the stream ended");
 }
+
+#[tokio::test]
+async fn a_reader_resuming_after_records_the_buffer_no_longer_holds_is_told_how_many() {
+    let mut config = base_config();
+    config.console.recent = 3;
+    let server = TestServer::start(config).await;
+    for _ in 0..6 {
+        assert_eq!(
+            server
+                .post(&fresh_query(UNROUTED), fixture(UNROUTED))
+                .await
+                .0,
+            200
+        );
+    }
+    // It saw record 1; 2 and 3 have left the buffer, which holds 4 to 6.
+    let mut resumed = Events::open(&server, "after=1").await;
+    let missed = resumed.next().await.unwrap();
+    assert_eq!(missed.name, "missed", "{missed:?}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&missed.data).unwrap(),
+        json!({"missed": 2})
+    );
+    for id in 4..=6 {
+        assert_eq!(resumed.next_record().await.unwrap()["id"], id);
+    }
+    server.stop().await.unwrap();
+}

@@ -17,21 +17,11 @@ use futures_util::StreamExt as _;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
 
-/// The outcomes a record can have, in the contract's order.
-pub const OUTCOMES: [&str; 6] = [
-    "ok",
-    "fallback",
-    "failed",
-    "timed_out",
-    "rejected",
-    "unrouted",
-];
-
 /// The stream's path under chathook's base URL.
 const STREAM_PATH: &str = "/api/v1/callbacks/stream";
 
 /// Where `--token` is read from when the flag is absent.
-const TOKEN_ENV: &str = "CHATHOOK_API_TOKEN";
+const TOKEN_ENV: &str = chathook_core::config::API_TOKEN_ENV;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -66,7 +56,9 @@ pub struct TailArgs {
         long,
         value_name = "LIST",
         value_delimiter = ',',
-        value_parser = clap::builder::PossibleValuesParser::new(OUTCOMES)
+        value_parser = clap::builder::PossibleValuesParser::new(
+            chathook_core::metrics::Outcome::ALL.map(chathook_core::metrics::Outcome::as_str)
+        )
     )]
     pub outcome: Vec<String>,
     /// Print each record exactly as the server sent it, one JSON object per line.
