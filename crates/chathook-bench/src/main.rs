@@ -18,9 +18,12 @@
 //! `--soak-secs` (5 minutes), judged on p99, the slowest request and CPU against the floor;
 //! (i) and (j) the same mix at an empty store and again after pre-filling millions of
 //! messages, judged on throughput against the empty store; (k), (l) and (m) repeat (b), (g)
-//! and (h) with `durability = "normal"`. Every read-receipt scenario also drives the store
-//! alone on the same workload (the floor), and its CPU per callback plus the baseline's is
-//! the least chathook could spend. Each scenario runs `--runs` times (3) and the report gives
+//! and (h) with `durability = "normal"`; (n) and (o) repeat (a) and (b) with the
+//! recent-callbacks buffer on (`[console] recent = 1000`, no reader connected) while every other
+//! scenario runs with it off, so (a) against (n) and (b) against (o) are what keeping the
+//! console's records costs. Every read-receipt scenario also drives the store alone on the same
+//! workload (the floor), and its CPU per callback plus the baseline's is the least chathook
+//! could spend. Each scenario runs `--runs` times (3) and the report gives
 //! medians. A full run ends with [`instructions`]: instructions per callback under callgrind,
 //! a figure the machine's load does not move.
 //!
@@ -343,6 +346,9 @@ struct Scenario {
     /// Handlers that must each have handled every acknowledged callback, by chathook's
     /// metrics.
     handled_by: &'static [&'static str],
+    /// Whether chathook keeps the recent-callbacks buffer (`[console] recent = 1000`, with an
+    /// API token so it is served, and no reader connected); off everywhere else.
+    recent: bool,
     target: Target,
 }
 
@@ -390,6 +396,7 @@ fn scenarios(cli: &Cli) -> Vec<Scenario> {
         growth: false,
         jetstream: false,
         handled_by: &[],
+        recent: false,
         target: Target::default(),
     };
     let receipts = |key, title: String, workload, database, durability| Scenario {
@@ -539,6 +546,25 @@ fn scenarios(cli: &Cli) -> Vec<Scenario> {
             Database::Postgres,
             Durability::Normal,
         ),
+        Scenario {
+            recent: true,
+            ..plain(
+                "n",
+                "(a) with the recent-callbacks buffer on, no reader",
+                "Group.CallbackAfterSendMsg",
+                Workload::Fixed(fixture("Group.CallbackAfterSendMsg")),
+            )
+        },
+        Scenario {
+            recent: true,
+            ..receipts(
+                "o",
+                "(b) with the recent-callbacks buffer on, no reader".into(),
+                Workload::SingleGroup,
+                Database::Sqlite,
+                Durability::Full,
+            )
+        },
     ]
 }
 
@@ -1246,9 +1272,15 @@ fn chathook_config(
             .replace("{spool}", &stream.spool.display().to_string());
     }
     let skew = secs + 60;
+    // The buffer is kept only while an API token can read it.
+    let console = if scenario.recent {
+        "[api]\ntokens = [\"bench-api-token\"]\n\n[console]\nrecent = 1000\n"
+    } else {
+        "[console]\nrecent = 0\n"
+    };
     format!(
         "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n[auth]\nmax_clock_skew_secs = {skew}\n\n\
-         [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{handlers}"
+         [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{console}\n{handlers}"
     )
 }
 

@@ -535,9 +535,13 @@ impl Config {
     }
 }
 
-/// Every `CHATHOOK_*` variable but [`CONFIG_PATH_ENV`], prefix stripped.
+/// The API token `chathook tail` reads when `--token` is not given.
+pub const API_TOKEN_ENV: &str = "CHATHOOK_API_TOKEN";
+
+/// Every `CHATHOOK_*` variable but [`CONFIG_PATH_ENV`] and [`API_TOKEN_ENV`] (which are not
+/// config keys, and not unknown either), prefix stripped.
 fn chathook_env() -> Env {
-    Env::prefixed(ENV_PREFIX).ignore(&["config"])
+    Env::prefixed(ENV_PREFIX).ignore(&["config", "api_token"])
 }
 
 /// Whether a prefix-stripped variable name is `<SECTION>__...`. One that reaches a known

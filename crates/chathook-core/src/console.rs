@@ -27,7 +27,7 @@ use crate::metrics::{Metrics, Outcome};
 use crate::pattern::{CommandSet, CommandShape};
 use crate::registry::RoutingRow;
 use crate::rejection::{ApiError, echo};
-use recent::{BUCKET_SECS, MAX_COUNT_MINUTES, Recent, Record, rfc3339_ms, unix_ms};
+use recent::{BUCKET_SECS, MAX_COUNT_MINUTES, Recent, Record, Subscription, rfc3339_ms, unix_ms};
 
 /// Records a list returns unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 100;
@@ -93,6 +93,22 @@ impl Console {
             .route("/overview", get(overview))
             .with_state(Arc::clone(self))
     }
+}
+
+/// The console's API addresses while `[console] recent = 0`: each says the buffer is off,
+/// rather than that nothing is there.
+pub fn off_routes() -> Router {
+    async fn off() -> ApiError {
+        ApiError::not_found(
+            "the recent-callbacks buffer is off ([console] recent = 0): set console.recent \
+             (e.g. 1000) to keep callbacks for /api/v1/callbacks, chathook tail and /console",
+        )
+    }
+    Router::new()
+        .route("/callbacks", get(off))
+        .route("/callbacks/stream", get(off))
+        .route("/callbacks/counts", get(off))
+        .route("/overview", get(off))
 }
 
 /// The `/console` page and its files, which need no token: the page asks for it.
@@ -406,21 +422,31 @@ async fn live(
     State(console): State<Arc<Console>>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let filter = Filter::parse(&query, SystemTime::now())?;
+    let mut filter = Filter::parse(&query, SystemTime::now())?;
     if filter.limit.is_some() {
         return Err(ApiError::bad_request(
             "limit applies to the list, not to the stream",
         ));
     }
-    let (receiver, backlog, last_id) = console.recent.subscribe(filter.after);
+    let Subscription {
+        receiver,
+        backlog,
+        last_id,
+        gone,
+    } = console.recent.subscribe(filter.after.take());
     let open = Event::default()
         .event("open")
         .data(json!({ "last_id": last_id }).to_string());
-    let backlog: Vec<Event> = backlog
-        .iter()
-        .filter(|record| filter.matches(record))
-        .map(|record| callback_event(record))
-        .collect();
+    let mut first = vec![open];
+    if gone > 0 {
+        first.push(missed_event(gone));
+    }
+    first.extend(
+        backlog
+            .iter()
+            .filter(|record| filter.matches(record))
+            .map(|record| callback_event(record)),
+    );
     let opened = console.metrics.console_stream();
     let state = Live {
         receiver,
@@ -432,9 +458,7 @@ async fn live(
         let event = state.next().await?;
         Some((event, state))
     });
-    let events = stream::iter(std::iter::once(open).chain(backlog))
-        .chain(live)
-        .map(Ok);
+    let events = stream::iter(first).chain(live).map(Ok);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
@@ -458,16 +482,18 @@ impl Live {
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     self.console.metrics.console_missed(missed);
-                    return Some(
-                        Event::default()
-                            .event("missed")
-                            .data(json!({ "missed": missed }).to_string()),
-                    );
+                    return Some(missed_event(missed));
                 }
                 Err(RecvError::Closed) => return None,
             }
         }
     }
+}
+
+fn missed_event(missed: u64) -> Event {
+    Event::default()
+        .event("missed")
+        .data(json!({ "missed": missed }).to_string())
 }
 
 fn callback_event(record: &Record) -> Event {

@@ -110,7 +110,12 @@ impl Chathook {
             tracing::warn!("no apps configured: every callback will be refused with 403");
         }
         let console = console(&config, &registry, routing_table, &metrics);
-        let api = api_router(&registry, &config.api.tokens, console.as_ref())?;
+        let api = api_router(
+            &registry,
+            &config.api.tokens,
+            console.as_ref(),
+            config.console.recent == 0,
+        )?;
         let state = ServiceState {
             recent: console.as_ref().map(|console| Arc::clone(console.recent())),
             apps,
@@ -264,8 +269,13 @@ fn api_router(
     registry: &Registry,
     tokens: &[Secret],
     console: Option<&Arc<Console>>,
+    console_off: bool,
 ) -> Result<Option<Router>, StartupError> {
-    let mut merged: Option<Router> = console.map(Console::api_routes);
+    let mut merged: Option<Router> = match console {
+        Some(console) => Some(console.api_routes()),
+        None if console_off && !tokens.is_empty() => Some(crate::console::off_routes()),
+        None => None,
+    };
     for (name, handler) in registry.handlers() {
         let Some(routes) = handler.api_routes() else {
             continue;

@@ -14,6 +14,7 @@
 
 pub mod fixtures;
 mod plugins;
+mod tail;
 mod tools;
 
 use std::io::IsTerminal as _;
@@ -100,6 +101,9 @@ pub enum Command {
         #[command(subcommand)]
         command: NatsCommand,
     },
+    /// Follow callbacks as they arrive (GET /api/v1/callbacks/stream): one line each,
+    /// refusals explained, coloured by outcome on a terminal; --json for tools.
+    Tail(tail::TailArgs),
     /// Print `Sign=...&RequestTime=...` for a token, to append to a callback URL.
     Sign {
         /// The app's callback auth token.
@@ -212,6 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Nats {
             command: NatsCommand::Spool { drain },
         } => nats_spool(&Config::load(&file)?, drain).await,
+        Command::Tail(args) => tail::run(args, &file).await,
         Command::Sign { token, time } => {
             let time = time.unwrap_or_else(chathook_core::auth::unix_now);
             println!(

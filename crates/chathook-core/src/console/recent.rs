@@ -58,12 +58,13 @@ impl HandlerSlot {
         self.name
     }
 
-    /// Notes how the handler's call ended; `error` is the failure in words.
+    /// Notes how the handler's call ended; `error` is the failure in words, shown with any
+    /// URL password in it redacted.
     pub fn finish(&self, result: HandlerResult, took: Duration, error: Option<String>) {
         let _ = self.report.set(HandlerReport {
             result,
             latency_ms: whole_micros_as_ms(took),
-            error,
+            error: error.map(|error| crate::config::redact_url(&error)),
         });
     }
 }
@@ -212,7 +213,9 @@ impl Record {
         if let Some(command) = &self.command {
             context.push(command.clone());
         }
-        if let Some(age) = self.request_age_secs() {
+        // The signature's age is what tells a stale token or a wrong clock apart.
+        let about_auth = reason.starts_with("sign") || reason.starts_with("request_time");
+        if let Some(age) = self.request_age_secs().filter(|_| about_auth) {
             context.push(match age {
                 0 => "RequestTime now".to_owned(),
                 age if age > 0 => format!("RequestTime {age} s old"),
@@ -385,6 +388,18 @@ impl Bucket {
     }
 }
 
+/// A reader's start: see [`Recent::subscribe`].
+pub struct Subscription {
+    /// Records as they are answered from now on.
+    pub receiver: broadcast::Receiver<Arc<Record>>,
+    /// Buffered records the reader has not seen, oldest first.
+    pub backlog: Vec<Arc<Record>>,
+    /// The newest record before the feed starts (0: none yet).
+    pub last_id: u64,
+    /// Records after the reader's `after` that have left the buffer already.
+    pub gone: u64,
+}
+
 struct Ring {
     next_id: u64,
     records: VecDeque<Arc<Record>>,
@@ -485,24 +500,35 @@ impl Recent {
         self.lock().records.iter().cloned().collect()
     }
 
-    /// A live feed from now on, the buffered records after `after` (oldest first), and the
-    /// id of the newest record recorded before the feed starts.
-    pub fn subscribe(
-        &self,
-        after: Option<u64>,
-    ) -> (broadcast::Receiver<Arc<Record>>, Vec<Arc<Record>>, u64) {
+    /// A live feed from now on, with what a reader that last saw record `after` has not seen
+    /// of the buffer.
+    pub fn subscribe(&self, after: Option<u64>) -> Subscription {
         let ring = self.lock();
         let receiver = self.feed.subscribe();
-        let backlog = match after {
-            Some(after) => ring
-                .records
-                .iter()
-                .filter(|record| record.id > after)
-                .cloned()
-                .collect(),
-            None => Vec::new(),
+        let last_id = ring.next_id - 1;
+        let oldest_id = ring
+            .records
+            .front()
+            .map_or(ring.next_id, |record| record.id);
+        let (backlog, gone) = match after {
+            None => (Vec::new(), 0),
+            // Ids from before a restart: everything buffered is new to this reader.
+            Some(after) if after > last_id => (ring.records.iter().cloned().collect(), 0),
+            Some(after) => (
+                ring.records
+                    .iter()
+                    .filter(|record| record.id > after)
+                    .cloned()
+                    .collect(),
+                oldest_id.saturating_sub(after + 1),
+            ),
         };
-        (receiver, backlog, ring.next_id - 1)
+        Subscription {
+            receiver,
+            backlog,
+            last_id,
+            gone,
+        }
     }
 
     /// Counts per bucket over the last `minutes`, up to `now`, oldest first, every bucket
@@ -610,9 +636,14 @@ mod tests {
     #[test]
     fn a_reader_that_falls_behind_is_told_how_many_it_missed() {
         let recent = Recent::new(10, None);
-        let (mut receiver, backlog, last) = recent.subscribe(None);
+        let Subscription {
+            mut receiver,
+            backlog,
+            last_id,
+            gone,
+        } = recent.subscribe(None);
         assert!(backlog.is_empty());
-        assert_eq!(last, 0);
+        assert_eq!((last_id, gone), (0, 0));
         for _ in 0..STREAM_BUFFER + 5 {
             recent.record(Facts::default(), answered(Outcome::Ok, None));
         }
@@ -621,10 +652,18 @@ mod tests {
             other => panic!("expected a lag, got {other:?}"),
         }
         assert_eq!(receiver.try_recv().unwrap().id(), 6);
-        let (_, backlog, last) = recent.subscribe(Some(STREAM_BUFFER as u64 + 2));
-        assert_eq!(last, STREAM_BUFFER as u64 + 5);
-        let ids: Vec<u64> = backlog.iter().map(|r| r.id()).collect();
-        assert_eq!(ids, (STREAM_BUFFER as u64 + 3..=last).collect::<Vec<_>>());
+        let last = STREAM_BUFFER as u64 + 5;
+        let resumed = recent.subscribe(Some(last - 3));
+        assert_eq!((resumed.last_id, resumed.gone), (last, 0));
+        let ids: Vec<u64> = resumed.backlog.iter().map(|r| r.id()).collect();
+        assert_eq!(ids, [last - 2, last - 1, last]);
+        // The buffer keeps 10: a reader that last saw record 5 lost those up to the oldest.
+        let behind = recent.subscribe(Some(5));
+        assert_eq!(behind.gone, last - 10 - 5);
+        assert_eq!(behind.backlog.len(), 10);
+        // An id from before a restart: the whole buffer is new to it.
+        let restarted = recent.subscribe(Some(last + 100));
+        assert_eq!((restarted.backlog.len(), restarted.gone), (10, 0));
     }
 
     #[test]
