@@ -225,8 +225,13 @@
     };
   }
 
-  /** Fills the table from the buffer with the current filters and restarts the stream. */
-  async function reload() {
+  /**
+   * Restarts the stream with the current filters and, once it is open, fills the table from
+   * the buffer. In that order nothing falls between the two (the stream opened without `after`
+   * sends what comes after its `open`; the list holds what came before; ids de-duplicate), and
+   * no `after` is sent that could make the server count records older than its buffer as missed.
+   */
+  function reload() {
     state.generation += 1;
     const generation = state.generation;
     if (state.stream) state.stream.abort();
@@ -236,22 +241,24 @@
     state.lastId = 0;
     clear($('callbacks').tBodies[0]);
     updatePauseButton();
+    updateEmpty();
     setFilterError(null);
+    runStream(generation);
+  }
+
+  async function loadList(generation) {
     const limit = Math.max(1, Math.min(MAX_ROWS, (state.overview && state.overview.recent) || MAX_ROWS));
     let list;
     try {
       list = await api(`/callbacks${filterQuery({ limit })}`);
     } catch (error) {
       if (generation !== state.generation) return;
-      if (error instanceof ApiError && error.status === 400) setFilterError(error.message);
-      else if (!(error instanceof ApiError && error.status === 401)) setFilterError(error.message);
-      updateEmpty();
+      if (!(error instanceof ApiError && error.status === 401)) setFilterError(error.message);
       return;
     }
     if (generation !== state.generation) return;
     for (const record of list.callbacks || []) addRecord(record);
     updateEmpty();
-    runStream(generation);
   }
 
   function setFilterError(message) {
@@ -270,13 +277,16 @@
 
   async function runStream(generation) {
     let delay = 1000;
+    let listed = false;
     while (generation === state.generation) {
       const controller = new AbortController();
       state.stream = controller;
       setStreamStatus('connecting', 'connecting…');
       let opened = false;
+      // The first connection asks for what comes next; a reconnection for what came since.
+      const after = listed ? state.lastId : null;
       try {
-        const response = await fetch(`/api/v1/callbacks/stream${filterQuery({ after: state.lastId })}`, {
+        const response = await fetch(`/api/v1/callbacks/stream${filterQuery({ after })}`, {
           headers: { Accept: 'text/event-stream', Authorization: `Bearer ${state.token}` },
           cache: 'no-store',
           credentials: 'omit',
@@ -309,6 +319,10 @@
             setStreamStatus('live', state.paused ? 'live, paused' : 'live');
           }
           onEvent(event);
+          if (event.type === 'open' && !listed) {
+            listed = true;
+            loadList(generation);
+          }
         });
         // The server closed the stream (shutdown, restart): reconnect below.
       } catch (error) {
@@ -374,7 +388,8 @@
         setTimeout(reload, 0);
         return;
       }
-      if (state.lastId === 0) state.lastId = data.last_id;
+      // Records up to last_id are in the list (or did not match): resume after it at least.
+      state.lastId = Math.max(state.lastId, data.last_id);
     } else if (event.type === 'callback') {
       if (state.paused) {
         if (!state.records.has(data.id) && !state.pending.some((r) => r.id === data.id)) {
