@@ -8,6 +8,7 @@ mod auth;
 mod body;
 mod cli;
 mod console;
+mod console_page;
 mod dispatch;
 mod fanout;
 mod first_hour;
