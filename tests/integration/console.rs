@@ -716,3 +716,31 @@ async fn a_reader_resuming_after_records_the_buffer_no_longer_holds_is_told_how_
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_listed_record_keeps_its_fields_in_order_and_the_list_says_the_newest_id() {
+    let server = TestServer::start(base_config()).await;
+    server.post(&fresh_query(UNROUTED), fixture(UNROUTED)).await;
+    server
+        .post(&forged_query(UNROUTED, 1), fixture(UNROUTED))
+        .await;
+    let text = server
+        .client
+        .get(server.url("/api/v1/callbacks?outcome=unrouted"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(listed["last_id"], 2, "the newest record, filtered or not");
+    assert_eq!(listed["callbacks"].as_array().unwrap().len(), 1);
+    let id = text.find("\"id\"").unwrap();
+    let time = text.find("\"time\"").unwrap();
+    let outcome = text.find("\"outcome\"").unwrap();
+    let handlers = text.find("\"handlers\"").unwrap();
+    assert!(id < time && time < outcome && outcome < handlers, "{text}");
+    server.stop().await.unwrap();
+}

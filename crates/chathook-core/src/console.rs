@@ -352,12 +352,21 @@ async fn list(
         .filter(|record| filter.matches(record))
         .take(limit)
         .collect();
-    let body = json!({
-        "recent": console.recent.capacity(),
-        "capture_bodies": console.recent.captures_bodies(),
-        "callbacks": newest_first,
-    });
-    Ok(axum::Json(body).into_response())
+    // A struct, not a `json!` value, so each record keeps its fields in their order.
+    #[derive(serde::Serialize)]
+    struct Listed<'a> {
+        recent: usize,
+        capture_bodies: bool,
+        last_id: u64,
+        callbacks: Vec<&'a Record>,
+    }
+    let listed = Listed {
+        recent: console.recent.capacity(),
+        capture_bodies: console.recent.captures_bodies(),
+        last_id: records.last().map_or(0, |record| record.id()),
+        callbacks: newest_first,
+    };
+    Ok(axum::Json(listed).into_response())
 }
 
 async fn overview(State(console): State<Arc<Console>>) -> Response {
