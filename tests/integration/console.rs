@@ -286,7 +286,7 @@ async fn records_say_what_happened_and_the_filters_select_them() {
         ("since=yesterday", "RFC 3339"),
         ("after=-1", "after must be a non-negative integer"),
         ("limit=0", "limit must be at least 1"),
-        ("colour=red", "unknown query parameter colour"),
+        ("colour=red", "unknown query parameter \"colour\""),
     ] {
         let (status, body) = api(&server, &format!("/api/v1/callbacks?{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");
@@ -321,6 +321,7 @@ async fn failures_fallbacks_and_late_observers_are_recorded_per_handler() {
         json!({ "commands": [BEFORE], "tag": tag, "decides": false, "delay_ms": 300 }),
     );
     let server = TestServer::start(config).await;
+    let mut stream = Events::open(&server, "").await;
 
     assert_eq!(
         server.post(&fresh_query(AFTER), fixture(AFTER)).await.0,
@@ -385,6 +386,21 @@ async fn failures_fallbacks_and_late_observers_are_recorded_per_handler() {
         assert!(std::time::Instant::now() < deadline, "{record}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+
+    // The stream had the record when it was answered, then gets it again, whole, as an update.
+    assert_eq!(stream.next_record().await.unwrap()["outcome"], "failed");
+    let answered = stream.next_record().await.unwrap();
+    assert_eq!(answered["outcome"], "fallback");
+    let update = loop {
+        let event = stream.next().await.expect("an update");
+        if event.name == "update" {
+            assert_eq!(event.id, None, "an update does not move a reader's last id");
+            break serde_json::from_str::<Value>(&event.data).unwrap();
+        }
+    };
+    assert_eq!(update["id"], answered["id"]);
+    assert_eq!(update["handlers"][1]["name"], "recorder_c");
+    assert_eq!(update["handlers"][1]["result"], "ok");
     server.stop().await.unwrap();
 }
 
@@ -493,7 +509,12 @@ async fn a_stalled_stream_reader_slows_no_callback_and_is_told_what_it_missed() 
         .to_string();
     let sent = 1500;
     for _ in 0..sent {
-        let (status, reply) = server.post(&fresh_query(UNROUTED), body.clone()).await;
+        // Were callbacks held up by the reader, this would fail rather than hang.
+        let query = fresh_query(UNROUTED);
+        let posted = server.post(&query, body.clone());
+        let (status, reply) = tokio::time::timeout(PATIENCE, posted)
+            .await
+            .expect("a callback is answered while the reader stalls");
         assert_eq!(status, 200, "{reply}");
     }
 
@@ -671,7 +692,12 @@ async fn with_the_buffer_off_the_api_says_so_and_records_nothing() {
         let error = body["error"].as_str().unwrap();
         assert!(error.contains("[console] recent = 0"), "{error}");
     }
-    assert_eq!(server.get("/console").await.0, 404);
+    let (status, page) = server.get("/console").await;
+    assert_eq!(status, 404);
+    assert!(
+        page.contains("the console is off ([console] recent = 0)"),
+        "{page}"
+    );
     server.stop().await.unwrap();
 }
 
@@ -714,6 +740,10 @@ async fn a_reader_resuming_after_records_the_buffer_no_longer_holds_is_told_how_
     for id in 4..=6 {
         assert_eq!(resumed.next_record().await.unwrap()["id"], id);
     }
+    assert_eq!(
+        server.metric("chathook_console_stream_missed_total").await,
+        2.0
+    );
     server.stop().await.unwrap();
 }
 
@@ -742,5 +772,34 @@ async fn a_listed_record_keeps_its_fields_in_order_and_the_list_says_the_newest_
     let outcome = text.find("\"outcome\"").unwrap();
     let handlers = text.find("\"handlers\"").unwrap();
     assert!(id < time && time < outcome && outcome < handlers, "{text}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stream_outlives_the_idle_timeout_while_it_is_read() {
+    let mut config = base_config();
+    config.server.idle_timeout_ms = 300;
+    let server = TestServer::start(config).await;
+    let mut stream = Events::open(&server, "").await;
+    // Five idle timeouts with no callback: the keep-alives keep it open.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        server
+            .post(&fresh_query(UNROUTED), fixture(UNROUTED))
+            .await
+            .0,
+        200
+    );
+    let record = stream
+        .next_record()
+        .await
+        .expect("the stream is still open");
+    assert_eq!(record["command"], UNROUTED);
+    assert_eq!(
+        server
+            .metric(r#"chathook_connections_closed_total{reason="idle_timeout"}"#)
+            .await,
+        0.0
+    );
     server.stop().await.unwrap();
 }

@@ -23,7 +23,7 @@
     records: new Map(), // id -> record, for the rows in the table
     lastId: 0, // highest record id seen, for reconnecting with after=
     paused: false,
-    pending: [], // records that arrived while paused, oldest first
+    pending: new Map(), // id -> record that arrived while paused, oldest first (at most MAX_ROWS)
     selected: null,
     generation: 0, // bumped on every reload of the table: older streams and answers are ignored
     session: 0, // bumped on sign-in and sign-out: older timers' answers are ignored
@@ -176,7 +176,7 @@
     for (const timer of state.timers) clearInterval(timer);
     state.timers = [];
     state.records.clear();
-    state.pending = [];
+    state.pending.clear();
     state.lastId = 0;
     state.selected = null;
     clear($('callbacks').tBodies[0]);
@@ -237,7 +237,7 @@
     if (state.stream) state.stream.abort();
     state.stream = null;
     state.records.clear();
-    state.pending = [];
+    state.pending.clear();
     state.lastId = 0;
     clear($('callbacks').tBodies[0]);
     updatePauseButton();
@@ -392,8 +392,10 @@
       state.lastId = Math.max(state.lastId, data.last_id);
     } else if (event.type === 'callback') {
       if (state.paused) {
-        if (!state.records.has(data.id) && !state.pending.some((r) => r.id === data.id)) {
-          state.pending.push(data);
+        if (!state.records.has(data.id) && !state.pending.has(data.id)) {
+          state.pending.set(data.id, data);
+          // Only the newest MAX_ROWS would be shown on resume: keep no more.
+          if (state.pending.size > MAX_ROWS) state.pending.delete(state.pending.keys().next().value);
         }
         state.lastId = Math.max(state.lastId, data.id);
         updatePauseButton();
@@ -401,6 +403,14 @@
         addRecord(data);
         updateEmpty();
       }
+    } else if (event.type === 'update') {
+      // The record again, once its last handler (an observer) ended after the answer.
+      if (state.pending.has(data.id)) state.pending.set(data.id, data);
+      if (!state.records.has(data.id)) return;
+      state.records.set(data.id, data);
+      const row = $('callbacks').querySelector(`tr[data-id="${data.id}"]`);
+      if (row) row.replaceWith(recordRow(data));
+      if (state.selected === data.id) showDetail(data.id);
     } else if (event.type === 'missed') {
       notice(`The live view fell behind: ${data.missed} callback${data.missed === 1 ? ' was' : 's were'} not shown here (they were still answered).`);
     }
@@ -460,7 +470,7 @@
     const button = $('pause');
     button.setAttribute('aria-pressed', String(state.paused));
     button.classList.toggle('active', state.paused);
-    const count = state.pending.length;
+    const count = state.pending.size;
     button.textContent = state.paused ? `Resume${count ? ` (${count} new)` : ''}` : 'Pause';
     const status = $('stream-status');
     if (status.dataset.state === 'live') status.textContent = state.paused ? 'live, paused' : 'live';
@@ -469,8 +479,8 @@
   function togglePause() {
     state.paused = !state.paused;
     if (!state.paused) {
-      for (const record of state.pending) addRecord(record);
-      state.pending = [];
+      for (const record of state.pending.values()) addRecord(record);
+      state.pending.clear();
       updateEmpty();
     }
     updatePauseButton();

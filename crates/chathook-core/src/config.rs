@@ -287,9 +287,14 @@ impl Default for ConsoleConfig {
     }
 }
 
-/// Most records `console.recent` may keep: at a few hundred bytes each (plus captured
-/// bodies), enough for any operator's look without letting a typo take the memory.
-pub const MAX_RECENT: usize = 1_000_000;
+/// Most records `console.recent` may keep: at a few hundred bytes each, enough for any
+/// operator's look, and a list or a resuming stream walks at most this many under the lock
+/// callbacks take (about a millisecond).
+pub const MAX_RECENT: usize = 100_000;
+/// Most bytes of one body `console.body_bytes` may keep.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most memory captured bodies may take: `console.recent` times `console.body_bytes`.
+pub const MAX_CAPTURED_BYTES: usize = 256 * 1024 * 1024;
 
 /// `[log]`
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -483,11 +488,27 @@ impl Config {
                 self.console.recent
             ));
         }
-        if self.console.capture_bodies && self.console.body_bytes == 0 {
-            return invalid(
-                "console.body_bytes must be greater than 0 when console.capture_bodies is on"
-                    .into(),
-            );
+        let console = &self.console;
+        if console.capture_bodies {
+            if !(1..=MAX_BODY_BYTES).contains(&console.body_bytes) {
+                return invalid(format!(
+                    "console.body_bytes is {} but must be between 1 and {MAX_BODY_BYTES} when \
+                     console.capture_bodies is on",
+                    console.body_bytes
+                ));
+            }
+            let captured = console.recent.saturating_mul(console.body_bytes);
+            if captured > MAX_CAPTURED_BYTES {
+                return invalid(format!(
+                    "console.recent ({}) times console.body_bytes ({}) is {} MiB of captured \
+                     bodies, more than the {} MiB allowed: keep fewer callbacks or fewer bytes \
+                     of each",
+                    console.recent,
+                    console.body_bytes,
+                    captured / (1024 * 1024),
+                    MAX_CAPTURED_BYTES / (1024 * 1024)
+                ));
+            }
         }
         if self.log.rejections_per_second == 0 {
             return invalid("log.rejections_per_second must be greater than 0".into());
@@ -656,6 +677,51 @@ mod tests {
         ] {
             assert!(!is_config_key(key), "{key}");
         }
+    }
+
+    #[test]
+    fn the_console_buffer_is_bounded_with_reasons() {
+        let refused = |console: ConsoleConfig| {
+            let config = Config {
+                console,
+                ..Config::default()
+            };
+            match config.validate() {
+                Err(StartupError::InvalidConfig(message)) => message,
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        };
+        let too_many = refused(ConsoleConfig {
+            recent: MAX_RECENT + 1,
+            ..ConsoleConfig::default()
+        });
+        assert!(too_many.contains("console.recent is 100001 but must be at most 100000"));
+        let too_large = refused(ConsoleConfig {
+            capture_bodies: true,
+            body_bytes: MAX_BODY_BYTES + 1,
+            ..ConsoleConfig::default()
+        });
+        assert!(
+            too_large.contains("console.body_bytes is 1048577"),
+            "{too_large}"
+        );
+        let too_much = refused(ConsoleConfig {
+            recent: 100_000,
+            capture_bodies: true,
+            body_bytes: 4096,
+        });
+        assert!(
+            too_much.contains("390 MiB of captured bodies"),
+            "{too_much}"
+        );
+        let off = Config {
+            console: ConsoleConfig {
+                recent: 0,
+                ..ConsoleConfig::default()
+            },
+            ..Config::default()
+        };
+        assert!(off.validate().is_ok());
     }
 
     #[test]

@@ -27,11 +27,14 @@ use crate::metrics::{Metrics, Outcome};
 use crate::pattern::{CommandSet, CommandShape};
 use crate::registry::RoutingRow;
 use crate::rejection::{ApiError, echo};
-use recent::{BUCKET_SECS, MAX_COUNT_MINUTES, Recent, Record, Subscription, rfc3339_ms, unix_ms};
+use recent::{
+    BUCKET_SECS, Feed, MAX_COUNT_MINUTES, Recent, Record, Subscription, rfc3339_ms, unix_ms,
+};
 
 /// Records a list returns unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 100;
-/// How often an idle stream sends a comment, so proxies keep it open.
+/// How often an idle stream sends a comment, so proxies keep it open; more often when
+/// `server.idle_timeout_ms` is shorter, which would otherwise close a quiet stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The console's state: the buffer, what the overview shows, and the signal that ends the
@@ -41,6 +44,7 @@ pub struct Console {
     overview: Value,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
+    keep_alive: Duration,
 }
 
 /// What the overview lists besides the buffer's settings.
@@ -54,8 +58,13 @@ pub struct OverviewFacts<'a> {
 }
 
 impl Console {
-    /// The console over `recent`.
-    pub fn new(recent: Arc<Recent>, facts: OverviewFacts<'_>, metrics: Arc<Metrics>) -> Self {
+    /// The console over `recent`; `idle_timeout` is the connections' (`server.idle_timeout_ms`).
+    pub fn new(
+        recent: Arc<Recent>,
+        facts: OverviewFacts<'_>,
+        metrics: Arc<Metrics>,
+        idle_timeout: Duration,
+    ) -> Self {
         let routes: Vec<Value> = facts.routes.iter().map(route_json).collect();
         let overview = json!({
             "version": env!("CARGO_PKG_VERSION"),
@@ -70,6 +79,9 @@ impl Console {
             overview,
             metrics,
             shutdown: CancellationToken::new(),
+            keep_alive: KEEP_ALIVE
+                .min(idle_timeout / 2)
+                .max(Duration::from_millis(1)),
         }
     }
 
@@ -109,6 +121,19 @@ pub fn off_routes() -> Router {
         .route("/callbacks/stream", get(off))
         .route("/callbacks/counts", get(off))
         .route("/overview", get(off))
+}
+
+/// `/console` while `[console] recent = 0`: says so, rather than that nothing is there.
+pub fn page_off_routes() -> Router {
+    async fn off() -> ApiError {
+        ApiError::not_found(
+            "the console is off ([console] recent = 0): set console.recent (e.g. 1000) to see \
+             recent callbacks here",
+        )
+    }
+    Router::new()
+        .route("/console", get(off))
+        .route("/console/", get(off))
 }
 
 /// The `/console` page and its files, which need no token: the page asks for it.
@@ -234,7 +259,7 @@ impl Filter {
                 }
                 other => {
                     return Err(ApiError::bad_request(format!(
-                        "unknown query parameter {}: the filters are {}",
+                        "unknown query parameter {:?}: the filters are {}",
                         echo(other),
                         FILTER_PARAMETERS.join(", ")
                     )));
@@ -344,14 +369,9 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let filter = Filter::parse(&query, SystemTime::now())?;
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
-    let records = console.recent.snapshot();
-    let newest_first: Vec<&Record> = records
-        .iter()
-        .rev()
-        .map(|record| &**record)
-        .filter(|record| filter.matches(record))
-        .take(limit)
-        .collect();
+    let (newest_first, last_id) = console
+        .recent
+        .newest(limit, |record| filter.matches(record));
     // A struct, not a `json!` value, so each record keeps its fields in their order.
     #[derive(serde::Serialize)]
     struct Listed<'a> {
@@ -360,10 +380,11 @@ async fn list(
         last_id: u64,
         callbacks: Vec<&'a Record>,
     }
+    let newest_first: Vec<&Record> = newest_first.iter().map(|record| &**record).collect();
     let listed = Listed {
         recent: console.recent.capacity(),
         capture_bodies: console.recent.captures_bodies(),
-        last_id: records.last().map_or(0, |record| record.id()),
+        last_id,
         callbacks: newest_first,
     };
     Ok(axum::Json(listed).into_response())
@@ -390,7 +411,7 @@ async fn counts(
             }
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown query parameter {}: the only one is minutes",
+                    "unknown query parameter {:?}: the only one is minutes",
                     echo(other)
                 )));
             }
@@ -448,14 +469,20 @@ async fn live(
         .data(json!({ "last_id": last_id }).to_string());
     let mut first = vec![open];
     if gone > 0 {
+        console.metrics.console_missed(gone);
         first.push(missed_event(gone));
     }
-    first.extend(
-        backlog
-            .iter()
-            .filter(|record| filter.matches(record))
-            .map(|record| callback_event(record)),
-    );
+    let filter = Arc::new(filter);
+    // Serialized as the reader takes them, not all at once.
+    let backlog = {
+        let filter = Arc::clone(&filter);
+        stream::iter(backlog).filter_map(move |record| {
+            let event = filter
+                .matches(&record)
+                .then(|| callback_event("callback", &record));
+            std::future::ready(event)
+        })
+    };
     let opened = console.metrics.console_stream();
     let state = Live {
         receiver,
@@ -467,13 +494,14 @@ async fn live(
         let event = state.next().await?;
         Some((event, state))
     });
-    let events = stream::iter(first).chain(live).map(Ok);
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+    let events = stream::iter(first).chain(backlog).chain(live).map(Ok);
+    let keep_alive = KeepAlive::new().interval(console.keep_alive);
+    Ok(Sse::new(events).keep_alive(keep_alive))
 }
 
 struct Live {
-    receiver: tokio::sync::broadcast::Receiver<Arc<Record>>,
-    filter: Filter,
+    receiver: tokio::sync::broadcast::Receiver<Feed>,
+    filter: Arc<Filter>,
     console: Arc<Console>,
     /// Counts the stream as open until it ends.
     _opened: crate::metrics::InFlight,
@@ -487,7 +515,12 @@ impl Live {
                 () = self.console.shutdown.cancelled() => return None,
             };
             match received {
-                Ok(record) if self.filter.matches(&record) => return Some(callback_event(&record)),
+                Ok(Feed::New(record)) if self.filter.matches(&record) => {
+                    return Some(callback_event("callback", &record));
+                }
+                Ok(Feed::Update(record)) if self.filter.matches(&record) => {
+                    return Some(callback_event("update", &record));
+                }
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
                     self.console.metrics.console_missed(missed);
@@ -505,12 +538,15 @@ fn missed_event(missed: u64) -> Event {
         .data(json!({ "missed": missed }).to_string())
 }
 
-fn callback_event(record: &Record) -> Event {
+/// A record as a `callback` event (with its id as the event's, for resuming) or an `update`
+/// (the same record again once its last handler ended; no event id, which only moves on).
+fn callback_event(name: &'static str, record: &Record) -> Event {
     let data = serde_json::to_string(record).expect("a record serializes");
-    Event::default()
-        .event("callback")
-        .id(record.id().to_string())
-        .data(data)
+    let event = Event::default().event(name).data(data);
+    match name {
+        "callback" => event.id(record.id().to_string()),
+        _ => event,
+    }
 }
 
 #[cfg(test)]

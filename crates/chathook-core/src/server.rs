@@ -35,7 +35,9 @@ use tracing::Instrument;
 use crate::auth::{App, Apps, CallbackQuery, ReplayCache, Secret, Sources, unix_now};
 use crate::body_check::check_body;
 use crate::config::{Config, Fallback, Unrouted};
-use crate::console::recent::{Answered, Facts, HandlerSlot, Recent, whole_micros_as_ms};
+use crate::console::recent::{
+    Answered, Facts, HandlerSlot, HandlerSlots, Recent, whole_micros_as_ms,
+};
 use crate::console::{Console, OverviewFacts};
 use crate::error::StartupError;
 use crate::handler::{Callback, DecidedBy, Decision, ErrorChain, HandlerError};
@@ -54,6 +56,8 @@ pub struct Chathook {
     state: Arc<ServiceState>,
     api: Option<Router>,
     console: Option<Arc<Console>>,
+    /// `[console] recent = 0`: its addresses say it is off.
+    console_off: bool,
     callback_path: String,
 }
 
@@ -143,6 +147,7 @@ impl Chathook {
             state: Arc::new(state),
             api,
             console,
+            console_off: config.console.recent == 0,
             callback_path: config.server.callback_path,
         })
     }
@@ -159,9 +164,10 @@ impl Chathook {
             Some(api) => built_in.nest("/api/v1", api.clone()),
             None => built_in,
         };
-        let built_in = match &self.console {
-            Some(_) => built_in.merge(crate::console::page_routes()),
-            None => built_in,
+        let built_in = match (&self.console, self.console_off) {
+            (Some(_), _) => built_in.merge(crate::console::page_routes()),
+            (None, true) => built_in.merge(crate::console::page_off_routes()),
+            (None, false) => built_in,
         };
         // axum refuses in plain text (a wrong method on /healthz, a path parameter that is
         // not UTF-8), and so may a handler's API. The callback route always answers in JSON
@@ -247,6 +253,17 @@ fn console(
         settings.recent,
         settings.capture_bodies.then_some(settings.body_bytes),
     );
+    tracing::info!(
+        recent = settings.recent,
+        capture_bodies = settings.capture_bodies,
+        "keeping the last {} callbacks{} for /api/v1/callbacks, chathook tail and /console",
+        settings.recent,
+        if settings.capture_bodies {
+            format!(" with up to {} bytes of each body", settings.body_bytes)
+        } else {
+            String::new()
+        }
+    );
     let facts = OverviewFacts {
         apps: config
             .apps
@@ -260,6 +277,7 @@ fn console(
         Arc::new(recent),
         facts,
         Arc::clone(metrics),
+        config.server.idle_timeout(),
     )))
 }
 
@@ -367,7 +385,7 @@ struct Recorded<'a> {
     client_ip: Option<Cow<'a, str>>,
     opt_platform: Option<Cow<'a, str>>,
     body: Option<Bytes>,
-    handlers: Option<Arc<[HandlerSlot]>>,
+    handlers: Option<Arc<HandlerSlots>>,
 }
 
 impl ServiceState {
@@ -456,7 +474,7 @@ impl ServiceState {
                 outcome: answer.outcome,
                 status: answer.response.status().as_u16(),
                 latency,
-                rejection: refusal.as_ref(),
+                rejection: refusal,
             };
             recent.record(facts, answered);
         }
@@ -640,7 +658,7 @@ impl ServiceState {
         route: &Route,
         callback: Callback,
         app: &str,
-        slots: Option<&Arc<[HandlerSlot]>>,
+        slots: Option<&Arc<HandlerSlots>>,
     ) -> Result<Answer, Rejection> {
         let command = callback.command_cow();
         let (last, firsts) = route.others.split_last().expect("a route has a handler");
@@ -684,7 +702,7 @@ impl ServiceState {
         route: &Route,
         callback: Callback,
         app: &str,
-        slots: Option<&Arc<[HandlerSlot]>>,
+        slots: Option<&Arc<HandlerSlots>>,
     ) -> Result<Answer, Rejection> {
         let decision = (!route.others.is_empty()).then(|| watch::channel(None));
         if let Some((_, receiver)) = &decision {
@@ -767,7 +785,7 @@ impl ServiceState {
         route: &Route,
         callback: Callback,
         app: &str,
-        slots: Option<&Arc<[HandlerSlot]>>,
+        slots: Option<&Arc<HandlerSlots>>,
     ) -> impl Future<Output = Result<Reply, Failure>> + Send + 'static {
         let slots = slots.map(Arc::clone);
         let (label, kind) = (route.label, route.kind);
@@ -809,15 +827,9 @@ impl ServiceState {
                 Err(failure) => failure.result(),
             };
             metrics.handler_result(name, label, counted, took);
-            if let Some(slot) = slots
-                .as_deref()
-                .and_then(|slots| slots.iter().find(|slot| slot.name() == name))
-            {
-                slot.finish(
-                    counted,
-                    took,
-                    result.as_ref().err().map(ToString::to_string),
-                );
+            if let Some(slots) = &slots {
+                let error = result.as_ref().err().map(ToString::to_string);
+                slots.finish(name, counted, took, error);
             }
             if let Err(failure) = &result {
                 let must_succeed = role == Role::Runs
@@ -844,7 +856,7 @@ impl ServiceState {
 }
 
 /// A console record's slot for each handler of `route`, decider first.
-fn handler_slots(route: &Route) -> Arc<[HandlerSlot]> {
+fn handler_slots(route: &Route) -> Arc<HandlerSlots> {
     let others = match route.kind {
         CallbackKind::After => Role::Runs,
         CallbackKind::Before | CallbackKind::ReplyBearing => Role::Observes,
@@ -853,14 +865,11 @@ fn handler_slots(route: &Route) -> Arc<[HandlerSlot]> {
         .decider
         .iter()
         .map(|target| HandlerSlot::new(target.name, Role::Decides));
-    decider
-        .chain(
-            route
-                .others
-                .iter()
-                .map(|target| HandlerSlot::new(target.name, others)),
-        )
-        .collect()
+    let others = route
+        .others
+        .iter()
+        .map(|target| HandlerSlot::new(target.name, others));
+    Arc::new(HandlerSlots::new(decider.chain(others)))
 }
 
 /// What Chat is told when a handler that had to succeed did not.

@@ -421,19 +421,21 @@ async fn follow(
                     ),
                 }
             }
-            "callback" => {
+            // An update is a record again, once its last handler (an observer) has ended.
+            name @ ("callback" | "update") => {
                 let record: Value = match serde_json::from_str(&event.data) {
                     Ok(record) => record,
                     Err(error) => {
-                        eprintln!("skipping a callback event that is not JSON: {error}");
+                        eprintln!("skipping a {name} event that is not JSON: {error}");
                         continue;
                     }
                 };
-                let id = event.id.parse().ok().or_else(|| record["id"].as_u64());
-                if let Some(id) = id {
+                let update = name == "update";
+                if !update && let Some(id) = event.id.parse().ok().or_else(|| record["id"].as_u64())
+                {
                     *last_id = Some(last_id.map_or(id, |last| last.max(id)));
                 }
-                match output.record(&event.data, &record) {
+                match output.record(&event.data, &record, update) {
                     Ok(()) => {}
                     Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {
                         return Ok(Ended::StdoutClosed);
@@ -474,8 +476,9 @@ impl Output {
         }
     }
 
-    /// Writes one record and flushes, so piped output appears at once.
-    fn record(&mut self, data: &str, record: &Value) -> std::io::Result<()> {
+    /// Writes one record (an `update` of one shown before marked `↳ `) and flushes, so piped
+    /// output appears at once.
+    fn record(&mut self, data: &str, record: &Value, update: bool) -> std::io::Result<()> {
         if self.json {
             let mut stdout = std::io::stdout().lock();
             // One object per line: a record sent over several `data:` lines is made compact.
@@ -486,7 +489,8 @@ impl Output {
             }
             stdout.flush()
         } else {
-            writeln!(self.styled, "{}", line(record))?;
+            let mark = if update { "↳ " } else { "" };
+            writeln!(self.styled, "{mark}{}", line(record))?;
             self.styled.flush()
         }
     }

@@ -7,7 +7,7 @@
 //! channel drops what it has not read and tells it how many.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -53,20 +53,88 @@ impl HandlerSlot {
         }
     }
 
-    /// The handler's name.
-    pub fn name(&self) -> &'static str {
-        self.name
+    fn finished(&self) -> bool {
+        self.report.get().is_some()
+    }
+}
+
+/// The slots of every handler of one callback, and, once the record is out, how to tell
+/// readers about results that come in after it (an observer ends after the answer).
+#[derive(Debug)]
+pub struct HandlerSlots {
+    slots: Box<[HandlerSlot]>,
+    published: OnceLock<(Weak<Record>, broadcast::Sender<Feed>)>,
+}
+
+impl HandlerSlots {
+    /// Slots for these handlers, decider first.
+    pub fn new(slots: impl IntoIterator<Item = HandlerSlot>) -> Self {
+        Self {
+            slots: slots.into_iter().collect(),
+            published: OnceLock::new(),
+        }
     }
 
-    /// Notes how the handler's call ended; `error` is the failure in words, shown with any
-    /// URL password in it redacted.
-    pub fn finish(&self, result: HandlerResult, took: Duration, error: Option<String>) {
-        let _ = self.report.set(HandlerReport {
+    /// Notes how handler `name`'s call ended; `error` is the failure in words, shown with
+    /// the credentials of any URL in it redacted. When it is the last to end and the record
+    /// is out already, readers get the record again as an update.
+    pub fn finish(&self, name: &str, result: HandlerResult, took: Duration, error: Option<String>) {
+        let Some(slot) = self.slots.iter().find(|slot| slot.name == name) else {
+            return;
+        };
+        let _ = slot.report.set(HandlerReport {
             result,
             latency_ms: whole_micros_as_ms(took),
-            error: error.map(|error| crate::config::redact_url(&error)),
+            error: error.map(|error| redact_url_credentials(&error)),
         });
+        // The record is published after its slots exist: a result noted before this check
+        // is in the record when a reader serializes it, and one noted after finds it out.
+        if self.slots.iter().all(HandlerSlot::finished)
+            && let Some((record, feed)) = self.published.get()
+            && let Some(record) = record.upgrade()
+        {
+            let _ = feed.send(Feed::Update(record));
+        }
     }
+}
+
+/// What the live feed carries.
+#[derive(Clone, Debug)]
+pub enum Feed {
+    /// A callback just answered.
+    New(Arc<Record>),
+    /// An earlier record whose last handler has just ended.
+    Update(Arc<Record>),
+}
+
+/// `text` with the credentials of every `scheme://user:password@host` (the password) and
+/// `scheme://token@host` (the token) in it replaced: handler errors often quote the URL
+/// they could not reach, and records are served over the API.
+pub fn redact_url_credentials(text: &str) -> String {
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        redacted.push_str(before);
+        let authority_end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'') || c.is_whitespace())
+            .unwrap_or(after.len());
+        let authority = &after[..authority_end];
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                match userinfo.split_once(':') {
+                    Some((user, _)) => redacted.push_str(&format!("{user}:[redacted]")),
+                    None => redacted.push_str("[redacted]"),
+                }
+                redacted.push('@');
+                redacted.push_str(host);
+            }
+            None => redacted.push_str(authority),
+        }
+        rest = &after[authority_end..];
+    }
+    redacted.push_str(rest);
+    redacted
 }
 
 impl Serialize for HandlerSlot {
@@ -116,8 +184,8 @@ pub struct Record {
     outcome: Outcome,
     status: u16,
     latency_ms: f64,
-    handlers: Option<Arc<[HandlerSlot]>>,
-    refusal: Option<(&'static str, String)>,
+    handlers: Option<Arc<HandlerSlots>>,
+    refusal: Option<Refusal>,
     request_time: Option<i64>,
     client_ip: Option<String>,
     opt_platform: Option<String>,
@@ -145,11 +213,11 @@ pub struct Facts<'a> {
     /// The body, once read.
     pub body: Option<&'a Bytes>,
     /// The handlers it went to.
-    pub handlers: Option<Arc<[HandlerSlot]>>,
+    pub handlers: Option<Arc<HandlerSlots>>,
 }
 
 /// The answer a [`Record`] notes.
-pub struct Answered<'a> {
+pub struct Answered {
     /// How it ended.
     pub outcome: Outcome,
     /// The HTTP status.
@@ -157,7 +225,7 @@ pub struct Answered<'a> {
     /// From arrival to answer.
     pub latency: Duration,
     /// Why it was refused, when it was.
-    pub rejection: Option<&'a Rejection>,
+    pub rejection: Option<Rejection>,
 }
 
 impl Record {
@@ -198,7 +266,7 @@ impl Record {
 
     /// The refusal's reason label, or the handlers' failure for a failed callback.
     pub fn reason(&self) -> Option<&'static str> {
-        self.refusal.as_ref().map(|(reason, _)| *reason)
+        self.refusal.as_ref().map(Refusal::reason)
     }
 
     /// One line for people: what went wrong, for which app, and when it was signed.
@@ -229,10 +297,10 @@ impl Record {
         let details = self.failure_details();
         if let Some(details) = details {
             line = format!("{line}: {details}");
-        } else if let Some((_, words)) = &self.refusal
+        } else if let Some(refusal) = &self.refusal
             && !SELF_EXPLAINED.contains(&reason)
         {
-            line = format!("{line} ({words})");
+            line = format!("{line} ({})", refusal.words());
         }
         Some(line)
     }
@@ -242,7 +310,7 @@ impl Record {
         let failed: Vec<String> = self
             .handlers
             .iter()
-            .flat_map(|slots| slots.iter())
+            .flat_map(|handlers| handlers.slots.iter())
             .filter_map(|slot| {
                 let report = slot.report.get()?;
                 let error = report.error.as_deref()?;
@@ -290,21 +358,40 @@ fn title_of(reason: &str) -> String {
     }
 }
 
-/// The reason and words a callback that was answered without a refusal still carries.
-fn refusal_of(outcome: Outcome, rejection: Option<&Rejection>) -> Option<(&'static str, String)> {
-    let rejection = match (rejection, outcome) {
-        (Some(rejection), _) => rejection,
-        (None, Outcome::Failed) => &Rejection::HandlerFailed,
-        (None, Outcome::TimedOut) => &Rejection::HandlerTimedOut,
-        (None, Outcome::Fallback) => {
-            return Some((
-                "fallback",
-                "the decider failed: the fallback answered".into(),
-            ));
+/// Why a callback was not simply answered OK. Kept as it is and put in words only when a
+/// reader asks, so recording a refusal costs no formatting.
+#[derive(Debug)]
+enum Refusal {
+    Rejected(Rejection),
+    /// The decider failed or was late: the configured fallback answered.
+    Fallback,
+}
+
+impl Refusal {
+    /// Its reason: a refusal's, the handlers' failure, or the fallback.
+    fn of(outcome: Outcome, rejection: Option<Rejection>) -> Option<Self> {
+        match (rejection, outcome) {
+            (Some(rejection), _) => Some(Self::Rejected(rejection)),
+            (None, Outcome::Failed) => Some(Self::Rejected(Rejection::HandlerFailed)),
+            (None, Outcome::TimedOut) => Some(Self::Rejected(Rejection::HandlerTimedOut)),
+            (None, Outcome::Fallback) => Some(Self::Fallback),
+            (None, Outcome::Ok | Outcome::Rejected | Outcome::Unrouted) => None,
         }
-        (None, Outcome::Ok | Outcome::Rejected | Outcome::Unrouted) => return None,
-    };
-    Some((rejection.reason(), rejection.to_string()))
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Rejected(rejection) => rejection.reason(),
+            Self::Fallback => "fallback",
+        }
+    }
+
+    fn words(&self) -> String {
+        match self {
+            Self::Rejected(rejection) => rejection.to_string(),
+            Self::Fallback => "the decider failed: the fallback answered".into(),
+        }
+    }
 }
 
 impl Serialize for Record {
@@ -321,9 +408,10 @@ impl Serialize for Record {
         record.serialize_entry("status", &self.status)?;
         record.serialize_entry("latency_ms", &self.latency_ms)?;
         let no_handlers: &[HandlerSlot] = &[];
-        record.serialize_entry("handlers", self.handlers.as_deref().unwrap_or(no_handlers))?;
+        let handlers = self.handlers.as_ref().map_or(no_handlers, |h| &h.slots);
+        record.serialize_entry("handlers", handlers)?;
         record.serialize_entry("reason", &self.reason())?;
-        record.serialize_entry("error", &self.refusal.as_ref().map(|(_, words)| words))?;
+        record.serialize_entry("error", &self.refusal.as_ref().map(Refusal::words))?;
         record.serialize_entry("explanation", &self.explanation())?;
         record.serialize_entry("request_time", &self.request_time)?;
         record.serialize_entry("request_age_secs", &self.request_age_secs())?;
@@ -390,8 +478,8 @@ impl Bucket {
 
 /// A reader's start: see [`Recent::subscribe`].
 pub struct Subscription {
-    /// Records as they are answered from now on.
-    pub receiver: broadcast::Receiver<Arc<Record>>,
+    /// Records as they are answered from now on, and late handler results.
+    pub receiver: broadcast::Receiver<Feed>,
     /// Buffered records the reader has not seen, oldest first.
     pub backlog: Vec<Arc<Record>>,
     /// The newest record before the feed starts (0: none yet).
@@ -403,7 +491,41 @@ pub struct Subscription {
 struct Ring {
     next_id: u64,
     records: VecDeque<Arc<Record>>,
+    /// By `start_secs`, ascending.
     buckets: VecDeque<Bucket>,
+}
+
+impl Ring {
+    /// Counts `record` in the bucket of its arrival: the newest almost always, an earlier one
+    /// for a callback that took long, a new one in its place after the clock stepped back.
+    fn count(&mut self, record: &Record) {
+        let start_secs = record.unix_ms / 1000 / BUCKET_SECS * BUCKET_SECS;
+        if let Some(bucket) = self.buckets.back_mut()
+            && bucket.start_secs == start_secs
+        {
+            bucket.count(record);
+            return;
+        }
+        match self
+            .buckets
+            .binary_search_by_key(&start_secs, |bucket| bucket.start_secs)
+        {
+            Ok(at) => self.buckets[at].count(record),
+            Err(at) => {
+                let mut bucket = Bucket {
+                    start_secs,
+                    ..Bucket::default()
+                };
+                bucket.count(record);
+                self.buckets.insert(at, bucket);
+                let newest = self.buckets.back().map_or(start_secs, |b| b.start_secs);
+                let oldest = newest.saturating_sub(MAX_COUNT_MINUTES * 60);
+                while self.buckets.front().is_some_and(|b| b.start_secs < oldest) {
+                    self.buckets.pop_front();
+                }
+            }
+        }
+    }
 }
 
 /// The buffer, the live feed and the counts.
@@ -412,7 +534,7 @@ pub struct Recent {
     /// `Some(limit)` when bodies are captured, at most `limit` bytes each.
     capture_body_bytes: Option<usize>,
     ring: Mutex<Ring>,
-    feed: broadcast::Sender<Arc<Record>>,
+    feed: broadcast::Sender<Feed>,
 }
 
 impl Recent {
@@ -443,7 +565,7 @@ impl Recent {
 
     /// Records an answered callback: into the buffer (dropping the oldest when full), the
     /// counts, and the feed.
-    pub fn record(&self, facts: Facts<'_>, answered: Answered<'_>) {
+    pub fn record(&self, facts: Facts<'_>, answered: Answered) {
         let arrived = facts.arrived.unwrap_or_else(SystemTime::now);
         let mut record = Record {
             id: 0,
@@ -456,7 +578,7 @@ impl Recent {
             status: answered.status,
             latency_ms: whole_micros_as_ms(answered.latency),
             handlers: facts.handlers,
-            refusal: refusal_of(answered.outcome, answered.rejection),
+            refusal: Refusal::of(answered.outcome, answered.rejection),
             request_time: facts.request_time,
             client_ip: facts.client_ip.map(str::to_owned),
             opt_platform: facts.opt_platform.map(str::to_owned),
@@ -470,34 +592,39 @@ impl Recent {
         record.id = ring.next_id;
         ring.next_id += 1;
         let record = Arc::new(record);
-        let start_secs = record.unix_ms / 1000 / BUCKET_SECS * BUCKET_SECS;
-        match ring.buckets.back_mut() {
-            Some(bucket) if bucket.start_secs >= start_secs => bucket.count(&record),
-            _ => {
-                let mut bucket = Bucket {
-                    start_secs,
-                    ..Bucket::default()
-                };
-                bucket.count(&record);
-                ring.buckets.push_back(bucket);
-                let oldest = start_secs.saturating_sub(MAX_COUNT_MINUTES * 60);
-                while ring.buckets.front().is_some_and(|b| b.start_secs < oldest) {
-                    ring.buckets.pop_front();
-                }
-            }
+        if let Some(handlers) = &record.handlers {
+            let _ = handlers
+                .published
+                .set((Arc::downgrade(&record), self.feed.clone()));
         }
+        ring.count(&record);
         if ring.records.len() == self.capacity {
             ring.records.pop_front();
         }
         ring.records.push_back(Arc::clone(&record));
         // Sent under the lock, so the feed's order is the ids' order. No reader: an error
         // that costs nothing.
-        let _ = self.feed.send(record);
+        let _ = self.feed.send(Feed::New(record));
     }
 
-    /// The buffered records, oldest first.
-    pub fn snapshot(&self) -> Vec<Arc<Record>> {
-        self.lock().records.iter().cloned().collect()
+    /// Up to `limit` of the buffered records that `matches` selects, newest first, and the
+    /// newest record's id. Walked under the lock that callbacks take, from the newest, so a
+    /// list costs callbacks no more than its `limit` of matches (and the misses on the way).
+    pub fn newest(
+        &self,
+        limit: usize,
+        matches: impl Fn(&Record) -> bool,
+    ) -> (Vec<Arc<Record>>, u64) {
+        let ring = self.lock();
+        let newest = ring
+            .records
+            .iter()
+            .rev()
+            .filter(|record| matches(record))
+            .take(limit)
+            .cloned()
+            .collect();
+        (newest, ring.next_id - 1)
     }
 
     /// A live feed from now on, with what a reader that last saw record `after` has not seen
@@ -564,12 +691,26 @@ impl Recent {
 mod tests {
     use super::*;
 
-    fn answered(outcome: Outcome, rejection: Option<&Rejection>) -> Answered<'_> {
+    fn answered(outcome: Outcome, rejection: Option<Rejection>) -> Answered {
         Answered {
             outcome,
             status: 200,
             latency: Duration::from_micros(483),
             rejection,
+        }
+    }
+
+    /// Every buffered record, oldest first.
+    fn snapshot(recent: &Recent) -> Vec<Arc<Record>> {
+        let (mut records, _) = recent.newest(usize::MAX, |_| true);
+        records.reverse();
+        records
+    }
+
+    fn id_of(feed: Feed) -> (bool, u64) {
+        match feed {
+            Feed::New(record) => (true, record.id()),
+            Feed::Update(record) => (false, record.id()),
         }
     }
 
@@ -595,9 +736,9 @@ mod tests {
                 request_time: Some(1_000_000),
                 ..Facts::default()
             },
-            answered(Outcome::Rejected, Some(&Rejection::SignMismatch)),
+            answered(Outcome::Rejected, Some(Rejection::SignMismatch)),
         );
-        let record = &recent.snapshot()[0];
+        let record = &snapshot(&recent)[0];
         assert_eq!(
             record.explanation().as_deref(),
             Some("Sign mismatch: app prod, RequestTime 14 s old")
@@ -624,9 +765,9 @@ mod tests {
                 answered(Outcome::Ok, None),
             );
         }
-        let ids: Vec<u64> = recent.snapshot().iter().map(|r| r.id()).collect();
+        let ids: Vec<u64> = snapshot(&recent).iter().map(|r| r.id()).collect();
         assert_eq!(ids, [3, 4, 5]);
-        let json = serde_json::to_value(recent.snapshot()[0].as_ref()).unwrap();
+        let json = serde_json::to_value(snapshot(&recent)[0].as_ref()).unwrap();
         assert_eq!(json["body"], "{\"a\"");
         assert_eq!(json["body_truncated"], true);
         assert_eq!(json["body_bytes"], 7);
@@ -651,7 +792,7 @@ mod tests {
             Err(broadcast::error::TryRecvError::Lagged(missed)) => assert_eq!(missed, 5),
             other => panic!("expected a lag, got {other:?}"),
         }
-        assert_eq!(receiver.try_recv().unwrap().id(), 6);
+        assert_eq!(id_of(receiver.try_recv().unwrap()), (true, 6));
         let last = STREAM_BUFFER as u64 + 5;
         let resumed = recent.subscribe(Some(last - 3));
         assert_eq!((resumed.last_id, resumed.gone), (last, 0));
@@ -667,13 +808,73 @@ mod tests {
     }
 
     #[test]
+    fn a_handler_that_ends_after_the_record_is_out_sends_it_again() {
+        let recent = Recent::new(10, None);
+        let mut receiver = recent.subscribe(None).receiver;
+        let slots = Arc::new(HandlerSlots::new([
+            HandlerSlot::new("decider", Role::Decides),
+            HandlerSlot::new("observer", Role::Observes),
+        ]));
+        slots.finish("decider", HandlerResult::Ok, Duration::from_millis(1), None);
+        recent.record(
+            Facts {
+                handlers: Some(Arc::clone(&slots)),
+                ..Facts::default()
+            },
+            answered(Outcome::Ok, None),
+        );
+        assert_eq!(id_of(receiver.try_recv().unwrap()), (true, 1));
+        assert!(
+            receiver.try_recv().is_err(),
+            "no update while one is running"
+        );
+        slots.finish(
+            "observer",
+            HandlerResult::Failed,
+            Duration::from_millis(300),
+            Some("failed: cannot reach nats://s3cret@nats:4222 or postgres://app:pw@db/x".into()),
+        );
+        let Feed::Update(record) = receiver.try_recv().unwrap() else {
+            panic!("expected an update");
+        };
+        let json = serde_json::to_value(record.as_ref()).unwrap();
+        assert_eq!(json["handlers"][1]["result"], "failed");
+        assert_eq!(
+            json["handlers"][1]["error"],
+            "failed: cannot reach nats://[redacted]@nats:4222 or postgres://app:[redacted]@db/x"
+        );
+    }
+
+    #[test]
+    fn url_credentials_are_redacted_wherever_they_are_in_the_text() {
+        for (text, redacted) in [
+            ("no url here", "no url here"),
+            ("http://host:80/path", "http://host:80/path"),
+            (
+                "a https://u:p@h/x and b redis://tok@r:6379",
+                "a https://u:[redacted]@h/x and b redis://[redacted]@r:6379",
+            ),
+            (
+                "ends with mysql://u:p@h",
+                "ends with mysql://u:[redacted]@h",
+            ),
+            (
+                "'amqp://guest:guest@localhost'",
+                "'amqp://guest:[redacted]@localhost'",
+            ),
+        ] {
+            assert_eq!(redact_url_credentials(text), redacted, "{text}");
+        }
+    }
+
+    #[test]
     fn counts_cover_the_window_bucket_by_bucket() {
         let recent = Recent::new(10, None);
         let start = UNIX_EPOCH + Duration::from_secs(1_000_000);
         for (offset, rejection) in [
             (0, None),
-            (1, Some(&Rejection::SignMismatch)),
-            (25, Some(&Rejection::SignMismatch)),
+            (1, Some(Rejection::SignMismatch)),
+            (25, Some(Rejection::SignMismatch)),
         ] {
             let outcome = if rejection.is_some() {
                 Outcome::Rejected
@@ -688,11 +889,19 @@ mod tests {
                 answered(outcome, rejection),
             );
         }
+        // Arrived in the first bucket, answered after the third opened.
+        recent.record(
+            Facts {
+                arrived: Some(start + Duration::from_secs(2)),
+                ..Facts::default()
+            },
+            answered(Outcome::Ok, None),
+        );
         let counts = recent.counts(1, start + Duration::from_secs(29));
         assert_eq!(counts.len(), 6);
         assert_eq!(counts.last().unwrap().start_secs, 1_000_020);
         let at = |secs: u64| counts.iter().find(|b| b.start_secs == secs).unwrap();
-        assert_eq!(at(1_000_000).total(), 2);
+        assert_eq!(at(1_000_000).total(), 3);
         assert_eq!(at(1_000_000).reasons, [("sign_mismatch", 1)]);
         assert_eq!(at(1_000_010).total(), 0);
         assert_eq!(at(1_000_020).total(), 1);

@@ -202,6 +202,7 @@ async fn serve_connection(
         timer: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
         timer_phase: Phase::Head,
         head_started: false,
+        wrote: false,
         replacement: None,
         lingering: None,
     };
@@ -247,6 +248,9 @@ struct Socket {
     timer_phase: Phase,
     /// Some bytes of the request head being waited for have arrived.
     head_started: bool,
+    /// Bytes went out since the timer was set: a reply still being written (a live stream)
+    /// is not idle while it makes progress.
+    wrote: bool,
     /// chathook's JSON refusal standing in for hyper's own reply, and how much of it is
     /// written.
     replacement: Option<(Vec<u8>, usize)>,
@@ -270,6 +274,7 @@ impl Socket {
 
     fn arm(&mut self, phase: Phase, timeout: Duration) {
         self.timer_phase = phase;
+        self.wrote = false;
         self.timer.as_mut().reset(Instant::now() + timeout);
     }
 
@@ -284,6 +289,13 @@ impl Socket {
             self.arm(phase, self.limits.idle_timeout);
         }
         ready!(self.timer.as_mut().poll(cx));
+        // A reply that is still going out (a live stream) counts as idle only from its last
+        // write: a reader that stops reading is still cut off, one that keeps up is not.
+        // Checked here rather than on every write, so a callback's reply pays nothing.
+        while phase == Phase::Responded && self.wrote {
+            self.arm(phase, self.limits.idle_timeout);
+            ready!(self.timer.as_mut().poll(cx));
+        }
         if phase == Phase::Head && self.head_started {
             let timeout_ms = self.limits.header_read_timeout.as_millis() as u64;
             let rejection = Rejection::HeaderTimeout { timeout_ms };
@@ -415,7 +427,9 @@ impl AsyncWrite for Socket {
             ready!(this.poll_replacement(cx))?;
             return Poll::Ready(Ok(buf.len()));
         }
-        Pin::new(&mut this.stream).poll_write(cx, buf)
+        let written = ready!(Pin::new(&mut this.stream).poll_write(cx, buf))?;
+        this.wrote |= written > 0;
+        Poll::Ready(Ok(written))
     }
 
     fn poll_write_vectored(
@@ -432,7 +446,9 @@ impl AsyncWrite for Socket {
             ready!(this.poll_replacement(cx))?;
             return Poll::Ready(Ok(bufs.iter().map(|buf| buf.len()).sum()));
         }
-        Pin::new(&mut this.stream).poll_write_vectored(cx, bufs)
+        let written = ready!(Pin::new(&mut this.stream).poll_write_vectored(cx, bufs))?;
+        this.wrote |= written > 0;
+        Poll::Ready(Ok(written))
     }
 
     fn is_write_vectored(&self) -> bool {
