@@ -6,7 +6,8 @@
 //! callback, with start-up and shutdown cancelled out. The paths:
 //!
 //! - request: chathook answering an unrouted after-callback over HTTP (auth, routing, reply;
-//!   scenario (a));
+//!   scenario (a)), with the recent-callbacks buffer off, and again with it on and no reader
+//!   (scenario (n)): their difference is what recording a callback for the console costs;
 //! - store: the read-receipt store alone committing many-groups callbacks into SQLite, no HTTP;
 //! - read receipt: chathook storing many-groups read receipts into SQLite over HTTP.
 //!
@@ -49,24 +50,32 @@ pub fn run(exe: &Path, dir: &Path) -> anyhow::Result<String> {
         outputs.display()
     );
     let paths = [
-        ("request", "request (unrouted, over HTTP)", None),
+        ("request", "request (unrouted, over HTTP)", None, false),
+        (
+            "request-recent",
+            "request, recent-callbacks buffer on (no reader)",
+            None,
+            true,
+        ),
         (
             "store",
             "store (SQLite, 1000 groups, 20% redelivered, no HTTP)",
             Some(MANY),
+            false,
         ),
         (
             "read-receipt",
             "read receipt (SQLite, 1000 groups, 20% redelivered, over HTTP)",
             Some(MANY),
+            false,
         ),
     ];
-    for (file, name, workload) in paths {
+    for (file, name, workload, recent) in paths {
         let count = |callbacks: u64| {
             let out = outputs.join(format!("{file}-{callbacks}.out"));
             match (file, workload) {
                 ("store", _) => store_alone(exe, dir, &out, callbacks),
-                (_, workload) => over_http(exe, dir, &out, callbacks, workload),
+                (_, workload) => over_http(exe, dir, &out, callbacks, workload, recent),
             }
         };
         let short = count(SHORT)?;
@@ -79,13 +88,15 @@ pub fn run(exe: &Path, dir: &Path) -> anyhow::Result<String> {
 }
 
 /// chathook under callgrind, sent `count` callbacks one at a time: unrouted ones, or read
-/// receipts of `workload` into a fresh SQLite store. Returns the instructions counted.
+/// receipts of `workload` into a fresh SQLite store; `recent`: with the recent-callbacks
+/// buffer on. Returns the instructions counted.
 fn over_http(
     exe: &Path,
     dir: &Path,
     out: &Path,
     count: u64,
     workload: Option<Workload>,
+    recent: bool,
 ) -> anyhow::Result<u64> {
     let port = free_port()?;
     let database = dir.join(format!("instructions-{count}.db"));
@@ -99,12 +110,13 @@ fn over_http(
         ),
         None => String::new(),
     };
+    let console = crate::console_toml(recent);
     let config = dir.join("instructions.toml");
     std::fs::write(
         &config,
         format!(
             "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n[auth]\nmax_clock_skew_secs = 3600\n\n\
-             [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{handlers}"
+             [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{console}\n{handlers}"
         ),
     )?;
     let mut command = callgrind(exe, out);

@@ -1272,16 +1272,21 @@ fn chathook_config(
             .replace("{spool}", &stream.spool.display().to_string());
     }
     let skew = secs + 60;
-    // The buffer is kept only while an API token can read it.
-    let console = if scenario.recent {
-        "[api]\ntokens = [\"bench-api-token\"]\n\n[console]\nrecent = 1000\n"
-    } else {
-        "[console]\nrecent = 0\n"
-    };
+    let console = console_toml(scenario.recent);
     format!(
         "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n[auth]\nmax_clock_skew_secs = {skew}\n\n\
          [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{console}\n{handlers}"
     )
+}
+
+/// `[console]` (and `[api]`) of a chathook config: the recent-callbacks buffer at its default
+/// size, or off. It is kept only while an API token can read it.
+fn console_toml(recent: bool) -> &'static str {
+    if recent {
+        "[api]\ntokens = [\"bench-api-token\"]\n\n[console]\nrecent = 1000\n"
+    } else {
+        "[console]\nrecent = 0\n"
+    }
 }
 
 /// The wrk script: the body per request, and in `done` one machine-readable line.

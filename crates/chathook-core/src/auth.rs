@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use ipnet::IpNet;
@@ -160,8 +161,9 @@ impl<'a> CallbackQuery<'a> {
 /// A configured Chat app, ready to check requests.
 #[derive(Debug)]
 pub struct App {
-    /// The key of its `[apps.<name>]` table.
-    pub name: String,
+    /// The key of its `[apps.<name>]` table; shared, so a console record names the app
+    /// without a copy.
+    pub name: Arc<str>,
     /// Its SDKAppID.
     pub sdk_app_id: u64,
     tokens: Vec<Secret>,
@@ -172,7 +174,7 @@ impl App {
     /// are accepted unsigned (config validation allows that only with an explicit opt-out).
     pub fn new(name: impl Into<String>, sdk_app_id: u64, tokens: Vec<Secret>) -> Self {
         Self {
-            name: name.into(),
+            name: Arc::from(name.into()),
             sdk_app_id,
             tokens,
         }

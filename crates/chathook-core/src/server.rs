@@ -381,6 +381,7 @@ struct Trail<'a> {
 /// What a console record holds beyond the log line's fields.
 #[derive(Default)]
 struct Recorded<'a> {
+    app: Option<Arc<str>>,
     request_time: Option<i64>,
     client_ip: Option<Cow<'a, str>>,
     opt_platform: Option<Cow<'a, str>>,
@@ -462,8 +463,10 @@ impl ServiceState {
             let facts = Facts {
                 arrived,
                 sdk_app_id,
-                app,
+                app: recorded.app,
                 command: command.as_deref(),
+                // A documented or routed command's own name: nothing to copy.
+                static_command: label.filter(|label| Some(*label) == command.as_deref()),
                 request_time: recorded.request_time,
                 client_ip: recorded.client_ip.as_deref(),
                 opt_platform: recorded.opt_platform.as_deref(),
@@ -561,6 +564,9 @@ impl ServiceState {
         trail.sdk_app_id = Some(sdk_app_id);
         let app = self.apps.get(sdk_app_id)?;
         trail.app = Some(&app.name);
+        if recording {
+            trail.recorded.app = Some(Arc::clone(&app.name));
+        }
         app.verify(&query, unix_now(), self.max_skew_secs)?;
 
         let command = query.command.as_deref().ok_or(Rejection::CommandMissing)?;
@@ -605,7 +611,7 @@ impl ServiceState {
                 query.opt_platform.map(Cow::into_owned),
             )
             .with_arrival(query.request_time.map(Cow::into_owned), received_at);
-        let app = app.name.as_str();
+        let app = &*app.name;
         match route.kind {
             CallbackKind::After => self.run_all(route, callback, app, slots).await,
             CallbackKind::Before | CallbackKind::ReplyBearing => {

@@ -6,6 +6,7 @@
 //! reads, not on the callback path. A slow reader never slows callbacks: the broadcast
 //! channel drops what it has not read and tells it how many.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
+use smallvec::SmallVec;
 use tokio::sync::broadcast;
 
 use crate::metrics::{HandlerResult, Outcome};
@@ -178,19 +180,57 @@ pub struct Record {
     id: u64,
     unix_ms: u64,
     sdk_app_id: Option<u64>,
-    app: Option<String>,
-    command: Option<String>,
-    kind: Option<CallbackKind>,
+    app: Option<Arc<str>>,
+    command: Option<Cow<'static, str>>,
     outcome: Outcome,
     status: u16,
     latency_ms: f64,
     handlers: Option<Arc<HandlerSlots>>,
     refusal: Option<Refusal>,
     request_time: Option<i64>,
-    client_ip: Option<String>,
-    opt_platform: Option<String>,
+    client: Client,
     body_bytes: Option<usize>,
     body: Option<CapturedBody>,
+}
+
+/// `ClientIP` and `OptPlatform`, kept in the record itself when they are as short as they
+/// usually are (an IPv6 address and `Android` fit): an allocation is paid on every callback,
+/// and again when the record leaves the buffer.
+#[derive(Debug, Default)]
+struct Client {
+    /// The IP, then the platform.
+    text: SmallVec<[u8; 48]>,
+    /// Where the IP ends in `text`.
+    ip_len: usize,
+    has_ip: bool,
+    has_platform: bool,
+}
+
+impl Client {
+    fn new(ip: Option<&str>, platform: Option<&str>) -> Self {
+        let (ip, platform) = (ip.unwrap_or(""), platform.unwrap_or(""));
+        let mut text = SmallVec::new();
+        text.extend_from_slice(ip.as_bytes());
+        text.extend_from_slice(platform.as_bytes());
+        Self {
+            text,
+            ip_len: ip.len(),
+            has_ip: !ip.is_empty(),
+            has_platform: !platform.is_empty(),
+        }
+    }
+
+    fn ip(&self) -> Option<&str> {
+        let ip = self.text.get(..self.ip_len)?;
+        self.has_ip.then(|| std::str::from_utf8(ip).ok()).flatten()
+    }
+
+    fn platform(&self) -> Option<&str> {
+        let platform = self.text.get(self.ip_len..)?;
+        self.has_platform
+            .then(|| std::str::from_utf8(platform).ok())
+            .flatten()
+    }
 }
 
 /// What the server knows of a callback once it is answered, to make a [`Record`] of.
@@ -201,9 +241,11 @@ pub struct Facts<'a> {
     /// `SdkAppid`, once it parsed.
     pub sdk_app_id: Option<u64>,
     /// The configured app's name.
-    pub app: Option<&'a str>,
+    pub app: Option<Arc<str>>,
     /// `CallbackCommand`, once the request is authenticated.
     pub command: Option<&'a str>,
+    /// The same, when it is a documented or routed command's `&'static` name.
+    pub static_command: Option<&'static str>,
     /// `RequestTime`, when it is a number.
     pub request_time: Option<i64>,
     /// `ClientIP`, once the request is authenticated.
@@ -254,9 +296,9 @@ impl Record {
         self.command.as_deref()
     }
 
-    /// The command's kind, when the command is known.
+    /// The command's kind, when the command is known: from the table, or from its name.
     pub fn kind(&self) -> Option<CallbackKind> {
-        self.kind
+        self.command.as_deref().map(crate::protocol::kind_of)
     }
 
     /// How it ended.
@@ -279,7 +321,7 @@ impl Record {
             (None, None) => {}
         }
         if let Some(command) = &self.command {
-            context.push(command.clone());
+            context.push(command.to_string());
         }
         // The signature's age is what tells a stale token or a wrong clock apart.
         let about_auth = reason.starts_with("sign") || reason.starts_with("request_time");
@@ -401,9 +443,9 @@ impl Serialize for Record {
         record.serialize_entry("time", &rfc3339_ms(self.unix_ms))?;
         record.serialize_entry("unix_ms", &self.unix_ms)?;
         record.serialize_entry("sdk_app_id", &self.sdk_app_id)?;
-        record.serialize_entry("app", &self.app)?;
+        record.serialize_entry("app", &self.app.as_deref())?;
         record.serialize_entry("command", &self.command)?;
-        record.serialize_entry("kind", &self.kind.map(CallbackKind::as_str))?;
+        record.serialize_entry("kind", &self.kind().map(CallbackKind::as_str))?;
         record.serialize_entry("outcome", self.outcome.as_str())?;
         record.serialize_entry("status", &self.status)?;
         record.serialize_entry("latency_ms", &self.latency_ms)?;
@@ -415,8 +457,8 @@ impl Serialize for Record {
         record.serialize_entry("explanation", &self.explanation())?;
         record.serialize_entry("request_time", &self.request_time)?;
         record.serialize_entry("request_age_secs", &self.request_age_secs())?;
-        record.serialize_entry("client_ip", &self.client_ip)?;
-        record.serialize_entry("opt_platform", &self.opt_platform)?;
+        record.serialize_entry("client_ip", &self.client.ip())?;
+        record.serialize_entry("opt_platform", &self.client.platform())?;
         record.serialize_entry("body_bytes", &self.body_bytes)?;
         if let Some(body) = &self.body {
             record.serialize_entry("body", &body.text)?;
@@ -571,17 +613,18 @@ impl Recent {
             id: 0,
             unix_ms: unix_ms(arrived),
             sdk_app_id: facts.sdk_app_id,
-            app: facts.app.map(str::to_owned),
-            command: facts.command.map(str::to_owned),
-            kind: facts.command.map(crate::protocol::kind_of),
+            app: facts.app,
+            command: match (facts.static_command, facts.command) {
+                (Some(name), _) => Some(Cow::Borrowed(name)),
+                (None, command) => command.map(|command| Cow::Owned(command.to_owned())),
+            },
             outcome: answered.outcome,
             status: answered.status,
             latency_ms: whole_micros_as_ms(answered.latency),
             handlers: facts.handlers,
             refusal: Refusal::of(answered.outcome, answered.rejection),
             request_time: facts.request_time,
-            client_ip: facts.client_ip.map(str::to_owned),
-            opt_platform: facts.opt_platform.map(str::to_owned),
+            client: Client::new(facts.client_ip, facts.opt_platform),
             body_bytes: facts.body.map(Bytes::len),
             body: facts
                 .body
@@ -732,7 +775,7 @@ mod tests {
             Facts {
                 arrived: Some(arrived),
                 sdk_app_id: Some(1_400_000_001),
-                app: Some("prod"),
+                app: Some(Arc::from("prod")),
                 request_time: Some(1_000_000),
                 ..Facts::default()
             },
