@@ -650,3 +650,43 @@ impl CuttingProxy {
         self.down.send_replace(down);
     }
 }
+
+#[test]
+fn an_observer_that_ends_after_the_answer_is_shown_again_when_it_ends() {
+    let config = format!(
+        "{}[handlers.recorder_a]\nenabled = true\ncommands = [\"Group.CallbackBeforeSendMsg\"]\n\
+         decides = false\ndelay_ms = 300\ntag = \"tail-update-{}\"\n",
+        served_config(),
+        std::process::id()
+    );
+    let (dir, server) = serve(&config);
+    let url = format!("http://{}", server.addr);
+    let mut tail = Tail::following(dir.path(), &["--url", &url, "--token", API_SECRET]);
+    assert_eq!(
+        send(&server, "Group.CallbackBeforeSendMsg", APP_TOKEN, 0),
+        200
+    );
+    let answered = tail.line();
+    let answered_fields = fields(&answered);
+    assert_eq!(
+        answered_fields[..4],
+        ["main", "Group.CallbackBeforeSendMsg", "ok", "200"],
+        "{answered}"
+    );
+    assert_eq!(
+        answered_fields[5..],
+        ["probe:ok,", "recorder_a:running"],
+        "{answered}"
+    );
+    let updated = tail.line();
+    let rest = updated
+        .strip_prefix("↳ ")
+        .unwrap_or_else(|| panic!("{updated:?} is not marked as an update"));
+    let updated_fields = fields(rest);
+    assert_eq!(updated_fields[..4], answered_fields[..4], "{updated}");
+    assert_eq!(
+        updated_fields[5..],
+        ["probe:ok,", "recorder_a:ok"],
+        "{updated}"
+    );
+}

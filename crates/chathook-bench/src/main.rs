@@ -1272,20 +1272,22 @@ fn chathook_config(
             .replace("{spool}", &stream.spool.display().to_string());
     }
     let skew = secs + 60;
-    let console = console_toml(scenario.recent);
+    // The default size.
+    let console = console_toml(scenario.recent.then_some(1000));
     format!(
         "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n[auth]\nmax_clock_skew_secs = {skew}\n\n\
          [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{console}\n{handlers}"
     )
 }
 
-/// `[console]` (and `[api]`) of a chathook config: the recent-callbacks buffer at its default
-/// size, or off. It is kept only while an API token can read it.
-fn console_toml(recent: bool) -> &'static str {
-    if recent {
-        "[api]\ntokens = [\"bench-api-token\"]\n\n[console]\nrecent = 1000\n"
-    } else {
-        "[console]\nrecent = 0\n"
+/// `[console]` (and `[api]`) of a chathook config: a recent-callbacks buffer of `recent`
+/// records, or none. It is kept only while an API token can read it.
+fn console_toml(recent: Option<usize>) -> String {
+    match recent {
+        Some(recent) => {
+            format!("[api]\ntokens = [\"bench-api-token\"]\n\n[console]\nrecent = {recent}\n")
+        }
+        None => "[console]\nrecent = 0\n".into(),
     }
 }
 

@@ -400,7 +400,8 @@ fn log_startup(file: &ConfigFile, config: &Config) {
     if placeholder(&config.api.tokens) {
         tracing::warn!(
             "api.tokens holds the shipped placeholder ({PLACEHOLDER_TOKEN_PREFIX}...): anyone \
-             who reads the repository can call /api/v1; set your own token"
+             who reads the repository can call /api/v1, follow every callback with chathook \
+             tail and open /console; set your own token"
         );
     }
     let redacted = config.redacted();

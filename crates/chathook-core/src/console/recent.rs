@@ -184,7 +184,8 @@ pub struct Record {
     command: Option<Cow<'static, str>>,
     outcome: Outcome,
     status: u16,
-    latency_ms: f64,
+    /// From arrival to answer, in whole microseconds (made milliseconds when read).
+    latency_us: u64,
     handlers: Option<Arc<HandlerSlots>>,
     refusal: Option<Refusal>,
     request_time: Option<i64>,
@@ -448,7 +449,7 @@ impl Serialize for Record {
         record.serialize_entry("kind", &self.kind().map(CallbackKind::as_str))?;
         record.serialize_entry("outcome", self.outcome.as_str())?;
         record.serialize_entry("status", &self.status)?;
-        record.serialize_entry("latency_ms", &self.latency_ms)?;
+        record.serialize_entry("latency_ms", &(self.latency_us as f64 / 1000.0))?;
         let no_handlers: &[HandlerSlot] = &[];
         let handlers = self.handlers.as_ref().map_or(no_handlers, |h| &h.slots);
         record.serialize_entry("handlers", handlers)?;
@@ -620,7 +621,7 @@ impl Recent {
             },
             outcome: answered.outcome,
             status: answered.status,
-            latency_ms: whole_micros_as_ms(answered.latency),
+            latency_us: answered.latency.as_micros().try_into().unwrap_or(u64::MAX),
             handlers: facts.handlers,
             refusal: Refusal::of(answered.outcome, answered.rejection),
             request_time: facts.request_time,
@@ -634,16 +635,27 @@ impl Recent {
         let mut ring = self.lock();
         record.id = ring.next_id;
         ring.next_id += 1;
-        let record = Arc::new(record);
+        // A full buffer's oldest record that nobody else holds (no reader, no handler) takes
+        // the new one in its place: no allocation, and none freed.
+        let oldest = (ring.records.len() == self.capacity)
+            .then(|| ring.records.pop_front())
+            .flatten();
+        let record = match oldest {
+            Some(mut oldest) => match Arc::get_mut(&mut oldest) {
+                Some(place) => {
+                    *place = record;
+                    oldest
+                }
+                None => Arc::new(record),
+            },
+            None => Arc::new(record),
+        };
         if let Some(handlers) = &record.handlers {
             let _ = handlers
                 .published
                 .set((Arc::downgrade(&record), self.feed.clone()));
         }
         ring.count(&record);
-        if ring.records.len() == self.capacity {
-            ring.records.pop_front();
-        }
         ring.records.push_back(Arc::clone(&record));
         // Sent under the lock, so the feed's order is the ids' order. No reader: an error
         // that costs nothing.
