@@ -677,7 +677,7 @@ async fn counts_and_the_overview_describe_the_service() {
 }
 
 #[tokio::test]
-async fn with_the_buffer_off_the_api_says_so_and_records_nothing() {
+async fn with_the_buffer_off_the_api_and_the_page_say_so() {
     let mut config = base_config();
     config.console.recent = 0;
     let server = TestServer::start(config).await;
@@ -695,7 +695,7 @@ async fn with_the_buffer_off_the_api_says_so_and_records_nothing() {
     let (status, page) = server.get("/console").await;
     assert_eq!(status, 404);
     assert!(
-        page.contains("the console is off ([console] recent = 0)"),
+        page.contains("the recent-callbacks buffer is off ([console] recent = 0)"),
         "{page}"
     );
     server.stop().await.unwrap();

@@ -463,29 +463,12 @@ async fn walk_through(server: &TestServer, browser: &Client) {
     assert_eq!(app, UNSIGNED_APP_ID.to_string());
     type_into(browser, "#rr-app", &APP_ID.to_string()).await;
     type_into(browser, "#rr-group", GROUP).await;
-    type_into(browser, "#rr-seq", "2").await;
-    click(browser, "#rr-lookup").await;
-    let result = wait_js(
-        browser,
-        "the read receipt",
-        "const r = document.getElementById('rr-result').innerText;\
-         return r.includes('user1') && r;",
-    )
-    .await;
-    let result = result.as_str().unwrap();
+    let result = look_up(browser, "2", "user1").await;
     for words in ["user0", "user1", "2 read", "5 unread", GROUP] {
         assert!(result.contains(words), "{words:?} in {result}");
     }
-    type_into(browser, "#rr-seq", "3").await;
-    click(browser, "#rr-lookup").await;
-    let result = wait_js(
-        browser,
-        "the missing read receipt",
-        "const r = document.getElementById('rr-result').innerText;\
-         return r.includes('no read receipt') && r;",
-    )
-    .await;
-    assert!(result.as_str().unwrap().contains("message 3"), "{result}");
+    let result = look_up(browser, "3", "no read receipt").await;
+    assert!(result.contains("message 3"), "{result}");
 
     // More traffic for the picture: a callback no handler serves and a stale signature.
     post_ok(
@@ -580,4 +563,17 @@ async fn screenshot(browser: &Client) {
         }
         std::fs::write(&path, &png).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     }
+}
+
+/// Looks up message `seq` of the group in the form and returns the result's text once it
+/// contains `shown`.
+async fn look_up(browser: &Client, seq: &str, shown: &str) -> String {
+    type_into(browser, "#rr-seq", seq).await;
+    click(browser, "#rr-lookup").await;
+    let script = format!(
+        "const r = document.getElementById('rr-result').innerText;\
+         return r.includes({shown:?}) && r;"
+    );
+    let result = wait_js(browser, &format!("the lookup of message {seq}"), &script).await;
+    result.as_str().unwrap().to_owned()
 }

@@ -107,33 +107,29 @@ impl Console {
     }
 }
 
-/// The console's API addresses while `[console] recent = 0`: each says the buffer is off,
+/// What the console's addresses answer while `[console] recent = 0`: that the buffer is off,
 /// rather than that nothing is there.
-pub fn off_routes() -> Router {
-    async fn off() -> ApiError {
-        ApiError::not_found(
-            "the recent-callbacks buffer is off ([console] recent = 0): set console.recent \
-             (e.g. 1000) to keep callbacks for /api/v1/callbacks, chathook tail and /console",
-        )
-    }
-    Router::new()
-        .route("/callbacks", get(off))
-        .route("/callbacks/stream", get(off))
-        .route("/callbacks/counts", get(off))
-        .route("/overview", get(off))
+async fn buffer_off() -> ApiError {
+    ApiError::not_found(
+        "the recent-callbacks buffer is off ([console] recent = 0): set console.recent (e.g. \
+         1000) to keep callbacks for /api/v1/callbacks, chathook tail and /console",
+    )
 }
 
-/// `/console` while `[console] recent = 0`: says so, rather than that nothing is there.
-pub fn page_off_routes() -> Router {
-    async fn off() -> ApiError {
-        ApiError::not_found(
-            "the console is off ([console] recent = 0): set console.recent (e.g. 1000) to see \
-             recent callbacks here",
-        )
-    }
+/// The console's API addresses while the buffer is off.
+pub fn off_routes() -> Router {
     Router::new()
-        .route("/console", get(off))
-        .route("/console/", get(off))
+        .route("/callbacks", get(buffer_off))
+        .route("/callbacks/stream", get(buffer_off))
+        .route("/callbacks/counts", get(buffer_off))
+        .route("/overview", get(buffer_off))
+}
+
+/// `/console` while the buffer is off.
+pub fn page_off_routes() -> Router {
+    Router::new()
+        .route("/console", get(buffer_off))
+        .route("/console/", get(buffer_off))
 }
 
 /// The `/console` page and its files, which need no token: the page asks for it.

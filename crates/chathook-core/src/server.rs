@@ -114,12 +114,8 @@ impl Chathook {
             tracing::warn!("no apps configured: every callback will be refused with 403");
         }
         let console = console(&config, &registry, routing_table, &metrics);
-        let api = api_router(
-            &registry,
-            &config.api.tokens,
-            console.as_ref(),
-            config.console.recent == 0,
-        )?;
+        let console_off = config.console.recent == 0;
+        let api = api_router(&registry, &config.api.tokens, console.as_ref(), console_off)?;
         let state = ServiceState {
             recent: console.as_ref().map(|console| Arc::clone(console.recent())),
             apps,
@@ -147,7 +143,7 @@ impl Chathook {
             state: Arc::new(state),
             api,
             console,
-            console_off: config.console.recent == 0,
+            console_off,
             callback_path: config.server.callback_path,
         })
     }
@@ -385,6 +381,8 @@ struct Recorded<'a> {
     request_time: Option<i64>,
     client_ip: Option<Cow<'a, str>>,
     opt_platform: Option<Cow<'a, str>>,
+    body_bytes: Option<usize>,
+    /// Only with `console.capture_bodies`.
     body: Option<Bytes>,
     handlers: Option<Arc<HandlerSlots>>,
 }
@@ -470,6 +468,7 @@ impl ServiceState {
                 request_time: recorded.request_time,
                 client_ip: recorded.client_ip.as_deref(),
                 opt_platform: recorded.opt_platform.as_deref(),
+                body_bytes: recorded.body_bytes,
                 body: recorded.body.as_ref(),
                 handlers: recorded.handlers,
             };
@@ -579,8 +578,11 @@ impl ServiceState {
         }
 
         let body = self.read_body(&parts.headers, body).await?;
-        if recording {
-            trail.recorded.body = Some(body.clone());
+        if let Some(recent) = &self.recent {
+            trail.recorded.body_bytes = Some(body.len());
+            if recent.captures_bodies() {
+                trail.recorded.body = Some(body.clone());
+            }
         }
         check_body(&body, command)?;
         if let Some(cache) = &self.replay_cache

@@ -259,7 +259,9 @@ pub struct Facts<'a> {
     pub client_ip: Option<&'a str>,
     /// `OptPlatform`, once the request is authenticated.
     pub opt_platform: Option<&'a str>,
-    /// The body, once read.
+    /// The body's size, once read.
+    pub body_bytes: Option<usize>,
+    /// The body, when it is captured.
     pub body: Option<&'a Bytes>,
     /// The handlers it went to.
     pub handlers: Option<Arc<HandlerSlots>>,
@@ -633,8 +635,8 @@ impl Recent {
             request_time: facts.request_time,
             client: Client::new(facts.client_ip, facts.opt_platform),
             body_bytes: facts
-                .body
-                .map(|body| body.len().try_into().unwrap_or(u32::MAX)),
+                .body_bytes
+                .map(|bytes| bytes.try_into().unwrap_or(u32::MAX)),
             body: facts
                 .body
                 .zip(self.capture_body_bytes)
@@ -832,6 +834,7 @@ mod tests {
         for _ in 0..5 {
             recent.record(
                 Facts {
+                    body_bytes: Some(body.len()),
                     body: Some(&body),
                     ..Facts::default()
                 },
