@@ -447,7 +447,7 @@ fn after_a_server_restart_its_callbacks_are_shown_from_the_first() {
     proxy.set_upstream(second.addr.parse().unwrap());
     assert_eq!(send(&second, "State.StateChange", APP_TOKEN, 0), 200);
     proxy.set_down(false);
-    let restarted = tail.stderr_line("connection to ");
+    let restarted = tail.stderr_line("reconnected to ");
     assert!(restarted.contains("the server restarted"), "{restarted}");
     let line = tail.line();
     assert_eq!(fields(&line)[1], "State.StateChange", "{line}");

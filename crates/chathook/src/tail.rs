@@ -403,15 +403,14 @@ async fn follow(
                         eprintln!("following {}", target.stream);
                     }
                     (Some(after), Some(newest)) if newest < after => {
-                        // The server filters out ids up to `after`, which a restarted server
-                        // is counting through again: ask again for all it holds.
+                        // A restarted server counts ids from 1 again: it sends all it holds,
+                        // and the ids seen from here on are the ones to resume after.
                         *last_id = Some(0);
-                        return lost(
-                            true,
-                            format!(
-                                "the server restarted: its newest callback is {newest}, before \
-                                 {after}; what it held before the restart is gone"
-                            ),
+                        eprintln!(
+                            "reconnected to {}: the server restarted (its newest callback is \
+                             {newest}, before {after}); what it held before the restart is \
+                             gone, what it holds now follows",
+                            target.stream
                         );
                     }
                     (Some(after), _) => eprintln!(
