@@ -23,10 +23,16 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Metrics, Outcome};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+
+use crate::callback::{Exchange, Outcome};
+use crate::error::StartupError;
+use crate::extension::{Extension, ServiceFacts};
 use crate::pattern::{CommandSet, CommandShape};
 use crate::registry::RoutingRow;
 use crate::rejection::{ApiError, echo};
+use crate::tap::{HandlerFinished, Tap};
 use recent::{
     BUCKET_SECS, Feed, MAX_COUNT_MINUTES, Recent, Record, Subscription, rfc3339_ms, unix_ms,
 };
@@ -42,9 +48,51 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct Console {
     recent: Arc<Recent>,
     overview: Value,
-    metrics: Arc<Metrics>,
+    metrics: ConsoleMetrics,
     shutdown: CancellationToken,
     keep_alive: Duration,
+}
+
+/// The console's own metrics, registered with the service's under the `chathook_` prefix.
+#[derive(Clone, Debug, Default)]
+pub struct ConsoleMetrics {
+    streams: Gauge,
+    missed: Counter,
+}
+
+impl ConsoleMetrics {
+    /// Registers them in `registry`.
+    pub fn register(registry: &mut prometheus_client::registry::Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "console_streams",
+            "Readers of /api/v1/callbacks/stream connected now",
+            metrics.streams.clone(),
+        );
+        registry.register(
+            "console_stream_missed",
+            "Records a stream reader missed because it fell behind (callbacks are never slowed \
+             for a reader)",
+            metrics.missed.clone(),
+        );
+        metrics
+    }
+}
+
+/// Counts an open stream until dropped.
+struct StreamOpen(Gauge);
+
+impl StreamOpen {
+    fn new(streams: &Gauge) -> Self {
+        streams.inc();
+        Self(streams.clone())
+    }
+}
+
+impl Drop for StreamOpen {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// What the overview lists besides the buffer's settings.
@@ -62,7 +110,7 @@ impl Console {
     pub fn new(
         recent: Arc<Recent>,
         facts: OverviewFacts<'_>,
-        metrics: Arc<Metrics>,
+        metrics: ConsoleMetrics,
         idle_timeout: Duration,
     ) -> Self {
         let routes: Vec<Value> = facts.routes.iter().map(route_json).collect();
@@ -465,7 +513,7 @@ async fn live(
         .data(json!({ "last_id": last_id }).to_string());
     let mut first = vec![open];
     if gone > 0 {
-        console.metrics.console_missed(gone);
+        console.metrics.missed.inc_by(gone);
         first.push(missed_event(gone));
     }
     let filter = Arc::new(filter);
@@ -479,7 +527,7 @@ async fn live(
             std::future::ready(event)
         })
     };
-    let opened = console.metrics.console_stream();
+    let opened = StreamOpen::new(&console.metrics.streams);
     let state = Live {
         receiver,
         filter,
@@ -500,7 +548,7 @@ struct Live {
     filter: Arc<Filter>,
     console: Arc<Console>,
     /// Counts the stream as open until it ends.
-    _opened: crate::metrics::InFlight,
+    _opened: StreamOpen,
 }
 
 impl Live {
@@ -519,7 +567,7 @@ impl Live {
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(missed)) => {
-                    self.console.metrics.console_missed(missed);
+                    self.console.metrics.missed.inc_by(missed);
                     return Some(missed_event(missed));
                 }
                 Err(RecvError::Closed) => return None,
@@ -584,4 +632,113 @@ mod tests {
             "{error}"
         );
     }
+}
+
+/// The console's tap: every answered callback into the buffer, and each late handler result
+/// into its record.
+struct ConsoleTap {
+    recent: Arc<Recent>,
+}
+
+impl Tap for ConsoleTap {
+    fn handler_finished(&self, finished: &HandlerFinished<'_>) {
+        self.recent.handler_finished(finished.calls);
+    }
+
+    fn answered(&self, exchange: &Exchange<'_>) {
+        let query = exchange.query;
+        // What the caller says of its client counts once the request is authenticated.
+        let authenticated = query.filter(|_| exchange.command.is_some());
+        let facts = recent::Facts {
+            arrived: Some(exchange.arrived),
+            sdk_app_id: exchange.sdk_app_id,
+            app: exchange.app.cloned(),
+            command: exchange.command,
+            // A documented or routed command's own name: nothing to copy.
+            static_command: exchange
+                .label
+                .filter(|label| Some(*label) == exchange.command),
+            request_time: query
+                .and_then(|query| query.request_time.as_deref())
+                .and_then(|time| time.trim().parse().ok()),
+            client_ip: authenticated.and_then(|query| query.client_ip.as_deref()),
+            opt_platform: authenticated.and_then(|query| query.opt_platform.as_deref()),
+            body_bytes: exchange.body.map(|body| body.len()),
+            body: exchange.body,
+            handlers: exchange.handlers.cloned(),
+        };
+        let answered = recent::Answered {
+            outcome: exchange.outcome,
+            status: exchange.status().as_u16(),
+            latency: exchange.latency,
+            rejection: exchange
+                .rejection()
+                .filter(|_| exchange.outcome == Outcome::Rejected)
+                .cloned(),
+        };
+        self.recent.record(facts, answered);
+    }
+}
+
+crate::register_extension! {
+    name: "console",
+    build: build,
+}
+
+/// The console, when `[console] recent` keeps callbacks and `[api]` has a token to read them;
+/// with `recent = 0`, addresses that say the buffer is off.
+fn build(facts: &mut ServiceFacts<'_>) -> Result<Option<Extension>, StartupError> {
+    let config = facts.config;
+    let settings = &config.console;
+    let has_tokens = !config.api.tokens.is_empty();
+    let mut extension = Extension::new("console");
+    if settings.recent == 0 {
+        extension.api_routes = has_tokens.then(off_routes);
+        extension.routes = Some(page_off_routes());
+        return Ok(Some(extension));
+    }
+    if !has_tokens {
+        tracing::warn!(
+            "[api] has no tokens: the recent callbacks (/api/v1/callbacks, chathook tail, \
+             /console) are not kept or served; set api.tokens, or console.recent = 0 to \
+             silence this"
+        );
+        return Ok(None);
+    }
+    let recent = Arc::new(Recent::new(
+        settings.recent,
+        settings.capture_bodies.then_some(settings.body_bytes),
+    ));
+    tracing::info!(
+        recent = settings.recent,
+        capture_bodies = settings.capture_bodies,
+        "keeping the last {} callbacks{} for /api/v1/callbacks, chathook tail and /console",
+        settings.recent,
+        if settings.capture_bodies {
+            format!(" with up to {} bytes of each body", settings.body_bytes)
+        } else {
+            String::new()
+        }
+    );
+    let overview = OverviewFacts {
+        apps: config
+            .apps
+            .iter()
+            .map(|(name, app)| (name.as_str(), app.sdk_app_id))
+            .collect(),
+        handlers: facts.handlers.clone(),
+        routes: facts.routing_table.to_vec(),
+    };
+    let metrics = ConsoleMetrics::register(facts.metrics);
+    let console = Arc::new(Console::new(
+        Arc::clone(&recent),
+        overview,
+        metrics,
+        config.server.idle_timeout(),
+    ));
+    extension.tap = Some(Arc::new(ConsoleTap { recent }));
+    extension.api_routes = Some(console.api_routes());
+    extension.routes = Some(page_routes());
+    extension.on_shutdown = Some(Box::new(move || console.close_streams()));
+    Ok(Some(extension))
 }

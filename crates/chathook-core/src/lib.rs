@@ -13,18 +13,22 @@
 
 pub mod auth;
 pub mod body_check;
+pub mod callback;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod extension;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handler;
+mod http;
 pub mod metrics;
 pub mod pattern;
 pub mod protocol;
 pub mod registry;
 pub mod rejection;
-pub mod server;
+mod service;
+pub mod tap;
 
 pub use async_trait::async_trait;
 
@@ -38,7 +42,7 @@ pub use crate::handler::{
 };
 pub use crate::protocol::{CallbackKind, Reply};
 pub use crate::rejection::{ApiError, Rejection};
-pub use crate::server::Chathook;
+pub use crate::service::Chathook;
 /// Every `CallbackCommand` as a constant, for `register_handler!` and matches.
 pub use chathook_protocol::commands;
 

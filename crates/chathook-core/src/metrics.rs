@@ -15,96 +15,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub use crate::callback::{HandlerResult, Outcome};
 use crate::config::Fallback;
-use crate::protocol::{CallbackKind, known_command};
-use crate::registry::Route;
 use crate::rejection::Rejection;
 
 /// The `reason` labels of `chathook_connections_closed_total`.
 pub const CONNECTION_CLOSE_REASONS: [&str; 3] =
     ["idle_timeout", "shutdown_deadline", "accept_failed"];
-
-/// How a callback ended: the `outcome` label of `chathook_callbacks_total`.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum Outcome {
-    /// Every handler succeeded (an after-callback) or the decider decided (a before-callback).
-    Ok,
-    /// The decider failed or was late: the configured fallback answered.
-    Fallback,
-    /// A handler of an after-callback failed: answered 500.
-    Failed,
-    /// A handler of an after-callback was late, and none failed otherwise: answered 500.
-    TimedOut,
-    /// Refused before or instead of the handlers (`chathook_rejections_total` says why).
-    Rejected,
-    /// No handler decides it: answered as `dispatch.unrouted` says.
-    Unrouted,
-}
-
-impl Outcome {
-    /// Every outcome, for dashboards that want each series from the start.
-    pub const ALL: [Self; 6] = [
-        Self::Ok,
-        Self::Fallback,
-        Self::Failed,
-        Self::TimedOut,
-        Self::Rejected,
-        Self::Unrouted,
-    ];
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Fallback => "fallback",
-            Self::Failed => "failed",
-            Self::TimedOut => "timed_out",
-            Self::Rejected => "rejected",
-            Self::Unrouted => "unrouted",
-        }
-    }
-}
-
-/// How one handler's call ended: the `result` label of `chathook_handler_results_total`.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum HandlerResult {
-    /// It answered.
-    Ok,
-    /// It found the body unusable.
-    InvalidBody,
-    /// It returned an error.
-    Failed,
-    /// It panicked.
-    Panicked,
-    /// It was still running at the deadline and was stopped.
-    TimedOut,
-    /// It decided a before-callback with an `ErrorCode` the command does not document.
-    UndocumentedCode,
-}
-
-impl HandlerResult {
-    /// Every result, for the series that start at 0.
-    pub const ALL: [Self; 6] = [
-        Self::Ok,
-        Self::InvalidBody,
-        Self::Failed,
-        Self::Panicked,
-        Self::TimedOut,
-        Self::UndocumentedCode,
-    ];
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::InvalidBody => "invalid_body",
-            Self::Failed => "failed",
-            Self::Panicked => "panicked",
-            Self::TimedOut => "timed_out",
-            Self::UndocumentedCode => "undocumented_code",
-        }
-    }
-}
 
 macro_rules! label_value {
     ($($kind:ty),+) => {$(
@@ -163,8 +80,6 @@ pub struct Metrics {
     in_flight: Gauge,
     connections_open: Gauge,
     connections_cut: Family<ReasonLabels, Counter>,
-    console_streams: Gauge,
-    console_missed: Counter,
 }
 
 impl Default for Metrics {
@@ -221,22 +136,7 @@ impl Default for Metrics {
              accept_failed); refusals are in chathook_rejections",
             connections_cut.clone(),
         );
-        let console_streams = Gauge::default();
-        registry.register(
-            "chathook_console_streams",
-            "Readers of /api/v1/callbacks/stream connected now",
-            console_streams.clone(),
-        );
-        let console_missed = Counter::default();
-        registry.register(
-            "chathook_console_stream_missed",
-            "Records a stream reader missed because it fell behind (callbacks are never slowed \
-             for a reader)",
-            console_missed.clone(),
-        );
         Self {
-            console_streams,
-            console_missed,
             in_flight,
             connections_open,
             connections_cut,
@@ -264,28 +164,24 @@ impl Metrics {
     /// Commands no handler serves are left out: every documented command times every outcome
     /// would be hundreds of series that mostly can never move; `other` carries a 0 for each
     /// outcome, so a `sum by (outcome)` exists from the start anyway.
-    pub fn start_at_zero<'a>(&self, routes: impl IntoIterator<Item = &'a Route>) {
+    pub fn start_at_zero(&self, routes: impl IntoIterator<Item = RouteSeries>) {
         let mut commands = vec!["other"];
         for route in routes {
-            commands.push(route.label);
-            if let Some(decider) = route
-                .decider
-                .as_ref()
-                .filter(|_| route.kind == CallbackKind::Before)
-            {
+            commands.push(route.command);
+            if let Some(decider) = route.before_decider {
                 for decision in [Fallback::Allow, Fallback::Deny] {
                     drop(self.fallbacks.get_or_create(&FallbackLabels {
-                        handler: decider.name,
-                        command: route.label,
+                        handler: decider,
+                        command: route.command,
                         decision,
                     }));
                 }
             }
-            for target in route.targets() {
+            for handler in route.handlers {
                 for result in HandlerResult::ALL {
                     drop(self.handler_results.get_or_create(&ResultLabels {
-                        handler: target.name,
-                        command: route.label,
+                        handler,
+                        command: route.command,
                         result,
                     }));
                 }
@@ -363,17 +259,6 @@ impl Metrics {
         InFlight(self.connections_open.clone())
     }
 
-    /// Counts an open `/api/v1/callbacks/stream` until the guard drops.
-    pub fn console_stream(&self) -> InFlight {
-        self.console_streams.inc();
-        InFlight(self.console_streams.clone())
-    }
-
-    /// Counts records a stream reader missed.
-    pub fn console_missed(&self, missed: u64) {
-        self.console_missed.inc_by(missed);
-    }
-
     /// Counts a connection chathook closed itself (an idle timeout, the shutdown deadline).
     pub fn connection_cut(&self, reason: &'static str) {
         debug_assert!(
@@ -394,13 +279,15 @@ impl Metrics {
     }
 }
 
-/// The label for `command`: itself if documented or matched by name, else `other`.
-pub fn command_label(command: &str, route: Option<&Route>) -> &'static str {
-    match (route, known_command(command)) {
-        (Some(route), _) => route.label,
-        (None, Some(known)) => known.name,
-        (None, None) => "other",
-    }
+/// The series one route moves, for [`Metrics::start_at_zero`].
+#[derive(Debug)]
+pub struct RouteSeries {
+    /// The command's label.
+    pub command: &'static str,
+    /// A before-callback's decider, whose fallbacks are counted.
+    pub before_decider: Option<&'static str>,
+    /// Every handler of the route.
+    pub handlers: Vec<&'static str>,
 }
 
 /// Decrements its gauge when dropped, however the request or connection ends.

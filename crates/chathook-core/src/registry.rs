@@ -691,6 +691,19 @@ impl Route {
         self.decider.iter().chain(&self.others)
     }
 
+    /// The metric series it moves, to start them at 0.
+    pub fn series(&self) -> crate::metrics::RouteSeries {
+        crate::metrics::RouteSeries {
+            command: self.label,
+            before_decider: self
+                .decider
+                .as_ref()
+                .filter(|_| self.kind == CallbackKind::Before)
+                .map(|decider| decider.name),
+            handlers: self.targets().map(|target| target.name).collect(),
+        }
+    }
+
     /// `command` as a handler gets it: the route's own `&'static str` when it is matched by
     /// name, so most callbacks copy nothing.
     pub fn command_for(&self, command: &str) -> Cow<'static, str> {
@@ -726,6 +739,15 @@ impl Registry {
         self.open
             .get(&(family, kind_of(command)))
             .map(|route| &**route)
+    }
+
+    /// The metrics label for `command`: its route's, its documented name, else `other`.
+    pub fn label(command: &str, route: Option<&Route>) -> &'static str {
+        match (route, crate::protocol::known_command(command)) {
+            (Some(route), _) => route.label,
+            (None, Some(known)) => known.name,
+            (None, None) => "other",
+        }
     }
 
     /// Every built route: those of named commands, then those matched by family or kind.

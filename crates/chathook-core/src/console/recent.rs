@@ -7,8 +7,8 @@
 //! channel drops what it has not read and tells it how many.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -17,9 +17,8 @@ use serde::{Serialize, Serializer};
 use smallvec::SmallVec;
 use tokio::sync::broadcast;
 
-use crate::metrics::{HandlerResult, Outcome};
+use crate::callback::{HandlerCall, HandlerCalls, Outcome, whole_micros_as_ms};
 use crate::protocol::CallbackKind;
-use crate::registry::Role;
 use crate::rejection::Rejection;
 
 /// How far behind the live feed a stream reader may fall before it misses records.
@@ -28,77 +27,6 @@ pub const STREAM_BUFFER: usize = 1024;
 pub const BUCKET_SECS: u64 = 10;
 /// How far back [`Recent::counts`] reaches.
 pub const MAX_COUNT_MINUTES: u64 = 60;
-
-/// One handler's part in a recorded callback. Its result is filled in by the handler's own
-/// task when it ends, which for an observer may be after the callback was answered.
-#[derive(Debug)]
-pub struct HandlerSlot {
-    name: &'static str,
-    role: Role,
-    report: OnceLock<HandlerReport>,
-}
-
-#[derive(Debug)]
-struct HandlerReport {
-    result: HandlerResult,
-    latency_ms: f64,
-    error: Option<String>,
-}
-
-impl HandlerSlot {
-    /// A slot for handler `name`, not yet finished.
-    pub fn new(name: &'static str, role: Role) -> Self {
-        Self {
-            name,
-            role,
-            report: OnceLock::new(),
-        }
-    }
-
-    fn finished(&self) -> bool {
-        self.report.get().is_some()
-    }
-}
-
-/// The slots of every handler of one callback, and, once the record is out, how to tell
-/// readers about results that come in after it (an observer ends after the answer).
-#[derive(Debug)]
-pub struct HandlerSlots {
-    slots: Box<[HandlerSlot]>,
-    published: OnceLock<(Weak<Record>, broadcast::Sender<Feed>)>,
-}
-
-impl HandlerSlots {
-    /// Slots for these handlers, decider first.
-    pub fn new(slots: impl IntoIterator<Item = HandlerSlot>) -> Self {
-        Self {
-            slots: slots.into_iter().collect(),
-            published: OnceLock::new(),
-        }
-    }
-
-    /// Notes how handler `name`'s call ended; `error` is the failure in words, shown with
-    /// the credentials of any URL in it redacted. When it is the last to end and the record
-    /// is out already, readers get the record again as an update.
-    pub fn finish(&self, name: &str, result: HandlerResult, took: Duration, error: Option<String>) {
-        let Some(slot) = self.slots.iter().find(|slot| slot.name == name) else {
-            return;
-        };
-        let _ = slot.report.set(HandlerReport {
-            result,
-            latency_ms: whole_micros_as_ms(took),
-            error: error.map(|error| redact_url_credentials(&error)),
-        });
-        // The record is published after its slots exist: a result noted before this check
-        // is in the record when a reader serializes it, and one noted after finds it out.
-        if self.slots.iter().all(HandlerSlot::finished)
-            && let Some((record, feed)) = self.published.get()
-            && let Some(record) = record.upgrade()
-        {
-            let _ = feed.send(Feed::Update(record));
-        }
-    }
-}
 
 /// What the live feed carries.
 #[derive(Clone, Debug)]
@@ -139,22 +67,21 @@ pub fn redact_url_credentials(text: &str) -> String {
     redacted
 }
 
-impl Serialize for HandlerSlot {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let report = self.report.get();
-        let mut slot = serializer.serialize_struct("HandlerSlot", 5)?;
-        slot.serialize_field("name", self.name)?;
-        slot.serialize_field("role", self.role.as_str())?;
-        slot.serialize_field("result", &report.map(|r| r.result.as_str()))?;
-        slot.serialize_field("latency_ms", &report.map(|r| r.latency_ms))?;
-        slot.serialize_field("error", &report.and_then(|r| r.error.as_deref()))?;
-        slot.end()
-    }
-}
+/// One handler's call as a record shows it: its failure with URL credentials redacted.
+struct CallJson<'a>(&'a HandlerCall);
 
-/// Milliseconds with at most 3 decimals: `0.483`, never `0.48313700000000004`.
-pub fn whole_micros_as_ms(took: Duration) -> f64 {
-    took.as_micros() as f64 / 1000.0
+impl Serialize for CallJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let end = self.0.end();
+        let mut call = serializer.serialize_struct("HandlerCall", 5)?;
+        call.serialize_field("name", self.0.name())?;
+        call.serialize_field("role", self.0.role().as_str())?;
+        call.serialize_field("result", &end.map(|end| end.result.as_str()))?;
+        call.serialize_field("latency_ms", &end.map(|end| whole_micros_as_ms(end.took)))?;
+        let error = end.and_then(|end| end.error.as_deref());
+        call.serialize_field("error", &error.map(redact_url_credentials))?;
+        call.end()
+    }
 }
 
 /// A captured body: its first bytes, as text.
@@ -186,7 +113,7 @@ pub struct Record {
     status: u16,
     /// From arrival to answer, in whole microseconds (made milliseconds when read).
     latency_us: u32,
-    handlers: Option<Arc<HandlerSlots>>,
+    handlers: Option<Arc<HandlerCalls>>,
     /// Boxed, as the body is: a record is rewritten on every callback, so the common one
     /// (accepted, no body kept) should span few cache lines.
     refusal: Option<Box<Refusal>>,
@@ -264,7 +191,7 @@ pub struct Facts<'a> {
     /// The body, when it is captured.
     pub body: Option<&'a Bytes>,
     /// The handlers it went to.
-    pub handlers: Option<Arc<HandlerSlots>>,
+    pub handlers: Option<Arc<HandlerCalls>>,
 }
 
 /// The answer a [`Record`] notes.
@@ -361,11 +288,10 @@ impl Record {
         let failed: Vec<String> = self
             .handlers
             .iter()
-            .flat_map(|handlers| handlers.slots.iter())
-            .filter_map(|slot| {
-                let report = slot.report.get()?;
-                let error = report.error.as_deref()?;
-                Some(format!("{} {error}", slot.name))
+            .flat_map(|handlers| handlers.iter())
+            .filter_map(|call| {
+                let error = call.end()?.error.as_deref()?;
+                Some(format!("{} {}", call.name(), redact_url_credentials(error)))
             })
             .collect();
         (!failed.is_empty()).then(|| failed.join("; "))
@@ -458,9 +384,12 @@ impl Serialize for Record {
         record.serialize_entry("outcome", self.outcome.as_str())?;
         record.serialize_entry("status", &self.status)?;
         record.serialize_entry("latency_ms", &(self.latency_us as f64 / 1000.0))?;
-        let no_handlers: &[HandlerSlot] = &[];
-        let handlers = self.handlers.as_ref().map_or(no_handlers, |h| &h.slots);
-        record.serialize_entry("handlers", handlers)?;
+        let handlers: Vec<CallJson<'_>> = self
+            .handlers
+            .iter()
+            .flat_map(|handlers| handlers.iter().map(CallJson))
+            .collect();
+        record.serialize_entry("handlers", &handlers)?;
         record.serialize_entry("reason", &self.reason())?;
         record.serialize_entry("error", &self.refusal.as_deref().map(Refusal::words))?;
         record.serialize_entry("explanation", &self.explanation())?;
@@ -544,6 +473,14 @@ struct Ring {
     records: VecDeque<Arc<Record>>,
     /// By `start_secs`, ascending.
     buckets: VecDeque<Bucket>,
+    /// Records with a handler still running, by their calls' address (stable while a call
+    /// runs: its task holds them), so its end can send the record again.
+    running: HashMap<usize, Weak<Record>>,
+}
+
+/// The key of a record's calls in [`Ring::running`].
+fn calls_key(calls: &Arc<HandlerCalls>) -> usize {
+    Arc::as_ptr(calls) as usize
 }
 
 impl Ring {
@@ -599,6 +536,7 @@ impl Recent {
                 next_id: 1,
                 records: VecDeque::with_capacity(capacity),
                 buckets: VecDeque::new(),
+                running: HashMap::new(),
             }),
             feed: broadcast::channel(STREAM_BUFFER).0,
         }
@@ -661,15 +599,33 @@ impl Recent {
             None => Arc::new(record),
         };
         if let Some(handlers) = &record.handlers {
-            let _ = handlers
-                .published
-                .set((Arc::downgrade(&record), self.feed.clone()));
+            // Under the ring's lock, as `handler_finished` looks: a call that ends before
+            // this check is in the record when a reader serializes it, one that ends after
+            // finds the record here.
+            if !handlers.all_ended() {
+                ring.running
+                    .insert(calls_key(handlers), Arc::downgrade(&record));
+            }
         }
         ring.count(&record);
         ring.records.push_back(Arc::clone(&record));
         // Sent under the lock, so the feed's order is the ids' order. No reader: an error
         // that costs nothing.
         let _ = self.feed.send(Feed::New(record));
+    }
+
+    /// A handler's call of `calls` has ended: once the last one has, readers get the record
+    /// again as an update (an observer ends after the callback was answered).
+    pub fn handler_finished(&self, calls: &Arc<HandlerCalls>) {
+        if !calls.all_ended() {
+            return;
+        }
+        let mut ring = self.lock();
+        if let Some(record) = ring.running.remove(&calls_key(calls))
+            && let Some(record) = record.upgrade()
+        {
+            let _ = self.feed.send(Feed::Update(record));
+        }
     }
 
     /// Up to `limit` of the buffered records that `matches` selects, newest first, and the
@@ -755,6 +711,16 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::callback::{HandlerEnd, HandlerResult};
+    use crate::registry::Role;
+
+    fn end(result: HandlerResult, millis: u64, error: Option<&str>) -> HandlerEnd {
+        HandlerEnd {
+            result,
+            took: Duration::from_millis(millis),
+            error: error.map(str::to_owned),
+        }
+    }
 
     fn answered(outcome: Outcome, rejection: Option<Rejection>) -> Answered {
         Answered {
@@ -887,11 +853,8 @@ mod tests {
     fn a_handler_that_ends_after_the_record_is_out_sends_it_again() {
         let recent = Recent::new(10, None);
         let mut receiver = recent.subscribe(None).receiver;
-        let slots = Arc::new(HandlerSlots::new([
-            HandlerSlot::new("decider", Role::Decides),
-            HandlerSlot::new("observer", Role::Observes),
-        ]));
-        slots.finish("decider", HandlerResult::Ok, Duration::from_millis(1), None);
+        let slots = HandlerCalls::new([("decider", Role::Decides), ("observer", Role::Observes)]);
+        slots.end(0, end(HandlerResult::Ok, 1, None));
         recent.record(
             Facts {
                 handlers: Some(Arc::clone(&slots)),
@@ -904,12 +867,15 @@ mod tests {
             receiver.try_recv().is_err(),
             "no update while one is running"
         );
-        slots.finish(
-            "observer",
-            HandlerResult::Failed,
-            Duration::from_millis(300),
-            Some("failed: cannot reach nats://s3cret@nats:4222 or postgres://app:pw@db/x".into()),
+        slots.end(
+            1,
+            end(
+                HandlerResult::Failed,
+                300,
+                Some("failed: cannot reach nats://s3cret@nats:4222 or postgres://app:pw@db/x"),
+            ),
         );
+        recent.handler_finished(&slots);
         let Feed::Update(record) = receiver.try_recv().unwrap() else {
             panic!("expected an update");
         };

@@ -30,8 +30,9 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 
-use super::ServiceState;
+use super::log_budget::LogBudget;
 use crate::config::ServerConfig;
+use crate::metrics::{InFlight, Metrics};
 use crate::rejection::Rejection;
 
 /// After a refusal, how long the connection is read and discarded before it is closed, so the
@@ -114,10 +115,71 @@ impl Connection {
     }
 }
 
+/// What the connection layer reports, and nothing more: it counts and (within the log
+/// budget) logs what it refuses or cuts, and never sees the router's state.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionEvents {
+    metrics: Arc<Metrics>,
+    log_budget: Arc<LogBudget>,
+}
+
+impl ConnectionEvents {
+    pub(crate) fn new(metrics: Arc<Metrics>, log_budget: Arc<LogBudget>) -> Self {
+        Self {
+            metrics,
+            log_budget,
+        }
+    }
+
+    /// Counts a connection as open until the guard drops.
+    fn opened(&self) -> InFlight {
+        self.metrics.connection_open()
+    }
+
+    /// A refusal made here, where only the peer is known.
+    fn refused(&self, rejection: &Rejection, peer: SocketAddr) {
+        self.metrics.rejection(rejection.reason());
+        if self.log_budget.allow() {
+            tracing::warn!(
+                %peer,
+                reason = rejection.reason(),
+                status = rejection.status().as_u16(),
+                "connection refused: {rejection}"
+            );
+        }
+    }
+
+    fn accept_failed(&self, error: &io::Error) {
+        self.metrics.connection_cut("accept_failed");
+        if self.log_budget.allow() {
+            tracing::error!(
+                %error,
+                "cannot accept a connection; if it says too many open files, raise the file \
+                 limit (ulimit -n) or lower server.max_connections"
+            );
+        }
+    }
+
+    fn idle_closed(&self) {
+        self.metrics.connection_cut("idle_timeout");
+    }
+
+    fn dropped_at_shutdown(&self, dropped: usize, deadline: Duration) {
+        for _ in 0..dropped {
+            self.metrics.connection_cut("shutdown_deadline");
+        }
+        tracing::warn!(
+            dropped,
+            "shutdown deadline of {} ms passed: open connections dropped",
+            deadline.as_millis()
+        );
+    }
+}
+
 /// Accepts and serves connections until `shutdown` resolves, then lets open requests finish
 /// for `limits.shutdown_timeout` and drops whatever connections are left.
 pub(crate) async fn serve(
-    state: Arc<ServiceState>,
+    events: ConnectionEvents,
     router: Router,
     listener: TcpListener,
     limits: Limits,
@@ -135,18 +197,18 @@ pub(crate) async fn serve(
                 let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        state.accept_failed(&error);
+                        events.accept_failed(&error);
                         // Out of file descriptors, most likely: give connections time to close.
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 };
                 let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    refuse_over_limit(&state, stream, peer, limits.max_connections);
+                    refuse_over_limit(&events, stream, peer, limits.max_connections);
                     continue;
                 };
                 connections.spawn(serve_connection(
-                    Arc::clone(&state),
+                    events.clone(),
                     router.clone(),
                     stream,
                     peer,
@@ -167,21 +229,21 @@ pub(crate) async fn serve(
         let dropped = connections.len();
         connections.abort_all();
         while connections.join_next().await.is_some() {}
-        state.connections_dropped_at_shutdown(dropped, limits.shutdown_timeout);
+        events.dropped_at_shutdown(dropped, limits.shutdown_timeout);
     }
 }
 
 /// Over the connection limit: a JSON 503 if the socket takes it at once, then close. Nothing
 /// waits on this connection, so a flood of them costs no tasks.
-fn refuse_over_limit(state: &ServiceState, stream: TcpStream, peer: SocketAddr, limit: usize) {
+fn refuse_over_limit(events: &ConnectionEvents, stream: TcpStream, peer: SocketAddr, limit: usize) {
     let rejection = Rejection::ConnectionLimit { limit };
-    state.refused_connection(&rejection, peer);
+    events.refused(&rejection, peer);
     let _ = stream.try_write(&rejection.http_bytes());
     let _ = socket2::SockRef::from(&stream).shutdown(Shutdown::Write);
 }
 
 async fn serve_connection(
-    state: Arc<ServiceState>,
+    events: ConnectionEvents,
     router: Router,
     stream: TcpStream,
     peer: SocketAddr,
@@ -191,12 +253,12 @@ async fn serve_connection(
 ) {
     // Replies are small and latency-bound: don't let Nagle hold them back.
     let _ = stream.set_nodelay(true);
-    let _open = state.metrics.connection_open();
+    let _open = events.opened();
     let connection = Arc::new(Connection::new(peer));
     let socket = Socket {
         stream,
         connection: Arc::clone(&connection),
-        state: Arc::clone(&state),
+        events,
         peer,
         limits: limits.clone(),
         timer: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
@@ -240,7 +302,7 @@ async fn serve_connection(
 struct Socket {
     stream: TcpStream,
     connection: Arc<Connection>,
-    state: Arc<ServiceState>,
+    events: ConnectionEvents,
     peer: SocketAddr,
     limits: Limits,
     timer: Pin<Box<Sleep>>,
@@ -299,13 +361,13 @@ impl Socket {
         if phase == Phase::Head && self.head_started {
             let timeout_ms = self.limits.header_read_timeout.as_millis() as u64;
             let rejection = Rejection::HeaderTimeout { timeout_ms };
-            self.state.refused_connection(&rejection, self.peer);
+            self.events.refused(&rejection, self.peer);
             let _ = self.stream.try_write(&rejection.http_bytes());
             self.connection.linger_before_close();
         } else {
             // Routine for keep-alive connections, so not a warning.
             tracing::debug!(peer = %self.peer, "idle connection closed");
-            self.state.metrics.connection_cut("idle_timeout");
+            self.events.idle_closed();
         }
         Poll::Ready(Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -327,7 +389,7 @@ impl Socket {
             },
             _ => Rejection::MalformedRequest,
         };
-        self.state.refused_connection(&rejection, self.peer);
+        self.events.refused(&rejection, self.peer);
         self.connection.linger_before_close();
         self.replacement = Some((rejection.http_bytes(), 0));
     }

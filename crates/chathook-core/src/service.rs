@@ -1,0 +1,227 @@
+//! The service, assembled: [`Chathook::build`] validates the config and builds every enabled
+//! handler and extension, [`Chathook::router`] is the whole HTTP surface, and
+//! [`Chathook::serve`] runs it on a listener until shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::middleware;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::callback::{Dispatcher, Gate, Pipeline, receive};
+use crate::config::Config;
+use crate::error::StartupError;
+use crate::extension::{ServiceFacts, linked_extensions};
+use crate::http::{
+    ConnectionEvents, Limits, LogBudget, Ops, api_router, healthz, json_refusals,
+    method_not_allowed, metrics, not_found, readyz,
+};
+use crate::metrics::Metrics;
+use crate::registry::{Plan, Route};
+use crate::tap::{LogTap, MetricsTap, Tap, Taps};
+
+/// A built chathook service: handlers and extensions constructed, ready to serve.
+pub struct Chathook {
+    pipeline: Arc<Pipeline>,
+    ops: Arc<Ops>,
+    events: ConnectionEvents,
+    limits: Limits,
+    api: Option<Router>,
+    /// Extensions' routes outside `/api/v1` (the console's page).
+    routes: Vec<Router>,
+    /// What extensions ask to be told as shutdown begins.
+    on_shutdown: Vec<Box<dyn FnOnce() + Send>>,
+    callback_path: String,
+}
+
+impl Chathook {
+    /// Validates `config`, builds every enabled handler and extension, and assembles the
+    /// routes.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        config.validate()?;
+        let plan = Plan::new(&config)?;
+        for warning in plan.warnings() {
+            tracing::warn!("{warning}");
+        }
+        let routing_table = plan.routing_table();
+        let registry = plan.build().await?;
+        let mut metrics = Metrics::default();
+        for (_, handler) in registry.handlers() {
+            handler.register_metrics(metrics.handler_registry());
+        }
+        metrics.start_at_zero(registry.routes().map(Route::series));
+        warn_about_apps(&config);
+
+        let mut facts = ServiceFacts {
+            config: &config,
+            handlers: registry.handlers().iter().map(|(name, _)| *name).collect(),
+            routing_table: &routing_table,
+            metrics: metrics.handler_registry(),
+        };
+        let mut extensions = Vec::new();
+        for registration in linked_extensions() {
+            if let Some(extension) = registration.build(&mut facts)? {
+                extensions.push(extension);
+            }
+        }
+        let metrics = Arc::new(metrics);
+        let log_budget = Arc::new(LogBudget::new(config.log.rejections_per_second));
+        let mut taps: Vec<Arc<dyn Tap>> = vec![
+            Arc::new(LogTap {
+                budget: Arc::clone(&log_budget),
+                every_callback: config.log.callbacks,
+            }),
+            Arc::new(MetricsTap(Arc::clone(&metrics))),
+        ];
+        let mut api_routes = Vec::new();
+        let mut routes = Vec::new();
+        let mut on_shutdown = Vec::new();
+        for extension in extensions {
+            taps.extend(extension.tap);
+            api_routes.extend(extension.api_routes.map(|api| (extension.name, api)));
+            routes.extend(extension.routes);
+            on_shutdown.extend(extension.on_shutdown);
+        }
+        let handler_routes = registry
+            .handlers()
+            .iter()
+            .filter_map(|(name, handler)| Some((*name, handler.api_routes()?)));
+        let api = api_router(
+            &config.api.tokens,
+            api_routes.into_iter().chain(handler_routes),
+        )?;
+        let taps = Taps::new(taps);
+        let ops = Ops {
+            handlers: registry.handlers().to_vec(),
+            metrics: Arc::clone(&metrics),
+            log_budget: Arc::clone(&log_budget),
+            taps: taps.clone(),
+        };
+        let pipeline = Pipeline {
+            gate: Gate::new(&config),
+            registry,
+            dispatcher: Dispatcher {
+                handler_timeout: config.dispatch.handler_timeout(),
+                unrouted: config.dispatch.unrouted,
+                tasks: TaskTracker::new(),
+                taps: taps.clone(),
+            },
+            taps,
+            metrics: Arc::clone(&metrics),
+        };
+        Ok(Self {
+            pipeline: Arc::new(pipeline),
+            ops: Arc::new(ops),
+            events: ConnectionEvents::new(metrics, log_budget),
+            limits: Limits::new(&config.server),
+            api,
+            routes,
+            on_shutdown,
+            callback_path: config.server.callback_path,
+        })
+    }
+
+    /// The whole HTTP surface as an axum router.
+    pub fn router(&self) -> Router {
+        let ops = Arc::clone(&self.ops);
+        let mut built_in = Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .with_state(Arc::clone(&ops));
+        if let Some(api) = &self.api {
+            built_in = built_in.nest("/api/v1", api.clone());
+        }
+        for routes in &self.routes {
+            built_in = built_in.merge(routes.clone());
+        }
+        // axum refuses in plain text (a wrong method on /healthz, a path parameter that is
+        // not UTF-8), and so may a handler's API. The callback route always answers in JSON
+        // and counts itself, so it does not pay for this on every callback.
+        let built_in = built_in.layer(middleware::from_fn_with_state(
+            Arc::clone(&ops),
+            json_refusals,
+        ));
+        let refuse_method = {
+            let ops = Arc::clone(&ops);
+            move |method| method_not_allowed(State(ops), method)
+        };
+        let callback = Router::new()
+            .route(&self.callback_path, post(receive).fallback(refuse_method))
+            .with_state(Arc::clone(&self.pipeline));
+        Router::new()
+            .fallback(not_found)
+            .with_state(ops)
+            .merge(callback)
+            .merge(built_in)
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops accepting, lets open
+    /// requests finish within `server.shutdown_timeout_ms`, drops the connections still open,
+    /// and waits (within the handler deadline) for handlers whose client is gone.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            callback_path = %self.callback_path,
+            handlers = self.pipeline.registry.handlers().len(),
+            "listening"
+        );
+        let router = self.router();
+        let Self {
+            pipeline,
+            events,
+            limits,
+            on_shutdown,
+            ..
+        } = self;
+        // Live streams never end by themselves: they end as shutdown starts, so open
+        // requests can finish within the shutdown deadline.
+        let shutdown = async move {
+            shutdown.await;
+            for notify in on_shutdown {
+                notify();
+            }
+        };
+        crate::http::serve(events, router, listener, limits, shutdown).await;
+        // Handlers whose client hung up are still running; each is bounded by its deadline.
+        let dispatcher = &pipeline.dispatcher;
+        let tasks = &dispatcher.tasks;
+        tasks.close();
+        // Observers may run up to twice the handler deadline (see dispatch).
+        if tokio::time::timeout(dispatcher.handler_timeout * 2, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = tasks.len(),
+                "handlers still running at shutdown were abandoned"
+            );
+        }
+        tracing::info!("stopped; in-flight callbacks finished");
+        Ok(())
+    }
+}
+
+/// Start-up warnings about the configured apps.
+fn warn_about_apps(config: &Config) {
+    for (name, app) in &config.apps {
+        if app.allow_unsigned {
+            tracing::warn!(
+                app = %name,
+                sdk_app_id = app.sdk_app_id,
+                "app accepts unsigned callbacks (allow_unsigned = true); never do this in production"
+            );
+        }
+    }
+    if config.apps.is_empty() {
+        tracing::warn!("no apps configured: every callback will be refused with 403");
+    }
+}
