@@ -407,7 +407,7 @@ async fn failures_fallbacks_and_late_observers_are_recorded_per_handler() {
 #[tokio::test]
 async fn the_stream_delivers_callbacks_sent_after_it_opened_and_resumes_after_an_id() {
     let mut config = base_config();
-    config.console.capture_bodies = true;
+    set_console(&mut config, "capture_bodies", true);
     let server = TestServer::start(config).await;
     assert_eq!(
         server
@@ -470,8 +470,8 @@ async fn a_stalled_stream_reader_slows_no_callback_and_is_told_what_it_missed() 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let mut config = base_config();
-    config.console.capture_bodies = true;
-    config.console.body_bytes = 64 * 1024;
+    set_console(&mut config, "capture_bodies", true);
+    set_console(&mut config, "body_bytes", 64 * 1024);
     let server = TestServer::start(config).await;
 
     // A reader that asks and then reads nothing: its socket's small receive window fills, then
@@ -553,7 +553,7 @@ async fn a_stalled_stream_reader_slows_no_callback_and_is_told_what_it_missed() 
 #[tokio::test]
 async fn nothing_secret_appears_in_any_record() {
     let mut config = base_config();
-    config.console.capture_bodies = true;
+    set_console(&mut config, "capture_bodies", true);
     let server = TestServer::start(config).await;
     let mut stream = Events::open(&server, "").await;
     let time = now();
@@ -679,7 +679,7 @@ async fn counts_and_the_overview_describe_the_service() {
 #[tokio::test]
 async fn with_the_buffer_off_the_api_and_the_page_say_so() {
     let mut config = base_config();
-    config.console.recent = 0;
+    set_console(&mut config, "recent", 0);
     let server = TestServer::start(config).await;
     server.post(&fresh_query(UNROUTED), fixture(UNROUTED)).await;
     for path in [
@@ -718,7 +718,7 @@ async fn open_streams_end_when_the_server_shuts_down() {
 #[tokio::test]
 async fn a_reader_resuming_after_records_the_buffer_no_longer_holds_is_told_how_many() {
     let mut config = base_config();
-    config.console.recent = 3;
+    set_console(&mut config, "recent", 3);
     let server = TestServer::start(config).await;
     for _ in 0..6 {
         assert_eq!(

@@ -227,7 +227,7 @@ async fn post_ok(server: &TestServer, command: &str, body: String) {
 async fn the_console_shows_live_callbacks_filters_refusals_and_read_receipts() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = base_config();
-    config.console.capture_bodies = true;
+    set_console(&mut config, "capture_bodies", true);
     enable(
         &mut config,
         "read_receipt",

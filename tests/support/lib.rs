@@ -31,6 +31,15 @@ pub const UNSIGNED_APP_ID: u64 = 1_400_000_009;
 /// The `[api]` bearer token.
 pub const API_TOKEN: &str = "api-token-for-tests";
 
+/// `[console] key = value` in `config`, as the file would set it.
+pub fn set_console(config: &mut Config, key: &str, value: impl Into<Value>) {
+    let table = config
+        .extensions
+        .entry("console".into())
+        .or_insert_with(|| Value::Object(Map::new()));
+    table[key] = value.into();
+}
+
 /// A config with one signed app (two tokens), one unsigned app and an API token.
 pub fn base_config() -> Config {
     let mut config = Config::default();

@@ -20,12 +20,23 @@ pub const DEFAULT_CONFIG_PATH: &str = "config/chathook.toml";
 pub const ENV_PREFIX: &str = "CHATHOOK_";
 /// Environment variable naming the config file (like `--config`).
 pub const CONFIG_PATH_ENV: &str = "CHATHOOK_CONFIG";
-/// The top-level tables of [`Config`]. A `CHATHOOK_*` variable is a config key only as
-/// `CHATHOOK_<SECTION>__...`; any other (such as the `CHATHOOK_PORT` or
-/// `CHATHOOK_SERVICE_HOST` Kubernetes injects for a Service named `chathook`) is ignored.
-pub const SECTIONS: [&str; 8] = [
-    "server", "auth", "apps", "dispatch", "api", "console", "log", "handlers",
+/// The top-level tables of [`Config`] that core reads itself; each linked extension adds its
+/// own (see [`sections`]).
+pub const SECTIONS: [&str; 7] = [
+    "server", "auth", "apps", "dispatch", "api", "log", "handlers",
 ];
+
+/// Every top-level table a config may have: [`SECTIONS`] and each linked extension's. A
+/// `CHATHOOK_*` variable is a config key only as `CHATHOOK_<SECTION>__...`; any other (such
+/// as the `CHATHOOK_PORT` or `CHATHOOK_SERVICE_HOST` Kubernetes injects for a Service named
+/// `chathook`) is ignored.
+pub fn sections() -> Vec<&'static str> {
+    let extensions = crate::extension::linked_extensions();
+    SECTIONS
+        .into_iter()
+        .chain(extensions.iter().map(|extension| extension.name()))
+        .collect()
+}
 
 /// How long Chat waits for a callback reply, in milliseconds (protocol.md §3).
 pub const CHAT_TIMEOUT_MS: u64 = 2000;
@@ -56,8 +67,11 @@ impl ConfigFile {
 }
 
 /// Everything chathook reads from its config file and environment.
+///
+/// Unknown keys are refused: in core's own tables by their types, at the top level by
+/// [`Config::validate`], which knows the linked extensions' tables.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Config {
     /// HTTP listener.
     pub server: ServerConfig,
@@ -69,12 +83,14 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// The handlers' read API under `/api/v1`.
     pub api: ApiConfig,
-    /// The recent-callbacks buffer behind `/api/v1/callbacks`, `chathook tail` and `/console`.
-    pub console: ConsoleConfig,
     /// Logging.
     pub log: LogConfig,
     /// One table per handler, keyed by its registered snake_case name.
     pub handlers: BTreeMap<String, HandlerTable>,
+    /// The tables of linked extensions (the console's `[console]`), each checked by its
+    /// extension, keyed by the extension's name.
+    #[serde(flatten)]
+    pub extensions: BTreeMap<String, Value>,
 }
 
 /// `[server]`
@@ -263,39 +279,6 @@ pub struct ApiConfig {
     pub tokens: Vec<Secret>,
 }
 
-/// `[console]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConsoleConfig {
-    /// How many of the last callbacks are kept in memory for `/api/v1/callbacks`, its live
-    /// stream, `chathook tail` and `/console`; 0 turns all of them off.
-    pub recent: usize,
-    /// Keep each callback's body in its record (its first `body_bytes` bytes). Off by
-    /// default: bodies carry users' messages.
-    pub capture_bodies: bool,
-    /// Most bytes of a body kept when `capture_bodies` is on.
-    pub body_bytes: usize,
-}
-
-impl Default for ConsoleConfig {
-    fn default() -> Self {
-        Self {
-            recent: 1000,
-            capture_bodies: false,
-            body_bytes: 4096,
-        }
-    }
-}
-
-/// Most records `console.recent` may keep: at a few hundred bytes each, enough for any
-/// operator's look, and a list or a resuming stream walks at most this many under the lock
-/// callbacks take (about a millisecond).
-pub const MAX_RECENT: usize = 100_000;
-/// Most bytes of one body `console.body_bytes` may keep.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Most memory captured bodies may take: `console.recent` times `console.body_bytes`.
-pub const MAX_CAPTURED_BYTES: usize = 256 * 1024 * 1024;
-
 /// `[log]`
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -431,7 +414,7 @@ impl Config {
     pub fn from_figment(figment: &Figment) -> Result<Self, StartupError> {
         let config: Self = figment
             .extract()
-            .map_err(|error| StartupError::Config(Box::new(error)))?;
+            .map_err(|error| StartupError::Config(all_errors(&error)))?;
         config.validate()?;
         Ok(config)
     }
@@ -445,9 +428,11 @@ impl Config {
                 "server.callback_path {path:?} must be a plain path starting with '/'"
             ));
         }
-        if ["/healthz", "/readyz", "/metrics", "/console"].contains(&path.as_str())
+        if crate::service::BUILT_IN_PATHS.contains(&path.as_str())
             || path.starts_with("/api/")
-            || path.starts_with("/console/")
+            || crate::extension::linked_extensions()
+                .iter()
+                .any(|extension| extension.serves(path))
         {
             return invalid(format!(
                 "server.callback_path {path:?} collides with a built-in route"
@@ -481,34 +466,6 @@ impl Config {
                 "auth.replay_cache_entries must be greater than 0 when auth.replay_cache is on"
                     .into(),
             );
-        }
-        if self.console.recent > MAX_RECENT {
-            return invalid(format!(
-                "console.recent is {} but must be at most {MAX_RECENT} (0 turns the buffer off)",
-                self.console.recent
-            ));
-        }
-        let console = &self.console;
-        if console.capture_bodies {
-            if !(1..=MAX_BODY_BYTES).contains(&console.body_bytes) {
-                return invalid(format!(
-                    "console.body_bytes is {} but must be between 1 and {MAX_BODY_BYTES} when \
-                     console.capture_bodies is on",
-                    console.body_bytes
-                ));
-            }
-            let captured = console.recent.saturating_mul(console.body_bytes);
-            if captured > MAX_CAPTURED_BYTES {
-                return invalid(format!(
-                    "console.recent ({}) times console.body_bytes ({}) is {} MiB of captured \
-                     bodies, more than the {} MiB allowed: keep fewer callbacks or fewer bytes \
-                     of each",
-                    console.recent,
-                    console.body_bytes,
-                    captured / (1024 * 1024),
-                    MAX_CAPTURED_BYTES / (1024 * 1024)
-                ));
-            }
         }
         if self.log.rejections_per_second == 0 {
             return invalid("log.rejections_per_second must be greater than 0".into());
@@ -545,6 +502,22 @@ impl Config {
                 _ => {}
             }
         }
+        self.validate_extensions()
+    }
+
+    /// Every top-level table but core's belongs to a linked extension, which checks it.
+    fn validate_extensions(&self) -> Result<(), StartupError> {
+        let linked = crate::extension::linked_extensions();
+        if let Some(unknown) = self
+            .extensions
+            .keys()
+            .find(|name| !linked.iter().any(|extension| extension.name() == *name))
+        {
+            return Err(StartupError::InvalidConfig(unknown_section(unknown)));
+        }
+        for extension in linked {
+            extension.check(self.extensions.get(extension.name()))?;
+        }
         Ok(())
     }
 
@@ -552,6 +525,14 @@ impl Config {
     pub fn redacted(&self) -> Value {
         let mut value = serde_json::to_value(self).expect("config serializes to JSON");
         redact_handler_settings(&mut value["handlers"]);
+        // Each extension's table as it reads it, defaults filled in.
+        for extension in crate::extension::linked_extensions() {
+            if let Some(effective) =
+                extension.effective_settings(self.extensions.get(extension.name()))
+            {
+                value[extension.name()] = effective;
+            }
+        }
         value
     }
 }
@@ -569,7 +550,7 @@ fn chathook_env() -> Env {
 /// table is a config key, so a typo in the rest of it is still refused as an unknown key.
 fn is_config_key(key: &str) -> bool {
     key.split_once("__").is_some_and(|(section, _)| {
-        SECTIONS
+        sections()
             .iter()
             .any(|known| section.eq_ignore_ascii_case(known))
     })
@@ -642,6 +623,116 @@ fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
     }
 }
 
+/// figment gathers every error it met; show them all, not just the first.
+pub(crate) fn all_errors(error: &figment::Error) -> String {
+    error
+        .clone()
+        .into_iter()
+        .map(|error| describe_config_error(&error))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// One config error as the operator wrote the key: `server.listen_adr in config/chathook.toml`
+/// or `CHATHOOK_SERVER__LISTEN_ADR`, never figment's profile-qualified path, with the
+/// closest valid key when the key is unknown.
+fn describe_config_error(error: &figment::Error) -> String {
+    use figment::error::Kind;
+
+    let from_environment = error
+        .metadata
+        .as_ref()
+        .is_some_and(|metadata| metadata.name.contains("environment"));
+    let is_index = |key: &String| !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
+    let as_written = |path: &[String]| {
+        if from_environment {
+            // One variable holds a whole list: name the variable, not an item of it.
+            let upper: Vec<String> = path
+                .iter()
+                .take_while(|key| !is_index(key))
+                .map(|key| key.to_ascii_uppercase())
+                .collect();
+            format!("{}{}", ENV_PREFIX, upper.join("__"))
+        } else {
+            let mut written = String::new();
+            for key in path {
+                if is_index(key) {
+                    written.push_str(&format!("[{key}]"));
+                } else {
+                    if !written.is_empty() {
+                        written.push('.');
+                    }
+                    written.push_str(key);
+                }
+            }
+            written
+        }
+    };
+    let place = match error
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.source.as_ref())
+        .and_then(|source| source.file_path())
+    {
+        Some(file) if !from_environment => format!(" in {}", file.display()),
+        _ => String::new(),
+    };
+    let key = as_written(&error.path);
+    let problem = match &error.kind {
+        Kind::UnknownField(field, expected) => match closest(field, expected.iter().copied()) {
+            Some(candidate) => {
+                let mut path = error.path.clone();
+                if let Some(last) = path.last_mut() {
+                    *last = candidate.to_owned();
+                }
+                format!("unknown key; did you mean {}?", as_written(&path))
+            }
+            None => format!("unknown key; the keys here are {}", expected.join(", ")),
+        },
+        Kind::UnknownVariant(value, expected) => {
+            format!(
+                "unknown value {value:?}; expected one of {}",
+                expected.join(", ")
+            )
+        }
+        Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::InvalidValue(actual, expected) => format!("expected {expected}, found {actual}"),
+        Kind::MissingField(field) => {
+            let mut path = error.path.clone();
+            path.push(field.to_string());
+            return format!("{} is required{place}", as_written(&path));
+        }
+        other => other.to_string().replace('`', ""),
+    };
+    if key.is_empty() {
+        format!("{problem}{place}")
+    } else {
+        format!("{key}{place}: {problem}")
+    }
+}
+
+/// The candidate closest to a mistyped `field`, if one is close enough to be what was meant.
+fn closest<'a>(field: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::damerau_levenshtein(field, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= candidate.len().max(2) / 2)
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+/// A top-level table that neither core nor a linked extension reads.
+fn unknown_section(name: &str) -> String {
+    let known = sections();
+    match closest(name, known.iter().copied()) {
+        Some(candidate) => format!("{name}: unknown key; did you mean {candidate}?"),
+        None => format!(
+            "{name}: unknown key; the keys here are {}",
+            known.join(", ")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,51 +768,6 @@ mod tests {
         ] {
             assert!(!is_config_key(key), "{key}");
         }
-    }
-
-    #[test]
-    fn the_console_buffer_is_bounded_with_reasons() {
-        let refused = |console: ConsoleConfig| {
-            let config = Config {
-                console,
-                ..Config::default()
-            };
-            match config.validate() {
-                Err(StartupError::InvalidConfig(message)) => message,
-                other => panic!("expected a refusal, got {other:?}"),
-            }
-        };
-        let too_many = refused(ConsoleConfig {
-            recent: MAX_RECENT + 1,
-            ..ConsoleConfig::default()
-        });
-        assert!(too_many.contains("console.recent is 100001 but must be at most 100000"));
-        let too_large = refused(ConsoleConfig {
-            capture_bodies: true,
-            body_bytes: MAX_BODY_BYTES + 1,
-            ..ConsoleConfig::default()
-        });
-        assert!(
-            too_large.contains("console.body_bytes is 1048577"),
-            "{too_large}"
-        );
-        let too_much = refused(ConsoleConfig {
-            recent: 100_000,
-            capture_bodies: true,
-            body_bytes: 4096,
-        });
-        assert!(
-            too_much.contains("390 MiB of captured bodies"),
-            "{too_much}"
-        );
-        let off = Config {
-            console: ConsoleConfig {
-                recent: 0,
-                ..ConsoleConfig::default()
-            },
-            ..Config::default()
-        };
-        assert!(off.validate().is_ok());
     }
 
     #[test]

@@ -7,9 +7,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::Router;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::error::StartupError;
+use crate::handler::{Validate, parse_table};
 use crate::registry::RoutingRow;
 use crate::tap::Tap;
 
@@ -70,35 +74,106 @@ impl fmt::Debug for Extension {
 /// real setup in `build` at start-up.
 pub struct ExtensionRegistration {
     name: &'static str,
-    build: fn(&mut ServiceFacts<'_>) -> Result<Option<Extension>, StartupError>,
+    paths: &'static [&'static str],
+    check: fn(Option<&Value>) -> Result<(), StartupError>,
+    effective: fn(Option<&Value>) -> Option<Value>,
+    build: fn(&mut ServiceFacts<'_>, Option<&Value>) -> Result<Option<Extension>, StartupError>,
 }
 
 inventory::collect!(ExtensionRegistration);
+
+/// An extension's build function, as [`register_extension!`] takes it.
+pub type Build<C> = fn(&mut ServiceFacts<'_>, C) -> Result<Option<Extension>, StartupError>;
 
 impl ExtensionRegistration {
     #[doc(hidden)]
     pub const fn __new(
         name: &'static str,
-        build: fn(&mut ServiceFacts<'_>) -> Result<Option<Extension>, StartupError>,
+        paths: &'static [&'static str],
+        check: fn(Option<&Value>) -> Result<(), StartupError>,
+        effective: fn(Option<&Value>) -> Option<Value>,
+        build: fn(&mut ServiceFacts<'_>, Option<&Value>) -> Result<Option<Extension>, StartupError>,
     ) -> Self {
-        Self { name, build }
+        Self {
+            name,
+            paths,
+            check,
+            effective,
+            build,
+        }
     }
 
-    /// The extension's name.
+    /// The extension's name, which is also its config table's.
     pub fn name(&self) -> &'static str {
         self.name
     }
 
-    /// Builds the extension for this service; `None` when its config leaves it off.
-    pub fn build(&self, facts: &mut ServiceFacts<'_>) -> Result<Option<Extension>, StartupError> {
-        (self.build)(facts)
+    /// Whether `path` is one of the paths its routes serve (one ending in `/` is a prefix),
+    /// so the callback path cannot take it.
+    pub fn serves(&self, path: &str) -> bool {
+        self.paths
+            .iter()
+            .any(|served| match served.strip_suffix('/') {
+                Some(prefix) => path == prefix || path.starts_with(served),
+                None => path == *served,
+            })
     }
+
+    /// Checks its table (`None`: the config has none, so its defaults) without building it.
+    pub fn check(&self, section: Option<&Value>) -> Result<(), StartupError> {
+        (self.check)(section)
+    }
+
+    /// Its table as the extension reads it, defaults filled in, for `check-config`.
+    pub fn effective_settings(&self, section: Option<&Value>) -> Option<Value> {
+        (self.effective)(section)
+    }
+
+    /// Builds the extension for this service; `None` when its config leaves it off.
+    pub fn build(
+        &self,
+        facts: &mut ServiceFacts<'_>,
+        section: Option<&Value>,
+    ) -> Result<Option<Extension>, StartupError> {
+        (self.build)(facts, section)
+    }
+}
+
+/// Parses and checks an extension's table: the one validation that `check-config`, start-up
+/// and `build` share.
+#[doc(hidden)]
+pub fn __parse<C: DeserializeOwned>(
+    extension: &'static str,
+    section: Option<&Value>,
+    validate: Option<Validate<C>>,
+) -> Result<C, StartupError> {
+    let problem = |problem| StartupError::ExtensionSettings { extension, problem };
+    let table = match section {
+        None => Map::new(),
+        Some(Value::Object(table)) => table.clone(),
+        Some(other) => return Err(problem(format!("expected a table, found {other}"))),
+    };
+    let config = parse_table::<C>(table).map_err(problem)?;
+    if let Some(validate) = validate {
+        validate(&config).map_err(problem)?;
+    }
+    Ok(config)
+}
+
+#[doc(hidden)]
+pub fn __effective<C: DeserializeOwned + Serialize>(
+    extension: &'static str,
+    section: Option<&Value>,
+) -> Option<Value> {
+    let config = __parse::<C>(extension, section, None).ok()?;
+    serde_json::to_value(config).ok()
 }
 
 impl fmt::Debug for ExtensionRegistration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExtensionRegistration")
             .field("name", &self.name)
+            .field("paths", &self.paths)
             .finish_non_exhaustive()
     }
 }
@@ -112,13 +187,48 @@ pub fn linked_extensions() -> Vec<&'static ExtensionRegistration> {
     all
 }
 
-/// Registers an extension at link time: `name` and a
-/// `build: fn(&mut ServiceFacts) -> Result<Option<Extension>, StartupError>`.
+/// Registers an extension at link time.
+///
+/// - `name`: snake_case; its config is the top-level `[<name>]` table.
+/// - `paths`: the paths its own routes serve, so the callback path cannot take them (one
+///   ending in `/` also covers everything under it).
+/// - `config`: the type its table deserializes into (`Deserialize + Serialize + Default`
+///   through `#[serde(default)]`, since the table may be absent).
+/// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
+///   express; `check-config` and start-up both run it.
+/// - `build`: a [`Build`] function, which returns `None` when the config leaves it off.
 #[macro_export]
 macro_rules! register_extension {
-    (name: $name:literal, build: $build:expr $(,)?) => {
+    (
+        name: $name:literal,
+        paths: [$($path:expr),* $(,)?],
+        config: $config:ty,
+        $(validate: $validate:expr,)?
+        build: $build:expr $(,)?
+    ) => {
         $crate::__private::inventory::submit! {
-            $crate::extension::ExtensionRegistration::__new($name, $build)
+            $crate::extension::ExtensionRegistration::__new(
+                $name,
+                &[$($path),*],
+                |section| {
+                    $crate::extension::__parse::<$config>(
+                        $name,
+                        section,
+                        $crate::__validate!($($validate)?),
+                    )
+                    .map(drop)
+                },
+                |section| $crate::extension::__effective::<$config>($name, section),
+                |facts, section| {
+                    let config = $crate::extension::__parse::<$config>(
+                        $name,
+                        section,
+                        $crate::__validate!($($validate)?),
+                    )?;
+                    let build: $crate::extension::Build<$config> = $build;
+                    build(facts, config)
+                },
+            )
         }
     };
 }

@@ -435,26 +435,26 @@ fn parse_settings<C: DeserializeOwned>(
     handler: &'static str,
     settings: HandlerSettings,
 ) -> Result<C, StartupError> {
+    parse_table(settings).map_err(|problem| StartupError::HandlerSettings { handler, problem })
+}
+
+/// Deserializes a settings table into `C`, refusing keys `C` does not read; what is wrong, in
+/// words, naming the key.
+pub(crate) fn parse_table<C: DeserializeOwned>(settings: HandlerSettings) -> Result<C, String> {
     let mut unknown = Vec::new();
     let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
     let deserializer =
         serde_ignored::Deserializer::new(Value::Object(settings), &mut record_unknown);
     let parsed = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
-        StartupError::HandlerSettings {
-            handler,
-            problem: if path == "." {
-                error.into_inner().to_string()
-            } else {
-                format!("{path}: {}", error.into_inner())
-            },
+        if path == "." {
+            error.into_inner().to_string()
+        } else {
+            format!("{path}: {}", error.into_inner())
         }
     })?;
     if let Some(key) = unknown.first() {
-        return Err(StartupError::HandlerSettings {
-            handler,
-            problem: format!("unknown key `{key}`"),
-        });
+        return Err(format!("unknown key `{key}`"));
     }
     Ok(parsed)
 }

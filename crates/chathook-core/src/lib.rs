@@ -6,16 +6,19 @@
 //! after-callback, one decider and any observers for a before-callback. It names no plugin:
 //! the binary links them.
 //!
-//! Where things live: [`protocol`] (command table, reply packet), [`auth`] (query string,
-//! apps, signatures), [`config`], [`handler`] (the plugin interface), [`pattern`] (command
-//! patterns in config), [`registry`] (the routing table), [`server`] (HTTP), [`metrics`],
-//! [`rejection`] (every HTTP error), [`console`] (recent callbacks, their stream and the page).
+//! Where things live: [`callback`] (the callback path: [`callback::CHECKS`], dispatch, the
+//! [`callback::Exchange`] that tells one callback's story), [`tap`] (what watches it: logs,
+//! metrics, extensions), [`extension`] (what a crate adds besides handlers, such as the
+//! console), [`protocol`] (command table, reply packet), [`auth`] (query string, apps,
+//! signatures), [`config`], [`handler`] (the plugin interface), [`pattern`] (command patterns
+//! in config), [`registry`] (the routing table), [`metrics`], [`rejection`] (every HTTP
+//! error). The HTTP edge (connection layer, API router, health and metrics routes) is
+//! private: [`Chathook`] is its face.
 
 pub mod auth;
 pub mod body_check;
 pub mod callback;
 pub mod config;
-pub mod console;
 pub mod error;
 pub mod extension;
 #[doc(hidden)]

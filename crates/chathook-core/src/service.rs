@@ -24,6 +24,10 @@ use crate::metrics::Metrics;
 use crate::registry::{Plan, Route};
 use crate::tap::{LogTap, MetricsTap, Tap, Taps};
 
+/// Paths the service itself serves; the callback path may not be one of them (nor under
+/// `/api/`, nor an extension's).
+pub(crate) const BUILT_IN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
 /// A built chathook service: handlers and extensions constructed, ready to serve.
 pub struct Chathook {
     pipeline: Arc<Pipeline>,
@@ -64,7 +68,8 @@ impl Chathook {
         };
         let mut extensions = Vec::new();
         for registration in linked_extensions() {
-            if let Some(extension) = registration.build(&mut facts)? {
+            let section = config.extensions.get(registration.name());
+            if let Some(extension) = registration.build(&mut facts, section)? {
                 extensions.push(extension);
             }
         }

@@ -1,264 +1,27 @@
-//! The operator's view of what Chat sends: the recent callbacks under `/api/v1/callbacks`
-//! (a filtered list, a live Server-Sent Events stream, counts per 10 seconds), an overview
-//! (apps, handlers, routing table) under `/api/v1/overview`, and the `/console` page that shows
-//! them. The API sits behind the `[api]` bearer token like the handlers' routes; the page itself
-//! holds nothing secret and asks for the token.
-
-pub mod recent;
+//! The console's API under `/api/v1`: the recent callbacks as a filtered list, as a live
+//! Server-Sent Events stream and as counts per 10 seconds, and the overview.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use axum::http::{HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use chathook_core::callback::Outcome;
+use chathook_core::pattern::{CommandSet, CommandShape};
+use chathook_core::rejection::{ApiError, echo};
 use futures_util::{Stream, StreamExt as _, stream};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
-use tokio_util::sync::CancellationToken;
 
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::gauge::Gauge;
-
-use crate::callback::{Exchange, Outcome};
-use crate::error::StartupError;
-use crate::extension::{Extension, ServiceFacts};
-use crate::pattern::{CommandSet, CommandShape};
-use crate::registry::RoutingRow;
-use crate::rejection::{ApiError, echo};
-use crate::tap::{HandlerFinished, Tap};
-use recent::{
-    BUCKET_SECS, Feed, MAX_COUNT_MINUTES, Recent, Record, Subscription, rfc3339_ms, unix_ms,
-};
+use crate::recent::{BUCKET_SECS, Feed, MAX_COUNT_MINUTES, Subscription};
+use crate::record::{Record, rfc3339_ms, unix_ms};
+use crate::{Console, StreamOpen};
 
 /// Records a list returns unless `limit` says otherwise.
 const DEFAULT_LIMIT: usize = 100;
-/// How often an idle stream sends a comment, so proxies keep it open; more often when
-/// `server.idle_timeout_ms` is shorter, which would otherwise close a quiet stream.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// The console's state: the buffer, what the overview shows, and the signal that ends the
-/// live streams at shutdown.
-pub struct Console {
-    recent: Arc<Recent>,
-    overview: Value,
-    metrics: ConsoleMetrics,
-    shutdown: CancellationToken,
-    keep_alive: Duration,
-}
-
-/// The console's own metrics, registered with the service's under the `chathook_` prefix.
-#[derive(Clone, Debug, Default)]
-pub struct ConsoleMetrics {
-    streams: Gauge,
-    missed: Counter,
-}
-
-impl ConsoleMetrics {
-    /// Registers them in `registry`.
-    pub fn register(registry: &mut prometheus_client::registry::Registry) -> Self {
-        let metrics = Self::default();
-        registry.register(
-            "console_streams",
-            "Readers of /api/v1/callbacks/stream connected now",
-            metrics.streams.clone(),
-        );
-        registry.register(
-            "console_stream_missed",
-            "Records a stream reader missed because it fell behind (callbacks are never slowed \
-             for a reader)",
-            metrics.missed.clone(),
-        );
-        metrics
-    }
-}
-
-/// Counts an open stream until dropped.
-struct StreamOpen(Gauge);
-
-impl StreamOpen {
-    fn new(streams: &Gauge) -> Self {
-        streams.inc();
-        Self(streams.clone())
-    }
-}
-
-impl Drop for StreamOpen {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
-/// What the overview lists besides the buffer's settings.
-pub struct OverviewFacts<'a> {
-    /// Configured apps: name and SdkAppid.
-    pub apps: Vec<(&'a str, u64)>,
-    /// The enabled (built) handlers.
-    pub handlers: Vec<&'static str>,
-    /// The routing table, as `chathook handlers` prints it.
-    pub routes: Vec<RoutingRow>,
-}
-
-impl Console {
-    /// The console over `recent`; `idle_timeout` is the connections' (`server.idle_timeout_ms`).
-    pub fn new(
-        recent: Arc<Recent>,
-        facts: OverviewFacts<'_>,
-        metrics: ConsoleMetrics,
-        idle_timeout: Duration,
-    ) -> Self {
-        let routes: Vec<Value> = facts.routes.iter().map(route_json).collect();
-        let overview = json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "recent": recent.capacity(),
-            "capture_bodies": recent.captures_bodies(),
-            "apps": facts.apps.iter().map(|(name, id)| json!({"name": name, "sdk_app_id": id})).collect::<Vec<_>>(),
-            "handlers": facts.handlers.iter().map(|name| json!({"name": name})).collect::<Vec<_>>(),
-            "routes": routes,
-        });
-        Self {
-            recent,
-            overview,
-            metrics,
-            shutdown: CancellationToken::new(),
-            keep_alive: KEEP_ALIVE
-                .min(idle_timeout / 2)
-                .max(Duration::from_millis(1)),
-        }
-    }
-
-    /// The buffer the server records into.
-    pub fn recent(&self) -> &Arc<Recent> {
-        &self.recent
-    }
-
-    /// Ends every live stream: called when the server starts shutting down, since a stream
-    /// would otherwise hold the shutdown until its deadline.
-    pub fn close_streams(&self) {
-        self.shutdown.cancel();
-    }
-
-    /// The routes under `/api/v1`, to be put behind the bearer check.
-    pub fn api_routes(self: &Arc<Self>) -> Router {
-        Router::new()
-            .route("/callbacks", get(list))
-            .route("/callbacks/stream", get(live))
-            .route("/callbacks/counts", get(counts))
-            .route("/overview", get(overview))
-            .with_state(Arc::clone(self))
-    }
-}
-
-/// What the console's addresses answer while `[console] recent = 0`: that the buffer is off,
-/// rather than that nothing is there.
-async fn buffer_off() -> ApiError {
-    ApiError::not_found(
-        "the recent-callbacks buffer is off ([console] recent = 0): set console.recent (e.g. \
-         1000) to keep callbacks for /api/v1/callbacks, chathook tail and /console",
-    )
-}
-
-/// The console's API addresses while the buffer is off.
-pub fn off_routes() -> Router {
-    Router::new()
-        .route("/callbacks", get(buffer_off))
-        .route("/callbacks/stream", get(buffer_off))
-        .route("/callbacks/counts", get(buffer_off))
-        .route("/overview", get(buffer_off))
-}
-
-/// `/console` while the buffer is off.
-pub fn page_off_routes() -> Router {
-    Router::new()
-        .route("/console", get(buffer_off))
-        .route("/console/", get(buffer_off))
-}
-
-/// The `/console` page and its files, which need no token: the page asks for it.
-pub fn page_routes() -> Router {
-    Router::new()
-        .route(
-            "/console",
-            get(|| page(PAGE_HTML, "text/html; charset=utf-8")),
-        )
-        .route(
-            "/console/",
-            get(|| page(PAGE_HTML, "text/html; charset=utf-8")),
-        )
-        .route(
-            "/console/console.js",
-            get(|| page(PAGE_JS, "text/javascript; charset=utf-8")),
-        )
-        .route(
-            "/console/console.css",
-            get(|| page(PAGE_CSS, "text/css; charset=utf-8")),
-        )
-}
-
-const PAGE_HTML: &str = include_str!("../console/index.html");
-const PAGE_JS: &str = include_str!("../console/console.js");
-const PAGE_CSS: &str = include_str!("../console/console.css");
-
-async fn page(text: &'static str, content_type: &'static str) -> Response {
-    // The page loads only its own files and talks only to this server; nothing may frame it.
-    const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self' \
-                          'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
-                          base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-    (
-        [
-            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (
-                HeaderName::from_static("content-security-policy"),
-                HeaderValue::from_static(POLICY),
-            ),
-            (
-                HeaderName::from_static("x-content-type-options"),
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                HeaderName::from_static("referrer-policy"),
-                HeaderValue::from_static("no-referrer"),
-            ),
-        ],
-        text,
-    )
-        .into_response()
-}
-
-fn route_json(row: &RoutingRow) -> Value {
-    let enabled = row.handlers.iter().any(|handler| handler.role.is_some());
-    let decider = row
-        .handlers
-        .iter()
-        .find(|handler| handler.role == Some(crate::registry::Role::Decides))
-        .map(|handler| handler.name);
-    let handlers: Vec<Value> = row
-        .handlers
-        .iter()
-        .map(|handler| {
-            json!({
-                "name": handler.name,
-                "role": handler.role.map(crate::registry::Role::as_str),
-                "source": handler.source.to_string(),
-            })
-        })
-        .collect();
-    json!({
-        "command": row.command,
-        "open": row.open,
-        "kind": row.kind.as_str(),
-        "enabled": enabled,
-        "decider": decider,
-        "handlers": handlers,
-    })
-}
 
 /// Which records a list or stream wants.
 #[derive(Default)]
@@ -407,7 +170,7 @@ fn parse_since(value: &str, now: SystemTime) -> Result<u64, ApiError> {
         })
 }
 
-async fn list(
+pub(crate) async fn list(
     State(console): State<Arc<Console>>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -434,11 +197,11 @@ async fn list(
     Ok(axum::Json(listed).into_response())
 }
 
-async fn overview(State(console): State<Arc<Console>>) -> Response {
+pub(crate) async fn overview(State(console): State<Arc<Console>>) -> Response {
     axum::Json(console.overview.clone()).into_response()
 }
 
-async fn counts(
+pub(crate) async fn counts(
     State(console): State<Arc<Console>>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -492,7 +255,7 @@ async fn counts(
 /// The live stream: `open` with the last id before it, the buffered records after `after`,
 /// then each matching callback as it is answered, and `missed` when this reader fell so far
 /// behind that records were dropped for it.
-async fn live(
+pub(crate) async fn live(
     State(console): State<Arc<Console>>,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -595,6 +358,8 @@ fn callback_event(name: &'static str, record: &Record) -> Event {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -632,113 +397,4 @@ mod tests {
             "{error}"
         );
     }
-}
-
-/// The console's tap: every answered callback into the buffer, and each late handler result
-/// into its record.
-struct ConsoleTap {
-    recent: Arc<Recent>,
-}
-
-impl Tap for ConsoleTap {
-    fn handler_finished(&self, finished: &HandlerFinished<'_>) {
-        self.recent.handler_finished(finished.calls);
-    }
-
-    fn answered(&self, exchange: &Exchange<'_>) {
-        let query = exchange.query;
-        // What the caller says of its client counts once the request is authenticated.
-        let authenticated = query.filter(|_| exchange.command.is_some());
-        let facts = recent::Facts {
-            arrived: Some(exchange.arrived),
-            sdk_app_id: exchange.sdk_app_id,
-            app: exchange.app.cloned(),
-            command: exchange.command,
-            // A documented or routed command's own name: nothing to copy.
-            static_command: exchange
-                .label
-                .filter(|label| Some(*label) == exchange.command),
-            request_time: query
-                .and_then(|query| query.request_time.as_deref())
-                .and_then(|time| time.trim().parse().ok()),
-            client_ip: authenticated.and_then(|query| query.client_ip.as_deref()),
-            opt_platform: authenticated.and_then(|query| query.opt_platform.as_deref()),
-            body_bytes: exchange.body.map(|body| body.len()),
-            body: exchange.body,
-            handlers: exchange.handlers.cloned(),
-        };
-        let answered = recent::Answered {
-            outcome: exchange.outcome,
-            status: exchange.status().as_u16(),
-            latency: exchange.latency,
-            rejection: exchange
-                .rejection()
-                .filter(|_| exchange.outcome == Outcome::Rejected)
-                .cloned(),
-        };
-        self.recent.record(facts, answered);
-    }
-}
-
-crate::register_extension! {
-    name: "console",
-    build: build,
-}
-
-/// The console, when `[console] recent` keeps callbacks and `[api]` has a token to read them;
-/// with `recent = 0`, addresses that say the buffer is off.
-fn build(facts: &mut ServiceFacts<'_>) -> Result<Option<Extension>, StartupError> {
-    let config = facts.config;
-    let settings = &config.console;
-    let has_tokens = !config.api.tokens.is_empty();
-    let mut extension = Extension::new("console");
-    if settings.recent == 0 {
-        extension.api_routes = has_tokens.then(off_routes);
-        extension.routes = Some(page_off_routes());
-        return Ok(Some(extension));
-    }
-    if !has_tokens {
-        tracing::warn!(
-            "[api] has no tokens: the recent callbacks (/api/v1/callbacks, chathook tail, \
-             /console) are not kept or served; set api.tokens, or console.recent = 0 to \
-             silence this"
-        );
-        return Ok(None);
-    }
-    let recent = Arc::new(Recent::new(
-        settings.recent,
-        settings.capture_bodies.then_some(settings.body_bytes),
-    ));
-    tracing::info!(
-        recent = settings.recent,
-        capture_bodies = settings.capture_bodies,
-        "keeping the last {} callbacks{} for /api/v1/callbacks, chathook tail and /console",
-        settings.recent,
-        if settings.capture_bodies {
-            format!(" with up to {} bytes of each body", settings.body_bytes)
-        } else {
-            String::new()
-        }
-    );
-    let overview = OverviewFacts {
-        apps: config
-            .apps
-            .iter()
-            .map(|(name, app)| (name.as_str(), app.sdk_app_id))
-            .collect(),
-        handlers: facts.handlers.clone(),
-        routes: facts.routing_table.to_vec(),
-    };
-    let metrics = ConsoleMetrics::register(facts.metrics);
-    let console = Arc::new(Console::new(
-        Arc::clone(&recent),
-        overview,
-        metrics,
-        config.server.idle_timeout(),
-    ));
-    extension.tap = Some(Arc::new(ConsoleTap { recent }));
-    extension.api_routes = Some(console.api_routes());
-    extension.routes = Some(page_routes());
-    extension.on_shutdown = Some(Box::new(move || console.close_streams()));
-    Ok(Some(extension))
 }
