@@ -4,6 +4,7 @@
 // plus the test-only ones.
 use chathook as _;
 
+mod admission;
 mod auth;
 mod body;
 mod cli;
