@@ -1,6 +1,6 @@
 //! Extensions: what a crate adds to the service besides handlers (a [`Tap`] on every
 //! callback, routes under `/api/v1` behind the bearer token, routes of its own, a word at
-//! shutdown), registered at link time with [`register_extension!`] as handlers are. The
+//! shutdown), registered at link time with [`register_extension!`](crate::register_extension!) as handlers are. The
 //! operator console is one.
 
 use std::fmt;
@@ -70,7 +70,7 @@ impl fmt::Debug for Extension {
     }
 }
 
-/// An extension as a crate registers it with [`register_extension!`]: const data, with all
+/// An extension as a crate registers it with [`register_extension!`](crate::register_extension!): const data, with all
 /// real setup in `build` at start-up.
 pub struct ExtensionRegistration {
     name: &'static str,
@@ -82,7 +82,7 @@ pub struct ExtensionRegistration {
 
 inventory::collect!(ExtensionRegistration);
 
-/// An extension's build function, as [`register_extension!`] takes it.
+/// An extension's build function, as [`register_extension!`](crate::register_extension!) takes it.
 pub type Build<C> = fn(&mut ServiceFacts<'_>, C) -> Result<Option<Extension>, StartupError>;
 
 impl ExtensionRegistration {

@@ -1,4 +1,4 @@
-//! What a plugin implements ([`Handler`]) and how it announces itself ([`register_handler!`]).
+//! What a plugin implements ([`Handler`]) and how it announces itself ([`register_handler!`](crate::register_handler!)).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -323,7 +323,7 @@ pub type HandlerSettings = Map<String, Value>;
 
 type BuildFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Handler>, StartupError>> + Send>>;
 
-/// A handler as registered by a plugin crate with [`register_handler!`]: const data only, all
+/// A handler as registered by a plugin crate with [`register_handler!`](crate::register_handler!): const data only, all
 /// real setup happens in `build` at start-up.
 pub struct HandlerRegistration {
     name: &'static str,
@@ -487,7 +487,7 @@ pub fn __check<C: DeserializeOwned>(
 
 /// `check-config`'s view of a config type: its settings with their defaults filled in, when
 /// the type can say so (it implements `Serialize`), found by autoref specialization in
-/// [`register_handler!`] so that a plugin need not implement anything for it.
+/// [`register_handler!`](crate::register_handler!) so that a plugin need not implement anything for it.
 #[doc(hidden)]
 pub struct __Effective<C>(pub std::marker::PhantomData<C>);
 

@@ -18,7 +18,7 @@ use crate::protocol::Reply;
 /// recognise a value, never enough to let a caller write megabytes into the log.
 const ECHO_CHARS: usize = 64;
 
-/// `text` as it may be echoed: whole if short, else its first [`ECHO_CHARS`] characters and
+/// `text` as it may be echoed: whole if short, else its first 64 characters and
 /// its size. Input that is not yet authenticated goes through here before any reply or log.
 pub fn echo(text: &str) -> String {
     echo_at_most(text, ECHO_CHARS)

@@ -3,7 +3,7 @@
 //! acknowledges the message only once it is printed.
 //!
 //! This is the shape to copy into a service of your own: keep [`run`]'s connect, bind, fetch
-//! and ack loop, and put your work where it calls [`print`].
+//! and ack loop, and put your work where it calls [`print()`].
 //!
 //! ```text
 //! example-nats-consumer --count 10

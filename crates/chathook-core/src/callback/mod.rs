@@ -1,6 +1,7 @@
-//! The callback path, from request to reply: [`admit`] runs the ordered checks, [`dispatch`]
-//! hands an admitted callback to its handlers, and [`exchange`] is the one value that tells
-//! what happened. The taps read that value, and the reply to Chat is made from it, once.
+//! The callback path, from request to reply: admission runs the ordered checks ([`CHECKS`],
+//! [`Gate`]), dispatch hands an admitted callback to its handlers, and the [`Exchange`] is the
+//! one value that tells what happened. The taps read that value, and the reply to Chat is made
+//! from it, once.
 
 mod admit;
 mod dispatch;
