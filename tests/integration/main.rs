@@ -13,6 +13,7 @@ mod dispatch;
 mod fanout;
 mod first_hour;
 mod hardening;
+mod keyword_filter_server;
 mod nats;
 mod nats_consumer;
 mod operations;

@@ -100,7 +100,7 @@ pub fn fresh_query(command: &str) -> String {
 
 /// The bundled sample request body for `command` (what `chathook fixtures` prints).
 pub fn fixture(command: &str) -> String {
-    chathook::fixtures::fixture(command)
+    chathook_cli::fixtures::fixture(command)
         .unwrap_or_else(|| panic!("no bundled fixture for {command}"))
         .to_owned()
 }

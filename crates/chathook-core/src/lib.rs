@@ -9,7 +9,8 @@
 //! Where things live: [`protocol`] (command table, reply packet), [`auth`] (query string,
 //! apps, signatures), [`config`], [`handler`] (the plugin interface), [`pattern`] (command
 //! patterns in config), [`registry`] (the routing table), [`server`] (HTTP), [`metrics`],
-//! [`rejection`] (every HTTP error), [`console`] (recent callbacks, their stream and the page).
+//! [`rejection`] (every HTTP error), [`console`] (recent callbacks, their stream and the page),
+//! [`tool`] (command-line verbs a plugin adds, with [`register_tool!`]).
 
 pub mod auth;
 pub mod body_check;
@@ -25,6 +26,7 @@ pub mod protocol;
 pub mod registry;
 pub mod rejection;
 pub mod server;
+pub mod tool;
 
 pub use async_trait::async_trait;
 
