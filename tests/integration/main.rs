@@ -12,6 +12,7 @@ mod console_page;
 mod dispatch;
 mod fanout;
 mod first_hour;
+mod handler_guide;
 mod hardening;
 mod keyword_filter_server;
 mod nats;
