@@ -6,7 +6,7 @@ use std::process::Command;
 
 use chathook_tests::process::{APP_TOML, RunningBinary, clean_command, write_config};
 use chathook_tests::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The test server binary, run from `dir`.
 fn chathook(dir: &tempfile::TempDir) -> Command {
@@ -27,8 +27,8 @@ fn with_shipped_config() -> tempfile::TempDir {
 
 /// The messages of a JSON log.
 fn messages(log: &str) -> Vec<(String, String)> {
-    log.lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+    events(log)
+        .iter()
         .map(|entry| {
             (
                 entry["level"].as_str().unwrap_or_default().to_owned(),
@@ -36,6 +36,26 @@ fn messages(log: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The events of a JSON log, each with its fields.
+fn events(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect()
+}
+
+/// Whether the log has an event at `level` with `message` whose fields include `fields`.
+fn logged(log: &str, level: &str, message: &str, fields: Value) -> bool {
+    events(log).iter().any(|event| {
+        event["level"] == level
+            && event["message"] == message
+            && fields
+                .as_object()
+                .unwrap()
+                .iter()
+                .all(|(key, value)| event[key] == *value)
+    })
 }
 
 /// The `error: ...` line of a failed start, and that no part of it says the same twice.
@@ -69,18 +89,31 @@ fn the_start_up_log_names_version_file_apps_handlers_and_address_and_no_token() 
     };
     let version = env!("CARGO_PKG_VERSION");
     assert!(
-        said("INFO", &format!("chathook {version} (plugins: "))
-            && messages
-                .iter()
-                .any(|(_, m)| m.contains("starting with config file config/chathook.toml")),
+        events(&log)
+            .iter()
+            .any(|event| event["message"] == "chathook starting"
+                && event["config_file"] == "config/chathook.toml"
+                && event["version"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with(&format!("{version} (plugins: ")))),
         "{log}"
     );
     assert!(
-        said("INFO", "app example: SdkAppid 1400000000, 1 token(s)"),
+        logged(
+            &log,
+            "INFO",
+            "app configured",
+            json!({ "app": "example", "sdk_app_id": 1400000000, "tokens": 1 })
+        ),
         "{log}"
     );
     assert!(
-        said("WARN", "app example uses the shipped placeholder token"),
+        events(&log).iter().any(|event| event["level"] == "WARN"
+            && event["app"] == "example"
+            && event["key"] == "apps.example.tokens"
+            && event["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("app uses the shipped placeholder token"))),
         "{log}"
     );
     assert!(
@@ -88,9 +121,12 @@ fn the_start_up_log_names_version_file_apps_handlers_and_address_and_no_token() 
         "{log}"
     );
     assert!(
-        messages.iter().any(|(level, message)| level == "INFO"
-            && message.starts_with("handler read_receipt enabled: ")
-            && message.contains("sqlite://data/read_receipts.db")),
+        events(&log).iter().any(|event| event["level"] == "INFO"
+            && event["message"] == "handler enabled"
+            && event["handler"] == "read_receipt"
+            && event["settings"]
+                .as_str()
+                .is_some_and(|s| s.contains("sqlite://data/read_receipts.db"))),
         "{log}"
     );
     assert!(said("INFO", "listening"), "{log}");
@@ -124,9 +160,12 @@ fn a_real_token_and_a_password_stay_out_of_the_start_up_log() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let messages = messages(&log);
     assert!(
-        messages
-            .iter()
-            .any(|(_, m)| m.starts_with("app main: SdkAppid 1400000000, 1 token(s)")),
+        logged(
+            &log,
+            "INFO",
+            "app configured",
+            json!({ "app": "main", "sdk_app_id": 1400000000, "tokens": 1 })
+        ),
         "{log}"
     );
     assert!(
@@ -134,10 +173,13 @@ fn a_real_token_and_a_password_stay_out_of_the_start_up_log() {
         "{log}"
     );
     assert!(
-        messages
+        events(&log)
             .iter()
-            .any(|(_, m)| m.starts_with("handler read_receipt enabled: ")
-                && m.contains("postgres://chathook:[redacted]@127.0.0.1:1/db")),
+            .any(|event| event["message"] == "handler enabled"
+                && event["handler"] == "read_receipt"
+                && event["settings"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("postgres://chathook:[redacted]@127.0.0.1:1/db"))),
         "{log}"
     );
     for secret in ["file-token", "pa55word"] {

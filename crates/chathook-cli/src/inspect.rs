@@ -6,24 +6,24 @@ use chathook_core::config::ConfigFile;
 use chathook_core::registry::{Plan, Role};
 use chathook_core::{CallbackKind, Config};
 
-/// What [`ignored_env_vars_warning`] says, on standard error.
+/// What [`ignored_env_vars`] says, on standard error.
 pub(crate) fn print_ignored_env_vars() {
-    if let Some(warning) = ignored_env_vars_warning() {
-        eprintln!("warning: {warning}");
+    if let Some((warning, names)) = ignored_env_vars() {
+        eprintln!("warning: {warning}: {names}");
     }
 }
 
-/// One warning naming (never showing the values of) the `CHATHOOK_*` variables that are not
+/// One warning, and the names (never the values) of the `CHATHOOK_*` variables that are not
 /// config keys, such as those Kubernetes injects for a Service named `chathook`.
-pub(crate) fn ignored_env_vars_warning() -> Option<String> {
+pub(crate) fn ignored_env_vars() -> Option<(String, String)> {
     let ignored = Config::ignored_env_vars();
     (!ignored.is_empty()).then(|| {
-        format!(
+        let warning = format!(
             "ignoring environment variables that are not config keys (a config key is \
-             CHATHOOK_<SECTION>__<KEY>, SECTION one of {}): {}",
-            chathook_core::config::SECTIONS.join(", "),
-            ignored.join(", ")
-        )
+             CHATHOOK_<SECTION>__<KEY>, SECTION one of {})",
+            chathook_core::config::SECTIONS.join(", ")
+        );
+        (warning, ignored.join(", "))
     })
 }
 

@@ -15,8 +15,8 @@ pub(crate) async fn serve(file: &ConfigFile) -> anyhow::Result<()> {
     let config = Config::load(file)?;
     init_logging(&config.log)?;
     log_startup(file, &config);
-    if let Some(warning) = crate::inspect::ignored_env_vars_warning() {
-        tracing::warn!("{warning}");
+    if let Some((warning, names)) = crate::inspect::ignored_env_vars() {
+        tracing::warn!(variables = %names, "{warning}");
     }
     let addr = config.server.listen_addr;
     raise_file_limit(config.server.max_connections);
@@ -38,17 +38,12 @@ const PLACEHOLDER_TOKEN_PREFIX: &str = "change-me-";
 fn log_startup(file: &ConfigFile, config: &Config) {
     let version = crate::VERSION.as_str();
     match file.resolved() {
-        Some(path) => tracing::info!(
-            version,
-            config_file = %path.display(),
-            "chathook {version} starting with config file {}",
-            path.display()
-        ),
+        Some(path) => tracing::info!(version, config_file = %path.display(), "chathook starting"),
         None => tracing::info!(
             version,
-            "chathook {version} starting with no config file ({} not found): the embedded \
-             defaults and CHATHOOK_* environment variables only",
-            chathook_core::config::DEFAULT_CONFIG_PATH
+            default_config_file = chathook_core::config::DEFAULT_CONFIG_PATH,
+            "chathook starting with no config file (the default one does not exist): the \
+             embedded defaults and CHATHOOK_* environment variables only"
         ),
     }
     let placeholder = |tokens: &[chathook_core::auth::Secret]| {
@@ -64,16 +59,15 @@ fn log_startup(file: &ConfigFile, config: &Config) {
             app = %name,
             sdk_app_id = app.sdk_app_id,
             tokens = app.tokens.len(),
-            "app {name}: SdkAppid {}, {} token(s)",
-            app.sdk_app_id,
-            app.tokens.len()
+            "app configured"
         );
         if placeholder(&app.tokens) {
             tracing::warn!(
                 app = %name,
-                "app {name} uses the shipped placeholder token ({PLACEHOLDER_TOKEN_PREFIX}...), \
-                 which anyone can read in the repository: set apps.{name}.tokens to the token \
-                 of your app's callback authentication in the Chat console"
+                key = %format_args!("apps.{name}.tokens"),
+                "app uses the shipped placeholder token ({PLACEHOLDER_TOKEN_PREFIX}...), which \
+                 anyone can read in the repository: set `key` to the token of the app's \
+                 callback authentication in the Chat console"
             );
         }
     }
@@ -92,11 +86,7 @@ fn log_startup(file: &ConfigFile, config: &Config) {
         .map(|(name, _)| name);
     for name in enabled {
         let settings = redacted["handlers"][name].to_string();
-        tracing::info!(
-            handler = %name,
-            settings = %settings,
-            "handler {name} enabled: {settings}"
-        );
+        tracing::info!(handler = %name, settings = %settings, "handler enabled");
     }
 }
 
