@@ -1,6 +1,6 @@
 //! chathook-cli: the `chathook` command line as a library (serve, check-config, handlers,
 //! send, fixtures, verify-url, tail, sign), over `chathook-core`; it names no plugin. Each
-//! linked plugin's own verbs (`chathook nats spool`) come from its tool registration
+//! linked plugin's own verbs (`chathook <plugin> ...`) come from its tool registration
 //! ([`chathook_core::register_tool!`]).
 //!
 //! The stock binary (`crates/chathook`) is this CLI plus its link list. A team that adds its
@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! use my_team_plugin as _;
-//! use chathook_read_receipt as _; // any stock plugin the team wants
+//! use a_stock_plugin as _; // any stock plugin the team wants, named the same way
 //!
 //! fn main() -> std::process::ExitCode {
 //!     chathook_cli::main()
@@ -36,7 +36,7 @@ pub use crate::inspect::routing_table;
 use crate::plugin_tools::Parsed;
 
 /// `chathook --version`: the version and the plugins linked into this binary, e.g.
-/// `0.1.0 (plugins: nats, read_receipt)`.
+/// `0.1.0 (plugins: keyword_filter, my_filter)`.
 static VERSION: LazyLock<String> = LazyLock::new(|| {
     let names: Vec<&str> = chathook_core::linked_handlers()
         .iter()

@@ -1,6 +1,6 @@
 //! The command line with every linked plugin's tools: each [`ToolRegistration`]'s command
-//! becomes a verb beside the built-in ones, so this crate offers `chathook nats spool` when
-//! the nats plugin is linked without naming it.
+//! becomes a verb beside the built-in ones, so this crate offers a plugin's verbs whenever the
+//! plugin is linked, without naming it.
 
 use std::path::PathBuf;
 

@@ -506,7 +506,7 @@ fn outcome_style(outcome: &str) -> Style {
 }
 
 /// One record as a line, e.g.
-/// `07:31:02.123 main Group.CallbackAfterSendMsg ok 200 0.48ms read_receipt:ok`, or for a
+/// `07:31:02.123 main Group.CallbackAfterSendMsg ok 200 0.48ms archive:ok`, or for a
 /// refusal `07:31:02.123 main - rejected 401 Sign mismatch: app main, RequestTime 14 s old`.
 fn line(record: &Value) -> String {
     let outcome = record["outcome"].as_str().unwrap_or("?");
@@ -554,7 +554,7 @@ fn line(record: &Value) -> String {
     line
 }
 
-/// A handler's part of a line: `read_receipt:ok`, or `read_receipt:failed (store is down)`
+/// A handler's part of a line: `archive:ok`, or `archive:failed (store is down)`
 /// `with_error`.
 fn handler(handler: &Value, with_error: bool) -> String {
     let name = handler["name"].as_str().unwrap_or("?");
