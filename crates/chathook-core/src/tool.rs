@@ -11,7 +11,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-/// The clap a tool builds its [`Command`](clap::Command) with, the CLI's own, so a plugin
+/// The clap a tool builds its [`Command`] with, the CLI's own, so a plugin
 /// needs no clap dependency of its own and never a second version of it.
 pub use clap;
 use clap::{ArgMatches, Command};
