@@ -806,7 +806,81 @@ fn version_names_the_linked_plugins() {
         .and_then(|(_, rest)| rest.strip_suffix(')'))
         .unwrap_or_else(|| panic!("no plugin list: {line}"));
     let plugins: Vec<&str> = plugins.split(", ").collect();
-    for name in ["nats", "read_receipt"] {
-        assert!(plugins.contains(&name), "{name} missing: {line}");
-    }
+    // The test server links what this test binary links: the stock plugins and the test ones.
+    let linked: Vec<&str> = chathook_core::linked_handlers()
+        .iter()
+        .map(|registration| registration.name())
+        .collect();
+    assert_eq!(plugins, linked, "{line}");
+}
+
+#[test]
+fn a_plugin_tool_is_a_verb_and_gets_its_handlers_settings_checked_as_serve_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |config_text: &str, extra: &[&str]| {
+        let config = write_config(&dir, config_text);
+        let output = chathook(&dir)
+            .args(["probe", "show", "--config"])
+            .arg(&config)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            text(&output.stdout),
+            text(&output.stderr),
+        )
+    };
+    // Its table, defaults filled in by its config type; `--config` reaches the tool.
+    let (code, stdout, stderr) = run(
+        &format!("{APP_TOML}[handlers.probe]\nenabled = true\ndelay_ms = 7\n"),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("probe delay_ms=7 ready=true (config file Named("),
+        "{stdout}"
+    );
+    // No table: the handler's defaults, as serve would build it.
+    let (code, stdout, stderr) = run(APP_TOML, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("probe delay_ms=0 ready=true"),
+        "{stdout}"
+    );
+    // The handler's own check refuses what serve refuses, before the tool runs.
+    let (code, stdout, stderr) = run(
+        &format!("{APP_TOML}[handlers.probe]\nenabled = true\ndelay = 7\n"),
+        &[],
+    );
+    assert_eq!(code, Some(1));
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.starts_with("error: invalid settings in [handlers.probe]: ")
+            && stderr.contains("unknown field `delay`"),
+        "{stderr}"
+    );
+    // So is a problem anywhere else in the config.
+    let (code, _, stderr) = run(
+        &format!("{APP_TOML}[handlers.read_reciept]\nenabled = true\n"),
+        &[],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("config table [handlers.read_reciept] names no linked handler"),
+        "{stderr}"
+    );
+    // The tool's own failure: one error line, exit code 1.
+    let (code, _, stderr) = run(APP_TOML, &["--fail"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr, "error: the probe tool was told to fail\n");
+    // Listed with the built-in verbs.
+    let help = chathook(&dir).arg("--help").output().unwrap();
+    let help = text(&help.stdout);
+    assert!(
+        help.lines()
+            .any(|line| line.trim_start().starts_with("probe ")
+                && line.contains("The probe handler's test tool")),
+        "{help}"
+    );
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use chathook_tests::process::{APP_TOML, RunningBinary, clean_command, write_config};
 use chathook_tests::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The test server binary, run from `dir`.
 fn chathook(dir: &tempfile::TempDir) -> Command {
@@ -27,8 +27,8 @@ fn with_shipped_config() -> tempfile::TempDir {
 
 /// The messages of a JSON log.
 fn messages(log: &str) -> Vec<(String, String)> {
-    log.lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+    events(log)
+        .iter()
         .map(|entry| {
             (
                 entry["level"].as_str().unwrap_or_default().to_owned(),
@@ -36,6 +36,28 @@ fn messages(log: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The events of a JSON log, each with its fields.
+fn events(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect()
+}
+
+/// Whether the log has an event whose fields include `fields` (its level and message too),
+/// and, if given, whose string field `key` holds `part`.
+fn logged(log: &str, fields: Value, holding: Option<(&str, &str)>) -> bool {
+    events(log).iter().any(|event| {
+        let fields_match = fields
+            .as_object()
+            .unwrap()
+            .iter()
+            .all(|(key, value)| event[key] == *value);
+        let holds = holding
+            .is_none_or(|(key, part)| event[key].as_str().is_some_and(|text| text.contains(part)));
+        fields_match && holds
+    })
 }
 
 /// The `error: ...` line of a failed start, and that no part of it says the same twice.
@@ -55,6 +77,13 @@ fn one_error_line(stderr: &str) -> String {
     line
 }
 
+/// Whether the log says read_receipt is enabled with settings that hold `part`.
+fn read_receipt_enabled_with(log: &str, part: &str) -> bool {
+    let fields =
+        json!({ "level": "INFO", "message": "handler enabled", "handler": "read_receipt" });
+    logged(log, fields, Some(("settings", part)))
+}
+
 #[test]
 fn the_start_up_log_names_version_file_apps_handlers_and_address_and_no_token() {
     let dir = with_shipped_config();
@@ -69,18 +98,41 @@ fn the_start_up_log_names_version_file_apps_handlers_and_address_and_no_token() 
     };
     let version = env!("CARGO_PKG_VERSION");
     assert!(
-        said("INFO", &format!("chathook {version} (plugins: "))
-            && messages
-                .iter()
-                .any(|(_, m)| m.contains("starting with config file config/chathook.toml")),
+        logged(
+            &log,
+            json!({
+                "level": "INFO",
+                "message": "chathook starting",
+                "config_file": "config/chathook.toml",
+            }),
+            Some(("version", &format!("{version} (plugins: ")))
+        ),
         "{log}"
     );
     assert!(
-        said("INFO", "app example: SdkAppid 1400000000, 1 token(s)"),
+        logged(
+            &log,
+            json!({
+                "level": "INFO",
+                "message": "app configured",
+                "app": "example",
+                "sdk_app_id": 1400000000,
+                "tokens": 1,
+            }),
+            None
+        ),
         "{log}"
     );
     assert!(
-        said("WARN", "app example uses the shipped placeholder token"),
+        logged(
+            &log,
+            json!({
+                "level": "WARN",
+                "app": "example",
+                "key": "apps.example.tokens",
+            }),
+            Some(("message", "app uses the shipped placeholder token"))
+        ),
         "{log}"
     );
     assert!(
@@ -88,9 +140,7 @@ fn the_start_up_log_names_version_file_apps_handlers_and_address_and_no_token() 
         "{log}"
     );
     assert!(
-        messages.iter().any(|(level, message)| level == "INFO"
-            && message.starts_with("handler read_receipt enabled: ")
-            && message.contains("sqlite://data/read_receipts.db")),
+        read_receipt_enabled_with(&log, "sqlite://data/read_receipts.db"),
         "{log}"
     );
     assert!(said("INFO", "listening"), "{log}");
@@ -124,9 +174,17 @@ fn a_real_token_and_a_password_stay_out_of_the_start_up_log() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let messages = messages(&log);
     assert!(
-        messages
-            .iter()
-            .any(|(_, m)| m.starts_with("app main: SdkAppid 1400000000, 1 token(s)")),
+        logged(
+            &log,
+            json!({
+                "level": "INFO",
+                "message": "app configured",
+                "app": "main",
+                "sdk_app_id": 1400000000,
+                "tokens": 1,
+            }),
+            None
+        ),
         "{log}"
     );
     assert!(
@@ -134,10 +192,7 @@ fn a_real_token_and_a_password_stay_out_of_the_start_up_log() {
         "{log}"
     );
     assert!(
-        messages
-            .iter()
-            .any(|(_, m)| m.starts_with("handler read_receipt enabled: ")
-                && m.contains("postgres://chathook:[redacted]@127.0.0.1:1/db")),
+        read_receipt_enabled_with(&log, "postgres://chathook:[redacted]@127.0.0.1:1/db"),
         "{log}"
     );
     for secret in ["file-token", "pa55word"] {

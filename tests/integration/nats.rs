@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chathook::fixtures::FIXTURES;
+use chathook_cli::fixtures::FIXTURES;
 use chathook_nats::{CLIENT_IP, MSG_ID, OPT_PLATFORM, RECEIVED_AT, REQUEST_TIME, message_id};
 use chathook_tests::nats::{OwnNats, SHARED_NATS, delete_stream, read_stream, unique_stream};
 use chathook_tests::process::{APP_TOML, RunningBinary, block_on, clean_command, write_config};

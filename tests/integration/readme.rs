@@ -1,17 +1,15 @@
 //! The README, pasted as a new user pastes it: every shell block marked
 //! `<!-- runs in tests/integration/readme.rs -->` runs, in order, against the real binary
 //! serving the shipped config from a fresh directory, and each command's output must be the
-//! `# ...` lines written under it. The handler guide's Rust code must be `rustfmt`-clean.
+//! `# ...` lines written under it. (The handler guide is tested in `handler_guide.rs`.)
 //!
 //! The only rewrites: `cargo run -q -p chathook --` becomes the built binary (the same
 //! `chathook` plus test-only handlers that are disabled here), and `127.0.0.1:8080` becomes
 //! the port the server got.
 
-use std::path::Path;
-use std::process::Command;
-
 use chathook_tests::process::{RunningBinary, clean_command};
 use serde_json::Value;
+use std::path::Path;
 
 const MARKER: &str = "<!-- runs in tests/integration/readme.rs -->";
 
@@ -152,35 +150,6 @@ fn the_readme_shell_examples_run_as_written() {
     }
     assert!(checked >= 4, "only {checked} outputs checked");
     drop(server);
-}
-
-#[test]
-fn the_guide_code_is_formatted() {
-    let readme = readme();
-    let start = readme.find("## Write a handler crate").expect("the guide");
-    let guide = &readme[start..];
-    let guide = &guide[..guide[3..].find("\n## ").map_or(guide.len(), |end| end + 3)];
-    let blocks: Vec<&str> = guide
-        .split("```rust\n")
-        .skip(1)
-        .map(|after| &after[..after.find("```").expect("closed block")])
-        .collect();
-    assert!(blocks.len() >= 2, "the guide's lib.rs and main.rs");
-    for block in blocks {
-        let mut rustfmt = Command::new("rustfmt")
-            .args(["--check", "--edition", "2024"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("rustfmt runs (rustup component add rustfmt)");
-        std::io::Write::write_all(&mut rustfmt.stdin.take().unwrap(), block.as_bytes()).unwrap();
-        let output = rustfmt.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "the guide's code is not as cargo fmt leaves it:\n{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-    }
 }
 
 #[test]

@@ -2,12 +2,14 @@
 //!
 //! [`TestServer`] builds the service in process from a [`Config`] made in code and serves it
 //! on `127.0.0.1:0`; [`server_binary`] is the `chathook-test-server` executable (the stock CLI
-//! plus these handlers) for tests of the command line and the environment.
+//! plus these handlers and the test tool of [`tools`]) for tests of the command line and the
+//! environment.
 
 pub mod handlers;
 pub mod nats;
 pub mod process;
 pub mod proxy;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -109,7 +111,7 @@ pub fn fresh_query(command: &str) -> String {
 
 /// The bundled sample request body for `command` (what `chathook fixtures` prints).
 pub fn fixture(command: &str) -> String {
-    chathook::fixtures::fixture(command)
+    chathook_cli::fixtures::fixture(command)
         .unwrap_or_else(|| panic!("no bundled fixture for {command}"))
         .to_owned()
 }

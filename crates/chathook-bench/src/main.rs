@@ -47,6 +47,9 @@ use workload::Workload;
 mod instructions;
 mod workload;
 
+// The stock plugins (the `chathook` crate's link list), as the stock binary has them.
+use chathook as _;
+
 // The team plugin of scenario (d), linked like any custom binary's.
 use example_keyword_filter as _;
 
@@ -153,7 +156,9 @@ fn main() -> ExitCode {
             count,
         }) => store_floor::run(url, connections, secs, count, &workload, &durability),
         Some(Role::Chathook { args }) => {
-            return chathook::main_with_args(std::iter::once("chathook".to_owned()).chain(args));
+            return chathook_cli::main_with_args(
+                std::iter::once("chathook".to_owned()).chain(args),
+            );
         }
         None => run(&cli),
     };
@@ -569,7 +574,7 @@ fn scenarios(cli: &Cli) -> Vec<Scenario> {
 }
 
 fn fixture(command: &str) -> &'static str {
-    chathook::fixtures::fixture(command).expect("bundled fixture")
+    chathook_cli::fixtures::fixture(command).expect("bundled fixture")
 }
 
 /// What wrk measured in one run.

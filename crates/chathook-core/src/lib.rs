@@ -13,7 +13,8 @@
 //! signatures), [`config`], [`handler`] (the plugin interface), [`pattern`] (command patterns
 //! in config), [`registry`] (the routing table), [`metrics`], [`rejection`] (every HTTP
 //! error). The HTTP edge (connection layer, API router, health and metrics routes) is
-//! private: [`Chathook`] is its face.
+//! private: [`Chathook`] is its face. [`tool`]: command-line verbs a crate adds, with
+//! [`register_tool!`].
 
 pub mod auth;
 pub mod body_check;
@@ -32,6 +33,7 @@ pub mod registry;
 pub mod rejection;
 mod service;
 pub mod tap;
+pub mod tool;
 
 pub use async_trait::async_trait;
 

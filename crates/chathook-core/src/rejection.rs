@@ -56,6 +56,7 @@ macro_rules! rejections {
             pub const ALL_REASONS: [&'static str; [$($reason),+].len()] = [$($reason),+];
 
             /// Each variant's reason, status and `ErrorCode`, in declaration order.
+            #[cfg(test)]
             const TABLE: [(&'static str, StatusCode, i64); [$($reason),+].len()] =
                 [$(($reason, StatusCode::$status, $code)),+];
 

@@ -12,6 +12,7 @@
 mod forwarder;
 mod message;
 mod spool;
+mod tool;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -510,57 +511,4 @@ chathook_core::register_handler! {
     config: NatsConfig,
     validate: NatsConfig::validate,
     build: build,
-}
-
-/// `chathook nats spool`: what the spool holds, and, with `drain`, publishing all of it now.
-pub mod spool_tool {
-    use super::*;
-
-    /// The spool's state, in words.
-    pub fn describe(config: &NatsConfig, stats: SpoolStats) -> String {
-        let age = stats
-            .oldest_ms
-            .map(|oldest| format!("{} s", (spool::unix_ms() - oldest).max(0) / 1000))
-            .unwrap_or_else(|| "-".into());
-        format!(
-            "spool {}: {} entries, {} bytes (bounds {} entries, {} bytes), oldest {age}",
-            config.spool_path.display(),
-            stats.entries,
-            stats.bytes,
-            config.spool_max_entries,
-            config.spool_max_bytes
-        )
-    }
-
-    /// Reports the spool, without taking it over: a running chathook may own it.
-    pub fn report(config: &NatsConfig) -> Result<String, BoxError> {
-        let (stats, dead) = Spool::peek(&config.spool_path)?;
-        let mut report = describe(config, stats);
-        if dead > 0 {
-            report.push_str(&format!(
-                "; {dead} callbacks too large for the NATS server kept in its spool_dead table"
-            ));
-        }
-        Ok(report)
-    }
-
-    /// Publishes everything in the spool, in order; returns how many.
-    pub async fn drain(config: &NatsConfig) -> Result<usize, BoxError> {
-        let spool = config.open_spool()?;
-        let client = config.connect(Arc::default()).await?;
-        let forwarder = Forwarder::new(
-            client,
-            config.stream_settings(),
-            spool,
-            Duration::from_millis(config.publish_timeout_ms),
-        );
-        let mut published = 0;
-        while forwarder.spool().stats().entries > 0 {
-            published += forwarder
-                .drain_once()
-                .await
-                .map_err(|failure| format!("drain stopped after {published}: {failure}"))?;
-        }
-        Ok(published)
-    }
 }

@@ -1,5 +1,8 @@
-//! The stock `chathook` binary: the core plus the plugins in the link list.
+//! The stock `chathook` binary: the CLI of `chathook-cli` with the stock plugins.
+
+// The link list is this package's library (src/plugins.rs): naming it keeps its plugins.
+use chathook as _;
 
 fn main() -> std::process::ExitCode {
-    chathook::main()
+    chathook_cli::main()
 }

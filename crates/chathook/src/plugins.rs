@@ -1,4 +1,6 @@
-//! The link list: every plugin crate the stock `chathook` binary carries.
+//! chathook: the stock binary, and as a library the link list: every plugin crate the stock
+//! `chathook` carries. A binary that names this crate (`use chathook as _;`) links exactly
+//! these, as the test server and the integration tests do.
 //!
 //! The linker drops the registrations of a crate that nothing names, so a plugin listed only
 //! in Cargo.toml would silently serve nothing. Each plugin crate gets one `use ... as _;` line

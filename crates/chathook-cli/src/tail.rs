@@ -4,11 +4,8 @@
 //! A dropped connection is reopened with backoff and `after=<last id>`, so every callback still
 //! in the server's buffer is printed once; what could not be shown is said on standard error.
 
-use std::fmt::Write as _;
-use std::io::Write as _;
 use std::time::Duration;
 
-use anstyle::{AnsiColor, Style};
 use anyhow::{Context as _, bail};
 use chathook_core::Config;
 use chathook_core::config::ConfigFile;
@@ -16,6 +13,10 @@ use eventsource_stream::Eventsource as _;
 use futures_util::StreamExt as _;
 use reqwest::{StatusCode, Url};
 use serde_json::Value;
+
+use self::output::Output;
+
+mod output;
 
 /// The stream's path under chathook's base URL.
 const STREAM_PATH: &str = "/api/v1/callbacks/stream";
@@ -458,149 +459,6 @@ async fn follow(
         }
     }
     lost(opened, "the server closed it".into())
-}
-
-/// Standard output: styled lines (the styles dropped when it is not a terminal, or NO_COLOR
-/// is set), or the records' JSON.
-struct Output {
-    json: bool,
-    styled: anstream::Stdout,
-}
-
-impl Output {
-    fn new(json: bool) -> Self {
-        Self {
-            json,
-            styled: anstream::stdout(),
-        }
-    }
-
-    /// Writes one record (an `update` of one shown before marked `↳ `) and flushes, so piped
-    /// output appears at once.
-    fn record(&mut self, data: &str, record: &Value, update: bool) -> std::io::Result<()> {
-        if self.json {
-            let mut stdout = std::io::stdout().lock();
-            // One object per line: a record sent over several `data:` lines is made compact.
-            if data.contains('\n') {
-                writeln!(stdout, "{record}")?;
-            } else {
-                writeln!(stdout, "{data}")?;
-            }
-            stdout.flush()
-        } else {
-            let mark = if update { "↳ " } else { "" };
-            writeln!(self.styled, "{mark}{}", line(record))?;
-            self.styled.flush()
-        }
-    }
-}
-
-/// The style of an outcome's words.
-fn outcome_style(outcome: &str) -> Style {
-    match outcome {
-        "ok" => AnsiColor::Green.on_default(),
-        "fallback" | "unrouted" => AnsiColor::Yellow.on_default(),
-        "rejected" => AnsiColor::Red.on_default().bold(),
-        _ => AnsiColor::Red.on_default(),
-    }
-}
-
-/// One record as a line, e.g.
-/// `07:31:02.123 main Group.CallbackAfterSendMsg ok 200 0.48ms read_receipt:ok`, or for a
-/// refusal `07:31:02.123 main - rejected 401 Sign mismatch: app main, RequestTime 14 s old`.
-fn line(record: &Value) -> String {
-    let outcome = record["outcome"].as_str().unwrap_or("?");
-    let style = outcome_style(outcome);
-    let dim = Style::new().dimmed();
-    let app = match (&record["app"], &record["sdk_app_id"]) {
-        (Value::String(app), _) => app.clone(),
-        (_, Value::Number(id)) => id.to_string(),
-        _ => "-".into(),
-    };
-    let command = record["command"].as_str().unwrap_or("-");
-    let status = record["status"]
-        .as_u64()
-        .map_or_else(|| "-".to_owned(), |status| status.to_string());
-    let mut line = format!(
-        "{dim}{}{dim:#} {app} {command} {style}{outcome} {status}{style:#}",
-        clock(record)
-    );
-    if outcome != "rejected"
-        && let Some(latency) = record["latency_ms"].as_f64()
-    {
-        let _ = write!(line, " {}", milliseconds(latency));
-    }
-    let explanation = record["explanation"]
-        .as_str()
-        .or_else(|| record["error"].as_str())
-        .filter(|_| outcome != "ok");
-    // The server's explanation names each failed handler with its error: say it once.
-    let handlers: Vec<String> = record["handlers"]
-        .as_array()
-        .map(|handlers| {
-            handlers
-                .iter()
-                .map(|entry| handler(entry, explanation.is_none()))
-                .collect()
-        })
-        .unwrap_or_default();
-    if !handlers.is_empty() {
-        let _ = write!(line, " {}", handlers.join(", "));
-    }
-    if let Some(explanation) = explanation {
-        let separator = if handlers.is_empty() { "" } else { "- " };
-        let _ = write!(line, " {separator}{style}{explanation}{style:#}");
-    }
-    line
-}
-
-/// A handler's part of a line: `read_receipt:ok`, or `read_receipt:failed (store is down)`
-/// `with_error`.
-fn handler(handler: &Value, with_error: bool) -> String {
-    let name = handler["name"].as_str().unwrap_or("?");
-    let result = handler["result"].as_str().unwrap_or("running");
-    match handler["error"].as_str().filter(|_| with_error) {
-        Some(error) => {
-            // The error often starts with the result ("failed: store is down"): say it once.
-            let error = error
-                .strip_prefix(result)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .map_or(error, str::trim_start);
-            format!("{name}:{result} ({error})")
-        }
-        None => format!("{name}:{result}"),
-    }
-}
-
-/// When the callback arrived, as UTC `HH:MM:SS.mmm`.
-fn clock(record: &Value) -> String {
-    if let Some(unix_ms) = record["unix_ms"].as_u64() {
-        let ms = unix_ms % 1000;
-        let secs = (unix_ms / 1000) % 86_400;
-        return format!(
-            "{:02}:{:02}:{:02}.{ms:03}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        );
-    }
-    // RFC 3339: the part after 'T', without the zone.
-    record["time"]
-        .as_str()
-        .and_then(|time| time.split_once('T'))
-        .map(|(_, rest)| rest.chars().take(12).collect())
-        .unwrap_or_else(|| "--:--:--.---".into())
-}
-
-/// `0.48ms`, `12.3ms`, `1503ms`.
-fn milliseconds(ms: f64) -> String {
-    if ms < 10.0 {
-        format!("{ms:.2}ms")
-    } else if ms < 100.0 {
-        format!("{ms:.1}ms")
-    } else {
-        format!("{ms:.0}ms")
-    }
 }
 
 /// `250 ms` or `2 s`.

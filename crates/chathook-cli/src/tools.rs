@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use chathook_core::Config;
-use chathook_core::auth::{
-    App, CallbackQuery, check_freshness, check_sign, parse_request_time, sign, unix_now,
-};
+use chathook_core::auth::{Secret, sign, unix_now};
+use chathook_core::callback::{Gate, Verdict};
 use chathook_core::rejection::Rejection;
 
 use crate::fixtures::{FIXTURES, body_for, fixture};
@@ -125,91 +124,19 @@ pub fn fixtures(command: Option<&str>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `chathook verify-url`: explain, check by check, what chathook would answer `url`.
+/// `chathook verify-url`: explain, check by check, what chathook would answer `url`. The
+/// checks are the server's own list, walked by [`Gate::explain`].
 pub fn verify_url(url: &str, token: Option<String>, config: &Config) -> anyhow::Result<()> {
-    let query_text = url.split_once('?').map_or("", |(_, query)| query);
-    let query_text = query_text.split('#').next().unwrap_or("");
+    let gate = Gate::new(config);
     let mut report = Report::default();
-    let query = match CallbackQuery::parse(query_text) {
-        Ok(query) => query,
-        Err(rejection) => {
-            report.fail("query", rejection);
-            return report.finish();
+    for finding in gate.explain(url, token.map(Secret::new)) {
+        match finding.verdict {
+            Verdict::Passed(detail) => report.pass(finding.name, detail),
+            Verdict::NotChecked(why) => report.skip(finding.name, why),
+            Verdict::Failed(rejection) => report.fail(finding.name, rejection),
         }
-    };
-
-    let sdk_app_id = match query.sdk_app_id() {
-        Ok(id) => id,
-        Err(rejection) => {
-            report.fail("SdkAppid", rejection);
-            return report.finish();
-        }
-    };
-    let configured = config
-        .apps
-        .iter()
-        .find(|(_, app)| app.sdk_app_id == sdk_app_id);
-    match configured {
-        Some((name, _)) => report.pass("SdkAppid", format!("{sdk_app_id} is app {name:?}")),
-        None => report.fail("SdkAppid", Rejection::UnknownApp(sdk_app_id)),
-    }
-    // The token from the command line wins; else the configured app's tokens, as serve does.
-    let tokens = match (token, configured) {
-        (Some(token), _) => vec![chathook_core::auth::Secret::new(token)],
-        (None, Some((_, app))) => app.tokens.clone(),
-        (None, None) => Vec::new(),
-    };
-    let app = App::new("checked", sdk_app_id, tokens);
-    if !app.requires_signature() {
-        let why = if configured.is_some() {
-            "not required (the app sets allow_unsigned)"
-        } else {
-            "not checked: pass --token, or configure the app"
-        };
-        report.pass("Sign", why.into());
-    } else {
-        check_signature(&mut report, &app, &query, config.auth.max_clock_skew_secs);
-    }
-    match query.command.as_deref() {
-        Some(command) => {
-            let kind = chathook_core::protocol::kind_of(command).as_str();
-            report.pass("CallbackCommand", format!("{command} ({kind}-callback)"))
-        }
-        None => report.fail("CallbackCommand", Rejection::CommandMissing),
     }
     report.finish()
-}
-
-/// Every signature check on its own, so one report names each problem.
-fn check_signature(report: &mut Report, app: &App, query: &CallbackQuery<'_>, max_skew_secs: u64) {
-    let sign = query.sign.as_deref();
-    match sign {
-        Some(_) => report.pass("Sign", "present".into()),
-        None => report.fail("Sign", Rejection::SignMissing),
-    }
-    let Some(time_text) = query.request_time.as_deref() else {
-        report.fail("RequestTime", Rejection::RequestTimeMissing);
-        return;
-    };
-    match parse_request_time(time_text) {
-        Err(rejection) => report.fail("RequestTime", rejection),
-        Ok(time) => match check_freshness(time, unix_now(), max_skew_secs) {
-            Ok(()) => report.pass(
-                "RequestTime",
-                format!(
-                    "{time} is {} s from now (allowed ±{max_skew_secs} s)",
-                    time as i64 - unix_now() as i64
-                ),
-            ),
-            Err(rejection) => report.fail("RequestTime", rejection),
-        },
-    }
-    if let Some(sign) = sign {
-        match check_sign(app.tokens(), sign, time_text) {
-            Ok(()) => report.pass("Sign", "matches the token".into()),
-            Err(rejection) => report.fail("Sign", rejection),
-        }
-    }
 }
 
 /// The lines of a `verify-url` report and its first failure.
@@ -221,6 +148,11 @@ struct Report {
 impl Report {
     fn pass(&mut self, check: &str, detail: String) {
         println!("ok    {check:<16} {detail}");
+    }
+
+    /// A check a URL alone cannot settle, and why.
+    fn skip(&mut self, check: &str, why: String) {
+        println!("skip  {check:<16} {why}");
     }
 
     fn fail(&mut self, check: &str, rejection: Rejection) {
