@@ -7,6 +7,7 @@ use chathook as _;
 mod auth;
 mod body;
 mod cli;
+mod config_reference;
 mod console;
 mod console_page;
 mod dispatch;

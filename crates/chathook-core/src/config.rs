@@ -56,7 +56,7 @@ impl ConfigFile {
 }
 
 /// Everything chathook reads from its config file and environment.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// HTTP listener.
@@ -78,7 +78,7 @@ pub struct Config {
 }
 
 /// `[server]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address and port to listen on.
@@ -146,7 +146,7 @@ impl ServerConfig {
 }
 
 /// `[auth]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// How far `RequestTime` may be from this server's clock, in seconds, either way. Chat
@@ -156,8 +156,10 @@ pub struct AuthConfig {
     /// Addresses and networks (`10.0.0.0/8`, `203.0.113.7`) allowed to POST callbacks; empty
     /// allows any. The address is the TCP peer's, or the client's from `X-Forwarded-For` when
     /// the peer is a trusted proxy.
+    #[schemars(with = "Vec<String>")]
     pub allowed_sources: Vec<ipnet::IpNet>,
     /// Proxies and load balancers whose `X-Forwarded-For` is believed.
+    #[schemars(with = "Vec<String>")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Refuse a `RequestTime` + `Sign` pair seen before with a different body (a captured URL
     /// replayed with another body). Off by default: Chat signs only the second, so genuine
@@ -180,7 +182,7 @@ impl Default for AuthConfig {
 }
 
 /// `[apps.<name>]`: one Chat app.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// The app's SDKAppID.
@@ -188,6 +190,7 @@ pub struct AppConfig {
     pub sdk_app_id: u64,
     /// Callback auth tokens from the Chat console. More than one while rotating.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub tokens: Vec<Secret>,
     /// Accept unsigned callbacks for an app with no tokens. For local development only.
     #[serde(default)]
@@ -195,7 +198,7 @@ pub struct AppConfig {
 }
 
 /// `[dispatch]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DispatchConfig {
     /// Deadline for one handler call, in milliseconds; below Chat's 2 s.
@@ -224,18 +227,22 @@ impl DispatchConfig {
 }
 
 /// Answer for a callback whose command has no enabled handler.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Unrouted {
     /// OK/0: Chat goes on as normal.
     #[default]
     Accept,
-    /// A FAIL reply.
+    /// A 501 FAIL reply.
     Reject,
 }
 
 /// Decision for a before-callback whose handler errs or times out.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Fallback {
     /// Let the event proceed, as Chat itself does when a callback times out.
@@ -256,24 +263,26 @@ impl Fallback {
 }
 
 /// `[api]`
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     /// Bearer tokens accepted by `/api/v1`. None: the API is not served.
+    #[schemars(with = "Vec<String>")]
     pub tokens: Vec<Secret>,
 }
 
 /// `[console]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsoleConfig {
     /// How many of the last callbacks are kept in memory for `/api/v1/callbacks`, its live
-    /// stream, `chathook tail` and `/console`; 0 turns all of them off.
+    /// stream, `chathook tail` and `/console`, at most 100000; 0 turns all of them off.
     pub recent: usize,
     /// Keep each callback's body in its record (its first `body_bytes` bytes). Off by
     /// default: bodies carry users' messages.
     pub capture_bodies: bool,
-    /// Most bytes of a body kept when `capture_bodies` is on.
+    /// Most bytes of a body kept when `capture_bodies` is on: at most 1 MiB, and `recent`
+    /// times `body_bytes` at most 256 MiB.
     pub body_bytes: usize,
 }
 
@@ -297,7 +306,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_CAPTURED_BYTES: usize = 256 * 1024 * 1024;
 
 /// `[log]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `plain` for people, `json` for log pipelines.
@@ -325,7 +334,9 @@ impl Default for LogConfig {
 }
 
 /// Log line format.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -336,7 +347,7 @@ pub enum LogFormat {
 }
 
 /// `[handlers.<name>]`: the keys the platform reads, plus the handler's own settings.
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct HandlerTable {
     /// Serve this handler's commands.
     #[serde(default)]
@@ -354,6 +365,7 @@ pub struct HandlerTable {
     pub decides: Option<bool>,
     /// Everything else, handed to the handler's build function.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub settings: Map<String, Value>,
 }
 

@@ -22,6 +22,7 @@ pub mod handler;
 pub mod metrics;
 pub mod pattern;
 pub mod protocol;
+pub mod reference;
 pub mod registry;
 pub mod rejection;
 pub mod server;
