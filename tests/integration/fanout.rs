@@ -536,12 +536,12 @@ fn the_failed_handler_is_named_in_the_log() {
 }
 
 #[test]
-fn the_readme_fan_out_example_holds() {
+fn the_docs_fan_out_example_holds() {
     use chathook_core::registry::{Plan, Role, Source};
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let section = readme
-        .split_once("### Several handlers per command")
+    let doc = std::fs::read_to_string(root.join("docs/callbacks.md")).unwrap();
+    let section = doc
+        .split_once("## Several handlers per command")
         .expect("the fan-out section")
         .1;
     let example = section

@@ -8,6 +8,7 @@ mod admission;
 mod auth;
 mod body;
 mod cli;
+mod config_reference;
 mod console;
 mod console_page;
 mod dispatch;

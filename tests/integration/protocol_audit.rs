@@ -164,15 +164,15 @@ fn rust_block_after<'a>(text: &'a str, heading: &str) -> &'a str {
 }
 
 #[test]
-fn the_readme_shows_the_protocol_crates_doctest_as_it_runs() {
+fn the_docs_show_the_protocol_crates_doctest_as_it_runs() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let doc = std::fs::read_to_string(root.join("docs/protocol.md")).unwrap();
     let crate_readme =
         std::fs::read_to_string(root.join("crates/chathook-protocol/README.md")).unwrap();
     assert_eq!(
-        rust_block_after(&readme, "## The protocol crate"),
+        rust_block_after(&doc, "# The protocol crate"),
         rust_block_after(&crate_readme, "## Example"),
-        "README.md's example must be the crate README's doctest, which is what runs"
+        "docs/protocol.md's example must be the crate README's doctest, which is what runs"
     );
 }
 

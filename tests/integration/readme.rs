@@ -1,27 +1,84 @@
-//! The README, pasted as a new user pastes it: every shell block marked
-//! `<!-- runs in tests/integration/readme.rs -->` runs, in order, against the real binary
-//! serving the shipped config from a fresh directory, and each command's output must be the
-//! `# ...` lines written under it. (The handler guide is tested in `handler_guide.rs`.)
+//! The docs, pasted as a new user pastes them: every shell block marked
+//! `<!-- runs in tests/integration/readme.rs -->` in the files of [`RUNNABLE_DOCS`] runs, in
+//! that order, against the real binary serving the shipped config from a fresh directory, and
+//! each command's output must be the `# ...` lines written under it. Every relative link and
+//! `#anchor` in the docs must resolve. (The handler guide is checked in `handler_guide.rs`.)
 //!
 //! The only rewrites: `cargo run -q -p chathook --` becomes the built binary (the same
 //! `chathook` plus test-only handlers that are disabled here), and `127.0.0.1:8080` becomes
 //! the port the server got.
 
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
 use chathook_tests::process::{RunningBinary, clean_command};
 use serde_json::Value;
-use std::path::Path;
 
 const MARKER: &str = "<!-- runs in tests/integration/readme.rs -->";
 
-fn readme() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-        .expect("README.md")
+/// The documents whose marked blocks run, in the order they run: the front page's walk-through
+/// first, then the manual, then the plugins' references. A new document with runnable blocks
+/// goes here (a test fails until it does).
+const RUNNABLE_DOCS: &[&str] = &[
+    "README.md",
+    "docs/configuration.md",
+    "docs/callbacks.md",
+    "docs/operations.md",
+    "docs/console.md",
+    "docs/threat-model.md",
+    "crates/chathook-read-receipt/README.md",
+    "crates/chathook-nats/README.md",
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The marked shell blocks, in order.
-fn runnable_blocks(readme: &str) -> Vec<String> {
-    readme
-        .split(MARKER)
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(root().join(relative))
+        .unwrap_or_else(|error| panic!("{relative}: {error}"))
+}
+
+/// Every Markdown file of the docs, relative to the repository root: the top level, `docs/`,
+/// and each crate's and example's own.
+fn doc_files() -> Vec<String> {
+    let mut files = Vec::new();
+    for dir in ["", "docs", "crates/*", "examples/*"] {
+        let (parent, each) = match dir.strip_suffix("/*") {
+            Some(parent) => (parent, true),
+            None => (dir, false),
+        };
+        let dirs: Vec<String> = if each {
+            std::fs::read_dir(root().join(parent))
+                .unwrap()
+                .map(|entry| format!("{parent}/{}", entry.unwrap().file_name().to_string_lossy()))
+                .collect()
+        } else {
+            vec![parent.to_owned()]
+        };
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(root().join(&dir)) else {
+                continue;
+            };
+            for entry in entries {
+                let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+                if name.ends_with(".md") {
+                    files.push(if dir.is_empty() {
+                        name
+                    } else {
+                        format!("{dir}/{name}")
+                    });
+                }
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The marked shell blocks of one document, in order.
+fn runnable_blocks(doc: &str) -> Vec<String> {
+    doc.split(MARKER)
         .skip(1)
         .map(|after| {
             let block = after
@@ -95,11 +152,18 @@ fn matches(expected: &[String], output: &str) -> bool {
 
 #[test]
 fn the_readme_shell_examples_run_as_written() {
-    let readme = readme();
-    let blocks = runnable_blocks(&readme);
+    let blocks: Vec<(&str, String)> = RUNNABLE_DOCS
+        .iter()
+        .flat_map(|doc| {
+            runnable_blocks(&read(doc))
+                .into_iter()
+                .map(move |block| (*doc, block))
+        })
+        .collect();
     assert!(
         blocks.len() >= 3,
-        "the README marks {} runnable blocks; the walk-through alone has three",
+        "the docs mark {} runnable blocks: the walk-through's callback, the environment and the \
+         read-receipt API make three",
         blocks.len()
     );
     // The shipped config, in a fresh directory as in a fresh clone: its store is created there.
@@ -113,7 +177,7 @@ fn the_readme_shell_examples_run_as_written() {
     let binary = chathook_tests::server_binary!();
     let server = RunningBinary::spawn(clean_command(binary, dir.path()));
     let mut checked = 0;
-    for block in &blocks {
+    for (doc, block) in &blocks {
         let steps = steps(block);
         // One shell per block, so that a variable set by one command reaches the next.
         let mut script = String::from("set -eo pipefail\n");
@@ -131,7 +195,7 @@ fn the_readme_shell_examples_run_as_written() {
             .unwrap();
         assert!(
             output.status.success(),
-            "this README block failed:\n{block}\n{}",
+            "this block of {doc} failed:\n{block}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );
         for (index, step) in steps.iter().enumerate() {
@@ -141,7 +205,7 @@ fn the_readme_shell_examples_run_as_written() {
             let got = std::fs::read_to_string(dir.path().join(format!("out-{index}"))).unwrap();
             assert!(
                 matches(&step.expected, &got),
-                "README: `{}`\nsays it prints\n{}\nbut it printed\n{got}",
+                "{doc}: `{}`\nsays it prints\n{}\nbut it printed\n{got}",
                 step.command,
                 step.expected.join("\n")
             );
@@ -167,4 +231,142 @@ fn the_step_parser_reads_outputs_and_prose_apart() {
         &["HTTP 200".into(), "{\"x\":1}".into()],
         "HTTP 200\n{ \"x\": 1 }\n"
     ));
+}
+
+#[test]
+fn every_document_with_runnable_blocks_is_run() {
+    for doc in doc_files() {
+        if read(&doc).lines().any(|line| line.trim() == MARKER) {
+            assert!(
+                RUNNABLE_DOCS.contains(&doc.as_str()),
+                "{doc} marks runnable blocks: add it to RUNNABLE_DOCS so they run"
+            );
+        }
+    }
+    for doc in RUNNABLE_DOCS {
+        assert!(
+            root().join(doc).is_file(),
+            "RUNNABLE_DOCS names {doc}, which is gone"
+        );
+    }
+}
+
+/// A Markdown text without its fenced code blocks, line by line.
+fn prose_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut fenced = false;
+    text.lines().filter(move |line| {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            return false;
+        }
+        !fenced
+    })
+}
+
+/// The anchors GitHub gives a document's headings: lower case, punctuation dropped, spaces as
+/// hyphens, and `-1`, `-2`, ... on repeats.
+fn anchors(text: &str) -> HashSet<String> {
+    let mut anchors = HashSet::new();
+    for line in prose_lines(text) {
+        let Some(title) = line
+            .strip_prefix('#')
+            .map(|rest| rest.trim_start_matches('#'))
+            .and_then(|rest| rest.strip_prefix(' '))
+        else {
+            continue;
+        };
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        let mut unique = slug.clone();
+        let mut repeat = 0;
+        while !anchors.insert(unique.clone()) {
+            repeat += 1;
+            unique = format!("{slug}-{repeat}");
+        }
+    }
+    anchors
+}
+
+/// The targets of a text's inline links and images, `[text](target)`, outside code blocks.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut targets = Vec::new();
+    for line in prose_lines(text) {
+        let mut rest = line;
+        while let Some(start) = rest.find("](") {
+            let after = &rest[start + 2..];
+            let Some(end) = after.find(')') else { break };
+            targets.push(after[..end].to_owned());
+            rest = &after[end..];
+        }
+    }
+    targets
+}
+
+/// `path` relative to the repository root, with `.` and `..` folded away.
+fn normalize(path: &Path) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                parts.pop().expect("a link above the repository root");
+            }
+            std::path::Component::Normal(name) => parts.push(name.to_string_lossy().into()),
+            _ => {}
+        }
+    }
+    parts.join("/")
+}
+
+#[test]
+fn every_relative_link_and_anchor_in_the_docs_resolves() {
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for doc in doc_files() {
+        let text = read(&doc);
+        for target in link_targets(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let file = if path.is_empty() {
+                doc.clone()
+            } else {
+                normalize(&Path::new(&doc).parent().unwrap().join(path))
+            };
+            checked += 1;
+            if !root().join(&file).exists() {
+                broken.push(format!("{doc}: ({target}): no file {file}"));
+            } else if !anchor.is_empty() && !anchors(&read(&file)).contains(anchor) {
+                broken.push(format!("{doc}: ({target}): no heading #{anchor} in {file}"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    assert!(checked >= 50, "only {checked} links checked");
+}
+
+#[test]
+fn anchors_are_made_as_github_makes_them() {
+    let text = "# chathook\n## The console: recent callbacks, `chathook tail` and `/console`\n\
+                ```sh\n# not a heading\n```\n## Several handlers per command (fan-out)\n## Run\n## Run\n";
+    let anchors = anchors(text);
+    for anchor in [
+        "chathook",
+        "the-console-recent-callbacks-chathook-tail-and-console",
+        "several-handlers-per-command-fan-out",
+        "run",
+        "run-1",
+    ] {
+        assert!(anchors.contains(anchor), "{anchor} in {anchors:?}");
+    }
+    assert_eq!(anchors.len(), 5, "{anchors:?}");
+    assert_eq!(
+        link_targets("see [a](b.md#c) and ![d](e.png)\n```\n[h](i)\n```\n"),
+        ["b.md#c", "e.png"]
+    );
 }

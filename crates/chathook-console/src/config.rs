@@ -1,5 +1,6 @@
 //! `[console]`: how many recent callbacks are kept, and whether their bodies are.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Most records `console.recent` may keep: at a few hundred bytes each, enough for any
@@ -11,18 +12,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most memory captured bodies may take: `console.recent` times `console.body_bytes`.
 pub const MAX_CAPTURED_BYTES: usize = 256 * 1024 * 1024;
 
-/// `[console]`: the recent-callbacks buffer behind `/api/v1/callbacks`, `chathook tail` and
-/// `/console`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// The recent-callbacks buffer behind `/api/v1/callbacks`, `chathook tail` and `/console`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConsoleConfig {
     /// How many of the last callbacks are kept in memory for `/api/v1/callbacks`, its live
-    /// stream, `chathook tail` and `/console`; 0 turns all of them off.
+    /// stream, `chathook tail` and `/console`, at most 100000; 0 turns all of them off.
     pub recent: usize,
     /// Keep each callback's body in its record (its first `body_bytes` bytes). Off by
     /// default: bodies carry users' messages.
     pub capture_bodies: bool,
-    /// Most bytes of a body kept when `capture_bodies` is on.
+    /// Most bytes of a body kept when `capture_bodies` is on: at most 1 MiB, and `recent`
+    /// times `body_bytes` at most 256 MiB.
     pub body_bytes: usize,
 }
 

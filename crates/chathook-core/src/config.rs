@@ -70,7 +70,7 @@ impl ConfigFile {
 ///
 /// Unknown keys are refused: in core's own tables by their types, at the top level by
 /// [`Config::validate`], which knows the linked extensions' tables.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct Config {
     /// HTTP listener.
@@ -94,7 +94,7 @@ pub struct Config {
 }
 
 /// `[server]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address and port to listen on.
@@ -162,7 +162,7 @@ impl ServerConfig {
 }
 
 /// `[auth]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// How far `RequestTime` may be from this server's clock, in seconds, either way. Chat
@@ -172,8 +172,10 @@ pub struct AuthConfig {
     /// Addresses and networks (`10.0.0.0/8`, `203.0.113.7`) allowed to POST callbacks; empty
     /// allows any. The address is the TCP peer's, or the client's from `X-Forwarded-For` when
     /// the peer is a trusted proxy.
+    #[schemars(with = "Vec<String>")]
     pub allowed_sources: Vec<ipnet::IpNet>,
     /// Proxies and load balancers whose `X-Forwarded-For` is believed.
+    #[schemars(with = "Vec<String>")]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Refuse a `RequestTime` + `Sign` pair seen before with a different body (a captured URL
     /// replayed with another body). Off by default: Chat signs only the second, so genuine
@@ -196,7 +198,7 @@ impl Default for AuthConfig {
 }
 
 /// `[apps.<name>]`: one Chat app.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// The app's SDKAppID.
@@ -204,6 +206,7 @@ pub struct AppConfig {
     pub sdk_app_id: u64,
     /// Callback auth tokens from the Chat console. More than one while rotating.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub tokens: Vec<Secret>,
     /// Accept unsigned callbacks for an app with no tokens. For local development only.
     #[serde(default)]
@@ -211,7 +214,7 @@ pub struct AppConfig {
 }
 
 /// `[dispatch]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DispatchConfig {
     /// Deadline for one handler call, in milliseconds; below Chat's 2 s.
@@ -240,18 +243,22 @@ impl DispatchConfig {
 }
 
 /// Answer for a callback whose command has no enabled handler.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Unrouted {
     /// OK/0: Chat goes on as normal.
     #[default]
     Accept,
-    /// A FAIL reply.
+    /// A 501 FAIL reply.
     Reject,
 }
 
 /// Decision for a before-callback whose handler errs or times out.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Fallback {
     /// Let the event proceed, as Chat itself does when a callback times out.
@@ -272,15 +279,16 @@ impl Fallback {
 }
 
 /// `[api]`
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
     /// Bearer tokens accepted by `/api/v1`. None: the API is not served.
+    #[schemars(with = "Vec<String>")]
     pub tokens: Vec<Secret>,
 }
 
 /// `[log]`
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `plain` for people, `json` for log pipelines.
@@ -308,7 +316,9 @@ impl Default for LogConfig {
 }
 
 /// Log line format.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -319,7 +329,7 @@ pub enum LogFormat {
 }
 
 /// `[handlers.<name>]`: the keys the platform reads, plus the handler's own settings.
-#[derive(Clone, Default, Deserialize, Serialize)]
+#[derive(Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct HandlerTable {
     /// Serve this handler's commands.
     #[serde(default)]
@@ -337,6 +347,7 @@ pub struct HandlerTable {
     pub decides: Option<bool>,
     /// Everything else, handed to the handler's build function.
     #[serde(flatten)]
+    #[schemars(skip)]
     pub settings: Map<String, Value>,
 }
 

@@ -77,6 +77,7 @@ pub struct ExtensionRegistration {
     paths: &'static [&'static str],
     check: fn(Option<&Value>) -> Result<(), StartupError>,
     effective: fn(Option<&Value>) -> Option<Value>,
+    schema: fn() -> schemars::Schema,
     build: fn(&mut ServiceFacts<'_>, Option<&Value>) -> Result<Option<Extension>, StartupError>,
 }
 
@@ -92,6 +93,7 @@ impl ExtensionRegistration {
         paths: &'static [&'static str],
         check: fn(Option<&Value>) -> Result<(), StartupError>,
         effective: fn(Option<&Value>) -> Option<Value>,
+        schema: fn() -> schemars::Schema,
         build: fn(&mut ServiceFacts<'_>, Option<&Value>) -> Result<Option<Extension>, StartupError>,
     ) -> Self {
         Self {
@@ -99,8 +101,14 @@ impl ExtensionRegistration {
             paths,
             check,
             effective,
+            schema,
             build,
         }
+    }
+
+    /// Its config type's JSON Schema, for the configuration reference.
+    pub fn config_schema(&self) -> schemars::Schema {
+        (self.schema)()
     }
 
     /// The extension's name, which is also its config table's.
@@ -192,8 +200,9 @@ pub fn linked_extensions() -> Vec<&'static ExtensionRegistration> {
 /// - `name`: snake_case; its config is the top-level `[<name>]` table.
 /// - `paths`: the paths its own routes serve, so the callback path cannot take them (one
 ///   ending in `/` also covers everything under it).
-/// - `config`: the type its table deserializes into (`Deserialize + Serialize + Default`
-///   through `#[serde(default)]`, since the table may be absent).
+/// - `config`: the type its table deserializes into (`Deserialize + Serialize +
+///   schemars::JsonSchema`, and `#[serde(default)]` since the table may be absent); its doc
+///   comments are the table's configuration reference.
 /// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
 ///   express; `check-config` and start-up both run it.
 /// - `build`: a [`Build`] function, which returns `None` when the config leaves it off.
@@ -219,6 +228,7 @@ macro_rules! register_extension {
                     .map(drop)
                 },
                 |section| $crate::extension::__effective::<$config>($name, section),
+                $crate::reference::schema_for::<$config>,
                 |facts, section| {
                     let config = $crate::extension::__parse::<$config>(
                         $name,

@@ -333,6 +333,7 @@ pub struct HandlerRegistration {
     check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
     build: fn(&'static str, HandlerSettings) -> BuildFuture,
     effective: fn(&HandlerSettings) -> Option<Value>,
+    schema: fn() -> Option<schemars::Schema>,
 }
 
 inventory::collect!(HandlerRegistration);
@@ -366,7 +367,14 @@ impl HandlerRegistration {
             check,
             build,
             effective,
+            schema: || None,
         }
+    }
+
+    #[doc(hidden)]
+    pub const fn __with_schema(mut self, schema: fn() -> Option<schemars::Schema>) -> Self {
+        self.schema = schema;
+        self
     }
 
     /// The snake_case name, which is also its config table's key.
@@ -399,6 +407,12 @@ impl HandlerRegistration {
     /// `None` if the settings do not parse or its config type is not `Serialize`.
     pub fn effective_settings(&self, settings: &HandlerSettings) -> Option<Value> {
         (self.effective)(settings)
+    }
+
+    /// The JSON Schema of its settings, doc comments and defaults included, for the config
+    /// reference; `None` if its config type does not derive `schemars::JsonSchema`.
+    pub fn config_schema(&self) -> Option<schemars::Schema> {
+        (self.schema)()
     }
 
     /// Builds the handler from its settings.
@@ -511,6 +525,31 @@ pub trait __ViaNothing {
 }
 
 impl<C> __ViaNothing for &__Effective<C> {}
+
+/// The config reference's view of a config type: its schema when it derives
+/// `schemars::JsonSchema`, found by autoref specialization like [`__Effective`].
+#[doc(hidden)]
+pub struct __Schema<C>(pub std::marker::PhantomData<C>);
+
+#[doc(hidden)]
+pub trait __ViaJsonSchema {
+    fn __schema(&self) -> Option<schemars::Schema>;
+}
+
+impl<C: schemars::JsonSchema> __ViaJsonSchema for __Schema<C> {
+    fn __schema(&self) -> Option<schemars::Schema> {
+        Some(crate::reference::schema_for::<C>())
+    }
+}
+
+#[doc(hidden)]
+pub trait __ViaNoSchema {
+    fn __schema(&self) -> Option<schemars::Schema> {
+        None
+    }
+}
+
+impl<C> __ViaNoSchema for &__Schema<C> {}
 
 #[doc(hidden)]
 pub fn __build<C, H, E, Fut>(
@@ -654,6 +693,11 @@ macro_rules! __register_handler {
                         .__effective(settings)
                 },
             )
+            .__with_schema(|| {
+                #[allow(unused_imports)]
+                use $crate::handler::{__ViaJsonSchema as _, __ViaNoSchema as _};
+                (&$crate::handler::__Schema::<$config>(::core::marker::PhantomData)).__schema()
+            })
         }
     };
 }

@@ -29,6 +29,7 @@ mod http;
 pub mod metrics;
 pub mod pattern;
 pub mod protocol;
+pub mod reference;
 pub mod registry;
 pub mod rejection;
 mod service;

@@ -31,8 +31,8 @@ pub use crate::spool::{Bounds, Spool, SpoolError, SpoolStats};
 
 /// `[handlers.nats]`, besides the platform's `enabled`, `commands` and `decides`.
 /// `Serialize` so that `check-config` shows every setting with its default (credentials
-/// redacted there).
-#[derive(Clone, Deserialize, Serialize)]
+/// redacted there); `JsonSchema` so that the config reference lists them.
+#[derive(Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NatsConfig {
     /// NATS server URLs; the client fails over between them.
@@ -108,7 +108,9 @@ pub struct NatsConfig {
 }
 
 /// What start-up does about the stream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamSetup {
     /// Create it if missing.
@@ -119,7 +121,9 @@ pub enum StreamSetup {
 }
 
 /// What happens to a callback larger than the server's `max_payload`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Oversized {
     /// Answer 500: the event is not acknowledged.

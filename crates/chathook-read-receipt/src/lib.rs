@@ -26,8 +26,8 @@ use crate::model::ReadReceiptCallback;
 use crate::store::{Durability, Store, StoreError, StoreOptions};
 
 /// `[handlers.read_receipt]`. `Serialize` so that `check-config` shows every setting with its
-/// default.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// default; `JsonSchema` so that the config reference lists them.
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadReceiptConfig {
     /// `sqlite://PATH` (created on first run) or `postgres://USER@HOST/DATABASE`.

@@ -255,7 +255,17 @@ pub struct StoreOptions {
 }
 
 /// What an acknowledged callback survives: `[handlers.read_receipt] durability`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Deserialize,
+    serde::Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// A power loss: SQLite syncs its log at every commit (`synchronous = FULL`); PostgreSQL
