@@ -60,19 +60,13 @@ impl Chathook {
         metrics.start_at_zero(registry.routes().map(Route::series));
         warn_about_apps(&config);
 
-        let mut facts = ServiceFacts {
+        let facts = ServiceFacts {
             config: &config,
             handlers: registry.handlers().iter().map(|(name, _)| *name).collect(),
             routing_table: &routing_table,
             metrics: metrics.handler_registry(),
         };
-        let mut extensions = Vec::new();
-        for registration in linked_extensions() {
-            let section = config.extensions.get(registration.name());
-            if let Some(extension) = registration.build(&mut facts, section)? {
-                extensions.push(extension);
-            }
-        }
+        let extensions = Extensions::build(facts)?;
         let metrics = Arc::new(metrics);
         let log_budget = Arc::new(LogBudget::new(config.log.rejections_per_second));
         let mut taps: Vec<Arc<dyn Tap>> = vec![
@@ -82,22 +76,14 @@ impl Chathook {
             }),
             Arc::new(MetricsTap(Arc::clone(&metrics))),
         ];
-        let mut api_routes = Vec::new();
-        let mut routes = Vec::new();
-        let mut on_shutdown = Vec::new();
-        for extension in extensions {
-            taps.extend(extension.tap);
-            api_routes.extend(extension.api_routes.map(|api| (extension.name, api)));
-            routes.extend(extension.routes);
-            on_shutdown.extend(extension.on_shutdown);
-        }
+        taps.extend(extensions.taps);
         let handler_routes = registry
             .handlers()
             .iter()
             .filter_map(|(name, handler)| Some((*name, handler.api_routes()?)));
         let api = api_router(
             &config.api.tokens,
-            api_routes.into_iter().chain(handler_routes),
+            extensions.api_routes.into_iter().chain(handler_routes),
         )?;
         let taps = Taps::new(taps);
         let ops = Ops {
@@ -124,8 +110,8 @@ impl Chathook {
             events: ConnectionEvents::new(metrics, log_budget),
             limits: Limits::new(&config.server),
             api,
-            routes,
-            on_shutdown,
+            routes: extensions.routes,
+            on_shutdown: extensions.on_shutdown,
             callback_path: config.server.callback_path,
         })
     }
@@ -212,6 +198,35 @@ impl Chathook {
         }
         tracing::info!("stopped; in-flight callbacks finished");
         Ok(())
+    }
+}
+
+/// What the linked extensions add, gathered by kind.
+#[derive(Default)]
+struct Extensions {
+    taps: Vec<Arc<dyn Tap>>,
+    api_routes: Vec<(&'static str, Router)>,
+    routes: Vec<Router>,
+    on_shutdown: Vec<Box<dyn FnOnce() + Send>>,
+}
+
+impl Extensions {
+    /// Builds every linked extension from its table of the config.
+    fn build(mut facts: ServiceFacts<'_>) -> Result<Self, StartupError> {
+        let mut built = Self::default();
+        for registration in linked_extensions() {
+            let section = facts.config.extensions.get(registration.name());
+            let Some(extension) = registration.build(&mut facts, section)? else {
+                continue;
+            };
+            built.taps.extend(extension.tap);
+            built
+                .api_routes
+                .extend(extension.api_routes.map(|api| (extension.name, api)));
+            built.routes.extend(extension.routes);
+            built.on_shutdown.extend(extension.on_shutdown);
+        }
+        Ok(built)
     }
 }
 

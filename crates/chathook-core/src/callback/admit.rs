@@ -17,14 +17,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::auth::{
-    App, Apps, CallbackQuery, ReplayCache, Secret, Sources, check_freshness, check_sign,
-    parse_request_time, unix_now,
-};
+use crate::auth::{App, Apps, CallbackQuery, ReplayCache, Sources, parse_request_time, unix_now};
 use crate::body_check::check_body;
 use crate::config::Config;
 use crate::http::Connection;
-use crate::protocol::kind_of;
 use crate::rejection::Rejection;
 
 /// One check of [`CHECKS`].
@@ -79,12 +75,12 @@ impl Check {
 /// What the checks hold to: built once from the config.
 #[derive(Debug)]
 pub struct Gate {
-    apps: Apps,
-    max_skew_secs: u64,
-    sources: Sources,
-    replay_cache: Option<ReplayCache>,
-    body_limit: usize,
-    body_read_timeout: Duration,
+    pub(super) apps: Apps,
+    pub(super) max_skew_secs: u64,
+    pub(super) sources: Sources,
+    pub(super) replay_cache: Option<ReplayCache>,
+    pub(super) body_limit: usize,
+    pub(super) body_read_timeout: Duration,
 }
 
 impl Gate {
@@ -289,186 +285,5 @@ impl<'a> Admission<'a> {
     /// The body, once read.
     pub(crate) fn received_body(&self) -> Option<&Bytes> {
         self.body.as_ref()
-    }
-}
-
-/// One check's verdict on a callback URL alone, for `chathook verify-url`.
-#[derive(Debug)]
-pub struct Finding {
-    /// The check's name in the report.
-    pub name: &'static str,
-    /// What it found.
-    pub verdict: Verdict,
-}
-
-/// What one check found.
-#[derive(Debug)]
-pub enum Verdict {
-    /// Passed, with what it saw.
-    Passed(String),
-    /// Refused, as the server would.
-    Failed(Rejection),
-    /// Needs what a URL does not carry (the caller's address, the body).
-    NotChecked(String),
-}
-
-impl Gate {
-    /// Walks [`CHECKS`] over a callback URL, as the server would on a request to it, and
-    /// says what each check finds; a check goes on after an earlier one failed whenever it
-    /// can, so one report names every problem. `token`, when given, is checked instead of
-    /// the configured app's tokens (and for an app that is not configured).
-    pub fn explain(&self, url: &str, token: Option<Secret>) -> Vec<Finding> {
-        let query_text = url.split_once('?').map_or("", |(_, query)| query);
-        let query_text = query_text.split('#').next().unwrap_or("");
-        let mut findings = Vec::new();
-        let mut query = None;
-        let mut app: Option<App> = None;
-        for check in CHECKS {
-            let mut found = |name: &'static str, verdict| findings.push(Finding { name, verdict });
-            match check {
-                Check::Source if self.sources.allows_any() => found(
-                    check.name(),
-                    Verdict::Passed("any source is allowed".into()),
-                ),
-                Check::Source => found(
-                    check.name(),
-                    Verdict::NotChecked(
-                        "auth.allowed_sources is set: the caller's address decides".into(),
-                    ),
-                ),
-                Check::Query => match CallbackQuery::parse(query_text) {
-                    Ok(parsed) => query = Some(parsed),
-                    Err(rejection) => {
-                        found(check.name(), Verdict::Failed(rejection));
-                        break;
-                    }
-                },
-                Check::App => {
-                    let query = query.as_ref().expect("parsed");
-                    let sdk_app_id = match query.sdk_app_id() {
-                        Ok(id) => id,
-                        Err(rejection) => {
-                            found(check.name(), Verdict::Failed(rejection));
-                            break;
-                        }
-                    };
-                    let configured = self.apps.get(sdk_app_id);
-                    let tokens = match (&token, &configured) {
-                        (Some(token), _) => vec![token.clone()],
-                        (None, Ok(configured)) => configured.tokens().to_vec(),
-                        (None, Err(_)) => Vec::new(),
-                    };
-                    let name = configured
-                        .as_ref()
-                        .map_or("checked".into(), |app| app.name.clone());
-                    match &configured {
-                        Ok(configured) => found(
-                            check.name(),
-                            Verdict::Passed(format!("{sdk_app_id} is app {:?}", &*configured.name)),
-                        ),
-                        Err(rejection) => found(check.name(), Verdict::Failed(rejection.clone())),
-                    }
-                    let checked = App::new(&*name, sdk_app_id, tokens);
-                    if configured.is_err() && token.is_none() {
-                        found(
-                            Check::Signature.name(),
-                            Verdict::Passed(
-                                "not checked: pass --token, or configure the app".into(),
-                            ),
-                        );
-                    } else if !checked.requires_signature() {
-                        found(
-                            Check::Signature.name(),
-                            Verdict::Passed("not required (the app sets allow_unsigned)".into()),
-                        );
-                    }
-                    app = Some(checked);
-                }
-                Check::Signature => {
-                    let (Some(query), Some(app)) = (&query, &app) else {
-                        continue;
-                    };
-                    if app.requires_signature() {
-                        findings.extend(self.explain_signature(app, query));
-                    }
-                }
-                Check::Command => {
-                    let query = query.as_ref().expect("parsed");
-                    match query.command.as_deref() {
-                        Some(command) => found(
-                            check.name(),
-                            Verdict::Passed(format!(
-                                "{command} ({}-callback)",
-                                kind_of(command).as_str()
-                            )),
-                        ),
-                        None => found(check.name(), Verdict::Failed(Rejection::CommandMissing)),
-                    }
-                }
-                Check::BodyRead | Check::BodySyntax => {}
-                Check::Replay if self.replay_cache.is_none() => {}
-                Check::Replay => found(
-                    check.name(),
-                    Verdict::NotChecked("auth.replay_cache is on: it needs the body".into()),
-                ),
-            }
-        }
-        if query.is_some() {
-            findings.push(Finding {
-                name: Check::BodyRead.name(),
-                verdict: Verdict::NotChecked(format!(
-                    "Chat sends it: at most {} bytes, one JSON object",
-                    self.body_limit
-                )),
-            });
-        }
-        findings
-    }
-
-    /// The signature check in its parts, so one report names each problem.
-    fn explain_signature(&self, app: &App, query: &CallbackQuery<'_>) -> Vec<Finding> {
-        let name = Check::Signature.name();
-        let mut findings = Vec::new();
-        let sign = query.sign.as_deref();
-        findings.push(Finding {
-            name,
-            verdict: match sign {
-                Some(_) => Verdict::Passed("present".into()),
-                None => Verdict::Failed(Rejection::SignMissing),
-            },
-        });
-        let Some(time_text) = query.request_time.as_deref() else {
-            findings.push(Finding {
-                name: "RequestTime",
-                verdict: Verdict::Failed(Rejection::RequestTimeMissing),
-            });
-            return findings;
-        };
-        let max_skew_secs = self.max_skew_secs;
-        let freshness = parse_request_time(time_text).and_then(|time| {
-            check_freshness(time, unix_now(), max_skew_secs).map(|()| {
-                format!(
-                    "{time} is {} s from now (allowed ±{max_skew_secs} s)",
-                    time as i64 - unix_now() as i64
-                )
-            })
-        });
-        findings.push(Finding {
-            name: "RequestTime",
-            verdict: match freshness {
-                Ok(seen) => Verdict::Passed(seen),
-                Err(rejection) => Verdict::Failed(rejection),
-            },
-        });
-        if let Some(sign) = sign {
-            findings.push(Finding {
-                name,
-                verdict: match check_sign(app.tokens(), sign, time_text) {
-                    Ok(()) => Verdict::Passed("matches the token".into()),
-                    Err(rejection) => Verdict::Failed(rejection),
-                },
-            });
-        }
-        findings
     }
 }

@@ -6,6 +6,7 @@
 mod admit;
 mod dispatch;
 mod exchange;
+mod explain;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -20,13 +21,14 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::tap::Taps;
 
-pub use admit::{CHECKS, Check, Finding, Gate, Verdict};
+pub use admit::{CHECKS, Check, Gate};
 pub(crate) use dispatch::Dispatcher;
 pub use dispatch::Effect;
 pub use exchange::{
     Answer, Exchange, HandlerCall, HandlerCalls, HandlerEnd, HandlerResult, Outcome,
     whole_micros_as_ms,
 };
+pub use explain::{Finding, Verdict};
 
 /// Everything the callback route needs, built once at start-up.
 pub(crate) struct Pipeline {
