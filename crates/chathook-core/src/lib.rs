@@ -9,19 +9,22 @@
 //! Where things live: [`protocol`] (command table, reply packet), [`auth`] (query string,
 //! apps, signatures), [`config`], [`handler`] (the plugin interface), [`pattern`] (command
 //! patterns in config), [`registry`] (the routing table), [`server`] (HTTP), [`metrics`],
-//! [`rejection`] (every HTTP error), [`console`] (recent callbacks, their stream and the page).
+//! [`rejection`] (every HTTP error), [`extract`] (typed API parameters), [`redact`]
+//! (credentials out of text), [`console`] (recent callbacks, their stream and the page).
 
 pub mod auth;
 pub mod body_check;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handler;
 pub mod metrics;
 pub mod pattern;
 pub mod protocol;
+pub mod redact;
 pub mod registry;
 pub mod rejection;
 pub mod server;

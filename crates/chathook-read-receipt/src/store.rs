@@ -214,7 +214,7 @@ enum Backend {
 }
 
 fn backend(url: &str) -> Result<Backend, StoreError> {
-    let unsupported = || StoreError::UnsupportedUrl(chathook_core::config::redact_url(url));
+    let unsupported = || StoreError::UnsupportedUrl(chathook_core::redact::url(url));
     if url.starts_with("sqlite:") {
         // The writer has a connection of its own, which an in-memory database would not
         // share; nor would it survive a restart.
@@ -427,8 +427,8 @@ impl Store {
                         other => error_chain(other),
                     };
                     StoreError::Open {
-                        url: chathook_core::config::redact_url(url),
-                        reason: redact_password(url, &reason),
+                        url: chathook_core::redact::url(url),
+                        reason: chathook_core::redact::password_of(url, &reason),
                     }
                 }
             })
@@ -816,19 +816,6 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
-}
-
-/// `text` with the password of `url`, if it has one, replaced.
-fn redact_password(url: &str, text: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    match authority
-        .rsplit_once('@')
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-    {
-        Some((_, password)) if !password.is_empty() => text.replace(password, "[redacted]"),
-        _ => text.to_owned(),
-    }
 }
 
 fn migration_error(error: sqlx::migrate::MigrateError) -> StoreError {
