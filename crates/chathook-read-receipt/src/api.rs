@@ -115,7 +115,7 @@ async fn list_receipts(
     let has_more = items.len() as i64 > limit;
     items.truncate(limit as usize);
     let next_after_seq = if has_more {
-        items.last().map(|item| item.msg_seq)
+        items.last().map(|item| item.key.msg_seq)
     } else {
         None
     };

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chathook_protocol::scalar::Int;
 use serde::de;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// `Group.CallbackAfterReadReceipt`, as Chat sends it (protocol.md §4 and §7.2).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -60,7 +60,7 @@ pub struct Member {
 }
 
 /// Which message a state belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct MessageKey {
     /// The app.
     pub sdk_app_id: i64,
@@ -74,7 +74,9 @@ pub struct MessageKey {
 ///
 /// [`ReceiptState::merge`] is commutative, associative and idempotent, so merging callbacks in
 /// any order, any number of times, gives the same state. The SQL upsert applies the same rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Serialized as the read API shows it, fields in this order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ReceiptState {
     /// The group's type. A group's type never changes; should two callbacks ever disagree,
     /// the greatest value wins so that the result still does not depend on order.
@@ -83,12 +85,12 @@ pub struct ReceiptState {
     pub read_num: Option<i64>,
     /// The smallest `UnreadNum` seen.
     pub unread_num: Option<i64>,
+    /// Every member ever reported as a reader, sorted.
+    pub readers: BTreeSet<String>,
     /// The earliest `EventTime` seen.
     pub first_event_time_ms: Option<i64>,
     /// The latest `EventTime` seen.
     pub last_event_time_ms: Option<i64>,
-    /// Every member ever reported as a reader.
-    pub readers: BTreeSet<String>,
 }
 
 impl ReceiptState {
