@@ -439,7 +439,11 @@ async fn the_api_checks_its_token_and_its_parameters() {
         ),
         (
             "/apps/1/groups/g/read-receipts?cursor=5",
-            "unknown query parameter \"cursor\"; expected after_seq and limit",
+            "unknown query parameter `cursor`, expected `after_seq` or `limit`",
+        ),
+        (
+            "/apps/1/groups/g/read-receipts?limit=5&limit=6",
+            "query parameter `limit` is given more than once",
         ),
     ] {
         let (status, body) = api_get(&server, query).await;
