@@ -100,10 +100,11 @@ pub struct Unstorable {
 }
 
 impl Unstorable {
-    fn at(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            problem: problem.into(),
+    /// The refusal of top-level `field`, for `map_err`.
+    fn at(field: &'static str) -> impl FnOnce(String) -> Self {
+        move |problem| Self {
+            field: field.to_owned(),
+            problem,
         }
     }
 }
@@ -122,16 +123,18 @@ impl TryFrom<GroupCallbackAfterReadReceipt> for Receipts {
     type Error = Unstorable;
 
     fn try_from(callback: GroupCallbackAfterReadReceipt) -> Result<Self, Unstorable> {
-        let group_id = identifier("GroupId", callback.group_id)?;
+        let group_id = identifier(callback.group_id).map_err(Unstorable::at("GroupId"))?;
         let group_type = callback
             .group_type
             // The wire spelling, as Chat sent it: the model keeps unknown types too.
-            .map(|group_type| bounded("Type", group_type.as_str().to_owned()))
-            .transpose()?;
+            .map(|group_type| bounded(group_type.as_str().to_owned()))
+            .transpose()
+            .map_err(Unstorable::at("Type"))?;
         let event_time_ms = callback
             .event_time
-            .map(|time| big_int("EventTime", time.0))
-            .transpose()?;
+            .map(|time| big_int(time.0))
+            .transpose()
+            .map_err(Unstorable::at("EventTime"))?;
         let mut by_message: BTreeMap<i64, ReceiptState> = BTreeMap::new();
         for (index, receipt) in callback
             .group_msg_receipt_list
@@ -139,7 +142,12 @@ impl TryFrom<GroupCallbackAfterReadReceipt> for Receipts {
             .flatten()
             .enumerate()
         {
-            let (msg_seq, state) = message_state(index, receipt, &group_type, event_time_ms)?;
+            let (msg_seq, state) = message_state(receipt, &group_type, event_time_ms).map_err(
+                |(field, problem)| Unstorable {
+                    field: format!("GroupMsgReceiptList[{index}].{field}"),
+                    problem,
+                },
+            )?;
             by_message.entry(msg_seq).or_default().merge(state);
         }
         Ok(Self {
@@ -149,32 +157,34 @@ impl TryFrom<GroupCallbackAfterReadReceipt> for Receipts {
     }
 }
 
-/// One receipt of the list (at `index`) as its message's state.
+/// One receipt of the list as its message's state, or the field (its path within the
+/// receipt) that the store cannot hold and why. Paths are only written for a refusal: this
+/// runs for every receipt of every callback.
 fn message_state(
-    index: usize,
     receipt: GroupMsgReceipt,
     group_type: &Option<String>,
     event_time_ms: Option<i64>,
-) -> Result<(i64, ReceiptState), Unstorable> {
-    let at = |field: &str| format!("GroupMsgReceiptList[{index}].{field}");
-    let msg_seq = big_int(&at("MsgSeq"), receipt.msg_seq)?;
-    let count = |field: &str, count: Option<UInt>| {
-        count.map(|count| big_int(&at(field), count)).transpose()
-    };
-    let read_num = count("ReadNum", receipt.read_num)?;
-    let unread_num = count("UnreadNum", receipt.unread_num)?;
+) -> Result<(i64, ReceiptState), (String, String)> {
+    let field = |name: &'static str| move |problem| (name.to_owned(), problem);
+    let msg_seq = big_int(receipt.msg_seq).map_err(field("MsgSeq"))?;
+    let read_num = receipt
+        .read_num
+        .map(big_int)
+        .transpose()
+        .map_err(field("ReadNum"))?;
+    let unread_num = (receipt.unread_num.map(big_int).transpose()).map_err(field("UnreadNum"))?;
     let readers = receipt
         .read_receipt_members
         .into_iter()
         .flatten()
         .enumerate()
         .map(|(member, reader)| {
-            identifier(
-                &at(&format!("ReadReceiptMembers[{member}].Member_Account")),
-                reader.account,
-            )
+            identifier(reader.account).map_err(|problem| {
+                let path = format!("ReadReceiptMembers[{member}].Member_Account");
+                (path, problem)
+            })
         })
-        .collect::<Result<BTreeSet<String>, Unstorable>>()?;
+        .collect::<Result<BTreeSet<String>, _>>()?;
     let state = ReceiptState {
         group_type: group_type.clone(),
         read_num,
@@ -209,28 +219,24 @@ impl Receipts {
     }
 }
 
-/// A number the store's `BIGINT` columns hold.
-fn big_int(field: &str, number: UInt) -> Result<i64, Unstorable> {
-    i64::try_from(number.value).map_err(|_| {
-        Unstorable::at(
-            field,
-            format!("{} is more than the {} stored", number.value, i64::MAX),
-        )
-    })
+/// A number the store's `BIGINT` columns hold, or why not.
+fn big_int(number: UInt) -> Result<i64, String> {
+    i64::try_from(number.value)
+        .map_err(|_| format!("{} is more than the {} stored", number.value, i64::MAX))
 }
 
-/// A required id: not empty, and storable.
-fn identifier(field: &str, text: String) -> Result<String, Unstorable> {
+/// A required id: not empty, and storable; or why not.
+fn identifier(text: String) -> Result<String, String> {
     if text.is_empty() {
-        return Err(Unstorable::at(field, "must not be empty"));
+        return Err("must not be empty".into());
     }
-    bounded(field, text)
+    bounded(text)
 }
 
-/// An id the store can hold.
-fn bounded(field: &str, text: String) -> Result<String, Unstorable> {
+/// An id the store can hold, or why not.
+fn bounded(text: String) -> Result<String, String> {
     match identifier_problem(&text) {
-        Some(problem) => Err(Unstorable::at(field, problem)),
+        Some(problem) => Err(problem),
         None => Ok(text),
     }
 }
