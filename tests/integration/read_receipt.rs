@@ -366,11 +366,15 @@ async fn bad_bodies_are_400_with_the_field_path() {
         ),
         (
             json!({"GroupId": "g", "GroupMsgReceiptList": [{"MsgSeq": "seven"}]}),
-            "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \"seven\", expected a signed integer, as a number or a numeric string",
+            "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \"seven\", expected an unsigned integer, as a number or a numeric string",
         ),
         (
             json!({"GroupId": "g", "GroupMsgReceiptList": [{"MsgSeq": 1, "ReadNum": -2}]}),
-            "invalid GroupMsgReceiptList[0].ReadNum: a count must not be negative, found -2",
+            "invalid GroupMsgReceiptList[0].ReadNum: invalid value: integer `-2`, expected an unsigned integer, as a number or a numeric string",
+        ),
+        (
+            json!({"GroupId": "g", "GroupMsgReceiptList": [{"MsgSeq": 9_223_372_036_854_775_808_u64}]}),
+            "invalid GroupMsgReceiptList[0].MsgSeq: 9223372036854775808 is more than the 9223372036854775807 stored",
         ),
     ];
     assert_each_refused(&server, cases).await;
@@ -439,7 +443,11 @@ async fn the_api_checks_its_token_and_its_parameters() {
         ),
         (
             "/apps/1/groups/g/read-receipts?cursor=5",
-            "unknown query parameter \"cursor\"; expected after_seq and limit",
+            "unknown query parameter `cursor`, expected `after_seq` or `limit`",
+        ),
+        (
+            "/apps/1/groups/g/read-receipts?limit=5&limit=6",
+            "query parameter `limit` is given more than once",
         ),
     ] {
         let (status, body) = api_get(&server, query).await;

@@ -21,6 +21,11 @@ async fn open(database_url: String) -> Store {
     .expect("store opens")
 }
 
+/// A stored message's readers, in order.
+fn names(readers: &std::collections::BTreeSet<String>) -> Vec<&str> {
+    readers.iter().map(String::as_str).collect()
+}
+
 fn key(group: &str, seq: i64) -> MessageKey {
     MessageKey {
         sdk_app_id: 7,
@@ -90,20 +95,34 @@ async fn check(store: Store) {
             .unwrap();
     }
     let forward = store.get(7, "forward", 1).await.unwrap().unwrap();
-    assert_eq!(forward.read_num, Some(5));
-    assert_eq!(forward.unread_num, Some(4));
-    assert_eq!(forward.first_event_time_ms, Some(100));
-    assert_eq!(forward.last_event_time_ms, Some(300));
-    assert_eq!(forward.readers, ["a", "b", "c", "d"]);
+    assert_eq!(forward.state.read_num, Some(5));
+    assert_eq!(forward.state.unread_num, Some(4));
+    assert_eq!(forward.state.first_event_time_ms, Some(100));
+    assert_eq!(forward.state.last_event_time_ms, Some(300));
+    assert_eq!(names(&forward.state.readers), ["a", "b", "c", "d"]);
     for group in ["backward", "mixed"] {
         let other = store.get(7, group, 1).await.unwrap().unwrap();
         assert_eq!(
-            (other.read_num, other.unread_num, &other.readers),
-            (forward.read_num, forward.unread_num, &forward.readers)
+            (
+                other.state.read_num,
+                other.state.unread_num,
+                &other.state.readers
+            ),
+            (
+                forward.state.read_num,
+                forward.state.unread_num,
+                &forward.state.readers
+            )
         );
         assert_eq!(
-            (other.first_event_time_ms, other.last_event_time_ms),
-            (forward.first_event_time_ms, forward.last_event_time_ms)
+            (
+                other.state.first_event_time_ms,
+                other.state.last_event_time_ms
+            ),
+            (
+                forward.state.first_event_time_ms,
+                forward.state.last_event_time_ms
+            )
         );
     }
 
@@ -119,13 +138,13 @@ async fn check(store: Store) {
     store.record(big).await.unwrap();
     let page = store.list(7, "big", -1, 1000).await.unwrap();
     assert_eq!(page.len(), 1000);
-    assert_eq!(page[0].readers, ["x", "y"]);
+    assert_eq!(names(&page[0].state.readers), ["x", "y"]);
     let rest = store
-        .list(7, "big", page.last().unwrap().msg_seq, 1000)
+        .list(7, "big", page.last().unwrap().key.msg_seq, 1000)
         .await
         .unwrap();
     assert_eq!(rest.len(), 200);
-    assert_eq!(rest.last().unwrap().msg_seq, 1199);
+    assert_eq!(rest.last().unwrap().key.msg_seq, 1199);
 
     // Concurrent records are grouped and all committed.
     let transactions_before = store.transactions_committed();
@@ -207,6 +226,7 @@ async fn retention_purges_old_messages_with_their_readers() {
             .await
             .unwrap()
             .unwrap()
+            .state
             .readers
             .is_empty()
     );
@@ -276,16 +296,19 @@ async fn a_sqlite_database_from_the_first_schema_is_upgraded_with_its_data() {
         .await
         .unwrap()
         .expect("the row survives");
-    assert_eq!(kept.readers, ["a", "b"]);
-    assert_eq!((kept.read_num, kept.unread_num), (Some(2), Some(3)));
+    assert_eq!(names(&kept.state.readers), ["a", "b"]);
+    assert_eq!(
+        (kept.state.read_num, kept.state.unread_num),
+        (Some(2), Some(3))
+    );
     store
         .record(one(key("g", 1), state(Some(5), Some(1), Some(30), &["c"])))
         .await
         .unwrap();
     let merged = store.get(7, "g", 1).await.unwrap().unwrap();
-    assert_eq!(merged.readers, ["a", "b", "c"]);
-    assert_eq!(merged.read_num, Some(5));
-    assert_eq!(merged.last_event_time_ms, Some(30));
+    assert_eq!(names(&merged.state.readers), ["a", "b", "c"]);
+    assert_eq!(merged.state.read_num, Some(5));
+    assert_eq!(merged.state.last_event_time_ms, Some(30));
 }
 
 /// Fills `url`'s store with `count` messages of group "expired", each with two readers,
@@ -402,7 +425,7 @@ async fn purge_in_batches(url: String) {
     );
     let fresh = store.list(7, "fresh", -1, 10).await.unwrap();
     assert_eq!(fresh.len(), 4, "fresh messages are kept");
-    assert_eq!(fresh[0].readers, ["f"]);
+    assert_eq!(names(&fresh[0].state.readers), ["f"]);
 }
 
 #[tokio::test]

@@ -578,42 +578,16 @@ fn redact_handler_settings(value: &mut Value) {
                     || key == "key"
                     || key.ends_with("_key");
                 if is_secret {
-                    *value = Value::String("[redacted]".into());
+                    *value = Value::String(crate::redact::REDACTED.into());
                 } else {
                     redact_handler_settings(value);
                 }
             }
         }
         Value::Array(items) => items.iter_mut().for_each(redact_handler_settings),
-        Value::String(text) => {
-            if let Some(redacted) = redact_url_password(text) {
-                *text = redacted;
-            }
-        }
+        Value::String(text) => *text = crate::redact::url(text),
         _ => {}
     }
-}
-
-/// `text` with the password of a `scheme://user:password@host/...` URL replaced, for error
-/// messages about URLs that may carry credentials.
-pub fn redact_url(text: &str) -> String {
-    redact_url_password(text).unwrap_or_else(|| text.to_owned())
-}
-
-/// `scheme://user:password@host/...` with the password replaced.
-fn redact_url_password(text: &str) -> Option<String> {
-    // Without a scheme, the whole text is the authority and path: `user:pw@host/db`.
-    let (scheme, rest) = text.split_once("://").unwrap_or(("", text));
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (userinfo, _) = rest[..authority_end].rsplit_once('@')?;
-    let (user, _password) = userinfo.split_once(':')?;
-    let after = &rest[userinfo.len()..];
-    let scheme = if scheme.is_empty() {
-        String::new()
-    } else {
-        format!("{scheme}://")
-    };
-    Some(format!("{scheme}{user}:[redacted]{after}"))
 }
 
 fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
@@ -795,24 +769,6 @@ mod tests {
         assert!(
             !printed.contains("pw@") && !printed.contains("t0k3n"),
             "{printed}"
-        );
-    }
-
-    #[test]
-    fn url_passwords_are_redacted() {
-        assert_eq!(
-            redact_url_password("postgres://app:s3cret@db:5432/chat").as_deref(),
-            Some("postgres://app:[redacted]@db:5432/chat")
-        );
-        assert_eq!(redact_url_password("sqlite://data/x.db"), None);
-        assert_eq!(redact_url_password("postgres://app@db/chat"), None);
-        assert_eq!(
-            redact_url_password("app:s3cret@db/chat").as_deref(),
-            Some("app:[redacted]@db/chat")
-        );
-        assert_eq!(
-            redact_url("mysql://app:s3cret@db/chat"),
-            "mysql://app:[redacted]@db/chat"
         );
     }
 

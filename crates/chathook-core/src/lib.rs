@@ -14,7 +14,7 @@
 //! in config), [`registry`] (the routing table), [`metrics`], [`rejection`] (every HTTP
 //! error). The HTTP edge (connection layer, API router, health and metrics routes) is
 //! private: [`Chathook`] is its face. [`tool`]: command-line verbs a crate adds, with
-//! [`register_tool!`].
+//! [`register_tool!`]; [`extract`]: typed API parameters; [`redact`]: credentials out of text.
 
 pub mod auth;
 pub mod body_check;
@@ -22,6 +22,7 @@ pub mod callback;
 pub mod config;
 pub mod error;
 pub mod extension;
+pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handler;
@@ -29,6 +30,7 @@ mod http;
 pub mod metrics;
 pub mod pattern;
 pub mod protocol;
+pub mod redact;
 pub mod reference;
 pub mod registry;
 pub mod rejection;

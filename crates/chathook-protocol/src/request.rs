@@ -565,21 +565,32 @@ GroupCallbackAfterGroupAttrChanged {
     ? event_time: EventTime = "EventTime";
 });
 model!(item
-/// Read state of one group message.
+/// Read state of one group message. Only `MsgSeq` is required: a receipt without its counts
+/// still names readers, and refusing it would lose them (Chat does not send it again).
 GroupMsgReceipt {
     msg_seq: UInt = "MsgSeq";
-    read_num: UInt = "ReadNum";
-    unread_num: UInt = "UnreadNum";
+    ? read_num: UInt = "ReadNum";
+    ? unread_num: UInt = "UnreadNum";
     ? read_receipt_members: Vec<Member> = "ReadReceiptMembers";
 });
 model!(body
-/// `Group.CallbackAfterReadReceipt`.
+/// `Group.CallbackAfterReadReceipt`. Lenient where deliveries vary: `Type` may be missing,
+/// and `GroupMsgReceiptList` missing or `null` (read as no receipts, see
+/// [`GroupCallbackAfterReadReceipt::receipts`]) rather than refused, since an after-callback
+/// refused is lost.
 GroupCallbackAfterReadReceipt {
     group_id: String = "GroupId";
-    group_type: GroupType = "Type";
-    group_msg_receipt_list: Vec<GroupMsgReceipt> = "GroupMsgReceiptList";
+    ? group_type: GroupType = "Type";
+    ? group_msg_receipt_list: Vec<GroupMsgReceipt> = "GroupMsgReceiptList";
     ? event_time: EventTime = "EventTime";
 });
+
+impl GroupCallbackAfterReadReceipt {
+    /// The receipts, none if `GroupMsgReceiptList` is missing or `null`.
+    pub fn receipts(&self) -> &[GroupMsgReceipt] {
+        self.group_msg_receipt_list.as_deref().unwrap_or_default()
+    }
+}
 model!(body
 /// `Group.CallbackAfterChangeGroupOwner`.
 GroupCallbackAfterChangeGroupOwner {

@@ -1,13 +1,14 @@
-//! Properties of the typed model, shared by the `read_receipt` target in
+//! Properties of reading and merging a read receipt, shared by the `read_receipt` target in
 //! `tests/fuzz` and the regression test below. Not part of the API.
 
 use std::collections::BTreeMap;
 
 use chathook_core::Callback;
-use chathook_protocol::Request;
-
-use crate::model::{MessageKey, ReadReceiptCallback, ReceiptState};
 use chathook_core::commands::GROUP_CALLBACK_AFTER_READ_RECEIPT as COMMAND;
+use chathook_protocol::Request;
+use chathook_protocol::request::GroupCallbackAfterReadReceipt;
+
+use crate::model::{MAX_ID_BYTES, MessageKey, ReceiptState, Receipts};
 
 /// The app the states are keyed under.
 const SDK_APP_ID: i64 = 1_400_000_000;
@@ -17,76 +18,91 @@ const PAIRS: usize = 8;
 /// Target `read_receipt`: the input is a callback body.
 ///
 /// Parsing never panics, and the handler's path ([`Callback::parse`]) accepts exactly what
-/// `serde_json` does; a parsed callback keeps the model's promises (non-empty ids, no negative
-/// sequence or count), read as chathook-protocol's typed model reads them where that model
-/// accepts the body too; [`ReadReceiptCallback::into_states`] never panics and gives one state
-/// per distinct message; and the merge is order-independent: the receipts in any order, one
-/// state at a time forwards or backwards, or the whole callback merged twice, give the same
-/// states, and any two states merge the same either way round.
+/// `serde_json` does, and reads what chathook-protocol's [`Request::parse`] reads wherever
+/// both accept; what the store's limits let through ([`Receipts::try_from`]) keeps their
+/// promises (non-empty ids within [`MAX_ID_BYTES`], no NUL, one state per distinct message);
+/// and the merge is order-independent: the receipts in any order, one at a time forwards or
+/// backwards, or the whole callback merged twice, give the same states, and any two states
+/// merge the same either way round.
 pub fn read_receipt(data: &[u8]) {
-    let direct = serde_json::from_slice::<ReadReceiptCallback>(data);
-    let via_handler = Callback::new(1, COMMAND, data.to_vec()).parse::<ReadReceiptCallback>();
+    let direct = serde_json::from_slice::<GroupCallbackAfterReadReceipt>(data);
+    let via_handler =
+        Callback::new(1, COMMAND, data.to_vec()).parse::<GroupCallbackAfterReadReceipt>();
     assert_eq!(
         direct.as_ref().ok(),
         via_handler.as_ref().ok(),
         "Callback::parse and serde_json disagree on {:?}",
         String::from_utf8_lossy(data)
     );
-    let Ok(callback) = direct else {
+    let Ok(typed) = direct else {
         return;
     };
-    assert!(!callback.group_id.is_empty());
-    for receipt in &callback.receipts {
-        assert!(receipt.msg_seq >= 0);
-        assert!(receipt.read_num.is_none_or(|n| n >= 0));
-        assert!(receipt.unread_num.is_none_or(|n| n >= 0));
-        assert!(receipt.members.iter().all(|m| !m.account.is_empty()));
+    if let Ok(Request::GroupCallbackAfterReadReceipt(request)) = Request::parse(COMMAND, data) {
+        assert_eq!(request, typed, "Request::parse reads another body");
     }
-
-    agrees_with_chathook_protocol(data, &callback);
-
-    let states = callback.clone().into_states(SDK_APP_ID);
-    let mut seqs: Vec<i64> = callback.receipts.iter().map(|r| r.msg_seq).collect();
+    let Ok(receipts) = Receipts::try_from(typed.clone()) else {
+        return;
+    };
+    let stored = |id: &str| !id.is_empty() && id.len() <= MAX_ID_BYTES && !id.contains('\0');
+    assert!(stored(&receipts.group_id));
+    for state in receipts.by_message.values() {
+        assert!(state.readers.iter().all(|reader| stored(reader)));
+        assert!(
+            state
+                .group_type
+                .as_deref()
+                .is_none_or(|t| t.len() <= MAX_ID_BYTES)
+        );
+    }
+    let mut seqs: Vec<u64> = typed.receipts().iter().map(|r| r.msg_seq.value).collect();
     seqs.sort_unstable();
     seqs.dedup();
-    let keys: Vec<i64> = states
+    let states = receipts.into_states(SDK_APP_ID);
+    let keys: Vec<u64> = states
         .keys()
         .inspect(|key| {
             assert_eq!(key.sdk_app_id, SDK_APP_ID);
-            assert_eq!(key.group_id, callback.group_id);
+            assert_eq!(key.group_id, typed.group_id);
         })
-        .map(|key| key.msg_seq)
+        .map(|key| u64::try_from(key.msg_seq).expect("stored sequences are not negative"))
         .collect();
     assert_eq!(keys, seqs);
+    merging_is_order_independent(&typed, &states);
+}
 
-    // The same receipts in other orders.
-    let mut reversed = callback.clone();
-    reversed.receipts.reverse();
-    assert_eq!(reversed.into_states(SDK_APP_ID), states, "reversed");
-    if callback.receipts.len() > 2 {
-        let mut rotated = callback.clone();
-        rotated.receipts.rotate_left(1);
-        assert_eq!(rotated.into_states(SDK_APP_ID), states, "rotated");
+/// The states of `typed`'s receipts in other orders, one by one, and twice, are `states`.
+fn merging_is_order_independent(
+    typed: &GroupCallbackAfterReadReceipt,
+    states: &BTreeMap<MessageKey, ReceiptState>,
+) {
+    let with_receipts = |receipts: Vec<_>| {
+        let mut callback = typed.clone();
+        callback.group_msg_receipt_list = Some(receipts);
+        Receipts::try_from(callback)
+            .expect("a part of a storable callback is storable")
+            .into_states(SDK_APP_ID)
+    };
+    let receipts = typed.receipts().to_vec();
+    let mut reversed = receipts.clone();
+    reversed.reverse();
+    assert_eq!(&with_receipts(reversed), states, "reversed");
+    if receipts.len() > 2 {
+        let mut rotated = receipts.clone();
+        rotated.rotate_left(1);
+        assert_eq!(&with_receipts(rotated), states, "rotated");
     }
 
     // One single-receipt callback per receipt, merged forwards and backwards.
-    let singles: Vec<(MessageKey, ReceiptState)> = callback
-        .receipts
+    let singles: Vec<(MessageKey, ReceiptState)> = receipts
         .iter()
-        .flat_map(|receipt| {
-            ReadReceiptCallback {
-                receipts: vec![receipt.clone()],
-                ..callback.clone()
-            }
-            .into_states(SDK_APP_ID)
-        })
+        .flat_map(|receipt| with_receipts(vec![receipt.clone()]))
         .collect();
-    assert_eq!(fold(singles.iter().cloned()), states, "forwards");
-    assert_eq!(fold(singles.iter().rev().cloned()), states, "backwards");
+    assert_eq!(&fold(singles.iter().cloned()), states, "forwards");
+    assert_eq!(&fold(singles.iter().rev().cloned()), states, "backwards");
 
     // Delivered twice: nothing changes.
     let twice = fold(states.clone().into_iter().chain(states.clone()));
-    assert_eq!(twice, states, "idempotent");
+    assert_eq!(&twice, states, "idempotent");
 
     for (i, (_, a)) in singles.iter().enumerate().take(PAIRS) {
         for (_, b) in singles.iter().skip(i).take(PAIRS) {
@@ -96,42 +112,6 @@ pub fn read_receipt(data: &[u8]) {
             ba.merge(a.clone());
             assert_eq!(ab, ba, "commutative");
         }
-    }
-}
-
-/// Where chathook-protocol's typed `Group.CallbackAfterReadReceipt` reads the body too, the
-/// plugin's model reads the same values: both take integers with chathook-protocol's lenient
-/// scalars; the plugin only adds its own rules (and defaults for what it does not require).
-fn agrees_with_chathook_protocol(data: &[u8], callback: &ReadReceiptCallback) {
-    let Ok(Request::GroupCallbackAfterReadReceipt(typed)) = Request::parse(COMMAND, data) else {
-        return;
-    };
-    assert_eq!(callback.group_id, typed.group_id);
-    let group_type = serde_json::to_value(&typed.group_type).expect("a type serializes");
-    assert_eq!(callback.group_type.as_deref(), group_type.as_str());
-    assert_eq!(
-        callback.event_time_ms.map(i128::from),
-        typed.event_time.map(|time| i128::from(time.millis()))
-    );
-    assert_eq!(callback.receipts.len(), typed.group_msg_receipt_list.len());
-    for (ours, theirs) in callback.receipts.iter().zip(&typed.group_msg_receipt_list) {
-        assert_eq!(i128::from(ours.msg_seq), i128::from(theirs.msg_seq.value));
-        assert_eq!(
-            ours.read_num.map(i128::from),
-            Some(i128::from(theirs.read_num.value))
-        );
-        assert_eq!(
-            ours.unread_num.map(i128::from),
-            Some(i128::from(theirs.unread_num.value))
-        );
-        let accounts: Vec<&str> = theirs
-            .read_receipt_members
-            .iter()
-            .flatten()
-            .map(|member| member.account.as_str())
-            .collect();
-        let ours: Vec<&str> = ours.members.iter().map(|m| m.account.as_str()).collect();
-        assert_eq!(ours, accounts);
     }
 }
 

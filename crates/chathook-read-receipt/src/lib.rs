@@ -5,8 +5,9 @@
 //! replicas), answers OK only once that record is committed, and serves it back under
 //! `/api/v1/apps/{sdk_app_id}/groups/{group_id}/read-receipts`.
 //!
-//! It is the reference plugin: typed config with unknown keys refused, a typed model of the
-//! callback, a `ready` check of its dependency, and its own read API.
+//! It is the reference plugin: typed config with unknown keys refused, the callback read with
+//! chathook-protocol's model plus only the store's own limits, a `ready` check of its
+//! dependency, and its own read API.
 
 mod api;
 #[doc(hidden)]
@@ -20,9 +21,10 @@ use std::time::Duration;
 use chathook_core::{
     BoxError, Callback, Handler, HandlerError, Reply, async_trait, register_handler,
 };
+use chathook_protocol::request::GroupCallbackAfterReadReceipt;
 use serde::{Deserialize, Serialize};
 
-use crate::model::ReadReceiptCallback;
+use crate::model::Receipts;
 use crate::store::{Durability, Store, StoreError, StoreOptions};
 
 /// `[handlers.read_receipt]`. `Serialize` so that `check-config` shows every setting with its
@@ -102,19 +104,22 @@ impl Handler for ReadReceiptHandler {
     async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
         let sdk_app_id = i64::try_from(callback.sdk_app_id())
             .map_err(|_| HandlerError::invalid_body("SdkAppid is too large to store"))?;
-        // Parsing refuses what the database could not store (ids over 128 bytes, NUL bytes),
-        // so such a callback fails alone instead of failing the group commit it would join.
-        let parsed: ReadReceiptCallback = callback.parse()?;
-        if parsed.receipts.is_empty() {
+        // The typed model reads what Tencent sends; the store's limits (ids over 128 bytes,
+        // NUL bytes, numbers beyond BIGINT) are checked before the group commit, so such a
+        // callback fails alone instead of failing the batch it would join.
+        let typed: GroupCallbackAfterReadReceipt = callback.parse()?;
+        let receipts = Receipts::try_from(typed)
+            .map_err(|unstorable| HandlerError::invalid_body(unstorable.to_string()))?;
+        if receipts.is_empty() {
             let so_far = self.empty_callbacks.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(
-                group_id = %parsed.group_id,
+                group_id = %receipts.group_id,
                 empty_callbacks = so_far,
                 "read receipt callback without GroupMsgReceiptList entries: nothing to store"
             );
             return Ok(Reply::ok());
         }
-        match self.store.record(parsed.into_states(sdk_app_id)).await {
+        match self.store.record(receipts.into_states(sdk_app_id)).await {
             Ok(()) => Ok(Reply::ok()),
             // The database refused this callback's data: sending it again cannot help.
             Err(error @ StoreError::InvalidData(_)) => {

@@ -1,66 +1,19 @@
-//! The callback's typed model and the merge rule that makes stored state independent of
-//! delivery order and duplicates.
+//! What the store keeps of a read receipt: the callback (chathook-protocol's typed
+//! `Group.CallbackAfterReadReceipt`) checked against the store's own limits, and the merge
+//! rule that makes stored state independent of delivery order and duplicates.
+//!
+//! The wire is chathook-protocol's: what Tencent may send, and may leave out, is decided
+//! there once for every handler. What this plugin adds is only what a database row can
+//! hold: ids within [`MAX_ID_BYTES`] and without NUL bytes, numbers within `BIGINT`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chathook_protocol::scalar::Int;
-use serde::de;
-use serde::{Deserialize, Deserializer};
-
-/// `Group.CallbackAfterReadReceipt`, as Chat sends it (protocol.md §4 and §7.2).
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct ReadReceiptCallback {
-    /// The group; required.
-    #[serde(rename = "GroupId", deserialize_with = "identifier")]
-    pub group_id: String,
-    /// Group type (`Public`, `Work`, `Meeting`, `AVChatRoom`, ...): any string within
-    /// [`MAX_ID_BYTES`].
-    #[serde(rename = "Type", default, deserialize_with = "optional_identifier")]
-    pub group_type: Option<String>,
-    /// One entry per message the callback reports on. Null or missing is read as empty: the
-    /// callback then has nothing to store, which is no reason to refuse (and lose) it.
-    #[serde(
-        rename = "GroupMsgReceiptList",
-        default,
-        deserialize_with = "null_as_empty"
-    )]
-    pub receipts: Vec<MessageReceipt>,
-    /// Unix milliseconds; Tencent sends it as a number or as a numeric string.
-    #[serde(rename = "EventTime", default, deserialize_with = "optional_integer")]
-    pub event_time_ms: Option<i64>,
-}
-
-/// One message's receipt within a callback.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct MessageReceipt {
-    /// The message's sequence number in its group; required.
-    #[serde(rename = "MsgSeq", deserialize_with = "integer")]
-    pub msg_seq: i64,
-    /// How many members have read it, as of this callback.
-    #[serde(rename = "ReadNum", default, deserialize_with = "optional_count")]
-    pub read_num: Option<i64>,
-    /// How many have not, as of this callback.
-    #[serde(rename = "UnreadNum", default, deserialize_with = "optional_count")]
-    pub unread_num: Option<i64>,
-    /// Who read it; absent or empty is fine.
-    #[serde(
-        rename = "ReadReceiptMembers",
-        default,
-        deserialize_with = "null_as_empty"
-    )]
-    pub members: Vec<Member>,
-}
-
-/// A member in `ReadReceiptMembers`.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct Member {
-    /// The member's user id.
-    #[serde(rename = "Member_Account", deserialize_with = "identifier")]
-    pub account: String,
-}
+use chathook_protocol::request::{GroupCallbackAfterReadReceipt, GroupMsgReceipt};
+use chathook_protocol::scalar::UInt;
+use serde::Serialize;
 
 /// Which message a state belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct MessageKey {
     /// The app.
     pub sdk_app_id: i64,
@@ -74,7 +27,9 @@ pub struct MessageKey {
 ///
 /// [`ReceiptState::merge`] is commutative, associative and idempotent, so merging callbacks in
 /// any order, any number of times, gives the same state. The SQL upsert applies the same rule.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Serialized as the read API shows it, fields in this order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ReceiptState {
     /// The group's type. A group's type never changes; should two callbacks ever disagree,
     /// the greatest value wins so that the result still does not depend on order.
@@ -83,91 +38,33 @@ pub struct ReceiptState {
     pub read_num: Option<i64>,
     /// The smallest `UnreadNum` seen.
     pub unread_num: Option<i64>,
+    /// Every member ever reported as a reader, sorted.
+    pub readers: BTreeSet<String>,
     /// The earliest `EventTime` seen.
     pub first_event_time_ms: Option<i64>,
     /// The latest `EventTime` seen.
     pub last_event_time_ms: Option<i64>,
-    /// Every member ever reported as a reader.
-    pub readers: BTreeSet<String>,
 }
 
 impl ReceiptState {
     /// Folds `other` into `self`.
     pub fn merge(&mut self, other: Self) {
-        self.group_type = max_option(self.group_type.take(), other.group_type);
-        self.read_num = max_option(self.read_num, other.read_num);
-        self.unread_num = min_option(self.unread_num, other.unread_num);
-        self.first_event_time_ms = min_option(self.first_event_time_ms, other.first_event_time_ms);
-        self.last_event_time_ms = max_option(self.last_event_time_ms, other.last_event_time_ms);
+        // `Option`'s order puts `None` first, so `max` keeps any value over none.
+        self.group_type = self.group_type.take().max(other.group_type);
+        self.read_num = self.read_num.max(other.read_num);
+        self.unread_num = min_known(self.unread_num, other.unread_num);
+        self.first_event_time_ms = min_known(self.first_event_time_ms, other.first_event_time_ms);
+        self.last_event_time_ms = self.last_event_time_ms.max(other.last_event_time_ms);
         self.readers.extend(other.readers);
     }
 }
 
-fn max_option<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn min_option<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+/// The smaller of two values where either is known; unlike `Option::min`, a `None` never wins.
+fn min_known<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
-}
-
-impl ReadReceiptCallback {
-    /// The callback as per-message states, merged by message (a message listed twice in one
-    /// callback counts once).
-    pub fn into_states(self, sdk_app_id: i64) -> BTreeMap<MessageKey, ReceiptState> {
-        let mut states: BTreeMap<MessageKey, ReceiptState> = BTreeMap::new();
-        for receipt in self.receipts {
-            let key = MessageKey {
-                sdk_app_id,
-                group_id: self.group_id.clone(),
-                msg_seq: receipt.msg_seq,
-            };
-            let state = ReceiptState {
-                group_type: self.group_type.clone(),
-                read_num: receipt.read_num,
-                unread_num: receipt.unread_num,
-                first_event_time_ms: self.event_time_ms,
-                last_event_time_ms: self.event_time_ms,
-                readers: receipt.members.into_iter().map(|m| m.account).collect(),
-            };
-            states.entry(key).or_default().merge(state);
-        }
-        states
-    }
-}
-
-// Integers: Tencent sends them as JSON numbers or as numeric strings. Both are read by
-// chathook-protocol's lenient `Int`; what this plugin adds is its own rule on top (no
-// negative sequence or count), with an error naming the rule, in the field's own path.
-
-fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    let value = Int::deserialize(deserializer)?.value;
-    if value < 0 {
-        return Err(de::Error::custom(format!(
-            "must not be negative, found {value}"
-        )));
-    }
-    Ok(value)
-}
-
-fn optional_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    Ok(Option::<Int>::deserialize(deserializer)?.map(|int| int.value))
-}
-
-fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    let count = optional_integer(deserializer)?;
-    if let Some(negative) = count.filter(|count| *count < 0) {
-        return Err(de::Error::custom(format!(
-            "a count must not be negative, found {negative}"
-        )));
-    }
-    Ok(count)
 }
 
 /// Longest `GroupId`, `Member_Account` and `Type` stored, in bytes. Tencent's own limits are
@@ -175,8 +72,8 @@ fn optional_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i
 /// itself, while a bound at all keeps one callback from growing the store by megabytes.
 pub const MAX_ID_BYTES: usize = 128;
 
-/// Why `text` cannot be a stored identifier, if it cannot. Checked while parsing, so a bad
-/// callback is refused on its own before it joins a group commit it would make fail.
+/// Why `text` cannot be a stored identifier, if it cannot. Checked before a callback joins a
+/// group commit, so that a bad callback is refused on its own instead of failing the batch.
 pub fn identifier_problem(text: &str) -> Option<String> {
     if text.len() > MAX_ID_BYTES {
         Some(format!(
@@ -191,35 +88,157 @@ pub fn identifier_problem(text: &str) -> Option<String> {
     }
 }
 
-fn bounded<E: de::Error>(text: String) -> Result<String, E> {
-    match identifier_problem(&text) {
-        Some(problem) => Err(E::custom(problem)),
-        None => Ok(text),
+/// A field of a read receipt callback the store cannot hold, and why: shown to the caller
+/// as the 400's `ErrorInfo`, in the words of a parse error (`invalid <path>: <why>`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {field}: {problem}")]
+pub struct Unstorable {
+    /// The field's path in the body, e.g. `GroupMsgReceiptList[0].MsgSeq`.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl Unstorable {
+    /// The refusal of top-level `field`, for `map_err`.
+    fn at(field: &'static str) -> impl FnOnce(String) -> Self {
+        move |problem| Self {
+            field: field.to_owned(),
+            problem,
+        }
     }
 }
 
-fn identifier<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    let text = String::deserialize(deserializer)?;
+/// A read receipt callback as the store holds it: one state per message (a message listed
+/// twice in one callback counts once), keyed by `MsgSeq`, every id and number checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipts {
+    /// The group.
+    pub group_id: String,
+    /// Each message's state, by `MsgSeq`.
+    pub by_message: BTreeMap<i64, ReceiptState>,
+}
+
+impl TryFrom<GroupCallbackAfterReadReceipt> for Receipts {
+    type Error = Unstorable;
+
+    fn try_from(callback: GroupCallbackAfterReadReceipt) -> Result<Self, Unstorable> {
+        let group_id = identifier(callback.group_id).map_err(Unstorable::at("GroupId"))?;
+        let group_type = callback
+            .group_type
+            // The wire spelling, as Chat sent it: the model keeps unknown types too.
+            .map(|group_type| bounded(group_type.as_str().to_owned()))
+            .transpose()
+            .map_err(Unstorable::at("Type"))?;
+        let event_time_ms = callback
+            .event_time
+            .map(|time| big_int(time.0))
+            .transpose()
+            .map_err(Unstorable::at("EventTime"))?;
+        let mut by_message: BTreeMap<i64, ReceiptState> = BTreeMap::new();
+        for (index, receipt) in callback
+            .group_msg_receipt_list
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let (msg_seq, state) = message_state(receipt, &group_type, event_time_ms).map_err(
+                |(field, problem)| Unstorable {
+                    field: format!("GroupMsgReceiptList[{index}].{field}"),
+                    problem,
+                },
+            )?;
+            by_message.entry(msg_seq).or_default().merge(state);
+        }
+        Ok(Self {
+            group_id,
+            by_message,
+        })
+    }
+}
+
+/// One receipt of the list as its message's state, or the field (its path within the
+/// receipt) that the store cannot hold and why. Paths are only written for a refusal: this
+/// runs for every receipt of every callback.
+fn message_state(
+    receipt: GroupMsgReceipt,
+    group_type: &Option<String>,
+    event_time_ms: Option<i64>,
+) -> Result<(i64, ReceiptState), (String, String)> {
+    let field = |name: &'static str| move |problem| (name.to_owned(), problem);
+    let msg_seq = big_int(receipt.msg_seq).map_err(field("MsgSeq"))?;
+    let read_num = receipt
+        .read_num
+        .map(big_int)
+        .transpose()
+        .map_err(field("ReadNum"))?;
+    let unread_num = (receipt.unread_num.map(big_int).transpose()).map_err(field("UnreadNum"))?;
+    let readers = receipt
+        .read_receipt_members
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(member, reader)| {
+            identifier(reader.account).map_err(|problem| {
+                let path = format!("ReadReceiptMembers[{member}].Member_Account");
+                (path, problem)
+            })
+        })
+        .collect::<Result<BTreeSet<String>, _>>()?;
+    let state = ReceiptState {
+        group_type: group_type.clone(),
+        read_num,
+        unread_num,
+        readers,
+        first_event_time_ms: event_time_ms,
+        last_event_time_ms: event_time_ms,
+    };
+    Ok((msg_seq, state))
+}
+
+impl Receipts {
+    /// Whether the callback reported on no message at all.
+    pub fn is_empty(&self) -> bool {
+        self.by_message.is_empty()
+    }
+
+    /// The states keyed by message, under app `sdk_app_id`.
+    pub fn into_states(self, sdk_app_id: i64) -> BTreeMap<MessageKey, ReceiptState> {
+        let group_id = self.group_id;
+        self.by_message
+            .into_iter()
+            .map(|(msg_seq, state)| {
+                let key = MessageKey {
+                    sdk_app_id,
+                    group_id: group_id.clone(),
+                    msg_seq,
+                };
+                (key, state)
+            })
+            .collect()
+    }
+}
+
+/// A number the store's `BIGINT` columns hold, or why not.
+fn big_int(number: UInt) -> Result<i64, String> {
+    i64::try_from(number.value)
+        .map_err(|_| format!("{} is more than the {} stored", number.value, i64::MAX))
+}
+
+/// A required id: not empty, and storable; or why not.
+fn identifier(text: String) -> Result<String, String> {
     if text.is_empty() {
-        return Err(serde::de::Error::custom("must not be empty"));
+        return Err("must not be empty".into());
     }
     bounded(text)
 }
 
-fn optional_identifier<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    Option::<String>::deserialize(deserializer)?
-        .map(bounded)
-        .transpose()
-}
-
-fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+/// An id the store can hold, or why not.
+fn bounded(text: String) -> Result<String, String> {
+    match identifier_problem(&text) {
+        Some(problem) => Err(problem),
+        None => Ok(text),
+    }
 }
 
 #[cfg(test)]
@@ -235,18 +254,22 @@ mod tests {
         .expect("the catalogue has a read receipt sample")
     }
 
-    fn parse(body: &str) -> Result<ReadReceiptCallback, String> {
-        Callback::new(1, "Group.CallbackAfterReadReceipt", body.to_owned())
-            .parse()
-            .map_err(|error: HandlerError| error.to_string())
+    /// The body as the handler reads it: the typed model, then the store's limits.
+    fn parse(body: &str) -> Result<Receipts, String> {
+        let typed: GroupCallbackAfterReadReceipt =
+            Callback::new(1, "Group.CallbackAfterReadReceipt", body.to_owned())
+                .parse()
+                .map_err(|error: HandlerError| error.to_string())?;
+        Receipts::try_from(typed).map_err(|error| error.to_string())
     }
 
     #[test]
     fn the_fixture_parses() {
         let callback = parse(fixture()).unwrap();
         assert!(callback.group_id.starts_with("@TGS#"));
-        assert!(!callback.receipts.is_empty());
-        assert!(callback.event_time_ms.is_some());
+        assert!(!callback.is_empty());
+        let state = callback.by_message.values().next().unwrap();
+        assert!(state.first_event_time_ms.is_some());
     }
 
     #[test]
@@ -257,28 +280,54 @@ mod tests {
                                    {"MsgSeq":9,"ReadReceiptMembers":null}],
             "EventTime":"1670574414123"}"#;
         let callback = parse(body).unwrap();
-        assert_eq!(callback.event_time_ms, Some(1_670_574_414_123));
-        assert_eq!(callback.group_type.as_deref(), Some("SomethingNew"));
-        assert_eq!(callback.receipts[0].msg_seq, 7);
-        assert!(callback.receipts[1].members.is_empty());
+        let seven = &callback.by_message[&7];
+        assert_eq!(seven.first_event_time_ms, Some(1_670_574_414_123));
+        assert_eq!(seven.group_type.as_deref(), Some("SomethingNew"));
+        assert_eq!((seven.read_num, seven.unread_num), (Some(1), Some(2)));
+        assert!(callback.by_message[&8].readers.is_empty());
+        assert!(callback.by_message[&9].readers.is_empty());
         assert!(parse(r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":1}"#).is_ok());
         let body = r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"1","ReadNum":"3",
             "UnreadNum":null}],"EventTime":null}"#;
-        let callback = parse(body).unwrap();
-        assert_eq!(
-            (
-                callback.receipts[0].read_num,
-                callback.receipts[0].unread_num
-            ),
-            (Some(3), None)
-        );
-        assert_eq!(callback.event_time_ms, None);
+        let one = &parse(body).unwrap().by_message[&1];
+        assert_eq!((one.read_num, one.unread_num), (Some(3), None));
+        assert_eq!(one.first_event_time_ms, None);
         for empty in [
             r#"{"GroupId":"g","GroupMsgReceiptList":null}"#,
             r#"{"GroupId":"g","EventTime":1}"#,
         ] {
-            assert!(parse(empty).unwrap().receipts.is_empty(), "{empty}");
+            assert!(parse(empty).unwrap().is_empty(), "{empty}");
         }
+    }
+
+    /// Audit protocol-3, D4: chathook-protocol's typed model and this plugin agree on what
+    /// Tencent may leave out, so every handler of the same delivery reads it alike.
+    #[test]
+    fn the_shared_typed_model_accepts_what_the_plugin_stores() {
+        use chathook_protocol::{Request, commands};
+        for body in [
+            r#"{"GroupId":"g","Type":"Public","GroupMsgReceiptList":null}"#,
+            r#"{"GroupId":"g","Type":"Public","GroupMsgReceiptList":[{"MsgSeq":1}]}"#,
+            r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadNum":2}]}"#,
+            r#"{"GroupId":"g"}"#,
+        ] {
+            let Ok(Request::GroupCallbackAfterReadReceipt(typed)) =
+                Request::parse(commands::GROUP_CALLBACK_AFTER_READ_RECEIPT, body.as_bytes())
+            else {
+                panic!("the typed model refuses {body}");
+            };
+            let stored = parse(body).unwrap();
+            assert_eq!(stored, Receipts::try_from(typed).unwrap(), "{body}");
+            let raw: serde_json::Value = serde_json::from_str(body).unwrap();
+            if raw["GroupMsgReceiptList"].is_null() {
+                continue; // `null` is written back as absent (audit D5).
+            }
+            let typed =
+                Request::parse(commands::GROUP_CALLBACK_AFTER_READ_RECEIPT, body.as_bytes());
+            assert_eq!(typed.unwrap().to_value(), raw, "round trip of {body}");
+        }
+        let counted = parse(r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1}]}"#).unwrap();
+        assert_eq!(counted.by_message[&1], ReceiptState::default());
     }
 
     #[test]
@@ -298,32 +347,32 @@ mod tests {
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"x"}]}"#,
-                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \"x\", expected a signed integer, as a number or a numeric string",
+                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \"x\", expected an unsigned integer, as a number or a numeric string",
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1.5}]}"#,
-                "invalid GroupMsgReceiptList[0].MsgSeq: invalid type: floating point `1.5`, expected a signed integer, as a number or a numeric string",
+                "invalid GroupMsgReceiptList[0].MsgSeq: invalid type: floating point `1.5`, expected an unsigned integer, as a number or a numeric string",
             ),
             (
                 // Numeric strings must be canonical, as chathook-protocol reads them.
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":" 7"}]}"#,
-                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \" 7\", expected a signed integer, as a number or a numeric string",
+                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \" 7\", expected an unsigned integer, as a number or a numeric string",
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":9223372036854775808}]}"#,
-                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: integer `9223372036854775808`, expected a signed integer, as a number or a numeric string",
+                "invalid GroupMsgReceiptList[0].MsgSeq: 9223372036854775808 is more than the 9223372036854775807 stored",
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":"-3"}]}"#,
-                "invalid GroupMsgReceiptList[0].MsgSeq: must not be negative, found -3",
+                "invalid GroupMsgReceiptList[0].MsgSeq: invalid value: string \"-3\", expected an unsigned integer, as a number or a numeric string",
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadNum":"-2"}]}"#,
-                "invalid GroupMsgReceiptList[0].ReadNum: a count must not be negative, found -2",
+                "invalid GroupMsgReceiptList[0].ReadNum: invalid value: string \"-2\", expected an unsigned integer, as a number or a numeric string",
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1},{"MsgSeq":2,"UnreadNum":-1}]}"#,
-                "invalid GroupMsgReceiptList[1].UnreadNum: a count must not be negative, found -1",
+                "invalid GroupMsgReceiptList[1].UnreadNum: invalid value: integer `-1`, expected an unsigned integer, as a number or a numeric string",
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadReceiptMembers":[{}]}]}"#,
@@ -331,7 +380,19 @@ mod tests {
             ),
             (
                 r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":"soon"}"#,
-                "invalid EventTime: invalid value: string \"soon\", expected a signed integer, as a number or a numeric string",
+                "invalid EventTime: invalid value: string \"soon\", expected an unsigned integer, as a number or a numeric string",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"UnreadNum":"18446744073709551615"}]}"#,
+                "invalid GroupMsgReceiptList[0].UnreadNum: 18446744073709551615 is more than the 9223372036854775807 stored",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[],"EventTime":9223372036854775808}"#,
+                "invalid EventTime: 9223372036854775808 is more than the 9223372036854775807 stored",
+            ),
+            (
+                r#"{"GroupId":"g","GroupMsgReceiptList":[{"MsgSeq":1,"ReadReceiptMembers":[{"Member_Account":""}]}]}"#,
+                "invalid GroupMsgReceiptList[0].ReadReceiptMembers[0].Member_Account: must not be empty",
             ),
             (
                 r#"{"GroupId":"g\u0000","GroupMsgReceiptList":[]}"#,

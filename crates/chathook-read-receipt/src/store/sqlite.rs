@@ -1,0 +1,308 @@
+//! SQLite: a pool for reads, and one writer thread with its own connection and prepared
+//! statements, which also runs the purge and checks before each commit that the file it
+//! writes is still the one at the path.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::mpsc;
+
+use super::batch::{Batches, Work, answer_probes, commit_jobs};
+use super::checkpoint::{Checkpointer, WAL_SIZE_LIMIT_BYTES};
+use super::migrations::{RECEIPT_COLUMNS, SqliteMigrations, UPSERT_MERGE, migrate_sqlite};
+use super::{Durability, PURGE_BATCH, StoreError, StoreOptions, unix_millis};
+use crate::model::{MessageKey, ReceiptState};
+
+/// The writer's page cache, in KiB: most of the hot pages of a store of ten million
+/// messages in a thousand groups.
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+
+impl Durability {
+    fn sqlite_synchronous(self) -> SqliteSynchronous {
+        match self {
+            Self::Full => SqliteSynchronous::Full,
+            Self::Normal => SqliteSynchronous::Normal,
+        }
+    }
+
+    /// The value of SQLite's `synchronous` pragma.
+    pub(super) fn sqlite_pragma(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Normal => "NORMAL",
+        }
+    }
+}
+
+/// Opens (creating if need be) and migrates the database, and starts its writer on `queue`.
+/// Returns the read pool and the file as opened.
+pub(super) async fn open(
+    options: &StoreOptions,
+    queue: mpsc::Receiver<Work>,
+    batches: Batches,
+) -> Result<(SqlitePool, Arc<DatabaseFile>), StoreError> {
+    let connect = SqliteConnectOptions::from_str(&options.database_url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(options.durability.sqlite_synchronous())
+        .busy_timeout(options.busy_timeout);
+    let path = connect.get_filename().to_owned();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_dir(dir)?;
+    }
+    if !path.exists() {
+        // Expected once; any other time it means the data went away (a removed
+        // volume, a changed database_url) and the operator should hear of it.
+        tracing::warn!(
+            path = %path.display(),
+            "creating a new empty read receipt store at {}: expected on the first run only; \
+             otherwise the previous store was removed or database_url changed",
+            path.display()
+        );
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.busy_timeout)
+        .connect_with(connect)
+        .await?;
+    let migrator = Migrator::new(SqliteMigrations).await?;
+    migrate_sqlite(&migrator, &pool).await?;
+    let file = Arc::new(DatabaseFile::opened(path)?);
+    let writer = SqliteWriter {
+        connection: open_writer_connection(&file.path, options)?,
+        checkpointer: Checkpointer::start(&file.path, options.busy_timeout, options.durability)?,
+        file: Arc::clone(&file),
+    };
+    std::thread::Builder::new()
+        .name("read-receipt-writer".into())
+        .spawn(move || run_writer(writer, queue, batches))
+        .map_err(|error| StoreError::WriterStart(Arc::new(error)))?;
+    Ok((pool, file))
+}
+
+fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        path: dir.display().to_string(),
+        source: Arc::new(source),
+    })
+}
+
+/// The SQLite writer's connection, the file it must still be writing to, and the checkpointer
+/// it tells of each commit.
+struct SqliteWriter {
+    connection: rusqlite::Connection,
+    file: Arc<DatabaseFile>,
+    checkpointer: Checkpointer,
+}
+
+/// The SQLite writer: a thread of its own with its own connection, so a batch costs one
+/// hand-off from the runtime instead of one per statement, and the statements stay prepared.
+fn run_writer(mut writer: SqliteWriter, mut queue: mpsc::Receiver<Work>, mut batches: Batches) {
+    while let Some(other) = batches.receive_blocking(&mut queue) {
+        commit_jobs!(&mut batches, |states| writer.write(states));
+        let health = &*batches.health;
+        {
+            let _writing = health.writing();
+            writer.checkpointer.restart_if_due(&writer.connection);
+        }
+        if !other.probes.is_empty() {
+            let probed = {
+                let _writing = health.writing();
+                writer.probe()
+            };
+            answer_probes(health, other.probes, probed);
+        }
+        for (cutoff_ms, done) in other.purges {
+            let _writing = health.writing();
+            let _ = done.send(writer.purge(cutoff_ms));
+        }
+    }
+}
+
+/// The writer's own connection, set up for group commit.
+fn open_writer_connection(
+    path: &Path,
+    options: &StoreOptions,
+) -> Result<rusqlite::Connection, StoreError> {
+    let connection = rusqlite::Connection::open(path)?;
+    connection.busy_timeout(options.busy_timeout)?;
+    // FULL: a commit survives power loss, not only a crash; group commit pays for it. WAL is
+    // already on: the pool set it, and it is a property of the database file.
+    connection.pragma_update(None, "synchronous", options.durability.sqlite_pragma())?;
+    // Checkpoints are the checkpointer's: run by the writer, SQLite's automatic checkpoint
+    // copies the WAL into the database and syncs it inside a callback's commit, stalling every
+    // callback waiting behind it.
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+    // A write touches a leaf per group written, of both tables, plus the index of update
+    // times, and the interior pages above them; with thousands of groups and millions of
+    // messages the default 2 MiB cache would re-read them from the file at every commit. The
+    // cache is the bulk of chathook's memory: 32 MiB keeps peak RSS near 50 MiB.
+    connection.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
+    Ok(connection)
+}
+
+impl SqliteWriter {
+    fn write(&mut self, states: &BTreeMap<MessageKey, ReceiptState>) -> Result<(), StoreError> {
+        let now = unix_millis();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut receipt = transaction.prepare_cached(&UPSERT_RECEIPT)?;
+            let mut reader = transaction.prepare_cached(
+                "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            )?;
+            for (key, state) in states {
+                receipt.execute(rusqlite::params![
+                    key.sdk_app_id,
+                    key.group_id,
+                    key.msg_seq,
+                    state.group_type,
+                    state.read_num,
+                    state.unread_num,
+                    state.first_event_time_ms,
+                    state.last_event_time_ms,
+                    now,
+                ])?;
+                for account in &state.readers {
+                    reader.execute(rusqlite::params![
+                        key.sdk_app_id,
+                        key.group_id,
+                        key.msg_seq,
+                        account
+                    ])?;
+                }
+            }
+        }
+        // Last thing before the commit: a commit into a file no longer at its path would be
+        // acknowledged and then lost at the next start.
+        self.file.check()?;
+        transaction.commit()?;
+        self.checkpointer.committed();
+        Ok(())
+    }
+
+    /// Whether a write transaction can take the lock and commit, on the file still in place.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        self.file.check()?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Deletes up to [`PURGE_BATCH`] messages written before `cutoff_ms`, with their readers,
+    /// in one transaction; returns how many.
+    fn purge(&mut self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let expired = transaction
+            .prepare_cached(
+                "SELECT sdk_app_id, group_id, msg_seq FROM read_receipts \
+                 WHERE updated_at_ms < ?1 ORDER BY updated_at_ms LIMIT ?2",
+            )?
+            .query_map(rusqlite::params![cutoff_ms, PURGE_BATCH as i64], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        {
+            let mut readers = transaction.prepare_cached(
+                "DELETE FROM read_receipt_readers \
+                 WHERE sdk_app_id = ?1 AND group_id = ?2 AND msg_seq = ?3",
+            )?;
+            let mut receipts = transaction.prepare_cached(
+                "DELETE FROM read_receipts WHERE sdk_app_id = ?1 AND group_id = ?2 AND msg_seq = ?3",
+            )?;
+            for (sdk_app_id, group_id, msg_seq) in &expired {
+                readers.execute(rusqlite::params![sdk_app_id, group_id, msg_seq])?;
+                receipts.execute(rusqlite::params![sdk_app_id, group_id, msg_seq])?;
+            }
+        }
+        self.file.check()?;
+        transaction.commit()?;
+        self.checkpointer.committed();
+        Ok(expired.len() as u64)
+    }
+}
+
+/// One receipt row; the statement is built once, not per batch.
+static UPSERT_RECEIPT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO read_receipts ({RECEIPT_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9){UPSERT_MERGE}"
+    )
+});
+
+/// The SQLite file as opened: its path and identity (device and inode on Unix).
+#[derive(Debug)]
+pub(super) struct DatabaseFile {
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl DatabaseFile {
+    fn opened(path: PathBuf) -> Result<Self, StoreError> {
+        let identity = file_identity(&path)
+            .map_err(|_| StoreError::FileReplaced(path.display().to_string()))?;
+        Ok(Self { path, identity })
+    }
+
+    /// Whether the path still names the file opened: connections keep writing to a removed
+    /// (or replaced) file without an error, and what they write is gone at the next start.
+    /// One `stat`, cheap next to a commit.
+    pub(super) fn check(&self) -> Result<(), StoreError> {
+        match file_identity(&self.path) {
+            Ok(identity) if identity == self.identity => Ok(()),
+            _ => Err(StoreError::FileReplaced(self.path.display().to_string())),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path)?;
+    Ok((metadata.dev(), metadata.ino()))
+}
+
+/// Elsewhere only a removal is noticed.
+#[cfg(not(unix))]
+fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
+    std::fs::metadata(path).map(|_| (0, 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_removed_or_replaced_at_its_path_is_noticed() {
+        let dir = std::env::temp_dir().join(format!("read-receipt-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("store.db");
+        std::fs::write(&path, b"one").unwrap();
+        // Written while the first exists, so that it cannot reuse the first one's inode.
+        std::fs::write(dir.join("other"), b"two").unwrap();
+        let file = DatabaseFile::opened(path.clone()).unwrap();
+        assert!(file.check().is_ok());
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(file.check(), Err(StoreError::FileReplaced(_))));
+        std::fs::rename(dir.join("other"), &path).unwrap();
+        assert!(matches!(file.check(), Err(StoreError::FileReplaced(_))));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
