@@ -38,6 +38,9 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeExample;
 
+#[macro_use]
+mod model;
+
 pub mod enums;
 pub mod message;
 pub mod reply;
@@ -48,6 +51,7 @@ pub mod sign;
 pub mod table;
 
 pub use message::{MsgBody, MsgElem};
+pub use model::ModelledKey;
 pub use request::{Error, Request};
 pub use sign::{sign, verify};
 pub use table::{

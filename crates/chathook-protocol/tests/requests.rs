@@ -143,7 +143,7 @@ fn member_field_changed_accepts_modified_account() {
     };
     assert_eq!(changed.member(), Some("jared"));
     assert_eq!(changed.member_account, None);
-    assert!(changed.extra.is_empty());
+    assert!(changed.extra().is_empty());
     // Both spellings in one body: parses, Modified_Account names the changed member.
     let mut both = body.clone();
     both["Member_Account"] = json!("admin");
