@@ -62,7 +62,7 @@ macro_rules! model {
         $( $(#[$fdoc:meta])* $field:ident : $ty:ty = $key:tt ; )*
         $( ? $(#[$odoc:meta])* $ofield:ident : $oty:ty = $okey:tt ; )*
     }) => {
-        model!(@struct $(#[$doc])* $name {
+        model!(@struct [] $(#[$doc])* $name {
             $( $(#[$fdoc])* $field : $ty = $key ; )*
             ?
             /// Wire key `CallbackCommand` (absent in `ContentCallback.ResultNotify` and `Push.*` envelopes).
@@ -70,15 +70,19 @@ macro_rules! model {
             $( ? $(#[$odoc])* $ofield : $oty = $okey ; )*
         });
     };
-    (item $(#[$doc:meta])* $name:ident { $($rest:tt)* }) => {
-        model!(@struct $(#[$doc])* $name { $($rest)* });
+    // `default`: every field is optional, so an empty model is a valid one to start from.
+    (item default $(#[$doc:meta])* $name:ident { $($rest:tt)* }) => {
+        model!(@struct [Default] $(#[$doc])* $name { $($rest)* });
     };
-    (@struct $(#[$doc:meta])* $name:ident {
+    (item $(#[$doc:meta])* $name:ident { $($rest:tt)* }) => {
+        model!(@struct [] $(#[$doc])* $name { $($rest)* });
+    };
+    (@struct [$($derive:ident)?] $(#[$doc:meta])* $name:ident {
         $( $(#[$fdoc:meta])* $field:ident : $ty:ty = $key:tt ; )*
         $( ? $(#[$odoc:meta])* $ofield:ident : $oty:ty = $okey:tt ; )*
     }) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq)]
+        #[derive(Clone, Debug, PartialEq $(, $derive)?)]
         #[non_exhaustive]
         pub struct $name {
             $(

@@ -8,11 +8,10 @@ use chathook_protocol::samples::{REPLIES, reply_sample};
 use serde_json::{Map, Value, json};
 
 fn custom(desc: &str, data: &str) -> MsgElem {
-    MsgElem::Custom(CustomElem {
-        desc: Some(desc.into()),
-        data: Some(data.into()),
-        ..CustomElem::default()
-    })
+    let mut custom = CustomElem::default();
+    custom.desc = Some(desc.into());
+    custom.data = Some(data.into());
+    MsgElem::Custom(custom)
 }
 
 /// The reply each sample documents, built with this crate's builders.
