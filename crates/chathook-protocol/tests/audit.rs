@@ -64,3 +64,46 @@ fn d6_extra_cannot_shadow_a_typed_key() {
     // The body's own CallbackCommand is a typed key as well.
     assert!(full.insert_extra("CallbackCommand", json!("x")).is_err());
 }
+
+#[test]
+fn d3_one_bad_known_element_leaves_the_message_typed() {
+    let body = json!({"From_Account":"a","To_Account":"b","MsgSeq":1,"MsgRandom":2,"MsgTime":3,
+        "MsgBody":[{"MsgType":"TIMTextElem","MsgContent":{"Text":"hi"}},
+                   {"MsgType":"TIMImageElem","MsgContent":{"UUID":"u","ImageFormat":"JPG"}}]});
+    let request = parse(c::C2C_CALLBACK_BEFORE_SEND_MSG, &body).unwrap();
+    let Request::C2cCallbackBeforeSendMsg(message) = &request else {
+        panic!("not typed")
+    };
+    assert_eq!(message.msg_body[0], chathook_protocol::MsgElem::text("hi"));
+    assert_eq!(
+        message.msg_body[1],
+        chathook_protocol::MsgElem::Unknown(body["MsgBody"][1].clone())
+    );
+    assert_eq!(request.to_value(), body);
+}
+
+#[test]
+fn d2_a_moderation_result_that_is_not_about_a_message_parses() {
+    let profile = json!({"Scene":"UserInfo","SdkAppId":1400187352,"From_Account":"jared",
+        "ContentType":"Text","TextContent":["nick"],"CtxcbResult":1,"CtxcbSuggestion":"Block"});
+    let request = parse(c::CONTENT_CALLBACK_RESULT_NOTIFY, &profile).unwrap();
+    let Request::ContentCallbackResultNotify(result) = &request else {
+        panic!("not typed")
+    };
+    assert!(result.contact_item.is_none() && result.msg_id.is_none());
+    assert_eq!(request.to_value(), profile);
+    // A group message's MsgID is its MsgSeq, which may come as a number.
+    let mut group = profile.clone();
+    group["Scene"] = json!("Group");
+    group["MsgID"] = json!(123);
+    group["ContactItem"] = json!({"ContactType": 2, "ToGroupId": "@TGS#1"});
+    let request = parse(c::CONTENT_CALLBACK_RESULT_NOTIFY, &group).unwrap();
+    let Request::ContentCallbackResultNotify(result) = &request else {
+        panic!("not typed")
+    };
+    assert_eq!(
+        result.msg_id.as_ref().map(|id| id.to_text()),
+        Some("123".into())
+    );
+    assert_eq!(request.to_value(), group);
+}

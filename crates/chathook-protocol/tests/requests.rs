@@ -4,7 +4,7 @@
 use chathook_protocol::request::*;
 use chathook_protocol::samples::{REQUESTS, request_sample};
 use chathook_protocol::scalar::{Form, TextOrNumber};
-use chathook_protocol::{COMMANDS, Product, Request, commands};
+use chathook_protocol::{COMMANDS, MsgElem, Product, Request, commands};
 use serde_json::{Value, json};
 
 fn parse(command: &str, body: &Value) -> Request {
@@ -290,7 +290,7 @@ fn content_callback_has_no_callback_command() {
     };
     assert_eq!(notify.callback_command, None);
     assert_eq!(notify.sdk_app_id.map(|id| id.value), Some(1_400_187_352));
-    assert_eq!(notify.contact_item.contact_type.value, 1);
+    assert_eq!(notify.contact_item.as_ref().unwrap().contact_type.value, 1);
     use chathook_protocol::enums::{ContentScene, Suggestion};
     assert_eq!(notify.scene, ContentScene::C2c);
     assert_eq!(notify.ctxcb_suggestion, Some(Suggestion::Review));
@@ -370,18 +370,26 @@ fn errors_name_the_field_path() {
     )
     .unwrap_err();
     assert!(error.to_string().contains("GroupId"), "{error}");
-    // Inside a message element the path continues into MsgContent.
+    // Inside a message element a bad field no longer fails the body (issue 25, D3): the
+    // element is kept untyped, exactly as sent, and the rest stays typed.
     let mut body: Value =
         serde_json::from_str(request_sample(commands::C2C_CALLBACK_AFTER_SEND_MSG).unwrap())
             .unwrap();
     body["MsgBody"][1]["MsgContent"]["Desc"] = json!(7);
-    let error = Request::parse(
+    let request = Request::parse(
         commands::C2C_CALLBACK_AFTER_SEND_MSG,
         body.to_string().as_bytes(),
     )
-    .unwrap_err();
-    assert_eq!(error.path(), Some("MsgBody[1]"), "{error}");
-    assert!(error.to_string().contains("MsgContent.Desc"), "{error}");
+    .unwrap();
+    let Request::C2cCallbackAfterSendMsg(message) = &request else {
+        panic!("not typed")
+    };
+    assert!(matches!(message.msg_body[0], MsgElem::Text(_)));
+    assert_eq!(
+        message.msg_body[1],
+        MsgElem::Unknown(body["MsgBody"][1].clone())
+    );
+    assert_eq!(request.to_value(), body);
 }
 
 #[test]

@@ -74,13 +74,16 @@ model!(body
 ContentCallbackResultNotify {
     scene: ContentScene = "Scene";
     from_account: String = "From_Account";
-    contact_item: ContactItem = "ContactItem";
     /// Text, Image, Audio, Video.
     content_type: ContentType = "ContentType";
-    /// The MsgKey for C2C, the MsgSeq for groups.
-    msg_id: String = "MsgID";
     /// 1 blocked, 0 passed.
     ctxcb_result: UInt = "CtxcbResult";
+    ? /// Where a moderated *message* was sent: absent for profile, group-info and
+    /// relation-chain results (Tencent's table: "消息送审时", 269/95616).
+    contact_item: ContactItem = "ContactItem";
+    ? /// The MsgKey (a string) for C2C, the MsgSeq for groups (possibly a number); absent
+    /// when the result is not about a message.
+    msg_id: TextOrNumber = "MsgID";
     ? /// Capital `I`, unlike the query's `SdkAppid`.
     sdk_app_id: UInt = "SdkAppId";
     ? text_content: Vec<String> = "TextContent";
