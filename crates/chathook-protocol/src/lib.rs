@@ -10,7 +10,8 @@
 //! - [`message`]: `MsgBody` and its elements;
 //! - [`request`]: a typed model for every command and [`Request::parse`];
 //! - [`reply`]: typed replies for the before-callbacks and `Chatbot.OnC2CSignalMessage`, whose
-//!   builders check decision codes against the command's documented range;
+//!   builders check decision codes against the command's documented range; the erased
+//!   `Reply<Fields>` they all convert into, its `check`, `FAIL` packets and the fallback;
 //! - [`mod@sign`]: the `Sign` / `RequestTime` URL authentication;
 //! - [`samples`]: the catalogue's sample bodies, for tests of code built on this crate.
 //!

@@ -107,3 +107,93 @@ fn d2_a_moderation_result_that_is_not_about_a_message_parses() {
     );
     assert_eq!(request.to_value(), group);
 }
+
+#[test]
+fn d1_a_top_level_refusal_of_a_friend_request_is_refused() {
+    use chathook_protocol::reply::{Fields, Reply, ReplyError, check_decision_code};
+    for command in [
+        c::SNS_CALLBACK_PREV_FRIEND_ADD,
+        c::SNS_CALLBACK_PREV_FRIEND_RESPONSE,
+    ] {
+        assert!(Reply::decision(command, 1, "no").is_err());
+        for code in [1, 38000, 38001, 39000] {
+            assert!(
+                matches!(
+                    check_decision_code(command, code),
+                    Err(ReplyError::PerTargetOnly { .. })
+                ),
+                "{command} {code}"
+            );
+            // What a framework checks a handler's reply with says the same.
+            assert!(
+                Reply::<Fields>::unchecked(code, "no")
+                    .check(command)
+                    .is_err()
+            );
+        }
+        assert_eq!(check_decision_code(command, 0), Ok(()));
+    }
+    // The per-target form is the easy one, from the typed request.
+    let body = chathook_protocol::samples::request_sample(c::SNS_CALLBACK_PREV_FRIEND_ADD).unwrap();
+    let Request::SnsCallbackPrevFriendAdd(request) =
+        Request::parse(c::SNS_CALLBACK_PREV_FRIEND_ADD, body.as_bytes()).unwrap()
+    else {
+        panic!("not typed")
+    };
+    let reply = Reply::refuse_friends(
+        c::SNS_CALLBACK_PREV_FRIEND_ADD,
+        request.targets(),
+        38001,
+        "no strangers",
+    )
+    .unwrap();
+    let erased: Reply<Fields> = reply.into();
+    assert_eq!(erased.error_code(), 0);
+    assert_eq!(erased.check(c::SNS_CALLBACK_PREV_FRIEND_ADD), Ok(()));
+    let items = erased.fields()["ResultItem"].as_array().unwrap();
+    assert_eq!(items.len(), request.friend_item.len());
+    assert!(items.iter().all(|item| item["ResultCode"] == 38001));
+    // A hand-made ResultItem is held to the same range.
+    let forged = Reply::<Fields>::unchecked(0, "").with_field(
+        "ResultItem",
+        json!([{"To_Account": "x", "ResultCode": 5, "ResultInfo": ""}]),
+    );
+    assert!(matches!(
+        forged.check(c::SNS_CALLBACK_PREV_FRIEND_ADD),
+        Err(ReplyError::ResultCodeNotAllowed { code: 5, .. })
+    ));
+}
+
+#[test]
+fn d7_an_after_callback_reply_is_exactly_ok() {
+    use chathook_protocol::reply::{Fields, Reply, ReplyError};
+    let command = c::GROUP_CALLBACK_SEND_MSG_EXCEPTION;
+    assert_eq!(
+        Reply::decision(command, 0, "hello"),
+        Err(ReplyError::NotADecision(command.into()))
+    );
+    assert_eq!(Reply::decision(command, 0, "").unwrap(), Reply::ok());
+    assert!(
+        Reply::<Fields>::unchecked(0, "hello")
+            .check(command)
+            .is_err()
+    );
+    assert_eq!(Reply::<Fields>::default().check(command), Ok(()));
+}
+
+#[test]
+fn d8_reading_a_reply_back_as_a_type_without_its_payload_is_an_error() {
+    use chathook_protocol::reply::{Fields, MessageRewrite, Reply};
+    let text = r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","MsgBody":[]}"#;
+    let error = serde_json::from_str::<Reply>(text).unwrap_err();
+    assert!(error.to_string().contains("MsgBody"), "{error}");
+    // Read as its own type, or erased, it keeps everything.
+    let typed: Reply<MessageRewrite> = serde_json::from_str(text).unwrap();
+    assert_eq!(typed.to_json(), text);
+    let erased: Reply<Fields> = serde_json::from_str(text).unwrap();
+    assert_eq!(erased.to_json(), text);
+    // Reading back does not check codes; the erased form's check does.
+    let odd: Reply<Fields> =
+        serde_json::from_str(r#"{"ActionStatus":"OK","ErrorCode":99999,"ErrorInfo":""}"#).unwrap();
+    assert!(odd.check(c::GROUP_CALLBACK_BEFORE_SEND_MSG).is_err());
+}

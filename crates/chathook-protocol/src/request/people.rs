@@ -269,3 +269,23 @@ impl FriendResponseItem {
         self.tag_name.as_deref().or(self.group_name.as_deref())
     }
 }
+
+// ----- Targets of a friend request -----
+
+impl SnsCallbackPrevFriendAdd {
+    /// The users the request is towards, one per `FriendItem`: what a per-target reply
+    /// (`Reply::refuse_friends`) answers.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        self.friend_item.iter().map(|item| item.to_account.as_str())
+    }
+}
+
+impl SnsCallbackPrevFriendResponse {
+    /// The requesters answered, one per `ResponseFriendItem`: what a per-target reply
+    /// (`Reply::refuse_friends`) answers.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        self.response_friend_item
+            .iter()
+            .map(|item| item.to_account.as_str())
+    }
+}
