@@ -165,6 +165,7 @@ pub mod commands {
 
 /// Which Tencent product sends a command. They share the wire format but are configured apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Product {
     /// Tencent Cloud Chat (IM) itself.
     Chat,
@@ -185,7 +186,8 @@ impl Product {
     }
 }
 
-/// What Chat does with the reply.
+/// What Chat does with the reply. Not `non_exhaustive`: a receiver must answer every kind,
+/// so a new one should break its `match` rather than fall into a default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     /// Chat waits for the reply and acts on its decision (allow, refuse, rewrite).
@@ -225,6 +227,7 @@ impl CodeRange {
 
 /// One row of the command table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CommandInfo {
     /// The `CallbackCommand` string.
     pub name: &'static str,

@@ -30,10 +30,7 @@ fn ok_and_fail_are_tencents_exact_packets() {
 fn every_typed_reply_converts_to_the_same_packet() {
     let rewrite = Reply::rewrite(
         commands::C2C_CALLBACK_BEFORE_SEND_MSG,
-        MessageRewrite {
-            msg_body: Some(vec![chathook_protocol::MsgElem::text("***")]),
-            cloud_custom_data: None,
-        },
+        MessageRewrite::new(Some(vec![chathook_protocol::MsgElem::text("***")]), None),
     )
     .unwrap();
     let friends = Reply::friend_results(

@@ -20,13 +20,13 @@ fn built(command: &str) -> Value {
         commands::C2C_CALLBACK_BEFORE_SEND_MSG => serde_json::to_value(
             Reply::rewrite(
                 command,
-                MessageRewrite {
-                    msg_body: Some(vec![
+                MessageRewrite::new(
+                    Some(vec![
                         MsgElem::text("red packet"),
                         custom(" CustomElement.MemberLevel ", " LV1"),
                     ]),
-                    cloud_custom_data: Some("your new cloud custom data".into()),
-                },
+                    Some("your new cloud custom data".into()),
+                ),
             )
             .unwrap(),
         ),
@@ -34,13 +34,13 @@ fn built(command: &str) -> Value {
         | commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_SEND_MSG => serde_json::to_value(
             Reply::rewrite(
                 command,
-                MessageRewrite {
-                    msg_body: Some(vec![
+                MessageRewrite::new(
+                    Some(vec![
                         MsgElem::text("red packet"),
                         custom("CustomElement.MemberLevel", "LV1"),
                     ]),
-                    cloud_custom_data: Some("your cloud custom data".into()),
-                },
+                    Some("your cloud custom data".into()),
+                ),
             )
             .unwrap(),
         ),
@@ -201,11 +201,8 @@ fn payloads_belong_to_their_commands_and_result_codes_are_checked() {
         serde_json::to_value(&reply).unwrap()["ResultItem"],
         json!([{"To_Account": "bob", "ResultCode": 38001, "ResultInfo": "no strangers"}])
     );
-    let forged = ResultItem {
-        to_account: "eve".into(),
-        result_code: 1,
-        result_info: String::new(),
-    };
+    let mut forged = ResultItem::allow("eve");
+    forged.result_code = 1;
     assert_eq!(
         Reply::friend_results(commands::SNS_CALLBACK_PREV_FRIEND_ADD, vec![forged]),
         Err(ReplyError::ResultCodeNotAllowed {

@@ -10,6 +10,7 @@ use crate::table::{CodeRange, commands};
 
 /// The rewrite a send-message before-callback may return (`ErrorCode` must be 0).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MessageRewrite {
     /// `MsgBody`: replaces the message's elements.
     #[serde(rename = "MsgBody", default, skip_serializing_if = "Option::is_none")]
@@ -21,6 +22,16 @@ pub struct MessageRewrite {
         skip_serializing_if = "Option::is_none"
     )]
     pub cloud_custom_data: Option<String>,
+}
+
+impl MessageRewrite {
+    /// A rewrite of the message's elements, its custom data, or both (`None` leaves it).
+    pub fn new(msg_body: Option<MsgBody>, cloud_custom_data: Option<String>) -> Self {
+        Self {
+            msg_body,
+            cloud_custom_data,
+        }
+    }
 }
 
 impl Reply<MessageRewrite> {
@@ -43,6 +54,7 @@ impl Reply<MessageRewrite> {
 
 /// `RefusedMembers_Account`: `Group.CallbackBeforeInviteJoinGroup` refuses only these invitees.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RefusedMembers {
     /// The refused user ids.
     #[serde(rename = "RefusedMembers_Account")]
@@ -66,6 +78,7 @@ impl Reply<RefusedMembers> {
 /// users. The key is the one the page's sample and table print; its prose says
 /// `RefusedMembers_Account`, and which one Chat reads is unconfirmed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RefusedSubscribers {
     /// The refused user ids.
     #[serde(rename = "RefusedSubscribers_Account")]
@@ -87,6 +100,7 @@ impl Reply<RefusedSubscribers> {
 
 /// One per-target decision of a `Sns.CallbackPrev*` reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResultItem {
     /// The target user.
     #[serde(rename = "To_Account")]
@@ -137,6 +151,7 @@ impl ResultItem {
 /// `ResultItem`: the per-target decisions of `Sns.CallbackPrevFriendAdd` /
 /// `Sns.CallbackPrevFriendResponse` (required in their replies).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FriendResults {
     /// One item per target.
     #[serde(rename = "ResultItem")]
@@ -187,6 +202,7 @@ impl Reply<FriendResults> {
 /// `RspData`: the passthrough text `Chatbot.OnC2CSignalMessage`'s reply delivers to the bot
 /// (required, even on failure).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SignalData {
     /// Usually JSON text inside the string.
     #[serde(rename = "RspData")]

@@ -44,6 +44,7 @@ pub use services::*;
 
 /// Why a body did not parse.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The body is not JSON.
     #[error("the body is not valid JSON: {0}")]
