@@ -2,7 +2,7 @@
 //!
 //! This crate is the wire protocol only: no HTTP server, no runtime. It holds
 //!
-//! - [`table`]: every callback command (Chat, CallKit, TUIRoomKit) with its kind, product and
+//! - [`table`]: every callback command (Chat, CallKit, TUIRoomKit, TUILiveKit) with its kind, product and
 //!   custom decision codes ([`COMMANDS`], [`command_info`], [`commands`] name constants);
 //! - [`scalar`]: lenient integers, times and booleans, because Tencent sends the same field as
 //!   a number on one page and as a numeric string on another;

@@ -68,6 +68,8 @@ fn built(command: &str) -> Value {
         commands::CHATBOT_ON_C2C_SIGNAL_MESSAGE => serde_json::to_value(Reply::signal(
             r#"{"msg":"This is the user-defined passthrough content replied to the chatbot"}"#,
         )),
+        // Allow: the gift goes through (no reply at all would block it).
+        commands::LIVE_CALLBACK_BEFORE_SEND_GIFT => serde_json::to_value(Reply::ok()),
         other => panic!("no builder for the {other} reply sample"),
     };
     value.unwrap()
@@ -75,7 +77,7 @@ fn built(command: &str) -> Value {
 
 #[test]
 fn builders_produce_every_documented_reply() {
-    assert_eq!(REPLIES.len(), 12);
+    assert_eq!(REPLIES.len(), 13);
     for (command, body) in REPLIES {
         let sample: Value = serde_json::from_str(body).unwrap();
         assert_eq!(built(command), sample, "{command}");
