@@ -2,8 +2,9 @@
 //!
 //! This crate is the wire protocol only: no HTTP server, no runtime. It holds
 //!
-//! - [`table`]: every callback command (Chat, CallKit, TUIRoomKit, TUILiveKit) with its kind, product and
-//!   custom decision codes ([`COMMANDS`], [`command_info`], [`commands`] name constants);
+//! - [`table`]: every callback command (Chat, CallKit, TUIRoomKit, TUILiveKit) with its kind,
+//!   product and custom decision codes ([`COMMANDS`], [`command_info`], [`commands`] name
+//!   constants);
 //! - [`scalar`]: lenient integers, times and booleans, because Tencent sends the same field as
 //!   a number on one page and as a numeric string on another;
 //! - [`enums`]: open string enums (`Type`, `OptPlatform`, …) that keep values they do not know;
