@@ -60,6 +60,8 @@ struct ReadmeExample;
 mod model;
 
 pub mod enums;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod message;
 pub mod query;
 pub mod reply;
