@@ -238,9 +238,10 @@ impl<T: Payload> PartialEq<Reply<T>> for Reply<Fields> {
 }
 
 impl Default for Reply<Fields> {
-    /// [`Reply::ok`], erased.
+    /// [`Reply::ok`], erased; built directly, since every unrouted callback is answered with
+    /// it and a conversion would serialize an empty payload first.
     fn default() -> Self {
-        Reply::ok().into()
+        Self::with(0, String::new(), Fields::new())
     }
 }
 
