@@ -9,6 +9,8 @@ catalogue="${CATALOGUE_DIR:-$repo/../shared/catalogue/requests}"
 
 rm -rf seeds
 mkdir -p seeds/{query,signature,body,read_receipt,keyword_filter}
+# The request target reads the body target's input format: it shares its seeds.
+ln -s body seeds/request
 
 bodies=("$repo"/crates/chathook-protocol/samples/requests/*.json)
 if [ -d "$catalogue" ]; then

@@ -23,6 +23,8 @@ macro_rules! open_enum {
     ) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        // Tencent adds values: a new variant must not break a downstream `match`.
+        #[non_exhaustive]
         pub enum $name {
             $( $(#[$vdoc])* $variant, )*
             /// A value this crate does not know, kept as sent.

@@ -2,8 +2,9 @@
 //! rewrite them.
 //!
 //! Each element is `{"MsgType": "...", "MsgContent": {...}}`. The eight documented types are
-//! typed; any other type (merged/forwarded messages, future ones), or an element with keys
-//! besides `MsgType`/`MsgContent`, is kept as [`MsgElem::Unknown`] and written back untouched.
+//! typed; any other type (merged/forwarded messages, future ones), an element with keys
+//! besides `MsgType`/`MsgContent`, or a documented one whose content does not fit its type,
+//! is kept as [`MsgElem::Unknown`] and written back untouched.
 
 use serde::de::{self, Deserializer};
 use serde::ser::{SerializeMap, Serializer};
@@ -17,6 +18,7 @@ pub type MsgBody = Vec<MsgElem>;
 
 /// One message element.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum MsgElem {
     /// `TIMTextElem`.
     Text(TextElem),
@@ -34,7 +36,9 @@ pub enum MsgElem {
     File(FileElem),
     /// `TIMVideoFileElem`.
     Video(VideoFileElem),
-    /// Any other element, kept as the raw JSON object.
+    /// Any other element, kept as the raw JSON object: an undocumented `MsgType`, an element
+    /// with keys besides `MsgType`/`MsgContent`, or a documented one whose content does not
+    /// fit its type (or would not write back exactly as sent).
     Unknown(Value),
 }
 
@@ -44,6 +48,7 @@ impl MsgElem {
         Self::Text(TextElem {
             text: text.into(),
             extra: Map::new(),
+            nulls: Default::default(),
         })
     }
 
@@ -104,253 +109,134 @@ impl<'de> Deserialize<'de> for MsgElem {
             return Ok(Self::Unknown(raw));
         };
         let content = &object["MsgContent"];
-        // The element's own path (`MsgBody[1]`) comes from the caller's path tracking; this
-        // adds the part inside the element.
-        fn typed<T: for<'a> Deserialize<'a>, E: de::Error>(content: &Value) -> Result<T, E> {
-            serde_path_to_error::deserialize(content)
-                .map_err(|e| E::custom(format_args!("MsgContent.{}: {}", e.path(), e.inner())))
-        }
-        Ok(match kind {
-            "TIMTextElem" => Self::Text(typed(content)?),
-            "TIMLocationElem" => Self::Location(typed(content)?),
-            "TIMFaceElem" => Self::Face(typed(content)?),
-            "TIMCustomElem" => Self::Custom(typed(content)?),
-            "TIMSoundElem" => Self::Sound(typed(content)?),
-            "TIMImageElem" => Self::Image(typed(content)?),
-            "TIMFileElem" => Self::File(typed(content)?),
-            "TIMVideoFileElem" => Self::Video(typed(content)?),
-            _ => Self::Unknown(raw),
-        })
+        let typed = match kind {
+            "TIMTextElem" => exact(content, &raw, Self::Text),
+            "TIMLocationElem" => exact(content, &raw, Self::Location),
+            "TIMFaceElem" => exact(content, &raw, Self::Face),
+            "TIMCustomElem" => exact(content, &raw, Self::Custom),
+            "TIMSoundElem" => exact(content, &raw, Self::Sound),
+            "TIMImageElem" => exact(content, &raw, Self::Image),
+            "TIMFileElem" => exact(content, &raw, Self::File),
+            "TIMVideoFileElem" => exact(content, &raw, Self::Video),
+            _ => None,
+        };
+        Ok(typed.unwrap_or(Self::Unknown(raw)))
     }
 }
 
+/// `content` typed as the element `wrap` makes, if it fits the type and writes back as `raw`
+/// exactly; else `None`, and the element is kept untyped. One odd element (`"ImageFormat":
+/// "JPG"`, a text that is not a string) then neither fails the whole callback nor changes
+/// when the body is written back: a before-send handler still sees the rest of the message.
+fn exact<'a, T: Deserialize<'a>>(
+    content: &'a Value,
+    raw: &Value,
+    wrap: fn(T) -> MsgElem,
+) -> Option<MsgElem> {
+    let element = wrap(T::deserialize(content).ok()?);
+    (serde_json::to_value(&element).ok()? == *raw).then_some(element)
+}
+
+model!(item
 /// `TIMTextElem` content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TextElem {
+TextElem {
     /// The text.
-    #[serde(rename = "Text")]
-    pub text: String,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// `TIMLocationElem` content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LocationElem {
-    /// Description of the place.
-    #[serde(rename = "Desc", default, skip_serializing_if = "Option::is_none")]
-    pub desc: Option<String>,
-    /// Latitude, as sent: a JSON number keeps its form (`22` stays `22`, not `22.0`), so the
-    /// element writes back exactly; `as_f64()` reads it.
-    #[serde(rename = "Latitude", default, skip_serializing_if = "Option::is_none")]
-    pub latitude: Option<serde_json::Number>,
-    /// Longitude, as sent (see `latitude`).
-    #[serde(rename = "Longitude", default, skip_serializing_if = "Option::is_none")]
-    pub longitude: Option<serde_json::Number>,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
+    text: String = "Text";
+});
+model!(item default
+/// `TIMLocationElem` content. Latitude and longitude are kept as sent: a JSON number keeps
+/// its form (`22` stays `22`, not `22.0`), so the element writes back exactly; `as_f64()`
+/// reads them.
+LocationElem {
+    ? /// Description of the place.
+    desc: String = "Desc";
+    ? latitude: serde_json::Number = "Latitude";
+    ? longitude: serde_json::Number = "Longitude";
+});
+model!(item default
 /// `TIMFaceElem` content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FaceElem {
-    /// Emoji index.
-    #[serde(rename = "Index", default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<Int>,
-    /// Extra data.
-    #[serde(rename = "Data", default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<String>,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
+FaceElem {
+    ? /// Emoji index.
+    index: Int = "Index";
+    ? data: String = "Data";
+});
+model!(item default
 /// `TIMCustomElem` content (all strings; `Data` is often JSON text).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct CustomElem {
-    /// Payload.
-    #[serde(rename = "Data", default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<String>,
-    /// Description.
-    #[serde(rename = "Desc", default, skip_serializing_if = "Option::is_none")]
-    pub desc: Option<String>,
-    /// Extension.
-    #[serde(rename = "Ext", default, skip_serializing_if = "Option::is_none")]
-    pub ext: Option<String>,
-    /// Push sound.
-    #[serde(rename = "Sound", default, skip_serializing_if = "Option::is_none")]
-    pub sound: Option<String>,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
+CustomElem {
+    ? /// Payload.
+    data: String = "Data";
+    ? desc: String = "Desc";
+    ? /// Extension.
+    ext: String = "Ext";
+    ? /// Push sound.
+    sound: String = "Sound";
+});
+model!(item default
 /// `TIMSoundElem` content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SoundElem {
-    /// Download URL.
-    #[serde(rename = "Url", default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// File id.
-    #[serde(rename = "UUID", default, skip_serializing_if = "Option::is_none")]
-    pub uuid: Option<String>,
-    /// Size in bytes.
-    #[serde(rename = "Size", default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<UInt>,
-    /// Duration in seconds.
-    #[serde(rename = "Second", default, skip_serializing_if = "Option::is_none")]
-    pub second: Option<UInt>,
-    /// Download flag.
-    #[serde(
-        rename = "Download_Flag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub download_flag: Option<Int>,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
+SoundElem {
+    ? /// Download URL.
+    url: String = "Url";
+    ? /// File id.
+    uuid: String = "UUID";
+    ? /// Size in bytes.
+    size: UInt = "Size";
+    ? /// Duration in seconds.
+    second: UInt = "Second";
+    ? download_flag: Int = "Download_Flag";
+});
+model!(item default
 /// `TIMImageElem` content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ImageElem {
-    /// Image id.
-    #[serde(rename = "UUID", default, skip_serializing_if = "Option::is_none")]
-    pub uuid: Option<String>,
-    /// Format code.
-    #[serde(
-        rename = "ImageFormat",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub image_format: Option<Int>,
-    /// Original, large and thumbnail renditions.
-    #[serde(
-        rename = "ImageInfoArray",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub image_info_array: Option<Vec<ImageInfo>>,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
+ImageElem {
+    ? /// Image id.
+    uuid: String = "UUID";
+    ? /// Format code.
+    image_format: Int = "ImageFormat";
+    ? /// Original, large and thumbnail renditions.
+    image_info_array: Vec<ImageInfo> = "ImageInfoArray";
+});
+model!(item default
 /// One rendition in `ImageInfoArray`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ImageInfo {
-    /// 1 original, 2 large, 3 thumbnail.
-    #[serde(rename = "Type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<Int>,
-    /// Size in bytes.
-    #[serde(rename = "Size", default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<UInt>,
-    /// Width in pixels.
-    #[serde(rename = "Width", default, skip_serializing_if = "Option::is_none")]
-    pub width: Option<UInt>,
-    /// Height in pixels.
-    #[serde(rename = "Height", default, skip_serializing_if = "Option::is_none")]
-    pub height: Option<UInt>,
-    /// Download URL.
-    #[serde(rename = "URL", default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
+ImageInfo {
+    ? /// 1 original, 2 large, 3 thumbnail.
+    kind: Int = "Type";
+    ? /// Size in bytes.
+    size: UInt = "Size";
+    ? /// Width in pixels.
+    width: UInt = "Width";
+    ? /// Height in pixels.
+    height: UInt = "Height";
+    ? /// Download URL.
+    url: String = "URL";
+});
+model!(item default
 /// `TIMFileElem` content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FileElem {
-    /// Download URL.
-    #[serde(rename = "Url", default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// File id.
-    #[serde(rename = "UUID", default, skip_serializing_if = "Option::is_none")]
-    pub uuid: Option<String>,
-    /// Size in bytes.
-    #[serde(rename = "FileSize", default, skip_serializing_if = "Option::is_none")]
-    pub file_size: Option<UInt>,
-    /// File name.
-    #[serde(rename = "FileName", default, skip_serializing_if = "Option::is_none")]
-    pub file_name: Option<String>,
-    /// Download flag.
-    #[serde(
-        rename = "Download_Flag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub download_flag: Option<Int>,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// `TIMVideoFileElem` content.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[allow(missing_docs)] // Field names say it all: the video's and its thumbnail's file facts.
-pub struct VideoFileElem {
-    #[serde(rename = "VideoUrl", default, skip_serializing_if = "Option::is_none")]
-    pub video_url: Option<String>,
-    #[serde(rename = "VideoUUID", default, skip_serializing_if = "Option::is_none")]
-    pub video_uuid: Option<String>,
-    #[serde(rename = "VideoSize", default, skip_serializing_if = "Option::is_none")]
-    pub video_size: Option<UInt>,
-    #[serde(
-        rename = "VideoSecond",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub video_second: Option<UInt>,
-    #[serde(
-        rename = "VideoFormat",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub video_format: Option<String>,
-    #[serde(
-        rename = "VideoDownloadFlag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub video_download_flag: Option<Int>,
-    #[serde(rename = "ThumbUrl", default, skip_serializing_if = "Option::is_none")]
-    pub thumb_url: Option<String>,
-    #[serde(rename = "ThumbUUID", default, skip_serializing_if = "Option::is_none")]
-    pub thumb_uuid: Option<String>,
-    #[serde(rename = "ThumbSize", default, skip_serializing_if = "Option::is_none")]
-    pub thumb_size: Option<UInt>,
-    #[serde(
-        rename = "ThumbWidth",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub thumb_width: Option<UInt>,
-    #[serde(
-        rename = "ThumbHeight",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub thumb_height: Option<UInt>,
-    #[serde(
-        rename = "ThumbFormat",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub thumb_format: Option<String>,
-    #[serde(
-        rename = "ThumbDownloadFlag",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub thumb_download_flag: Option<Int>,
-    /// Fields this crate does not model.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
+FileElem {
+    ? /// Download URL.
+    url: String = "Url";
+    ? /// File id.
+    uuid: String = "UUID";
+    ? /// Size in bytes.
+    file_size: UInt = "FileSize";
+    ? file_name: String = "FileName";
+    ? download_flag: Int = "Download_Flag";
+});
+model!(item default
+/// `TIMVideoFileElem` content: the video's and its thumbnail's file facts.
+VideoFileElem {
+    ? video_url: String = "VideoUrl";
+    ? video_uuid: String = "VideoUUID";
+    ? video_size: UInt = "VideoSize";
+    ? video_second: UInt = "VideoSecond";
+    ? video_format: String = "VideoFormat";
+    ? video_download_flag: Int = "VideoDownloadFlag";
+    ? thumb_url: String = "ThumbUrl";
+    ? thumb_uuid: String = "ThumbUUID";
+    ? thumb_size: UInt = "ThumbSize";
+    ? thumb_width: UInt = "ThumbWidth";
+    ? thumb_height: UInt = "ThumbHeight";
+    ? thumb_format: String = "ThumbFormat";
+    ? thumb_download_flag: Int = "ThumbDownloadFlag";
+});
 
 #[cfg(test)]
 mod tests {
@@ -408,11 +294,23 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_known_element_names_the_field() {
-        let body = json!([{"MsgType": "TIMSoundElem", "MsgContent": {"Size": "big"}}]);
-        let error = serde_json::from_value::<MsgBody>(body)
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("MsgContent.Size"), "{error}");
+    fn d3_a_badly_typed_known_element_is_kept_untyped_and_the_rest_typed() {
+        let bad = [
+            json!({"MsgType": "TIMImageElem", "MsgContent": {"UUID": "u", "ImageFormat": "JPG"}}),
+            json!({"MsgType": "TIMLocationElem", "MsgContent": {"Latitude": "22.5", "Longitude": 1}}),
+            json!({"MsgType": "TIMFaceElem", "MsgContent": {"Index": 1.0, "Data": "d"}}),
+            json!({"MsgType": "TIMCustomElem", "MsgContent": {"Data": 42}}),
+            json!({"MsgType": "TIMTextElem", "MsgContent": {}}),
+            json!({"MsgType": "TIMSoundElem", "MsgContent": {"Size": "big"}}),
+        ];
+        for element in bad {
+            let body = json!([{"MsgType": "TIMTextElem", "MsgContent": {"Text": "hi"}}, element]);
+            let parsed: MsgBody = serde_json::from_value(body.clone()).unwrap();
+            assert_eq!(parsed[0], MsgElem::text("hi"), "{body}");
+            assert_eq!(parsed[1], MsgElem::Unknown(body[1].clone()), "{body}");
+            assert_eq!(serde_json::to_value(&parsed).unwrap(), body);
+        }
+        // Not an object at all is still refused: there is no element to keep.
+        assert!(serde_json::from_value::<MsgBody>(json!([42])).is_err());
     }
 }

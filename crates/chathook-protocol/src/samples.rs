@@ -2,7 +2,8 @@
 //! documented reply per before-callback (and `Chatbot.OnC2CSignalMessage`).
 //!
 //! They are Tencent's documentation samples with comments removed and missing commas
-//! restored (see the catalogue's fixture notes). CallKit and RoomKit commands have none.
+//! restored (see the catalogue's fixture notes). CallKit, RoomKit and TUILiveKit commands have
+//! none, except TUILiveKit's one before-callback, `Live.CallbackBeforeSendGift` (647/72210).
 
 macro_rules! samples {
     ($dir:literal: $($name:literal),* $(,)?) => {
@@ -51,6 +52,7 @@ pub const REQUESTS: &[(&str, &str)] = samples!("requests":
     "Group.CallbackOnDailyGroupQuotaAlarm",
     "Group.CallbackOnMemberStateChange",
     "Group.CallbackSendMsgException",
+    "Live.CallbackBeforeSendGift",
     "OfficialAccount.CallbackAfterAddSubscriber",
     "OfficialAccount.CallbackAfterCreateOfficialAccount",
     "OfficialAccount.CallbackAfterDeleteSubscriber",
@@ -83,6 +85,7 @@ pub const REPLIES: &[(&str, &str)] = samples!("replies":
     "Group.CallbackBeforeCreateTopic",
     "Group.CallbackBeforeInviteJoinGroup",
     "Group.CallbackBeforeSendMsg",
+    "Live.CallbackBeforeSendGift",
     "OfficialAccount.CallbackBeforeAddSubscriber",
     "OfficialAccount.CallbackBeforeCreateOfficialAccount",
     "OfficialAccount.CallbackBeforeSendMsg",

@@ -158,6 +158,7 @@ impl UnreadMsgNum {
 /// depending on the tag.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum ProfileValue {
     /// A numeric tag value (gender, birthday, level…).
     Number(u64),
@@ -169,6 +170,7 @@ pub enum ProfileValue {
 /// (CallKit `User_Account`, RoomKit `Member_Account`). Kept in the form it came in.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum TextOrNumber {
     /// The documented form.
     Text(String),

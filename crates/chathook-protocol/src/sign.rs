@@ -2,6 +2,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::query::{self, QueryError};
+
 /// The `Sign` Chat computes for `token` and the URL's `RequestTime` (lower-case hex).
 pub fn sign(token: &str, request_time: &str) -> String {
     let mut hasher = Sha256::new();
@@ -14,7 +16,8 @@ pub fn sign(token: &str, request_time: &str) -> String {
 /// token can be rotated). Upper- and lower-case hex are accepted; the comparison takes the
 /// same time wherever the first difference is, so it leaks nothing about the expected value.
 ///
-/// Freshness of `request_time` is the caller's policy and is not checked here.
+/// Freshness of `request_time` is not checked here; [`verify_fresh`] (or
+/// [`crate::query::CallbackQuery::verify`]) checks both.
 pub fn verify<T: AsRef<str>>(
     tokens: impl IntoIterator<Item = T>,
     signature: &str,
@@ -30,6 +33,25 @@ pub fn verify<T: AsRef<str>>(
         hasher.update(request_time.as_bytes());
         constant_time_eq(&hasher.finalize(), &given) | found
     })
+}
+
+/// [`verify`] and freshness together, the check a receiver makes: `request_time` (the URL's
+/// `RequestTime`, as sent) is Unix seconds within `max_skew_secs` of `now` either way, then
+/// `signature` is its `Sign` under one of `tokens`. `Sign` covers only the time, not the
+/// body, which the window is what limits a replay of.
+pub fn verify_fresh<T: AsRef<str>>(
+    tokens: impl IntoIterator<Item = T>,
+    signature: &str,
+    request_time: &str,
+    now: u64,
+    max_skew_secs: u64,
+) -> Result<(), QueryError> {
+    query::check_freshness(query::parse_request_time(request_time)?, now, max_skew_secs)?;
+    if verify(tokens, signature, request_time) {
+        Ok(())
+    } else {
+        Err(QueryError::SignMismatch)
+    }
 }
 
 /// Byte-slice equality whose time depends only on the lengths.
@@ -61,5 +83,34 @@ mod tests {
         assert!(!verify(["xxxxyyyy"], &VECTOR[..62], "1669872112"));
         assert!(!verify(["xxxxyyyy"], "not hex", "1669872112"));
         assert!(!verify(std::iter::empty::<&str>(), VECTOR, "1669872112"));
+    }
+
+    #[test]
+    fn verify_fresh_checks_the_window_then_the_sign() {
+        let now = 1_669_872_112;
+        assert_eq!(
+            verify_fresh(["xxxxyyyy"], VECTOR, "1669872112", now + 60, 60),
+            Ok(())
+        );
+        assert!(matches!(
+            verify_fresh(["xxxxyyyy"], VECTOR, "1669872112", now + 61, 60),
+            Err(QueryError::RequestTimeSkewed { skew_secs: -61, .. })
+        ));
+        assert_eq!(
+            verify_fresh(["other"], VECTOR, "1669872112", now, 60),
+            Err(QueryError::SignMismatch)
+        );
+        assert_eq!(
+            verify_fresh(["xxxxyyyy"], VECTOR, "soon", now, 60),
+            Err(QueryError::RequestTimeInvalid("soon".into()))
+        );
+        let url = format!("SdkAppid=1&RequestTime=1669872112&Sign={VECTOR}");
+        let query = crate::query::CallbackQuery::parse(&url).unwrap();
+        assert_eq!(query.verify(["xxxxyyyy"], now, 300), Ok(()));
+        let unsigned = crate::query::CallbackQuery::parse("SdkAppid=1").unwrap();
+        assert_eq!(
+            unsigned.verify(["xxxxyyyy"], now, 300),
+            Err(QueryError::SignMissing)
+        );
     }
 }

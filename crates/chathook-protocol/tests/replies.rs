@@ -8,11 +8,10 @@ use chathook_protocol::samples::{REPLIES, reply_sample};
 use serde_json::{Map, Value, json};
 
 fn custom(desc: &str, data: &str) -> MsgElem {
-    MsgElem::Custom(CustomElem {
-        desc: Some(desc.into()),
-        data: Some(data.into()),
-        ..CustomElem::default()
-    })
+    let mut custom = CustomElem::default();
+    custom.desc = Some(desc.into());
+    custom.data = Some(data.into());
+    MsgElem::Custom(custom)
 }
 
 /// The reply each sample documents, built with this crate's builders.
@@ -21,13 +20,13 @@ fn built(command: &str) -> Value {
         commands::C2C_CALLBACK_BEFORE_SEND_MSG => serde_json::to_value(
             Reply::rewrite(
                 command,
-                MessageRewrite {
-                    msg_body: Some(vec![
+                MessageRewrite::new(
+                    Some(vec![
                         MsgElem::text("red packet"),
                         custom(" CustomElement.MemberLevel ", " LV1"),
                     ]),
-                    cloud_custom_data: Some("your new cloud custom data".into()),
-                },
+                    Some("your new cloud custom data".into()),
+                ),
             )
             .unwrap(),
         ),
@@ -35,13 +34,13 @@ fn built(command: &str) -> Value {
         | commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_SEND_MSG => serde_json::to_value(
             Reply::rewrite(
                 command,
-                MessageRewrite {
-                    msg_body: Some(vec![
+                MessageRewrite::new(
+                    Some(vec![
                         MsgElem::text("red packet"),
                         custom("CustomElement.MemberLevel", "LV1"),
                     ]),
-                    cloud_custom_data: Some("your cloud custom data".into()),
-                },
+                    Some("your cloud custom data".into()),
+                ),
             )
             .unwrap(),
         ),
@@ -69,6 +68,8 @@ fn built(command: &str) -> Value {
         commands::CHATBOT_ON_C2C_SIGNAL_MESSAGE => serde_json::to_value(Reply::signal(
             r#"{"msg":"This is the user-defined passthrough content replied to the chatbot"}"#,
         )),
+        // Allow: the gift goes through (no reply at all would block it).
+        commands::LIVE_CALLBACK_BEFORE_SEND_GIFT => serde_json::to_value(Reply::ok()),
         other => panic!("no builder for the {other} reply sample"),
     };
     value.unwrap()
@@ -76,7 +77,7 @@ fn built(command: &str) -> Value {
 
 #[test]
 fn builders_produce_every_documented_reply() {
-    assert_eq!(REPLIES.len(), 12);
+    assert_eq!(REPLIES.len(), 13);
     for (command, body) in REPLIES {
         let sample: Value = serde_json::from_str(body).unwrap();
         assert_eq!(built(command), sample, "{command}");
@@ -202,11 +203,8 @@ fn payloads_belong_to_their_commands_and_result_codes_are_checked() {
         serde_json::to_value(&reply).unwrap()["ResultItem"],
         json!([{"To_Account": "bob", "ResultCode": 38001, "ResultInfo": "no strangers"}])
     );
-    let forged = ResultItem {
-        to_account: "eve".into(),
-        result_code: 1,
-        result_info: String::new(),
-    };
+    let mut forged = ResultItem::allow("eve");
+    forged.result_code = 1;
     assert_eq!(
         Reply::friend_results(commands::SNS_CALLBACK_PREV_FRIEND_ADD, vec![forged]),
         Err(ReplyError::ResultCodeNotAllowed {
