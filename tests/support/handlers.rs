@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::Path;
 use axum::routing::get;
+use chathook_core::extract::ApiPath;
 use chathook_core::{
     Answer, BoxError, Callback, Handler, HandlerError, NoSettings, async_trait, commands,
     register_handler,
@@ -133,17 +133,33 @@ impl Handler for Probe {
     fn api_routes(&self) -> Option<axum::Router> {
         Some(
             axum::Router::new()
-                .route(
-                    "/probe/{id}",
-                    get(|Path(id): Path<String>| async move { Json(json!({ "id": id })) }),
-                )
+                .route("/probe/{id}", get(probe_item))
                 .route("/probe-error/{kind}", get(probe_error)),
         )
     }
 }
 
+/// `/probe/{id}`.
+#[derive(Deserialize)]
+struct ProbeItem {
+    id: String,
+}
+
+/// The id it was asked for: a path parameter refused as the API refuses.
+async fn probe_item(ApiPath(item): ApiPath<ProbeItem>) -> Json<serde_json::Value> {
+    Json(json!({ "id": item.id }))
+}
+
+/// `/probe-error/{kind}`.
+#[derive(Deserialize)]
+struct ProbeErrorKind {
+    kind: String,
+}
+
 /// Each API error of the table, as a handler's API would answer it.
-async fn probe_error(Path(kind): Path<String>) -> chathook_core::ApiError {
+async fn probe_error(
+    ApiPath(ProbeErrorKind { kind }): ApiPath<ProbeErrorKind>,
+) -> chathook_core::ApiError {
     match kind.as_str() {
         "bad_request" => chathook_core::ApiError::bad_request("probe cannot use that"),
         "not_found" => chathook_core::ApiError::not_found("probe has nothing there"),
