@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use crate::message::Outgoing;
 use crate::spool::{Spool, SpoolError, unix_ms};
 
-pub use metrics::NatsMetrics;
+use metrics::NatsMetrics;
 pub use stream::{StreamProblem, StreamSettings};
 
 /// Why JetStream did not take a message.

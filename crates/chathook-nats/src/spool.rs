@@ -287,7 +287,7 @@ impl Spool {
 }
 
 /// Now, in Unix milliseconds.
-pub fn unix_ms() -> i64 {
+pub(crate) fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as i64)
