@@ -29,7 +29,7 @@ impl Config {
     }
 
     /// The `CHATHOOK_*` environment variables [`Config::figment`] passes over because they
-    /// cannot be config keys (no `__` path into one of the [`SECTIONS`]), sorted, for a
+    /// cannot be config keys (no `__` path into one of the [`SECTIONS`](super::SECTIONS)), sorted, for a
     /// warning. Names only: their values are never read here.
     pub fn ignored_env_vars() -> Vec<String> {
         let mut names: Vec<String> = chathook_env()

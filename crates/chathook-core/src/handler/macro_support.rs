@@ -13,25 +13,34 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Handler;
-use super::registration::{BuildFuture, Commands, HandlerRegistration};
+use super::registration::{
+    BuildFn, BuildFuture, CheckFn, Commands, EffectiveFn, HandlerRegistration, SchemaFn,
+};
 use super::settings::{HandlerSettings, Validate, parse_and_validate};
 use crate::error::{BoxError, StartupError};
 
 /// A [`HandlerRegistration`] from the macro's closures.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // one per field: the macro names them all
 pub const fn registration(
     name: &'static str,
     commands: Commands,
     decides: Option<bool>,
     module: &'static str,
-    check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
-    build: fn(&'static str, HandlerSettings) -> BuildFuture,
-    effective: fn(&HandlerSettings) -> Option<Value>,
-    schema: fn() -> Option<schemars::Schema>,
+    check: CheckFn,
+    build: BuildFn,
+    effective: EffectiveFn,
+    schema: SchemaFn,
 ) -> HandlerRegistration {
-    HandlerRegistration::new(
-        name, commands, decides, module, check, build, effective, schema,
-    )
+    HandlerRegistration {
+        name,
+        commands,
+        decides,
+        module,
+        check,
+        build,
+        effective,
+        schema,
+    }
 }
 
 /// [`HandlerRegistration::check`] for config type `C`.

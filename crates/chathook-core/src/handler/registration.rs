@@ -16,22 +16,24 @@ use crate::error::StartupError;
 /// Building one handler from its settings, as `build` returns it.
 pub(crate) type BuildFuture =
     Pin<Box<dyn Future<Output = Result<Arc<dyn Handler>, StartupError>> + Send>>;
-type CheckFn = fn(&'static str, &HandlerSettings) -> Result<(), StartupError>;
-type BuildFn = fn(&'static str, HandlerSettings) -> BuildFuture;
-type EffectiveFn = fn(&HandlerSettings) -> Option<Value>;
-type SchemaFn = fn() -> Option<schemars::Schema>;
+pub(super) type CheckFn = fn(&'static str, &HandlerSettings) -> Result<(), StartupError>;
+pub(super) type BuildFn = fn(&'static str, HandlerSettings) -> BuildFuture;
+pub(super) type EffectiveFn = fn(&HandlerSettings) -> Option<Value>;
+pub(super) type SchemaFn = fn() -> Option<schemars::Schema>;
 
-/// A handler as registered by a plugin crate with [`register_handler!`](crate::register_handler!): const data only, all
-/// real setup happens in `build` at start-up.
+/// A handler as registered by a plugin crate with [`register_handler!`](crate::register_handler!):
+/// const data only, all real setup happens in `build` at start-up.
+///
+/// `register_handler!` makes one with `__private::registration`.
 pub struct HandlerRegistration {
-    name: &'static str,
-    commands: Commands,
-    decides: Option<bool>,
-    module: &'static str,
-    check: CheckFn,
-    build: BuildFn,
-    effective: EffectiveFn,
-    schema: SchemaFn,
+    pub(super) name: &'static str,
+    pub(super) commands: Commands,
+    pub(super) decides: Option<bool>,
+    pub(super) module: &'static str,
+    pub(super) check: CheckFn,
+    pub(super) build: BuildFn,
+    pub(super) effective: EffectiveFn,
+    pub(super) schema: SchemaFn,
 }
 
 inventory::collect!(HandlerRegistration);
@@ -47,31 +49,6 @@ pub enum Commands {
 }
 
 impl HandlerRegistration {
-    /// The registration [`register_handler!`](crate::register_handler!) builds, through
-    /// `__private::registration`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) const fn new(
-        name: &'static str,
-        commands: Commands,
-        decides: Option<bool>,
-        module: &'static str,
-        check: CheckFn,
-        build: BuildFn,
-        effective: EffectiveFn,
-        schema: SchemaFn,
-    ) -> Self {
-        Self {
-            name,
-            commands,
-            decides,
-            module,
-            check,
-            build,
-            effective,
-            schema,
-        }
-    }
-
     /// The snake_case name, which is also its config table's key.
     pub fn name(&self) -> &'static str {
         self.name
@@ -143,7 +120,7 @@ pub fn linked_handlers() -> Vec<&'static HandlerRegistration> {
 ///   `from_config(default: ["*"])` with the patterns used when the table gives none.
 /// - `decides` (optional): `false` for a handler that only observes the before-callbacks it
 ///   serves, whatever else serves them (its table's `decides` still wins).
-/// - `config`: the type its settings deserialize into ([`NoSettings`] for none).
+/// - `config`: the type its settings deserialize into ([`NoSettings`](crate::NoSettings) for none).
 /// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
 ///   express (ranges, URL schemes). `check-config`, start-up and `build` all run it, so a
 ///   config that `check-config` passes never fails later on the same settings.
