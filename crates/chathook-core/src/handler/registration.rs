@@ -14,7 +14,7 @@ use super::{Handler, HandlerSettings};
 use crate::error::StartupError;
 
 /// Building one handler from its settings, as `build` returns it.
-pub(crate) type BuildFuture =
+pub(super) type BuildFuture =
     Pin<Box<dyn Future<Output = Result<Arc<dyn Handler>, StartupError>> + Send>>;
 pub(super) type CheckFn = fn(&'static str, &HandlerSettings) -> Result<(), StartupError>;
 pub(super) type BuildFn = fn(&'static str, HandlerSettings) -> BuildFuture;
