@@ -68,7 +68,7 @@ pub struct TailArgs {
 }
 
 /// `chathook tail`: follows the stream until interrupted or until stdout is closed.
-pub async fn run(args: TailArgs, file: &ConfigFile) -> anyhow::Result<()> {
+pub(crate) async fn run(args: TailArgs, file: &ConfigFile) -> anyhow::Result<()> {
     let target = Target::resolve(&args, file)?;
     let client = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)

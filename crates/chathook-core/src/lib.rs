@@ -20,7 +20,7 @@ pub mod auth;
 pub mod body_check;
 pub mod callback;
 pub mod config;
-pub mod error;
+mod error;
 pub mod extension;
 pub mod extract;
 #[doc(hidden)]
