@@ -4,7 +4,6 @@
 //! (protocol.md §1.1). An app may hold several tokens at once so that one can be rotated in the
 //! console while the old one still verifies.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
@@ -93,71 +92,9 @@ pub fn sign(token: &str, request_time: u64) -> String {
     chathook_protocol::sign(token, &request_time.to_string())
 }
 
-/// The query parameters Chat appends to the callback URL. Names are matched without regard to
-/// case (Chat spells `SdkAppid`, the TRTC sibling `SdkAppId`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CallbackQuery<'a> {
-    /// `SdkAppid`, unparsed.
-    pub sdk_app_id: Option<Cow<'a, str>>,
-    /// `CallbackCommand`.
-    pub command: Option<Cow<'a, str>>,
-    /// `contenttype`, normally `json`.
-    pub content_type: Option<Cow<'a, str>>,
-    /// `ClientIP` of the end user's client, when Chat sends it.
-    pub client_ip: Option<Cow<'a, str>>,
-    /// `OptPlatform` (`Android`, `iOS`, `RESTAPI`, ...), when Chat sends it.
-    pub opt_platform: Option<Cow<'a, str>>,
-    /// `Sign`, when callback authentication is on.
-    pub sign: Option<Cow<'a, str>>,
-    /// `RequestTime`, when callback authentication is on.
-    pub request_time: Option<Cow<'a, str>>,
-}
-
-impl<'a> CallbackQuery<'a> {
-    /// Parses a raw (still percent-encoded) query string. Unknown parameters are ignored. A
-    /// parameter that decides routing or authentication (`SdkAppid`, `CallbackCommand`,
-    /// `Sign`, `RequestTime`) given twice is refused, since which copy would count is
-    /// ambiguous; of the others the first is kept, so a console URL that already carries
-    /// `contenttype=json` still works.
-    pub fn parse(raw: &'a str) -> Result<Self, Rejection> {
-        let mut query = Self::default();
-        for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
-            let (slot, deciding) = if name.eq_ignore_ascii_case("SdkAppid") {
-                (&mut query.sdk_app_id, Some("SdkAppid"))
-            } else if name.eq_ignore_ascii_case("CallbackCommand") {
-                (&mut query.command, Some("CallbackCommand"))
-            } else if name.eq_ignore_ascii_case("Sign") {
-                (&mut query.sign, Some("Sign"))
-            } else if name.eq_ignore_ascii_case("RequestTime") {
-                (&mut query.request_time, Some("RequestTime"))
-            } else if name.eq_ignore_ascii_case("contenttype") {
-                (&mut query.content_type, None)
-            } else if name.eq_ignore_ascii_case("ClientIP") {
-                (&mut query.client_ip, None)
-            } else if name.eq_ignore_ascii_case("OptPlatform") {
-                (&mut query.opt_platform, None)
-            } else {
-                continue;
-            };
-            match (slot.is_some(), deciding) {
-                (false, _) => *slot = Some(value),
-                (true, Some(name)) => return Err(Rejection::DuplicateParameter(name)),
-                (true, None) => {}
-            }
-        }
-        Ok(query)
-    }
-
-    /// `SdkAppid` as a number.
-    pub fn sdk_app_id(&self) -> Result<u64, Rejection> {
-        let raw = self
-            .sdk_app_id
-            .as_deref()
-            .ok_or(Rejection::SdkAppIdMissing)?;
-        raw.parse()
-            .map_err(|_| Rejection::SdkAppIdInvalid(echo(raw)))
-    }
-}
+/// The query parameters Chat appends to the callback URL, as the protocol crate parses them;
+/// its refusals become the rejection table's (`?` converts them).
+pub use chathook_protocol::CallbackQuery;
 
 /// A configured Chat app, ready to check requests.
 #[derive(Debug)]
@@ -265,6 +202,8 @@ impl Apps {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
 
     #[test]
@@ -285,11 +224,10 @@ mod tests {
     const VECTOR_SIGN: &str = "17773bc39a671d7b9aa835458704d2a6db81360a5940292b587d6d760d484061";
 
     fn query(sign: &str, time: &str) -> CallbackQuery<'static> {
-        CallbackQuery {
-            sign: Some(Cow::Owned(sign.to_owned())),
-            request_time: Some(Cow::Owned(time.to_owned())),
-            ..CallbackQuery::default()
-        }
+        let mut query = CallbackQuery::default();
+        query.sign = Some(Cow::Owned(sign.to_owned()));
+        query.request_time = Some(Cow::Owned(time.to_owned()));
+        query
     }
 
     #[test]
@@ -370,25 +308,29 @@ mod tests {
 
     #[test]
     fn query_names_match_any_case_and_duplicates_are_refused() {
-        let query =
-            CallbackQuery::parse("sdkappid=14&CALLBACKCOMMAND=State.StateChange&x=1").unwrap();
+        fn parse(raw: &str) -> Result<CallbackQuery<'_>, Rejection> {
+            Ok(CallbackQuery::parse(raw)?)
+        }
+        let query = parse("sdkappid=14&CALLBACKCOMMAND=State.StateChange&x=1").unwrap();
         assert_eq!(query.sdk_app_id(), Ok(14));
         assert_eq!(query.command.as_deref(), Some("State.StateChange"));
         for deciding in ["SdkAppid", "CallbackCommand", "Sign", "RequestTime"] {
             assert_eq!(
-                CallbackQuery::parse(&format!("{deciding}=1&{}=2", deciding.to_lowercase())),
+                parse(&format!("{deciding}=1&{}=2", deciding.to_lowercase())),
                 Err(Rejection::DuplicateParameter(deciding))
             );
         }
         // The console URL may carry contenttype=json already; Chat appends its own.
-        let query = CallbackQuery::parse(
-            "contenttype=json&SdkAppid=1&contenttype=json&ClientIP=1.2.3.4&ClientIP=5.6.7.8",
-        )
-        .unwrap();
+        let query =
+            parse("contenttype=json&SdkAppid=1&contenttype=json&ClientIP=1.2.3.4&ClientIP=5.6.7.8")
+                .unwrap();
         assert_eq!(query.content_type.as_deref(), Some("json"));
         assert_eq!(query.client_ip.as_deref(), Some("1.2.3.4"));
         assert_eq!(
-            CallbackQuery::parse("SdkAppid=abc").unwrap().sdk_app_id(),
+            parse("SdkAppid=abc")
+                .unwrap()
+                .sdk_app_id()
+                .map_err(Rejection::from),
             Err(Rejection::SdkAppIdInvalid("abc".into()))
         );
     }

@@ -61,7 +61,7 @@ pub fn query(data: &[u8]) {
         .zip(&seen)
         .filter(|(name, values)| values.len() > 1 && DECIDING.contains(name))
         .map(|(name, _)| *name);
-    let parsed = CallbackQuery::parse(&raw);
+    let parsed = CallbackQuery::parse(&raw).map_err(Rejection::from);
     let query = match parsed {
         Ok(query) => query,
         Err(Rejection::DuplicateParameter(name)) => {
@@ -82,7 +82,10 @@ pub fn query(data: &[u8]) {
         assert_eq!(field, values.first().map(|v| &**v), "{name} of {raw:?}");
     }
 
-    match (query.sdk_app_id(), query.sdk_app_id.as_deref()) {
+    match (
+        query.sdk_app_id().map_err(Rejection::from),
+        query.sdk_app_id.as_deref(),
+    ) {
         (Ok(id), Some(text)) => assert_eq!(text.parse::<u64>(), Ok(id)),
         (Err(Rejection::SdkAppIdMissing), None) => {}
         (Err(Rejection::SdkAppIdInvalid(shown)), Some(text)) => {
@@ -107,8 +110,8 @@ pub fn query(data: &[u8]) {
     }
     let encoded = encoded.finish();
     assert_eq!(
-        CallbackQuery::parse(&encoded).as_ref(),
-        Ok(&query),
+        CallbackQuery::parse(&encoded).as_ref().ok(),
+        Some(&query),
         "{raw:?} re-encoded as {encoded:?}"
     );
 }

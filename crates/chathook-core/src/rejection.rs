@@ -282,6 +282,32 @@ impl IntoResponse for Rejection {
     }
 }
 
+/// The protocol crate's refusals of a query string, as the table words them (the raw text
+/// echoed bounded, since it is not yet authenticated).
+impl From<chathook_protocol::query::QueryError> for Rejection {
+    fn from(error: chathook_protocol::query::QueryError) -> Self {
+        use chathook_protocol::query::QueryError as Q;
+        match error {
+            Q::Duplicate(name) => Self::DuplicateParameter(name),
+            Q::SdkAppIdMissing => Self::SdkAppIdMissing,
+            Q::SdkAppIdInvalid(raw) => Self::SdkAppIdInvalid(echo(&raw)),
+            Q::SignMissing => Self::SignMissing,
+            Q::RequestTimeMissing => Self::RequestTimeMissing,
+            Q::RequestTimeInvalid(raw) => Self::RequestTimeInvalid(echo(&raw)),
+            Q::RequestTimeSkewed {
+                skew_secs,
+                max_skew_secs,
+            } => Self::RequestTimeSkewed {
+                skew_secs,
+                max_skew_secs,
+            },
+            Q::SignMismatch => Self::SignMismatch,
+            // A refusal the protocol crate adds later is still a malformed query string.
+            _ => Self::MalformedRequest,
+        }
+    }
+}
+
 /// An error of the `/api/v1` surface, handlers' APIs included: a [`Rejection`] in the API's
 /// shape, `{"error": "<what was wrong>", "reason": "<label>"}`, counted by its reason.
 #[derive(Clone, Debug, PartialEq, Eq)]

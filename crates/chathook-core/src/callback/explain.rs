@@ -93,7 +93,7 @@ impl Gate {
                     "auth.allowed_sources is set: the caller's address decides".into(),
                 ),
             ),
-            Check::Query => match CallbackQuery::parse(query_text) {
+            Check::Query => match CallbackQuery::parse(query_text).map_err(Rejection::from) {
                 Ok(parsed) => walk.query = Some(parsed),
                 Err(rejection) => {
                     walk.found(check.name(), Verdict::Failed(rejection));
@@ -134,7 +134,7 @@ impl Gate {
     /// the configured app's.
     fn explain_app(&self, walk: &mut Walk<'_>) -> Result<(), ()> {
         let query = walk.query.as_ref().expect("the query parsed");
-        let sdk_app_id = match query.sdk_app_id() {
+        let sdk_app_id = match query.sdk_app_id().map_err(Rejection::from) {
             Ok(id) => id,
             Err(rejection) => {
                 walk.found(Check::App.name(), Verdict::Failed(rejection));
