@@ -35,6 +35,12 @@ fn the_linked_handlers_are_exactly_the_stock_plugins_and_the_test_handlers() {
             "rival"
         ]
     );
+    // And the extensions the stock list links (crates/chathook/src/plugins.rs).
+    let extensions: Vec<_> = chathook_core::extension::linked_extensions()
+        .iter()
+        .map(|extension| extension.name())
+        .collect();
+    assert_eq!(extensions, ["console"]);
     let probe = linked_handlers()
         .into_iter()
         .find(|r| r.name() == "probe")
