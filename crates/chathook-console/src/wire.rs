@@ -89,3 +89,62 @@ pub struct MissedJson {
     /// How many records this reader missed because it fell behind.
     pub missed: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record with every field present.
+    fn every_field() -> RecordJson<'static> {
+        RecordJson {
+            id: 1,
+            time: "2026-12-01T07:31:02.123Z".into(),
+            unix_ms: 1_796_110_262_123,
+            sdk_app_id: Some(1_400_000_001),
+            app: Some("main".into()),
+            command: Some("Group.CallbackBeforeSendMsg".into()),
+            kind: Some("before".into()),
+            outcome: "rejected".into(),
+            status: 401,
+            latency_ms: 0.25,
+            handlers: Vec::new(),
+            reason: Some("sign_mismatch".into()),
+            error: Some("Sign does not match any token of this app".into()),
+            explanation: Some("Sign mismatch: app main".into()),
+            request_time: Some(1_796_110_250),
+            request_age_secs: Some(12),
+            client_ip: Some("203.0.113.7".into()),
+            opt_platform: Some("Android".into()),
+            body_bytes: Some(2),
+            body: Some("{}".into()),
+            body_truncated: Some(false),
+        }
+    }
+
+    #[test]
+    fn the_page_reads_only_fields_a_record_has() {
+        let fields = serde_json::to_value(every_field()).unwrap();
+        let script = include_str!("../assets/console.js");
+        let mut read = 0;
+        for (at, _) in script.match_indices("record.") {
+            let before = script[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue; // another name ending in `record`
+            }
+            let rest = &script[at + "record.".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let field = &rest[..end];
+            assert!(
+                fields.get(field).is_some(),
+                "console.js reads record.{field}, which RecordJson does not have"
+            );
+            read += 1;
+        }
+        assert!(
+            read > 10,
+            "console.js no longer reads records as `record`: {read}"
+        );
+    }
+}
