@@ -213,7 +213,9 @@ async fn axum_refusals_and_api_refusals_speak_json() {
     assert_eq!(response.status(), 405);
     let body: Value = response.json().await.expect("a JSON body");
     assert!(body["error"].is_string(), "{body}");
-    // A path parameter that is not UTF-8: axum's own refusal was plain text.
+    assert_eq!(body["reason"], "method_not_allowed", "{body}");
+    // A path parameter that is not UTF-8: the handler's typed extractor refuses it in the
+    // API's format, with the table's reason.
     let response = server
         .client
         .get(server.url("/api/v1/probe/%FF%FE"))
@@ -224,9 +226,10 @@ async fn axum_refusals_and_api_refusals_speak_json() {
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("a JSON body");
     assert!(body["error"].as_str().unwrap().contains("UTF-8"), "{body}");
+    assert_eq!(body["reason"], "api_bad_request", "{body}");
     assert_eq!(
         server
-            .metric(r#"chathook_rejections_total{reason="bad_request"}"#)
+            .metric(r#"chathook_rejections_total{reason="api_bad_request"}"#)
             .await,
         1.0
     );

@@ -128,7 +128,7 @@ async fn every_before_callbacks_deny_fallback_is_one_chat_honours() {
         .iter()
         .filter(|known| known.kind == chathook_core::CallbackKind::Before)
         .collect();
-    assert_eq!(before.len(), 11, "the denier serves every before-callback");
+    assert_eq!(before.len(), 12, "the denier serves every before-callback");
     for known in before {
         let command = known.name;
         let (status, reply) = server.post(&fresh_query(command), fixture(command)).await;
@@ -150,6 +150,39 @@ async fn every_before_callbacks_deny_fallback_is_one_chat_honours() {
         }
         let series = format!(
             r#"chathook_fallbacks_total{{handler="denier",command="{command}",decision="deny"}}"#
+        );
+        assert_eq!(server.metric(&series).await, 1.0, "{series}");
+    }
+}
+
+#[tokio::test]
+async fn a_top_level_refusal_of_a_friend_request_is_never_what_chat_gets() {
+    // Chat reads only the per-target ResultItem of a friend request: a decider answering a
+    // top-level 1 would let the request through. That answer fails the decision check, and
+    // the fallback answers in the form Chat honours.
+    let command = "Sns.CallbackPrevFriendAdd";
+    for (fallback, refused) in [(Fallback::Allow, false), (Fallback::Deny, true)] {
+        let mut config = base_config();
+        enable(&mut config, "probe", json!({ "decide": 1 }));
+        config.handlers.get_mut("probe").unwrap().fallback = Some(fallback);
+        let server = TestServer::start(config).await;
+        let (status, reply) = server.post(&fresh_query(command), fixture(command)).await;
+        assert_eq!(status, 200, "{reply}");
+        assert_eq!(reply["ErrorCode"], 0, "never a top-level refusal: {reply}");
+        let items = reply["ResultItem"]
+            .as_array()
+            .expect("one result per target");
+        assert!(!items.is_empty(), "{reply}");
+        for item in items {
+            let code = item["ResultCode"].as_u64().unwrap();
+            if refused {
+                assert!((38000..=39000).contains(&code), "{reply}");
+            } else {
+                assert_eq!(code, 0, "{reply}");
+            }
+        }
+        let series = format!(
+            r#"chathook_handler_results_total{{handler="probe",command="{command}",result="undocumented_code"}}"#
         );
         assert_eq!(server.metric(&series).await, 1.0, "{series}");
     }

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::Path;
 use axum::routing::get;
+use chathook_core::extract::ApiPath;
 use chathook_core::{
-    BoxError, Callback, Handler, HandlerError, NoSettings, Reply, async_trait, commands,
+    Answer, BoxError, Callback, Handler, HandlerError, NoSettings, async_trait, commands,
     register_handler,
 };
 use serde::Deserialize;
@@ -86,7 +86,7 @@ struct StateInfo {
 
 #[async_trait]
 impl Handler for Probe {
-    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+    async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
         if self.config.delay_ms > 0 {
             tokio::time::sleep(Duration::from_millis(self.config.delay_ms)).await;
         }
@@ -100,9 +100,9 @@ impl Handler for Probe {
             ProbeFailure::Panic => panic!("probe was told to panic"),
         }
         if let Some(code) = self.config.decide {
-            return Ok(Reply::decision(code, "probe decided"));
+            return unchecked_decision(code, "probe decided");
         }
-        let mut reply = Reply::ok()
+        let mut reply = Answer::default()
             .with_field("Handler", "probe")
             .with_field("Command", callback.command())
             .with_field("SdkAppid", callback.sdk_app_id())
@@ -133,17 +133,33 @@ impl Handler for Probe {
     fn api_routes(&self) -> Option<axum::Router> {
         Some(
             axum::Router::new()
-                .route(
-                    "/probe/{id}",
-                    get(|Path(id): Path<String>| async move { Json(json!({ "id": id })) }),
-                )
+                .route("/probe/{id}", get(probe_item))
                 .route("/probe-error/{kind}", get(probe_error)),
         )
     }
 }
 
+/// `/probe/{id}`.
+#[derive(Deserialize)]
+struct ProbeItem {
+    id: String,
+}
+
+/// The id it was asked for: a path parameter refused as the API refuses.
+async fn probe_item(ApiPath(item): ApiPath<ProbeItem>) -> Json<serde_json::Value> {
+    Json(json!({ "id": item.id }))
+}
+
+/// `/probe-error/{kind}`.
+#[derive(Deserialize)]
+struct ProbeErrorKind {
+    kind: String,
+}
+
 /// Each API error of the table, as a handler's API would answer it.
-async fn probe_error(Path(kind): Path<String>) -> chathook_core::ApiError {
+async fn probe_error(
+    ApiPath(ProbeErrorKind { kind }): ApiPath<ProbeErrorKind>,
+) -> chathook_core::ApiError {
     match kind.as_str() {
         "bad_request" => chathook_core::ApiError::bad_request("probe cannot use that"),
         "not_found" => chathook_core::ApiError::not_found("probe has nothing there"),
@@ -177,8 +193,8 @@ pub struct Rival;
 
 #[async_trait]
 impl Handler for Rival {
-    async fn handle(&self, _callback: Callback) -> Result<Reply, HandlerError> {
-        Ok(Reply::ok().with_field("Handler", "rival"))
+    async fn handle(&self, _callback: Callback) -> Result<Answer, HandlerError> {
+        Ok(Answer::default().with_field("Handler", "rival"))
     }
 }
 
@@ -199,7 +215,7 @@ pub struct Denier;
 
 #[async_trait]
 impl Handler for Denier {
-    async fn handle(&self, _callback: Callback) -> Result<Reply, HandlerError> {
+    async fn handle(&self, _callback: Callback) -> Result<Answer, HandlerError> {
         Err(HandlerError::internal(std::io::Error::other(
             "denier never decides",
         )))
@@ -224,6 +240,7 @@ register_handler! {
         commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_CREATE_OFFICIAL_ACCOUNT,
         commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_ADD_SUBSCRIBER,
         commands::OFFICIAL_ACCOUNT_CALLBACK_BEFORE_SEND_MSG,
+        commands::LIVE_CALLBACK_BEFORE_SEND_GIFT,
     ],
     config: NoSettings,
     build: build_denier,
@@ -237,7 +254,7 @@ pub struct Recorded {
     /// The command it served.
     pub command: String,
     /// For an observer told to wait for it: the decision's `ErrorCode` and who made it.
-    pub decision: Option<(i64, chathook_core::DecidedBy)>,
+    pub decision: Option<(u32, chathook_core::DecidedBy)>,
 }
 
 /// Entries by the `tag` of the recorder's settings, so concurrent tests never mix.
@@ -296,7 +313,7 @@ pub struct Recorder {
 
 #[async_trait]
 impl Handler for Recorder {
-    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+    async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
         let decision = if self.config.await_decision {
             callback
                 .decision()
@@ -327,11 +344,23 @@ impl Handler for Recorder {
             .lock()
             .expect("journal")
             .push((self.config.tag.clone(), entry));
-        Ok(match self.config.decide {
-            Some(code) => Reply::decision(code, "recorder decided"),
-            None => Reply::ok().with_field("Handler", self.name),
-        })
+        match self.config.decide {
+            Some(code) => unchecked_decision(code, "recorder decided"),
+            None => Ok(Answer::default().with_field("Handler", self.name)),
+        }
     }
+}
+
+/// A decision with whatever code a test configured, unchecked, so the platform's own check
+/// of decision codes is what a test sees; a negative code is no code at all, so the handler
+/// fails.
+fn unchecked_decision(code: i64, info: &str) -> Result<Answer, HandlerError> {
+    let code = u32::try_from(code).map_err(|_| {
+        HandlerError::internal(std::io::Error::other(format!(
+            "ErrorCode {code} is negative"
+        )))
+    })?;
+    Ok(Answer::unchecked(code, info))
 }
 
 macro_rules! recorder {

@@ -10,7 +10,7 @@ use chathook_core::config::HandlerTable;
 use chathook_core::handler::NoSettings;
 use chathook_core::registry::Plan;
 use chathook_core::{
-    Callback, Config, Handler, HandlerError, Reply, async_trait, register_handler,
+    Answer, Callback, Config, Handler, HandlerError, async_trait, register_handler,
 };
 use criterion::{Criterion, criterion_main};
 use serde::Deserialize;
@@ -77,8 +77,8 @@ struct Noop;
 
 #[async_trait]
 impl Handler for Noop {
-    async fn handle(&self, _callback: Callback) -> Result<Reply, HandlerError> {
-        Ok(Reply::ok())
+    async fn handle(&self, _callback: Callback) -> Result<Answer, HandlerError> {
+        Ok(Answer::default())
     }
 }
 

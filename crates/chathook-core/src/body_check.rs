@@ -13,8 +13,21 @@ use crate::rejection::{Rejection, echo};
 pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
     #[derive(Deserialize)]
     struct Head<'a> {
-        #[serde(rename = "CallbackCommand", borrow, default)]
-        command: Option<Cow<'a, str>>,
+        /// `None` when absent; `Some(None)` for an explicit `null`, which is no command at
+        /// all and so not the query's.
+        #[serde(
+            rename = "CallbackCommand",
+            borrow,
+            default,
+            deserialize_with = "present"
+        )]
+        command: Option<Option<Cow<'a, str>>>,
+    }
+
+    fn present<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Option<Cow<'de, str>>>, D::Error> {
+        Option::<Cow<'de, str>>::deserialize(deserializer).map(Some)
     }
 
     // JSON is UTF-8 (RFC 8259 §8.1). serde_json checks it only in strings it keeps, so a bad
@@ -40,9 +53,15 @@ pub fn check_body(body: &[u8], query_command: &str) -> Result<(), Rejection> {
         _ => Rejection::BodyNotJson(error.to_string()),
     })?;
     match head.command {
-        Some(body_command) if body_command != query_command => Err(Rejection::CommandMismatch {
+        Some(Some(body_command)) if body_command != query_command => {
+            Err(Rejection::CommandMismatch {
+                query: echo(query_command),
+                body: echo(&body_command),
+            })
+        }
+        Some(None) => Err(Rejection::CommandMismatch {
             query: echo(query_command),
-            body: echo(&body_command),
+            body: "null".into(),
         }),
         _ => Ok(()),
     }
@@ -57,6 +76,14 @@ mod tests {
         assert_eq!(check_body(br#"{"a":1}"#, "X.Y"), Ok(()));
         assert_eq!(check_body(br#" {"CallbackCommand":"X.Y"}"#, "X.Y"), Ok(()));
         assert_eq!(check_body(b"[1,2]", "X.Y"), Err(Rejection::BodyNotObject));
+        // An explicit null is no command, so not the query's (audit protocol-3, D5).
+        assert_eq!(
+            check_body(br#"{"CallbackCommand":null,"GroupId":"g"}"#, "X.Y"),
+            Err(Rejection::CommandMismatch {
+                query: "X.Y".into(),
+                body: "null".into(),
+            })
+        );
         assert!(matches!(
             check_body(br#"{"CallbackCommand":"X.Z"}"#, "X.Y"),
             Err(Rejection::CommandMismatch { .. })

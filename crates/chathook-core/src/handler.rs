@@ -15,12 +15,12 @@ use serde_json::{Map, Value};
 use tokio::sync::watch;
 
 use crate::error::{BoxError, StartupError};
-use crate::protocol::{CallbackKind, Reply};
+use crate::protocol::{Answer, CallbackKind};
 
 /// The answer Chat got for a before-callback, as the handlers observing it see it.
 #[derive(Clone, Debug)]
 pub struct Decision {
-    reply: Reply,
+    reply: Answer,
     by: DecidedBy,
 }
 
@@ -39,12 +39,12 @@ pub enum DecidedBy {
 }
 
 impl Decision {
-    pub(crate) fn new(reply: Reply, by: DecidedBy) -> Self {
+    pub(crate) fn new(reply: Answer, by: DecidedBy) -> Self {
         Self { reply, by }
     }
 
     /// The reply packet Chat got.
-    pub fn reply(&self) -> &Reply {
+    pub fn reply(&self) -> &Answer {
         &self.reply
     }
 
@@ -61,7 +61,7 @@ pub trait Handler: Send + Sync + 'static {
     /// after-callback, `Ok` means the event is safely taken care of, since Chat will not send
     /// it again. A handler that observes a before-callback another handler decides has its
     /// reply ignored; [`Callback::decision`] tells it what was decided.
-    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError>;
+    async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError>;
 
     /// Whether the handler's dependencies (database, broker, ...) answer; `/readyz` asks.
     async fn ready(&self) -> Result<(), BoxError> {
@@ -597,7 +597,7 @@ where
 /// - `build`: an `async fn(Config) -> Result<impl Handler, impl Into<BoxError>>`.
 ///
 /// ```
-/// use chathook_core::{Callback, Handler, HandlerError, Reply, register_handler};
+/// use chathook_core::{Answer, Callback, Handler, HandlerError, register_handler};
 ///
 /// #[derive(serde::Deserialize)]
 /// #[serde(deny_unknown_fields)]
@@ -611,9 +611,9 @@ where
 ///
 /// #[async_trait::async_trait]
 /// impl Handler for Greeter {
-///     async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+///     async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
 ///         tracing::info!(greeting = %self.greeting, command = callback.command(), "hello");
-///         Ok(Reply::ok())
+///         Ok(Answer::default())
 ///     }
 /// }
 ///

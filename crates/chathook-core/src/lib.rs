@@ -48,7 +48,7 @@ pub use crate::handler::{
     Callback, DecidedBy, Decision, Handler, HandlerError, HandlerRegistration, HandlerSettings,
     NoSettings, linked_handlers,
 };
-pub use crate::protocol::{CallbackKind, Reply};
+pub use crate::protocol::{Answer, CallbackKind, Reply};
 pub use crate::rejection::{ApiError, Rejection};
 pub use crate::service::Chathook;
 /// Every `CallbackCommand` as a constant, for `register_handler!` and matches.

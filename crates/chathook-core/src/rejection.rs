@@ -12,7 +12,7 @@ use axum::http::header::CONNECTION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::protocol::Reply;
+use crate::protocol::{Answer, Reply};
 
 /// Most characters of a caller's input repeated back in a reply or a log line: enough to
 /// recognise a value, never enough to let a caller write megabytes into the log.
@@ -57,10 +57,10 @@ macro_rules! rejections {
 
             /// Each variant's reason, status and `ErrorCode`, in declaration order.
             #[cfg(test)]
-            const TABLE: [(&'static str, StatusCode, i64); [$($reason),+].len()] =
+            const TABLE: [(&'static str, StatusCode, u32); [$($reason),+].len()] =
                 [$(($reason, StatusCode::$status, $code)),+];
 
-            fn parts(&self) -> (&'static str, StatusCode, i64) {
+            fn parts(&self) -> (&'static str, StatusCode, u32) {
                 match self {
                     $(Self::$variant { .. } => ($reason, StatusCode::$status, $code),)+
                 }
@@ -216,7 +216,7 @@ impl Rejection {
     }
 
     /// `ErrorCode` of the reply: the HTTP status times 100 plus a per-reason number.
-    pub fn error_code(&self) -> i64 {
+    pub fn error_code(&self) -> u32 {
         self.parts().2
     }
 
@@ -253,8 +253,8 @@ impl Rejection {
     }
 
     /// The `FAIL` packet for this rejection.
-    pub fn reply(&self) -> Reply {
-        Reply::fail(self.error_code(), self.to_string())
+    pub fn reply(&self) -> Answer {
+        Reply::fail(self.error_code(), self.to_string()).into()
     }
 
     /// The reply to a callback of `command`, with what that command's replies always carry
@@ -264,7 +264,7 @@ impl Rejection {
         self.response(reply)
     }
 
-    fn response(self, reply: Reply) -> Response {
+    fn response(self, reply: Answer) -> Response {
         let mut response = (self.status(), axum::Json(reply)).into_response();
         if self.closes_connection() {
             response
@@ -335,7 +335,7 @@ mod tests {
     fn error_codes_and_reasons_are_distinct_and_codes_follow_the_status() {
         let table = Rejection::TABLE;
         for (reason, status, code) in table {
-            assert_eq!(code / 100, i64::from(status.as_u16()), "{reason}");
+            assert_eq!(code / 100, u32::from(status.as_u16()), "{reason}");
         }
         let mut codes: Vec<_> = table.iter().map(|(_, _, code)| code).collect();
         let mut reasons: Vec<_> = table.iter().map(|(reason, _, _)| reason).collect();

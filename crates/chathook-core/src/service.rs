@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::error::StartupError;
 use crate::extension::{ServiceFacts, linked_extensions};
 use crate::http::{
-    ConnectionEvents, Limits, LogBudget, Ops, api_router, healthz, json_refusals,
-    method_not_allowed, metrics, not_found, readyz,
+    ConnectionEvents, Limits, LogBudget, Ops, api_router, count_refusals, healthz,
+    method_not_allowed, metrics, not_found, readyz, route_method_not_allowed,
 };
 use crate::metrics::Metrics;
 use crate::registry::{Plan, Route};
@@ -89,7 +89,6 @@ impl Chathook {
         let ops = Ops {
             handlers: registry.handlers().to_vec(),
             metrics: Arc::clone(&metrics),
-            log_budget: Arc::clone(&log_budget),
             taps: taps.clone(),
         };
         let pipeline = Pipeline {
@@ -130,13 +129,15 @@ impl Chathook {
         for routes in &self.routes {
             built_in = built_in.merge(routes.clone());
         }
-        // axum refuses in plain text (a wrong method on /healthz, a path parameter that is
-        // not UTF-8), and so may a handler's API. The callback route always answers in JSON
-        // and counts itself, so it does not pay for this on every callback.
-        let built_in = built_in.layer(middleware::from_fn_with_state(
-            Arc::clone(&ops),
-            json_refusals,
-        ));
+        // A wrong method on these routes is refused in the API's format, as their handlers'
+        // own errors are, and every such refusal is counted. The callback route answers in
+        // Chat's format and counts itself, so it does not pay for this on every callback.
+        let built_in = built_in
+            .method_not_allowed_fallback(route_method_not_allowed)
+            .layer(middleware::from_fn_with_state(
+                Arc::clone(&ops),
+                count_refusals,
+            ));
         let refuse_method = {
             let ops = Arc::clone(&ops);
             move |method| method_not_allowed(State(ops), method)

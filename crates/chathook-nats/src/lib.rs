@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use chathook_core::{BoxError, Callback, Handler, HandlerError, Reply, async_trait};
+use chathook_core::{Answer, BoxError, Callback, Handler, HandlerError, async_trait};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -355,7 +355,7 @@ pub struct Nats {
 
 #[async_trait]
 impl Handler for Nats {
-    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+    async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
         let received_ms = callback
             .received_at()
             .duration_since(UNIX_EPOCH)
@@ -370,7 +370,7 @@ impl Handler for Nats {
             self.forwarder.forward(message, callback.deadline()).await
         };
         match forwarded {
-            Ok(()) => Ok(Reply::ok()),
+            Ok(()) => Ok(Answer::default()),
             Err(ForwardError::TooLarge) => {
                 let max_payload = self.forwarder.max_payload();
                 match self.oversized {
@@ -390,7 +390,7 @@ impl Handler for Nats {
                             "callback larger than the NATS server's max_payload answered OK \
                              without publishing (oversized = \"skip\")"
                         );
-                        Ok(Reply::ok())
+                        Ok(Answer::default())
                     }
                 }
             }

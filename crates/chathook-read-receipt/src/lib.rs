@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chathook_core::{
-    BoxError, Callback, Handler, HandlerError, Reply, async_trait, register_handler,
+    Answer, BoxError, Callback, Handler, HandlerError, async_trait, register_handler,
 };
 use chathook_protocol::request::GroupCallbackAfterReadReceipt;
 use serde::{Deserialize, Serialize};
@@ -101,7 +101,7 @@ impl ReadReceiptHandler {
 
 #[async_trait]
 impl Handler for ReadReceiptHandler {
-    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+    async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
         let sdk_app_id = i64::try_from(callback.sdk_app_id())
             .map_err(|_| HandlerError::invalid_body("SdkAppid is too large to store"))?;
         // The typed model reads what Tencent sends; the store's limits (ids over 128 bytes,
@@ -117,10 +117,10 @@ impl Handler for ReadReceiptHandler {
                 empty_callbacks = so_far,
                 "read receipt callback without GroupMsgReceiptList entries: nothing to store"
             );
-            return Ok(Reply::ok());
+            return Ok(Answer::default());
         }
         match self.store.record(receipts.into_states(sdk_app_id)).await {
-            Ok(()) => Ok(Reply::ok()),
+            Ok(()) => Ok(Answer::default()),
             // The database refused this callback's data: sending it again cannot help.
             Err(error @ StoreError::InvalidData(_)) => {
                 Err(HandlerError::invalid_body(error.to_string()))

@@ -11,8 +11,8 @@ use crate::{
 
 /// Banned words when the input names none.
 const DEFAULT_WORDS: [&str; 2] = ["spam", "坏话"];
-const GROUP_CODE: i64 = 10_150;
-const C2C_CODE: i64 = 125_000;
+const GROUP_CODE: u32 = 10_150;
+const C2C_CODE: u32 = 125_000;
 
 /// Target `keyword_filter`. The input is the banned words separated by `|`, a newline, then
 /// a `C2C`/`Group.CallbackBeforeSendMsg` body; an input without a newline is all body, with
@@ -77,7 +77,9 @@ pub fn keyword_filter(data: &[u8]) {
     let caught = must_mask.iter().flatten().any(|hide| *hide);
 
     for (command, code) in [(GROUP_COMMAND, GROUP_CODE), (C2C_COMMAND, C2C_CODE)] {
-        let reply = reject.decide(command, copy());
+        let reply = reject
+            .decide(command, copy())
+            .expect("codes checked at build");
         if caught {
             assert_eq!(reply.error_code(), code, "{words:?} in {texts:?}");
         } else if reply != Reply::ok() {
@@ -86,13 +88,17 @@ pub fn keyword_filter(data: &[u8]) {
         }
     }
     let discard = filter(Action::Discard).expect("the same config");
-    let reply = discard.decide(GROUP_COMMAND, copy());
+    let reply = discard
+        .decide(GROUP_COMMAND, copy())
+        .expect("codes checked at build");
     if caught {
         assert_eq!(reply.error_code(), Reply::DISCARD, "{words:?} in {texts:?}");
     }
 
     let mask = filter(Action::Mask).expect("the same config");
-    let reply = mask.decide(GROUP_COMMAND, copy());
+    let reply = mask
+        .decide(GROUP_COMMAND, copy())
+        .expect("codes checked at build");
     assert_eq!(reply.error_code(), 0);
     let Some(masked) = reply.fields().get("MsgBody") else {
         assert!(!caught, "{words:?} in {texts:?} not masked");

@@ -4,25 +4,22 @@
 //! Chat waits for the app's decision, and on a match does what `[handlers.keyword_filter]`
 //! says: refuse the message with a custom error code, drop it silently, or let it through with
 //! the words masked. It is the example to copy: typed config with unknown keys refused, a
-//! typed model of the callback, decisions built with the core's `Reply`, unit tests beside it.
+//! typed model of the callback, decisions built with the protocol crate's checked `Reply`
+//! builders, unit tests beside it.
 
 #[doc(hidden)]
 pub mod fuzzing;
 
-use chathook_core::{Callback, Handler, HandlerError, Reply, async_trait, register_handler};
+use chathook_core::{Answer, Callback, Handler, HandlerError, async_trait, register_handler};
+use chathook_protocol::reply::{MessageRewrite, Reply, ReplyError, check_decision_code};
 use chathook_protocol::{MsgBody, MsgElem};
 use serde::Deserialize;
-use serde::de::{self, Deserializer};
 use serde_json::Value;
 
-/// Commands served.
+/// The group before-send callback, one of the two commands served.
 pub const GROUP_COMMAND: &str = chathook_protocol::commands::GROUP_CALLBACK_BEFORE_SEND_MSG;
-/// Commands served.
+/// The one-to-one before-send callback, the other command served.
 pub const C2C_COMMAND: &str = chathook_protocol::commands::C2C_CALLBACK_BEFORE_SEND_MSG;
-
-/// Custom rejection codes Chat shows to the sender must fall in these ranges (protocol.md §2).
-const GROUP_CODES: std::ops::RangeInclusive<i64> = 10100..=10200;
-const C2C_CODES: std::ops::RangeInclusive<i64> = 120_001..=130_000;
 
 /// What to do with a message that contains a banned word.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -48,20 +45,20 @@ pub struct KeywordFilterConfig {
     pub action: Action,
     /// `ErrorCode` for a refused group message, in 10100-10200.
     #[serde(default = "default_group_error_code")]
-    pub group_error_code: i64,
+    pub group_error_code: u32,
     /// `ErrorCode` for a refused one-to-one message, in 120001-130000.
     #[serde(default = "default_c2c_error_code")]
-    pub c2c_error_code: i64,
+    pub c2c_error_code: u32,
     /// `ErrorInfo` of a refusal, which the sender's client receives.
     #[serde(default = "default_reason")]
     pub reason: String,
 }
 
-fn default_group_error_code() -> i64 {
+fn default_group_error_code() -> u32 {
     10100
 }
 
-fn default_c2c_error_code() -> i64 {
+fn default_c2c_error_code() -> u32 {
     120_001
 }
 
@@ -74,41 +71,12 @@ fn default_reason() -> String {
 /// is still filtered.
 #[derive(Debug, Deserialize)]
 pub struct BeforeSendMsg {
-    /// The message's elements, as chathook-protocol types them. Only text is read; every
-    /// other element (and any element chathook-protocol does not know, kept as
-    /// [`MsgElem::Unknown`]) is written back as it came, so a rewritten body changes nothing
-    /// but the masked words.
-    #[serde(rename = "MsgBody", deserialize_with = "exact_msg_body")]
+    /// The message's elements, as chathook-protocol types them: every element writes back
+    /// exactly the JSON it came as, and one it cannot type (`"ImageFormat": "01"`, a text that
+    /// is not a string) is kept as [`MsgElem::Unknown`], so that one odd element neither
+    /// changes nor keeps the rest of the message from being filtered. Only text is read.
+    #[serde(rename = "MsgBody")]
     pub msg_body: MsgBody,
-}
-
-/// `MsgBody` typed by chathook-protocol, where every element writes back exactly the JSON it
-/// came as. An element that chathook-protocol cannot type (`"ImageFormat": "01"`, a text
-/// that is not a string), or whose typed form would not write back the same (a
-/// `TIMLocationElem` with `"Latitude": 22` types it as the float `22.0`), is kept as
-/// [`MsgElem::Unknown`], written back untouched, so that one odd element neither changes nor
-/// keeps the rest of the message from being filtered. An element that is not a JSON object
-/// is refused, with its path.
-fn exact_msg_body<'de, D: Deserializer<'de>>(deserializer: D) -> Result<MsgBody, D::Error> {
-    struct Exact(MsgElem);
-
-    impl<'de> Deserialize<'de> for Exact {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            let raw = Value::deserialize(deserializer)?;
-            if !raw.is_object() {
-                return Err(de::Error::custom("a message element must be a JSON object"));
-            }
-            match MsgElem::deserialize(&raw) {
-                Ok(typed) if serde_json::to_value(&typed).is_ok_and(|back| back == raw) => {
-                    Ok(Self(typed))
-                }
-                _ => Ok(Self(MsgElem::Unknown(raw))),
-            }
-        }
-    }
-
-    let elements = Vec::<Exact>::deserialize(deserializer)?;
-    Ok(elements.into_iter().map(|Exact(element)| element).collect())
 }
 
 /// The text of a text element, which the filter reads and masks in place.
@@ -142,7 +110,7 @@ pub struct KeywordFilter {
 }
 
 impl KeywordFilter {
-    /// A filter from its config; refuses empty words and codes outside Tencent's ranges.
+    /// A filter from its config; refuses empty words and codes the commands do not document.
     pub fn new(config: KeywordFilterConfig) -> Result<Self, String> {
         if config
             .banned_words
@@ -151,17 +119,12 @@ impl KeywordFilter {
         {
             return Err("banned_words must not contain an empty word".into());
         }
-        if !GROUP_CODES.contains(&config.group_error_code) {
-            return Err(format!(
-                "group_error_code {} is outside Tencent's range 10100-10200",
-                config.group_error_code
-            ));
-        }
-        if !C2C_CODES.contains(&config.c2c_error_code) {
-            return Err(format!(
-                "c2c_error_code {} is outside Tencent's range 120001-130000",
-                config.c2c_error_code
-            ));
+        // The command's documented codes, from the protocol crate's table.
+        for (key, command, code) in [
+            ("group_error_code", GROUP_COMMAND, config.group_error_code),
+            ("c2c_error_code", C2C_COMMAND, config.c2c_error_code),
+        ] {
+            check_decision_code(command, code).map_err(|error| format!("{key}: {error}"))?;
         }
         let banned = config
             .banned_words
@@ -171,8 +134,8 @@ impl KeywordFilter {
         Ok(Self { config, banned })
     }
 
-    /// The decision for one message.
-    pub fn decide(&self, command: &str, mut message: BeforeSendMsg) -> Reply {
+    /// The decision for one message, built with the protocol crate's checked builders.
+    pub fn decide(&self, command: &str, mut message: BeforeSendMsg) -> Result<Answer, ReplyError> {
         let mut matched = false;
         for element in &mut message.msg_body {
             if let Some(text) = text_mut(element)
@@ -183,23 +146,24 @@ impl KeywordFilter {
             }
         }
         if !matched {
-            return Reply::ok();
+            return Ok(Answer::default());
         }
-        match self.config.action {
+        let reason = self.config.reason.clone();
+        Ok(match self.config.action {
             Action::Reject => {
                 let code = if command == C2C_COMMAND {
                     self.config.c2c_error_code
                 } else {
                     self.config.group_error_code
                 };
-                Reply::decision(code, self.config.reason.clone())
+                Reply::decision(command, code, reason)?.into()
             }
-            Action::Discard => Reply::decision(Reply::DISCARD, self.config.reason.clone()),
-            Action::Mask => Reply::ok().with_field(
-                "MsgBody",
-                serde_json::to_value(&message.msg_body).expect("elements serialize"),
-            ),
-        }
+            Action::Discard => Reply::decision(command, Reply::DISCARD, reason)?.into(),
+            Action::Mask => {
+                let rewrite = MessageRewrite::new(Some(message.msg_body), None);
+                Reply::rewrite(command, rewrite)?.into()
+            }
+        })
     }
 }
 
@@ -235,9 +199,9 @@ fn fold_case(c: char) -> char {
 
 #[async_trait]
 impl Handler for KeywordFilter {
-    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+    async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
         let message: BeforeSendMsg = callback.parse()?;
-        Ok(self.decide(callback.command(), message))
+        Ok(self.decide(callback.command(), message)?)
     }
 }
 
@@ -278,24 +242,32 @@ mod tests {
 
     #[test]
     fn clean_messages_pass() {
-        let reply = filter(Action::Reject).decide(GROUP_COMMAND, message(text("hello")));
+        let reply = filter(Action::Reject)
+            .decide(GROUP_COMMAND, message(text("hello")))
+            .unwrap();
         assert_eq!(reply, Reply::ok());
     }
 
     #[test]
     fn reject_uses_the_code_range_of_the_command() {
-        let group = filter(Action::Reject).decide(GROUP_COMMAND, message(text("buy SPAM now")));
+        let group = filter(Action::Reject)
+            .decide(GROUP_COMMAND, message(text("buy SPAM now")))
+            .unwrap();
         assert_eq!(
             (group.error_code(), group.error_info()),
             (10123, "no spam here")
         );
-        let c2c = filter(Action::Reject).decide(C2C_COMMAND, message(text("spam")));
+        let c2c = filter(Action::Reject)
+            .decide(C2C_COMMAND, message(text("spam")))
+            .unwrap();
         assert_eq!(c2c.error_code(), 120_123);
     }
 
     #[test]
     fn discard_is_error_code_2() {
-        let reply = filter(Action::Discard).decide(GROUP_COMMAND, message(text("spam")));
+        let reply = filter(Action::Discard)
+            .decide(GROUP_COMMAND, message(text("spam")))
+            .unwrap();
         assert_eq!(reply.error_code(), Reply::DISCARD);
     }
 
@@ -306,7 +278,9 @@ mod tests {
             { "MsgType": "TIMTextElem", "MsgContent": { "Text": "Spam and 坏话, spam!" } },
             image,
         ]);
-        let reply = filter(Action::Mask).decide(GROUP_COMMAND, message(body));
+        let reply = filter(Action::Mask)
+            .decide(GROUP_COMMAND, message(body))
+            .unwrap();
         assert_eq!(reply.error_code(), 0);
         assert_eq!(
             reply.fields()["MsgBody"],
@@ -332,7 +306,9 @@ mod tests {
         let mut body = vec![json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "spam" } })];
         body.extend(others.iter().cloned());
         body.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "SPAM!", "Lang": "en" }, "Ext": 1 }));
-        let reply = filter(Action::Mask).decide(GROUP_COMMAND, message(Value::from(body)));
+        let reply = filter(Action::Mask)
+            .decide(GROUP_COMMAND, message(Value::from(body)))
+            .unwrap();
         let mut expected =
             vec![json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "****" } })];
         expected.extend(others.iter().cloned());
@@ -341,7 +317,9 @@ mod tests {
 
         // The raw text element alone is caught as well.
         let raw = json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "spam" }, "Ext": 1 }]);
-        let reply = filter(Action::Reject).decide(C2C_COMMAND, message(raw));
+        let reply = filter(Action::Reject)
+            .decide(C2C_COMMAND, message(raw))
+            .unwrap();
         assert_eq!(reply.error_code(), 120_123);
     }
 
@@ -355,7 +333,9 @@ mod tests {
         ];
         let mut body = odd.to_vec();
         body.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "spam" } }));
-        let reply = filter(Action::Mask).decide(GROUP_COMMAND, message(Value::from(body)));
+        let reply = filter(Action::Mask)
+            .decide(GROUP_COMMAND, message(Value::from(body)))
+            .unwrap();
         let mut expected = odd.to_vec();
         expected.push(json!({ "MsgType": "TIMTextElem", "MsgContent": { "Text": "****" } }));
         assert_eq!(reply.fields()["MsgBody"], Value::from(expected));
@@ -385,7 +365,9 @@ mod tests {
             reason: String::new(),
         })
         .unwrap();
-        let reply = filter.decide(GROUP_COMMAND, message(text("İSTANBUL, İstanbul!")));
+        let reply = filter
+            .decide(GROUP_COMMAND, message(text("İSTANBUL, İstanbul!")))
+            .unwrap();
         assert_eq!(
             reply.fields()["MsgBody"],
             json!([{ "MsgType": "TIMTextElem", "MsgContent": { "Text": "********, ********!" } }])
@@ -401,9 +383,12 @@ mod tests {
             c2c_error_code: 120_001,
             reason: String::new(),
         };
-        assert_eq!(
-            KeywordFilter::new(config).unwrap_err(),
-            "group_error_code 500 is outside Tencent's range 10100-10200"
+        let refused = KeywordFilter::new(config).unwrap_err();
+        assert!(
+            refused.starts_with(
+                "group_error_code: ErrorCode 500 is not valid for Group.CallbackBeforeSendMsg"
+            ),
+            "{refused}"
         );
     }
 }

@@ -1,8 +1,9 @@
 //! example-my-filter: refuses group messages that contain a banned word.
 
 use chathook_core::{
-    Callback, Handler, HandlerError, Reply, async_trait, commands, register_handler,
+    Answer, Callback, Handler, HandlerError, async_trait, commands, register_handler,
 };
+use chathook_protocol::reply::Reply;
 use chathook_protocol::{MsgElem, Request};
 use serde::Deserialize;
 
@@ -20,11 +21,11 @@ pub struct MyFilter {
 
 #[async_trait]
 impl Handler for MyFilter {
-    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+    async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
         // The callback already typed, Tencent's quirks handled. A body that does not fit is
         // answered 400 with the field's path, or for a before-callback with the fallback.
         let Request::GroupCallbackBeforeSendMsg(message) = callback.request()? else {
-            return Ok(Reply::ok());
+            return Ok(Answer::default());
         };
         let banned = message.msg_body.iter().any(|element| match element {
             MsgElem::Text(text) => self
@@ -33,12 +34,17 @@ impl Handler for MyFilter {
                 .any(|word| text.text.contains(word)),
             _ => false,
         });
-        Ok(if banned {
-            // Custom codes for groups are 10100-10200; the sender's client sees them.
-            Reply::decision(10100, "the message contains a banned word")
-        } else {
-            Reply::ok()
-        })
+        if !banned {
+            return Ok(Answer::default());
+        }
+        // A custom code the sender's client shows, checked against the command's documented
+        // ones (10100-10200 for groups): a wrong one is the handler's error, not Chat's guess.
+        let refusal = Reply::decision(
+            callback.command(),
+            10100,
+            "the message contains a banned word",
+        )?;
+        Ok(refusal.into())
     }
 }
 

@@ -10,7 +10,7 @@
 //! stock `chathook`.
 
 use chathook_core::{
-    Callback, Handler, HandlerError, NoSettings, Reply, async_trait, register_handler,
+    Answer, Callback, Handler, HandlerError, NoSettings, async_trait, register_handler,
 };
 
 /// The handlers' names, which are also their config tables' keys and metrics labels.
@@ -23,9 +23,9 @@ pub struct Tally;
 
 #[async_trait]
 impl Handler for Tally {
-    async fn handle(&self, callback: Callback) -> Result<Reply, HandlerError> {
+    async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
         callback.request()?;
-        Ok(Reply::ok())
+        Ok(Answer::default())
     }
 }
 

@@ -16,10 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::exchange::{Answer, HandlerCalls, HandlerEnd, HandlerResult, Outcome};
+use super::exchange::{HandlerCalls, HandlerEnd, HandlerResult, Outcome, Replied};
 use crate::config::{Fallback, Unrouted};
 use crate::handler::{Callback, DecidedBy, Decision, ErrorChain, HandlerError};
-use crate::protocol::{CallbackKind, Reply};
+use crate::protocol::{Answer, CallbackKind, ReplyError};
 use crate::registry::{Role, Route, Target};
 use crate::rejection::{Rejection, echo};
 use crate::tap::{HandlerFinished, Taps};
@@ -40,7 +40,7 @@ pub enum Effect {
 
 /// What dispatch decided: Chat's answer, how the callback ended, and the calls it made.
 pub(crate) struct Dispatched {
-    pub(crate) answer: Answer,
+    pub(crate) replied: Replied,
     pub(crate) outcome: Outcome,
     /// The decider that failed and the fallback that answered for it.
     pub(crate) fallback: Option<(&'static str, Fallback)>,
@@ -50,12 +50,12 @@ pub(crate) struct Dispatched {
 impl Dispatched {
     /// A request the checks refused.
     pub(crate) fn refused(rejection: Rejection) -> Self {
-        Self::answered(Answer::Refused(rejection), Outcome::Rejected)
+        Self::answered(Replied::Refused(rejection), Outcome::Rejected)
     }
 
-    fn answered(answer: Answer, outcome: Outcome) -> Self {
+    fn answered(replied: Replied, outcome: Outcome) -> Self {
         Self {
-            answer,
+            replied,
             outcome,
             fallback: None,
             calls: None,
@@ -76,9 +76,11 @@ impl Dispatcher {
     /// The answer to a command no handler decides, as `dispatch.unrouted` says.
     pub(crate) fn unrouted(&self, command: &str) -> Dispatched {
         match self.unrouted {
-            Unrouted::Accept => Dispatched::answered(Answer::Reply(Reply::ok()), Outcome::Unrouted),
+            Unrouted::Accept => {
+                Dispatched::answered(Replied::Reply(Answer::default()), Outcome::Unrouted)
+            }
             Unrouted::Reject => Dispatched::answered(
-                Answer::Refused(Rejection::Unrouted(echo(command))),
+                Replied::Refused(Rejection::Unrouted(echo(command))),
                 Outcome::Rejected,
             ),
         }
@@ -113,7 +115,7 @@ impl Dispatcher {
         calls: &Arc<HandlerCalls>,
     ) -> Dispatched {
         let (last, firsts) = route.others.split_last().expect("a route has a handler");
-        let mut running: Vec<JoinHandle<Result<Reply, Failure>>> =
+        let mut running: Vec<JoinHandle<Result<Answer, Failure>>> =
             Vec::with_capacity(route.others.len());
         for (index, target) in firsts.iter().enumerate() {
             // A clone shares the body's bytes.
@@ -143,10 +145,10 @@ impl Dispatcher {
             }
         }
         match refusal_for(&failures) {
-            None => {
-                Dispatched::answered(Answer::Reply(reply.unwrap_or_else(Reply::ok)), Outcome::Ok)
+            None => Dispatched::answered(Replied::Reply(reply.unwrap_or_default()), Outcome::Ok),
+            Some((rejection, outcome)) => {
+                Dispatched::answered(Replied::Refused(rejection), outcome)
             }
-            Some((rejection, outcome)) => Dispatched::answered(Answer::Refused(rejection), outcome),
         }
     }
 
@@ -175,9 +177,9 @@ impl Dispatcher {
             let command = callback.command();
             let dispatched = self.unrouted(command);
             if let Some(sender) = announce {
-                let reply = match &dispatched.answer {
-                    Answer::Reply(reply) => reply.clone(),
-                    Answer::Refused(rejection) => rejection.reply(),
+                let reply = match &dispatched.replied {
+                    Replied::Reply(reply) => reply.clone(),
+                    Replied::Refused(rejection) => rejection.reply(),
                 };
                 let decision = Decision::new(reply.completed_for(command), DecidedBy::NoDecider);
                 sender.send_replace(Some(decision));
@@ -193,7 +195,7 @@ impl Dispatcher {
         let deciding = self.tasks.spawn(async move {
             let (dispatched, by) = match call.await {
                 Ok(reply) => (
-                    Dispatched::answered(Answer::Reply(reply), Outcome::Ok),
+                    Dispatched::answered(Replied::Reply(reply), Outcome::Ok),
                     DecidedBy::Handler(name),
                 ),
                 // Chat reads a reply-bearing command's data and has no decision to fall back
@@ -202,30 +204,30 @@ impl Dispatcher {
                     let (rejection, outcome) =
                         refusal_for(std::slice::from_ref(&failure)).expect("a failure is refused");
                     (
-                        Dispatched::answered(Answer::Refused(rejection), outcome),
+                        Dispatched::answered(Replied::Refused(rejection), outcome),
                         DecidedBy::Failed(name),
                     )
                 }
                 Err(_) => {
                     let deny = fallback == Fallback::Deny;
-                    let reply = crate::protocol::fallback_reply(&command, deny, &body);
+                    let reply = chathook_protocol::reply::fallback(&command, deny, &body);
                     let mut dispatched =
-                        Dispatched::answered(Answer::Reply(reply), Outcome::Fallback);
+                        Dispatched::answered(Replied::Reply(reply), Outcome::Fallback);
                     dispatched.fallback = Some((name, fallback));
                     (dispatched, DecidedBy::Fallback(name))
                 }
             };
             if let Some(sender) = announce {
-                let reply = match &dispatched.answer {
-                    Answer::Reply(reply) => reply.clone(),
-                    Answer::Refused(rejection) => rejection.reply(),
+                let reply = match &dispatched.replied {
+                    Replied::Reply(reply) => reply.clone(),
+                    Replied::Refused(rejection) => rejection.reply(),
                 };
                 sender.send_replace(Some(Decision::new(reply.completed_for(&command), by)));
             }
             dispatched
         });
         deciding.await.unwrap_or_else(|_| {
-            Dispatched::answered(Answer::Refused(Rejection::HandlerFailed), Outcome::Failed)
+            Dispatched::answered(Replied::Refused(Rejection::HandlerFailed), Outcome::Failed)
         })
     }
 
@@ -242,7 +244,7 @@ impl Dispatcher {
         callback: Callback,
         app: &str,
         calls: &Arc<HandlerCalls>,
-    ) -> impl Future<Output = Result<Reply, Failure>> + Send + 'static {
+    ) -> impl Future<Output = Result<Answer, Failure>> + Send + 'static {
         let calls = Arc::clone(calls);
         let taps = self.taps.clone();
         let (label, kind) = (route.label, route.kind);
@@ -380,25 +382,14 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Refuses a before-callback decision whose code the command's documentation does not give,
-/// as `chathook-protocol`'s own reply builders do.
-fn check_decision(command: &str, reply: Reply) -> Result<Reply, Failure> {
-    let code = reply.error_code();
-    if code == 0 {
-        return Ok(reply);
-    }
-    let checked = u32::try_from(code)
-        .map_err(|_| format!("ErrorCode {code} is negative"))
-        .and_then(|code| {
-            match chathook_protocol::reply::check_decision_code(command, code) {
-                // A command the table lacks has no documented codes to hold it to.
-                Err(chathook_protocol::reply::ReplyError::UnknownCommand(_)) => Ok(()),
-                other => other.map_err(|error| error.to_string()),
-            }
-        });
-    match checked {
-        Ok(()) => Ok(reply),
-        Err(problem) => Err(Failure::UndocumentedCode(problem)),
+/// Refuses a before-callback decision the command's documentation does not allow, as
+/// `chathook-protocol`'s own reply builders do: its code, and for a friend request each
+/// target's code (a top-level refusal there is one Chat ignores).
+fn check_decision(command: &str, reply: Answer) -> Result<Answer, Failure> {
+    match reply.check(command) {
+        // A command the table lacks has no documented codes to hold it to.
+        Ok(()) | Err(ReplyError::UnknownCommand(_)) => Ok(reply),
+        Err(error) => Err(Failure::UndocumentedCode(error.to_string())),
     }
 }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::auth::CallbackQuery;
 use crate::config::Fallback;
-use crate::protocol::Reply;
+use crate::protocol::Answer;
 use crate::registry::Role;
 use crate::rejection::Rejection;
 
@@ -97,12 +97,12 @@ impl HandlerResult {
     }
 }
 
-/// What Chat got: a reply packet (with status 200, or the 500 of a handler failure), or a
-/// refusal from the rejection table.
+/// What Chat got: a reply packet with status 200, or a refusal (or a handler failure's 500)
+/// from the rejection table.
 #[derive(Clone, Debug)]
-pub enum Answer {
+pub enum Replied {
     /// A reply packet with HTTP 200.
-    Reply(Reply),
+    Reply(Answer),
     /// A refusal or failure, answered with its own status and FAIL packet.
     Refused(Rejection),
 }
@@ -214,7 +214,7 @@ pub struct Exchange<'a> {
     /// How it ended.
     pub outcome: Outcome,
     /// What Chat was answered.
-    pub answer: &'a Answer,
+    pub replied: &'a Replied,
     /// From arrival to the answer.
     pub latency: Duration,
 }
@@ -222,32 +222,32 @@ pub struct Exchange<'a> {
 impl Exchange<'_> {
     /// The HTTP status Chat got.
     pub fn status(&self) -> StatusCode {
-        match self.answer {
-            Answer::Reply(_) => StatusCode::OK,
-            Answer::Refused(rejection) => rejection.status(),
+        match self.replied {
+            Replied::Reply(_) => StatusCode::OK,
+            Replied::Refused(rejection) => rejection.status(),
         }
     }
 
     /// The refusal, when it was refused (or failed).
     pub fn rejection(&self) -> Option<&Rejection> {
-        match self.answer {
-            Answer::Refused(rejection) => Some(rejection),
-            Answer::Reply(_) => None,
+        match self.replied {
+            Replied::Refused(rejection) => Some(rejection),
+            Replied::Reply(_) => None,
         }
     }
 }
 
-impl Answer {
+impl Replied {
     /// The HTTP response, the reply completed for `command` (the fields its reply must always
     /// carry) when the command is known.
     pub(crate) fn into_response(self, command: Option<&str>) -> Response {
         match (self, command) {
-            (Answer::Reply(reply), Some(command)) => {
+            (Replied::Reply(reply), Some(command)) => {
                 (StatusCode::OK, axum::Json(reply.completed_for(command))).into_response()
             }
-            (Answer::Reply(reply), None) => (StatusCode::OK, axum::Json(reply)).into_response(),
-            (Answer::Refused(rejection), Some(command)) => rejection.response_for(command),
-            (Answer::Refused(rejection), None) => rejection.into_response(),
+            (Replied::Reply(reply), None) => (StatusCode::OK, axum::Json(reply)).into_response(),
+            (Replied::Refused(rejection), Some(command)) => rejection.response_for(command),
+            (Replied::Refused(rejection), None) => rejection.into_response(),
         }
     }
 }

@@ -25,7 +25,7 @@ pub use admit::{CHECKS, Check, Gate};
 pub(crate) use dispatch::Dispatcher;
 pub use dispatch::Effect;
 pub use exchange::{
-    Answer, Exchange, HandlerCall, HandlerCalls, HandlerEnd, HandlerResult, Outcome,
+    Exchange, HandlerCall, HandlerCalls, HandlerEnd, HandlerResult, Outcome, Replied,
     whole_micros_as_ms,
 };
 pub use explain::{Finding, Verdict};
@@ -97,7 +97,7 @@ impl Pipeline {
             handlers: dispatched.calls.as_ref(),
             fallback: dispatched.fallback,
             outcome: dispatched.outcome,
-            answer: &dispatched.answer,
+            replied: &dispatched.replied,
             latency: started.elapsed(),
         };
         self.taps.answered(&exchange);
@@ -108,6 +108,6 @@ impl Pipeline {
         {
             connection.linger_before_close();
         }
-        mark_counted(dispatched.answer.into_response(command))
+        mark_counted(dispatched.replied.into_response(command))
     }
 }

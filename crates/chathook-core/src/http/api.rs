@@ -1,22 +1,21 @@
 //! The API under `/api/v1`: extensions' and handlers' routes merged behind the `[api]` bearer
-//! token, and the layer that makes every refusal off the callback path JSON and counted.
+//! token, and the layer that counts every refusal off the callback path.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::Counted;
 use super::ops::Ops;
 use crate::auth::Secret;
 use crate::error::StartupError;
-use crate::rejection::{ApiError, RefusalReason, Rejection, echo_at_most};
+use crate::rejection::{ApiError, RefusalReason, Rejection};
 
 /// Merges `routes` (each named for the error when two overlap) behind the bearer check, or
 /// `None` when there are none or no `[api]` token (then the API is not served at all).
@@ -81,56 +80,20 @@ async fn require_bearer(
     response
 }
 
-/// Every refusal speaks JSON and is counted: axum's own refusals (a wrong method on
-/// `/healthz`, a path parameter that is not UTF-8) are plain text, and a handler's API may
-/// refuse in its own words. Such replies are counted by status, and a reply that is not JSON
-/// gets its text wrapped as `{"error": "..."}`.
-pub(crate) async fn json_refusals(
+/// Counts every refusal of the routes off the callback path by its reason: errors of the
+/// table (`ApiError`, a 503 included) mark their responses with it. Nothing is rewritten: the
+/// routes refuse in the API's format themselves (typed extractors, `method_not_allowed`,
+/// `not_found`), and a response already counted (`Counted`) is left alone.
+pub(crate) async fn count_refusals(
     State(ops): State<Arc<Ops>>,
     request: Request,
     next: Next,
 ) -> Response {
     let response = next.run(request).await;
-    if let Some(RefusalReason(reason)) = response.extensions().get::<RefusalReason>() {
-        // An error from the table (a 503 included), already in JSON.
+    if let Some(RefusalReason(reason)) = response.extensions().get::<RefusalReason>()
+        && response.extensions().get::<Counted>().is_none()
+    {
         ops.metrics.rejection(reason);
-        return response;
     }
-    let status = response.status();
-    if !status.is_client_error() || response.extensions().get::<Counted>().is_some() {
-        return response;
-    }
-    ops.metrics.rejection(match status {
-        StatusCode::BAD_REQUEST => "bad_request",
-        StatusCode::UNAUTHORIZED => "unauthorized",
-        StatusCode::FORBIDDEN => "forbidden",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
-        _ => "other_refusal",
-    });
-    let is_json = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    if is_json {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
-    let message = match text.trim() {
-        "" => status.canonical_reason().unwrap_or("refused").to_owned(),
-        // axum quotes the input: readable, but bounded.
-        text => echo_at_most(text, 300),
-    };
-    if ops.log_budget.allow() {
-        tracing::warn!(status = status.as_u16(), "request rejected: {message}");
-    }
-    parts.headers.remove(CONTENT_LENGTH);
-    parts.headers.remove(CONTENT_TYPE);
-    let json = axum::Json(json!({ "error": message })).into_response();
-    let (json_parts, json_body) = json.into_parts();
-    parts.headers.extend(json_parts.headers);
-    Response::from_parts(parts, json_body)
+    response
 }

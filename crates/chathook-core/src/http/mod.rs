@@ -9,12 +9,14 @@ mod ops;
 
 use axum::response::Response;
 
-pub(crate) use api::{api_router, json_refusals};
+pub(crate) use api::{api_router, count_refusals};
 pub(crate) use connection::{Connection, ConnectionEvents, Limits, serve};
 pub(crate) use log_budget::LogBudget;
-pub(crate) use ops::{Ops, healthz, method_not_allowed, metrics, not_found, readyz};
+pub(crate) use ops::{
+    Ops, healthz, method_not_allowed, metrics, not_found, readyz, route_method_not_allowed,
+};
 
-/// Marks a response already counted in the metrics, so [`json_refusals`] does not count it
+/// Marks a response already counted in the metrics, so [`count_refusals`] does not count it
 /// twice.
 #[derive(Clone, Copy)]
 pub(crate) struct Counted;

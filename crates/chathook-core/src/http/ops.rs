@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::{LogBudget, mark_counted};
+use super::mark_counted;
 use crate::handler::{ErrorChain, Handler};
 use crate::metrics::Metrics;
-use crate::rejection::{Rejection, echo};
+use crate::rejection::{ApiError, Rejection, echo};
 use crate::tap::Taps;
 
 /// How long `/readyz` waits for one handler's dependency check.
@@ -24,7 +24,6 @@ const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 pub(crate) struct Ops {
     pub(crate) handlers: Vec<(&'static str, Arc<dyn Handler>)>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) log_budget: Arc<LogBudget>,
     pub(crate) taps: Taps,
 }
 
@@ -36,6 +35,12 @@ pub(crate) async fn method_not_allowed(State(ops): State<Arc<Ops>>, method: Meth
         .headers_mut()
         .insert(ALLOW, HeaderValue::from_static("POST"));
     mark_counted(response)
+}
+
+/// A route off the callback path asked with a method it does not take: refused in the API's
+/// format, counted by [`super::count_refusals`].
+pub(crate) async fn route_method_not_allowed(method: Method) -> ApiError {
+    ApiError::from_rejection(Rejection::MethodNotAllowed(echo(method.as_str())))
 }
 
 pub(crate) async fn not_found(State(ops): State<Arc<Ops>>, uri: Uri) -> Response {
