@@ -5,7 +5,7 @@
 // that is why the live stream is read with fetch() rather than EventSource.
 //
 // A record's fields are those of `RecordJson` in src/wire.rs, which `chathook tail` reads too;
-// a test there checks that this script reads no `record.` field the struct does not have.
+// a test there checks that this script reads no field of a record the struct does not have.
 'use strict';
 
 (() => {

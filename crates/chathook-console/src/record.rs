@@ -339,8 +339,9 @@ impl Refusal {
 }
 
 impl Record {
-    /// The record as readers see it, built when one reads it: the buffer keeps the compact
-    /// form, and only the words of a refusal and the time are written out here.
+    /// The record as readers see it, built only when one reads it: the buffer keeps the
+    /// compact form, and the time, the words of a refusal and the handler list (errors
+    /// redacted) are made here, borrowing the rest.
     pub fn json(&self) -> RecordJson<'_> {
         RecordJson {
             id: self.id,

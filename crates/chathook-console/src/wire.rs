@@ -147,4 +147,20 @@ mod tests {
             "console.js no longer reads records as `record`: {read}"
         );
     }
+
+    #[test]
+    fn the_record_in_the_console_docs_is_one() {
+        let docs = include_str!("../../../docs/console.md");
+        let (_, after) = docs
+            .split_once("A record, here of")
+            .expect("docs/console.md shows a record");
+        let (_, block) = after.split_once("```json\n").expect("as a JSON block");
+        let (text, _) = block.split_once("```").expect("a closed block");
+        let record: RecordJson<'_> = serde_json::from_str(text).expect("a RecordJson");
+        assert_eq!(record.reason.as_deref(), Some("sign_mismatch"));
+        // Written back, it is the same object: no field of the docs is unknown to the struct.
+        let written = serde_json::to_value(&record).unwrap();
+        let shown: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(written, shown);
+    }
 }
