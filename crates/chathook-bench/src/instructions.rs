@@ -36,7 +36,7 @@ const MANY: Workload = Workload::ManyGroups {
 };
 
 /// Counts every path and prints (and returns) the table.
-pub fn run(exe: &Path, dir: &Path) -> anyhow::Result<String> {
+pub(crate) fn run(exe: &Path, dir: &Path) -> anyhow::Result<String> {
     ensure_valgrind()?;
     let mut text = String::from("| path | instructions per callback |\n|---|---:|\n");
     // Kept for `callgrind_annotate`, next to the build they profile.

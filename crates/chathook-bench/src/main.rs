@@ -194,7 +194,7 @@ mod baseline {
         (status, [("content-type", "application/json")], OK)
     }
 
-    pub fn serve(addr: SocketAddr) -> anyhow::Result<()> {
+    pub(crate) fn serve(addr: SocketAddr) -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
@@ -218,7 +218,7 @@ mod store_floor {
     use crate::workload::{Callbacks, Workload};
 
     /// `single`, or `many:GROUPS:REDELIVER_PERCENT`, as the scenarios pass it.
-    pub fn parse_workload(spec: &str) -> anyhow::Result<Workload> {
+    pub(crate) fn parse_workload(spec: &str) -> anyhow::Result<Workload> {
         match spec.split(':').collect::<Vec<_>>().as_slice() {
             ["single"] => Ok(Workload::SingleGroup),
             ["many", groups, redeliver] => Ok(Workload::ManyGroups {
@@ -230,7 +230,7 @@ mod store_floor {
     }
 
     /// The workload as `parse_workload` reads it.
-    pub fn workload_spec(workload: Workload) -> String {
+    pub(crate) fn workload_spec(workload: Workload) -> String {
         match workload {
             Workload::ManyGroups {
                 groups,
@@ -240,7 +240,7 @@ mod store_floor {
         }
     }
 
-    pub fn run(
+    pub(crate) fn run(
         url: String,
         connections: u32,
         secs: u64,

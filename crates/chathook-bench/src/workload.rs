@@ -15,15 +15,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use chathook_read_receipt::model::{MessageKey, ReceiptState};
 
 /// Readers are drawn from this many members.
-pub const USERS: u32 = 10_000;
+pub(crate) const USERS: u32 = 10_000;
 /// A redelivery repeats one of the last this many new callbacks.
-pub const REDELIVERY_WINDOW: usize = 1000;
+pub(crate) const REDELIVERY_WINDOW: usize = 1000;
 /// `EventTime` of the first callback; each later one is a millisecond later.
 const EPOCH_MS: i64 = 1_700_000_000_000;
 
 /// A scenario's requests.
 #[derive(Clone, Copy, Debug)]
-pub enum Workload {
+pub(crate) enum Workload {
     /// The same sample body every time.
     Fixed(&'static str),
     /// A read receipt for two new messages of one group every request.
@@ -41,7 +41,7 @@ pub enum Workload {
 }
 
 /// A many-groups group's id; the pre-fill and both generators agree on it.
-pub fn group_id(group: u32) -> String {
+pub(crate) fn group_id(group: u32) -> String {
     format!("@TGS#bench{group:06}")
 }
 
@@ -49,7 +49,7 @@ impl Workload {
     /// The Lua that defines `make_body()` for wrk, and counts new callbacks in `new_sent`.
     /// MsgSeq of a many-groups workload starts above `first_seq` in every group, so that it
     /// follows a pre-fill.
-    pub fn lua(&self, first_seq: i64) -> String {
+    pub(crate) fn lua(&self, first_seq: i64) -> String {
         match *self {
             Workload::Fixed(body) => format!(
                 "local fixed = [==[{}]==]\nfunction make_body() return fixed end\n",
@@ -108,7 +108,7 @@ end
 
 /// The callbacks of a read-receipt workload as the handler makes them, for the store floor:
 /// the same shapes and proportions as the Lua, from a seeded generator.
-pub struct Callbacks {
+pub(crate) struct Callbacks {
     workload: Workload,
     app: i64,
     first_seq: i64,
@@ -123,7 +123,7 @@ pub struct Callbacks {
 
 impl Callbacks {
     /// The callbacks of `workload` for app `app`, MsgSeq above `first_seq`.
-    pub fn new(workload: Workload, app: i64, first_seq: i64) -> Self {
+    pub(crate) fn new(workload: Workload, app: i64, first_seq: i64) -> Self {
         Self {
             workload,
             app,
@@ -141,7 +141,7 @@ impl Callbacks {
     }
 
     /// The next callback as Chat would send it.
-    pub fn next_body(&mut self) -> String {
+    pub(crate) fn next_body(&mut self) -> String {
         let callback = self.next_callback().expect("a read-receipt workload");
         let group = callback.keys().next().map(|key| key.group_id.clone());
         let receipts: Vec<serde_json::Value> = callback
@@ -172,17 +172,17 @@ impl Callbacks {
     }
 
     /// New callbacks made so far; the rest were redeliveries.
-    pub fn new_made(&self) -> u64 {
+    pub(crate) fn new_made(&self) -> u64 {
         self.new_made
     }
 
     /// Callbacks made so far, redeliveries included.
-    pub fn made(&self) -> u64 {
+    pub(crate) fn made(&self) -> u64 {
         self.made
     }
 
     /// The next callback; `None` for a workload that is not read receipts.
-    pub fn next_callback(&mut self) -> Option<BTreeMap<MessageKey, ReceiptState>> {
+    pub(crate) fn next_callback(&mut self) -> Option<BTreeMap<MessageKey, ReceiptState>> {
         self.made += 1;
         let (group, seq, readers) = match self.workload {
             Workload::SingleGroup => {
@@ -252,7 +252,7 @@ impl Callbacks {
 
 /// Messages a pre-fill of `messages` gives each of `groups` groups; the workload's MsgSeq
 /// starts above it.
-pub fn prefilled_per_group(messages: u64, groups: u32) -> i64 {
+pub(crate) fn prefilled_per_group(messages: u64, groups: u32) -> i64 {
     messages.div_ceil(u64::from(groups.max(1))) as i64
 }
 
@@ -261,7 +261,12 @@ pub fn prefilled_per_group(messages: u64, groups: u32) -> i64 {
 /// statement per million messages, generating the rows in key order inside the database
 /// (SQLite: a recursive CTE, with `synchronous = OFF` while it runs; PostgreSQL:
 /// `generate_series`). Returns the messages stored.
-pub async fn prefill(url: &str, app: i64, messages: u64, groups: u32) -> anyhow::Result<u64> {
+pub(crate) async fn prefill(
+    url: &str,
+    app: i64,
+    messages: u64,
+    groups: u32,
+) -> anyhow::Result<u64> {
     use sqlx::Connection as _;
 
     const CHUNK: u64 = 1_000_000;

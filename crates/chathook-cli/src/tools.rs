@@ -27,7 +27,7 @@ pub struct AppArgs {
 }
 
 /// `chathook send`: POST one callback the way Chat does and print the reply.
-pub async fn send(
+pub(crate) async fn send(
     command: &str,
     url: &str,
     body: Option<PathBuf>,
@@ -106,7 +106,7 @@ pub async fn send(
 }
 
 /// `chathook fixtures [COMMAND]`: list the bundled samples, or print one.
-pub fn fixtures(command: Option<&str>) -> anyhow::Result<()> {
+pub(crate) fn fixtures(command: Option<&str>) -> anyhow::Result<()> {
     match command {
         None => {
             for (name, _) in FIXTURES {
@@ -126,7 +126,7 @@ pub fn fixtures(command: Option<&str>) -> anyhow::Result<()> {
 
 /// `chathook verify-url`: explain, check by check, what chathook would answer `url`. The
 /// checks are the server's own list, walked by [`Gate::explain`].
-pub fn verify_url(url: &str, token: Option<String>, config: &Config) -> anyhow::Result<()> {
+pub(crate) fn verify_url(url: &str, token: Option<String>, config: &Config) -> anyhow::Result<()> {
     let gate = Gate::new(config);
     let mut report = Report::default();
     for finding in gate.explain(url, token.map(Secret::new)) {

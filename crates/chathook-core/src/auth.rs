@@ -122,21 +122,22 @@ impl<'a> CallbackQuery<'a> {
     pub fn parse(raw: &'a str) -> Result<Self, Rejection> {
         let mut query = Self::default();
         for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
-            let (slot, deciding) = match () {
-                _ if name.eq_ignore_ascii_case("SdkAppid") => {
-                    (&mut query.sdk_app_id, Some("SdkAppid"))
-                }
-                _ if name.eq_ignore_ascii_case("CallbackCommand") => {
-                    (&mut query.command, Some("CallbackCommand"))
-                }
-                _ if name.eq_ignore_ascii_case("Sign") => (&mut query.sign, Some("Sign")),
-                _ if name.eq_ignore_ascii_case("RequestTime") => {
-                    (&mut query.request_time, Some("RequestTime"))
-                }
-                _ if name.eq_ignore_ascii_case("contenttype") => (&mut query.content_type, None),
-                _ if name.eq_ignore_ascii_case("ClientIP") => (&mut query.client_ip, None),
-                _ if name.eq_ignore_ascii_case("OptPlatform") => (&mut query.opt_platform, None),
-                _ => continue,
+            let (slot, deciding) = if name.eq_ignore_ascii_case("SdkAppid") {
+                (&mut query.sdk_app_id, Some("SdkAppid"))
+            } else if name.eq_ignore_ascii_case("CallbackCommand") {
+                (&mut query.command, Some("CallbackCommand"))
+            } else if name.eq_ignore_ascii_case("Sign") {
+                (&mut query.sign, Some("Sign"))
+            } else if name.eq_ignore_ascii_case("RequestTime") {
+                (&mut query.request_time, Some("RequestTime"))
+            } else if name.eq_ignore_ascii_case("contenttype") {
+                (&mut query.content_type, None)
+            } else if name.eq_ignore_ascii_case("ClientIP") {
+                (&mut query.client_ip, None)
+            } else if name.eq_ignore_ascii_case("OptPlatform") {
+                (&mut query.opt_platform, None)
+            } else {
+                continue;
             };
             match (slot.is_some(), deciding) {
                 (false, _) => *slot = Some(value),
@@ -259,11 +260,6 @@ impl Apps {
         self.by_id
             .get(&sdk_app_id)
             .ok_or(Rejection::UnknownApp(sdk_app_id))
-    }
-
-    /// Every app, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = &App> {
-        self.by_id.values()
     }
 }
 

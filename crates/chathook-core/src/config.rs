@@ -1,18 +1,24 @@
 //! Configuration: typed structs with their defaults, loaded with figment from a TOML file and
 //! `CHATHOOK_*` environment variables (`__` separates nesting levels).
+//!
+//! The types are here; loading is in `config/load.rs`, each section's checks in
+//! `config/validate.rs`, load errors in the operator's words in `config/describe.rs`, and
+//! keeping secrets out of what is shown in `config/redact.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+mod describe;
+mod load;
+mod redact;
+mod validate;
+
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::auth::Secret;
-use crate::error::StartupError;
 
 /// The file read when no other is named.
 pub const DEFAULT_CONFIG_PATH: &str = "config/chathook.toml";
@@ -355,7 +361,7 @@ impl std::fmt::Debug for HandlerTable {
     /// Settings are free-form and may hold secrets, so they print redacted.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut settings = Value::Object(self.settings.clone());
-        redact_handler_settings(&mut settings);
+        redact::redact_handler_settings(&mut settings);
         f.debug_struct("HandlerTable")
             .field("enabled", &self.enabled)
             .field("fallback", &self.fallback)
@@ -366,229 +372,8 @@ impl std::fmt::Debug for HandlerTable {
     }
 }
 
-impl Config {
-    /// The figment that [`Config::load`] extracts: defaults, then the file, then `CHATHOOK_*`.
-    pub fn figment(file: &ConfigFile) -> Result<Figment, StartupError> {
-        if let ConfigFile::Named(path) = file
-            && !path.is_file()
-        {
-            return Err(StartupError::ConfigFileMissing(path.clone()));
-        }
-        let path = file.resolved();
-        let mut figment = Figment::new();
-        if let Some(path) = path {
-            figment = figment.merge(Toml::file_exact(path));
-        }
-        Ok(figment.merge(
-            chathook_env()
-                .filter(|key| is_config_key(key.as_str()))
-                .split("__"),
-        ))
-    }
-
-    /// The `CHATHOOK_*` environment variables [`Config::figment`] passes over because they
-    /// cannot be config keys (no `__` path into one of the [`SECTIONS`]), sorted, for a
-    /// warning. Names only: their values are never read here.
-    pub fn ignored_env_vars() -> Vec<String> {
-        let mut names: Vec<String> = chathook_env()
-            .filter(|key| !is_config_key(key.as_str()))
-            .lowercase(false)
-            .iter()
-            .map(|(key, _)| format!("{ENV_PREFIX}{key}"))
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// Loads and validates the config.
-    pub fn load(file: &ConfigFile) -> Result<Self, StartupError> {
-        Self::from_figment(&Self::figment(file)?)
-    }
-
-    /// Where the value at `path` (`["server", "listen_addr"]`) of `figment` came from, for
-    /// `check-config`: `file PATH`, `environment CHATHOOK_...`, or `default`.
-    pub fn value_source(figment: &Figment, path: &[String]) -> String {
-        match figment.find_metadata(&path.join(".")) {
-            Some(metadata) if metadata.name.contains("environment") => {
-                let upper: Vec<String> = path.iter().map(|key| key.to_ascii_uppercase()).collect();
-                format!("environment {ENV_PREFIX}{}", upper.join("__"))
-            }
-            Some(metadata) => match metadata.source.as_ref().and_then(|s| s.file_path()) {
-                Some(file) => format!("file {}", file.display()),
-                None => metadata.name.to_string(),
-            },
-            None => "default".into(),
-        }
-    }
-
-    /// Extracts and validates a config from any figment (tests build theirs in code).
-    pub fn from_figment(figment: &Figment) -> Result<Self, StartupError> {
-        let config: Self = figment
-            .extract()
-            .map_err(|error| StartupError::Config(all_errors(&error)))?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    /// Checks what types alone cannot: paths, limits, unique app ids, tokens present.
-    pub fn validate(&self) -> Result<(), StartupError> {
-        let invalid = |message: String| Err(StartupError::InvalidConfig(message));
-        let path = &self.server.callback_path;
-        if !path.starts_with('/') || path.contains(['?', '#', '{', '}']) {
-            return invalid(format!(
-                "server.callback_path {path:?} must be a plain path starting with '/'"
-            ));
-        }
-        if crate::service::BUILT_IN_PATHS.contains(&path.as_str())
-            || path.starts_with("/api/")
-            || crate::extension::linked_extensions()
-                .iter()
-                .any(|extension| extension.serves(path))
-        {
-            return invalid(format!(
-                "server.callback_path {path:?} collides with a built-in route"
-            ));
-        }
-        if self.server.body_limit_bytes == 0 {
-            return invalid("server.body_limit_bytes must be greater than 0".into());
-        }
-        let server = &self.server;
-        if server.max_connections == 0 {
-            return invalid("server.max_connections must be greater than 0".into());
-        }
-        if server.max_header_bytes < MIN_HEADER_BYTES {
-            return invalid(format!(
-                "server.max_header_bytes is {} but must be at least {MIN_HEADER_BYTES}",
-                server.max_header_bytes
-            ));
-        }
-        for (key, value) in [
-            ("header_read_timeout_ms", server.header_read_timeout_ms),
-            ("body_read_timeout_ms", server.body_read_timeout_ms),
-            ("idle_timeout_ms", server.idle_timeout_ms),
-            ("shutdown_timeout_ms", server.shutdown_timeout_ms),
-        ] {
-            if value == 0 {
-                return invalid(format!("server.{key} must be greater than 0"));
-            }
-        }
-        if self.auth.replay_cache && self.auth.replay_cache_entries == 0 {
-            return invalid(
-                "auth.replay_cache_entries must be greater than 0 when auth.replay_cache is on"
-                    .into(),
-            );
-        }
-        if self.log.rejections_per_second == 0 {
-            return invalid("log.rejections_per_second must be greater than 0".into());
-        }
-        if !(1..CHAT_TIMEOUT_MS).contains(&self.dispatch.handler_timeout_ms) {
-            return invalid(format!(
-                "dispatch.handler_timeout_ms is {} but must be between 1 and {}: Chat gives up \
-                 after {CHAT_TIMEOUT_MS} ms and would apply its own policy, not the fallback",
-                self.dispatch.handler_timeout_ms,
-                CHAT_TIMEOUT_MS - 1
-            ));
-        }
-        let mut names_by_id: HashMap<u64, &str> = HashMap::new();
-        for (name, app) in &self.apps {
-            if let Some(other) = names_by_id.insert(app.sdk_app_id, name) {
-                return invalid(format!(
-                    "apps.{other} and apps.{name} both have sdk_app_id {}",
-                    app.sdk_app_id
-                ));
-            }
-            match (app.tokens.is_empty(), app.allow_unsigned) {
-                (true, false) => {
-                    return invalid(format!(
-                        "apps.{name} has no tokens: add the callback auth token from the Chat \
-                         console to apps.{name}.tokens (or, for local development only, set \
-                         apps.{name}.allow_unsigned = true)"
-                    ));
-                }
-                (false, true) => {
-                    return invalid(format!(
-                        "apps.{name} has tokens and allow_unsigned = true: remove one of them"
-                    ));
-                }
-                _ => {}
-            }
-        }
-        self.validate_extensions()
-    }
-
-    /// Every top-level table but core's belongs to a linked extension, which checks it.
-    fn validate_extensions(&self) -> Result<(), StartupError> {
-        let linked = crate::extension::linked_extensions();
-        if let Some(unknown) = self
-            .extensions
-            .keys()
-            .find(|name| !linked.iter().any(|extension| extension.name() == *name))
-        {
-            return Err(StartupError::InvalidConfig(unknown_section(unknown)));
-        }
-        for extension in linked {
-            extension.check(self.extensions.get(extension.name()))?;
-        }
-        Ok(())
-    }
-
-    /// This config as JSON with every secret replaced by `[redacted]`, for display.
-    pub fn redacted(&self) -> Value {
-        let mut value = serde_json::to_value(self).expect("config serializes to JSON");
-        redact_handler_settings(&mut value["handlers"]);
-        // Each extension's table as it reads it, defaults filled in.
-        for extension in crate::extension::linked_extensions() {
-            if let Some(effective) =
-                extension.effective_settings(self.extensions.get(extension.name()))
-            {
-                value[extension.name()] = effective;
-            }
-        }
-        value
-    }
-}
-
 /// The API token `chathook tail` reads when `--token` is not given.
 pub const API_TOKEN_ENV: &str = "CHATHOOK_API_TOKEN";
-
-/// Every `CHATHOOK_*` variable but [`CONFIG_PATH_ENV`] and [`API_TOKEN_ENV`] (which are not
-/// config keys, and not unknown either), prefix stripped.
-fn chathook_env() -> Env {
-    Env::prefixed(ENV_PREFIX).ignore(&["config", "api_token"])
-}
-
-/// Whether a prefix-stripped variable name is `<SECTION>__...`. One that reaches a known
-/// table is a config key, so a typo in the rest of it is still refused as an unknown key.
-fn is_config_key(key: &str) -> bool {
-    key.split_once("__").is_some_and(|(section, _)| {
-        sections()
-            .iter()
-            .any(|known| section.eq_ignore_ascii_case(known))
-    })
-}
-
-/// Handler settings are free-form, so secrets are found by key name and in URL passwords.
-fn redact_handler_settings(value: &mut Value) {
-    const SECRET_WORDS: [&str; 5] = ["token", "password", "secret", "credential", "seed"];
-    match value {
-        Value::Object(map) => {
-            for (key, value) in map.iter_mut() {
-                let key = key.to_ascii_lowercase();
-                let is_secret = SECRET_WORDS.iter().any(|word| key.contains(word))
-                    || key == "key"
-                    || key.ends_with("_key");
-                if is_secret {
-                    *value = Value::String(crate::redact::REDACTED.into());
-                } else {
-                    redact_handler_settings(value);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact_handler_settings),
-        Value::String(text) => *text = crate::redact::url(text),
-        _ => {}
-    }
-}
 
 fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -608,116 +393,6 @@ fn number_or_numeric_string<'de, D: serde::Deserializer<'de>>(
     }
 }
 
-/// figment gathers every error it met; show them all, not just the first.
-pub(crate) fn all_errors(error: &figment::Error) -> String {
-    error
-        .clone()
-        .into_iter()
-        .map(|error| describe_config_error(&error))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// One config error as the operator wrote the key: `server.listen_adr in config/chathook.toml`
-/// or `CHATHOOK_SERVER__LISTEN_ADR`, never figment's profile-qualified path, with the
-/// closest valid key when the key is unknown.
-fn describe_config_error(error: &figment::Error) -> String {
-    use figment::error::Kind;
-
-    let from_environment = error
-        .metadata
-        .as_ref()
-        .is_some_and(|metadata| metadata.name.contains("environment"));
-    let is_index = |key: &String| !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
-    let as_written = |path: &[String]| {
-        if from_environment {
-            // One variable holds a whole list: name the variable, not an item of it.
-            let upper: Vec<String> = path
-                .iter()
-                .take_while(|key| !is_index(key))
-                .map(|key| key.to_ascii_uppercase())
-                .collect();
-            format!("{}{}", ENV_PREFIX, upper.join("__"))
-        } else {
-            let mut written = String::new();
-            for key in path {
-                if is_index(key) {
-                    written.push_str(&format!("[{key}]"));
-                } else {
-                    if !written.is_empty() {
-                        written.push('.');
-                    }
-                    written.push_str(key);
-                }
-            }
-            written
-        }
-    };
-    let place = match error
-        .metadata
-        .as_ref()
-        .and_then(|metadata| metadata.source.as_ref())
-        .and_then(|source| source.file_path())
-    {
-        Some(file) if !from_environment => format!(" in {}", file.display()),
-        _ => String::new(),
-    };
-    let key = as_written(&error.path);
-    let problem = match &error.kind {
-        Kind::UnknownField(field, expected) => match closest(field, expected.iter().copied()) {
-            Some(candidate) => {
-                let mut path = error.path.clone();
-                if let Some(last) = path.last_mut() {
-                    *last = candidate.to_owned();
-                }
-                format!("unknown key; did you mean {}?", as_written(&path))
-            }
-            None => format!("unknown key; the keys here are {}", expected.join(", ")),
-        },
-        Kind::UnknownVariant(value, expected) => {
-            format!(
-                "unknown value {value:?}; expected one of {}",
-                expected.join(", ")
-            )
-        }
-        Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
-        Kind::InvalidValue(actual, expected) => format!("expected {expected}, found {actual}"),
-        Kind::MissingField(field) => {
-            let mut path = error.path.clone();
-            path.push(field.to_string());
-            return format!("{} is required{place}", as_written(&path));
-        }
-        other => other.to_string().replace('`', ""),
-    };
-    if key.is_empty() {
-        format!("{problem}{place}")
-    } else {
-        format!("{key}{place}: {problem}")
-    }
-}
-
-/// The candidate closest to a mistyped `field`, if one is close enough to be what was meant.
-fn closest<'a>(field: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (strsim::damerau_levenshtein(field, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= candidate.len().max(2) / 2)
-        .min()
-        .map(|(_, candidate)| candidate)
-}
-
-/// A top-level table that neither core nor a linked extension reads.
-fn unknown_section(name: &str) -> String {
-    let known = sections();
-    match closest(name, known.iter().copied()) {
-        Some(candidate) => format!("{name}: unknown key; did you mean {candidate}?"),
-        None => format!(
-            "{name}: unknown key; the keys here are {}",
-            known.join(", ")
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -732,57 +407,5 @@ mod tests {
         names.sort_unstable();
         sections.sort_unstable();
         assert_eq!(names, sections);
-    }
-
-    #[test]
-    fn only_a_double_underscore_path_into_a_section_is_a_config_key() {
-        for key in [
-            "server__listen_addr",
-            "SERVER__LISTEN_ADR",
-            "handlers__x__y",
-            "log__",
-        ] {
-            assert!(is_config_key(key), "{key}");
-        }
-        for key in [
-            "port",
-            "port_8080_tcp_addr",
-            "service_host",
-            "server",
-            "serverx__a",
-        ] {
-            assert!(!is_config_key(key), "{key}");
-        }
-    }
-
-    #[test]
-    fn handler_tables_debug_print_redacted() {
-        let mut settings = Map::new();
-        settings.insert("database_url".into(), "postgres://u:pw@h/db".into());
-        settings.insert("api_token".into(), "t0k3n".into());
-        let table = HandlerTable {
-            enabled: true,
-            settings,
-            ..HandlerTable::default()
-        };
-        let printed = format!("{table:?}");
-        assert!(
-            !printed.contains("pw@") && !printed.contains("t0k3n"),
-            "{printed}"
-        );
-    }
-
-    #[test]
-    fn handler_secrets_are_redacted_by_key_and_url() {
-        let mut value = serde_json::json!({
-            "store": {"enabled": true, "database_url": "postgres://u:pw@h/db", "api_key": "k", "limit": 3}
-        });
-        redact_handler_settings(&mut value);
-        assert_eq!(
-            value,
-            serde_json::json!({
-                "store": {"enabled": true, "database_url": "postgres://u:[redacted]@h/db", "api_key": "[redacted]", "limit": 3}
-            })
-        );
     }
 }

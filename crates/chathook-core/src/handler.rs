@@ -1,21 +1,31 @@
-//! What a plugin implements ([`Handler`]) and how it announces itself ([`register_handler!`](crate::register_handler!)).
+//! What a plugin implements ([`Handler`]) and what it is given and gives back ([`Callback`],
+//! [`Decision`], [`HandlerError`]). How it announces itself with
+//! [`register_handler!`](crate::register_handler!) is in `handler/registration.rs`, and how its
+//! `[handlers.<name>]` table becomes its config type in `handler/settings.rs`; both are
+//! re-exported here, so `chathook_core::handler::*` names the whole plugin interface.
+
+pub(crate) mod macro_support;
+mod registration;
+mod settings;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use async_trait::async_trait;
 use axum::Router;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::error::{BoxError, StartupError};
+use crate::error::BoxError;
 use crate::protocol::{Answer, CallbackKind};
+
+pub use registration::{Commands, HandlerRegistration, linked_handlers};
+pub use settings::{HandlerSettings, NoSettings, Validate};
+
+pub(crate) use settings::parse_table;
 
 /// The answer Chat got for a before-callback, as the handlers observing it see it.
 #[derive(Clone, Debug)]
@@ -260,6 +270,7 @@ fn invalid_body(path: &str, error: &serde_json::Error) -> HandlerError {
 /// Why a handler could not handle a callback.
 ///
 /// Any `std::error::Error` converts into [`HandlerError::Internal`] with `?`.
+#[derive(Debug)]
 pub enum HandlerError {
     /// The body is unusable; the text (shown to the caller) says which field and why.
     InvalidBody(String),
@@ -285,15 +296,6 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
     }
 }
 
-impl fmt::Debug for HandlerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidBody(message) => f.debug_tuple("InvalidBody").field(message).finish(),
-            Self::Internal(error) => f.debug_tuple("Internal").field(error).finish(),
-        }
-    }
-}
-
 impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -316,401 +318,6 @@ impl fmt::Display for ErrorChain<'_> {
         }
         Ok(())
     }
-}
-
-/// A handler's own settings: its `[handlers.<name>]` table without the platform's keys.
-pub type HandlerSettings = Map<String, Value>;
-
-type BuildFuture = Pin<Box<dyn Future<Output = Result<Arc<dyn Handler>, StartupError>> + Send>>;
-
-/// A handler as registered by a plugin crate with [`register_handler!`](crate::register_handler!): const data only, all
-/// real setup happens in `build` at start-up.
-pub struct HandlerRegistration {
-    name: &'static str,
-    commands: Commands,
-    decides: Option<bool>,
-    module: &'static str,
-    check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
-    build: fn(&'static str, HandlerSettings) -> BuildFuture,
-    effective: fn(&HandlerSettings) -> Option<Value>,
-    schema: fn() -> Option<schemars::Schema>,
-}
-
-inventory::collect!(HandlerRegistration);
-
-/// Which commands a registration serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Commands {
-    /// Exactly these, fixed in code; its config table cannot change them.
-    Fixed(&'static [&'static str]),
-    /// Those its config table's `commands = [...]` patterns select, or these default patterns
-    /// when the table has none (`None`: the table must say).
-    FromConfig(Option<&'static [&'static str]>),
-}
-
-impl HandlerRegistration {
-    #[doc(hidden)]
-    pub const fn __new(
-        name: &'static str,
-        commands: Commands,
-        decides: Option<bool>,
-        module: &'static str,
-        check: fn(&'static str, &HandlerSettings) -> Result<(), StartupError>,
-        build: fn(&'static str, HandlerSettings) -> BuildFuture,
-        effective: fn(&HandlerSettings) -> Option<Value>,
-    ) -> Self {
-        Self {
-            name,
-            commands,
-            decides,
-            module,
-            check,
-            build,
-            effective,
-            schema: || None,
-        }
-    }
-
-    #[doc(hidden)]
-    pub const fn __with_schema(mut self, schema: fn() -> Option<schemars::Schema>) -> Self {
-        self.schema = schema;
-        self
-    }
-
-    /// The snake_case name, which is also its config table's key.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// The commands it serves: fixed in code, or chosen in its config table.
-    pub fn commands(&self) -> Commands {
-        self.commands
-    }
-
-    /// What `decides` is when its table does not say: `Some(false)` for a handler that only
-    /// ever observes before-callbacks (a forwarder), so it never holds up a decision.
-    pub fn decides(&self) -> Option<bool> {
-        self.decides
-    }
-
-    /// The module that registered it, to name the culprit in errors.
-    pub fn module(&self) -> &'static str {
-        self.module
-    }
-
-    /// Checks `settings` against the handler's config type without building it.
-    pub fn check(&self, settings: &HandlerSettings) -> Result<(), StartupError> {
-        (self.check)(self.name, settings)
-    }
-
-    /// Every setting as the handler will see it, its defaults included, for `check-config`;
-    /// `None` if the settings do not parse or its config type is not `Serialize`.
-    pub fn effective_settings(&self, settings: &HandlerSettings) -> Option<Value> {
-        (self.effective)(settings)
-    }
-
-    /// The JSON Schema of its settings, doc comments and defaults included, for the config
-    /// reference; `None` if its config type does not derive `schemars::JsonSchema`.
-    pub fn config_schema(&self) -> Option<schemars::Schema> {
-        (self.schema)()
-    }
-
-    /// Builds the handler from its settings.
-    pub async fn build(&self, settings: HandlerSettings) -> Result<Arc<dyn Handler>, StartupError> {
-        (self.build)(self.name, settings).await
-    }
-}
-
-impl fmt::Debug for HandlerRegistration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandlerRegistration")
-            .field("name", &self.name)
-            .field("commands", &self.commands)
-            .field("module", &self.module)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Every registration linked into this binary, sorted by name.
-pub fn linked_handlers() -> Vec<&'static HandlerRegistration> {
-    let mut all: Vec<_> = inventory::iter::<HandlerRegistration>.into_iter().collect();
-    all.sort_by_key(|registration| registration.name);
-    all
-}
-
-/// Settings for a handler that takes none: any key in its table is refused.
-#[derive(Clone, Copy, Debug, Default, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoSettings {}
-
-/// Deserializes a handler's settings into its config type. Keys the type does not read are
-/// refused even if the type itself would ignore them, so a typo never goes unnoticed.
-fn parse_settings<C: DeserializeOwned>(
-    handler: &'static str,
-    settings: HandlerSettings,
-) -> Result<C, StartupError> {
-    parse_table(settings).map_err(|problem| StartupError::HandlerSettings { handler, problem })
-}
-
-/// Deserializes a settings table into `C`, refusing keys `C` does not read; what is wrong, in
-/// words, naming the key.
-pub(crate) fn parse_table<C: DeserializeOwned>(settings: HandlerSettings) -> Result<C, String> {
-    let mut unknown = Vec::new();
-    let mut record_unknown = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-    let deserializer =
-        serde_ignored::Deserializer::new(Value::Object(settings), &mut record_unknown);
-    let parsed = serde_path_to_error::deserialize(deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        if path == "." {
-            error.into_inner().to_string()
-        } else {
-            format!("{path}: {}", error.into_inner())
-        }
-    })?;
-    if let Some(key) = unknown.first() {
-        return Err(format!("unknown key `{key}`"));
-    }
-    Ok(parsed)
-}
-
-/// A handler config's own checks, beyond what its type can express (ranges, URL schemes).
-pub type Validate<C> = fn(&C) -> Result<(), String>;
-
-/// Parses and validates a handler's settings: the one validation that `check-config`, `serve`
-/// and `build` all share, so `check-config` never passes a config that `serve` refuses.
-fn parse_and_validate<C: DeserializeOwned>(
-    handler: &'static str,
-    settings: HandlerSettings,
-    validate: Option<Validate<C>>,
-) -> Result<C, StartupError> {
-    let config = parse_settings::<C>(handler, settings)?;
-    if let Some(validate) = validate {
-        validate(&config).map_err(|problem| StartupError::HandlerSettings { handler, problem })?;
-    }
-    Ok(config)
-}
-
-#[doc(hidden)]
-pub fn __check<C: DeserializeOwned>(
-    handler: &'static str,
-    settings: &HandlerSettings,
-    validate: Option<Validate<C>>,
-) -> Result<(), StartupError> {
-    parse_and_validate::<C>(handler, settings.clone(), validate).map(drop)
-}
-
-/// `check-config`'s view of a config type: its settings with their defaults filled in, when
-/// the type can say so (it implements `Serialize`), found by autoref specialization in
-/// [`register_handler!`](crate::register_handler!) so that a plugin need not implement anything for it.
-#[doc(hidden)]
-pub struct __Effective<C>(pub std::marker::PhantomData<C>);
-
-#[doc(hidden)]
-pub trait __ViaSerialize {
-    fn __effective(&self, settings: &HandlerSettings) -> Option<Value>;
-}
-
-impl<C: DeserializeOwned + serde::Serialize> __ViaSerialize for __Effective<C> {
-    fn __effective(&self, settings: &HandlerSettings) -> Option<Value> {
-        let config: C = serde_json::from_value(Value::Object(settings.clone())).ok()?;
-        serde_json::to_value(config).ok()
-    }
-}
-
-#[doc(hidden)]
-pub trait __ViaNothing {
-    fn __effective(&self, _settings: &HandlerSettings) -> Option<Value> {
-        None
-    }
-}
-
-impl<C> __ViaNothing for &__Effective<C> {}
-
-/// The config reference's view of a config type: its schema when it derives
-/// `schemars::JsonSchema`, found by autoref specialization like [`__Effective`].
-#[doc(hidden)]
-pub struct __Schema<C>(pub std::marker::PhantomData<C>);
-
-#[doc(hidden)]
-pub trait __ViaJsonSchema {
-    fn __schema(&self) -> Option<schemars::Schema>;
-}
-
-impl<C: schemars::JsonSchema> __ViaJsonSchema for __Schema<C> {
-    fn __schema(&self) -> Option<schemars::Schema> {
-        Some(crate::reference::schema_for::<C>())
-    }
-}
-
-#[doc(hidden)]
-pub trait __ViaNoSchema {
-    fn __schema(&self) -> Option<schemars::Schema> {
-        None
-    }
-}
-
-impl<C> __ViaNoSchema for &__Schema<C> {}
-
-#[doc(hidden)]
-pub fn __build<C, H, E, Fut>(
-    handler: &'static str,
-    settings: HandlerSettings,
-    validate: Option<Validate<C>>,
-    build: fn(C) -> Fut,
-) -> BuildFuture
-where
-    C: DeserializeOwned,
-    H: Handler,
-    E: Into<BoxError>,
-    Fut: Future<Output = Result<H, E>> + Send + 'static,
-{
-    let config = match parse_and_validate::<C>(handler, settings, validate) {
-        Ok(config) => config,
-        Err(error) => return Box::pin(std::future::ready(Err(error))),
-    };
-    let building = build(config);
-    Box::pin(async move {
-        match building.await {
-            Ok(built) => Ok(Arc::new(built) as Arc<dyn Handler>),
-            Err(error) => Err(StartupError::HandlerBuild {
-                handler,
-                source: error.into(),
-            }),
-        }
-    })
-}
-
-/// Registers a handler at link time.
-///
-/// - `name`: snake_case; its config is the `[handlers.<name>]` table.
-/// - `commands`: the `CallbackCommand`s it serves, as constants from
-///   `chathook_protocol::commands` (or string literals for a command the table lacks); or
-///   `from_config`, to serve what `commands = [...]` in its table selects (patterns such as
-///   `"Group.*"`, `"after"`, `"*"`), which the table must then give; or
-///   `from_config(default: ["*"])` with the patterns used when the table gives none.
-/// - `decides` (optional): `false` for a handler that only observes the before-callbacks it
-///   serves, whatever else serves them (its table's `decides` still wins).
-/// - `config`: the type its settings deserialize into ([`NoSettings`] for none).
-/// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
-///   express (ranges, URL schemes). `check-config`, start-up and `build` all run it, so a
-///   config that `check-config` passes never fails later on the same settings.
-/// - `build`: an `async fn(Config) -> Result<impl Handler, impl Into<BoxError>>`.
-///
-/// ```
-/// use chathook_core::{Answer, Callback, Handler, HandlerError, register_handler};
-///
-/// #[derive(serde::Deserialize)]
-/// #[serde(deny_unknown_fields)]
-/// struct GreeterConfig {
-///     greeting: String,
-/// }
-///
-/// struct Greeter {
-///     greeting: String,
-/// }
-///
-/// #[async_trait::async_trait]
-/// impl Handler for Greeter {
-///     async fn handle(&self, callback: Callback) -> Result<Answer, HandlerError> {
-///         tracing::info!(greeting = %self.greeting, command = callback.command(), "hello");
-///         Ok(Answer::default())
-///     }
-/// }
-///
-/// async fn build(config: GreeterConfig) -> Result<Greeter, std::convert::Infallible> {
-///     Ok(Greeter { greeting: config.greeting })
-/// }
-///
-/// register_handler! {
-///     name: "greeter",
-///     commands: [chathook_core::commands::GROUP_CALLBACK_AFTER_NEW_MEMBER_JOIN],
-///     config: GreeterConfig,
-///     build: build,
-/// }
-/// # fn main() {}
-/// ```
-#[macro_export]
-macro_rules! register_handler {
-    (name: $name:literal, commands: [$($command:expr),+ $(,)?], $($rest:tt)*) => {
-        $crate::__register_handler!(
-            $name,
-            $crate::handler::Commands::Fixed(&[$($command),+]),
-            $($rest)*
-        );
-    };
-    (
-        name: $name:literal,
-        commands: from_config(default: [$($pattern:expr),+ $(,)?]),
-        $($rest:tt)*
-    ) => {
-        $crate::__register_handler!(
-            $name,
-            $crate::handler::Commands::FromConfig(::core::option::Option::Some(&[$($pattern),+])),
-            $($rest)*
-        );
-    };
-    (name: $name:literal, commands: from_config, $($rest:tt)*) => {
-        $crate::__register_handler!(
-            $name,
-            $crate::handler::Commands::FromConfig(::core::option::Option::None),
-            $($rest)*
-        );
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __register_handler {
-    (
-        $name:literal,
-        $commands:expr,
-        $(decides: $decides:literal,)?
-        config: $config:ty,
-        $(validate: $validate:expr,)?
-        build: $build:expr $(,)?
-    ) => {
-        $crate::__private::inventory::submit! {
-            $crate::HandlerRegistration::__new(
-                $name,
-                $commands,
-                $crate::__validate!($($decides)?),
-                ::core::module_path!(),
-                |handler, settings| {
-                    $crate::__check::<$config>(handler, settings, $crate::__validate!($($validate)?))
-                },
-                |handler, settings| {
-                    $crate::__build::<$config, _, _, _>(
-                        handler,
-                        settings,
-                        $crate::__validate!($($validate)?),
-                        $build,
-                    )
-                },
-                |settings| {
-                    #[allow(unused_imports)]
-                    use $crate::handler::{__ViaNothing as _, __ViaSerialize as _};
-                    (&$crate::handler::__Effective::<$config>(::core::marker::PhantomData))
-                        .__effective(settings)
-                },
-            )
-            .__with_schema(|| {
-                #[allow(unused_imports)]
-                use $crate::handler::{__ViaJsonSchema as _, __ViaNoSchema as _};
-                (&$crate::handler::__Schema::<$config>(::core::marker::PhantomData)).__schema()
-            })
-        }
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __validate {
-    () => {
-        ::core::option::Option::None
-    };
-    ($validate:expr) => {
-        ::core::option::Option::Some($validate)
-    };
 }
 
 #[cfg(test)]

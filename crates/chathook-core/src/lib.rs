@@ -20,7 +20,7 @@ pub mod auth;
 pub mod body_check;
 pub mod callback;
 pub mod config;
-pub mod error;
+mod error;
 pub mod extension;
 pub mod extract;
 #[doc(hidden)]
@@ -42,8 +42,6 @@ pub use async_trait::async_trait;
 
 pub use crate::config::Config;
 pub use crate::error::{BoxError, StartupError};
-#[doc(hidden)]
-pub use crate::handler::{__build, __check};
 pub use crate::handler::{
     Callback, DecidedBy, Decision, Handler, HandlerError, HandlerRegistration, HandlerSettings,
     NoSettings, linked_handlers,
@@ -54,7 +52,12 @@ pub use crate::service::Chathook;
 /// Every `CallbackCommand` as a constant, for `register_handler!` and matches.
 pub use chathook_protocol::commands;
 
+/// What the registration macros expand to in a plugin crate: not part of the API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::handler::macro_support::{
+        Effective, Schema, ViaJsonSchema, ViaNoSchema, ViaNothing, ViaSerialize, build, check,
+        registration,
+    };
     pub use inventory;
 }

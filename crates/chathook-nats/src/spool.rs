@@ -5,6 +5,8 @@
 //! transaction (group commit), so a burst during an outage costs one fsync per batch rather
 //! than one per callback.
 
+mod writer;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -12,9 +14,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::message::Outgoing;
-
-/// Most appends committed in one transaction.
-const MAX_BATCH: usize = 512;
+use writer::{Writer, count, open_connection};
 
 /// Why the spool could not do something.
 #[derive(Debug, thiserror::Error)]
@@ -87,9 +87,10 @@ pub struct SpoolStats {
 }
 
 /// Where the writer thread answers one piece of work.
-type Answer<T> = oneshot::Sender<Result<T, SpoolError>>;
+pub(super) type Answer<T> = oneshot::Sender<Result<T, SpoolError>>;
 
-enum Work {
+/// One piece of work for the writer thread.
+pub(super) enum Work {
     Append(Outgoing, Answer<()>),
     Oldest(usize, Answer<Vec<Spooled>>),
     /// Deletes published entries, or with `bury` moves entries that can never be published
@@ -121,11 +122,11 @@ pub struct Spool {
 
 /// Kept current by the writer thread, read by anyone without a query.
 #[derive(Default)]
-struct Counters {
-    entries: AtomicU64,
-    bytes: AtomicU64,
+pub(super) struct Counters {
+    pub(super) entries: AtomicU64,
+    pub(super) bytes: AtomicU64,
     /// `i64::MIN` when empty.
-    oldest_ms: AtomicI64,
+    pub(super) oldest_ms: AtomicI64,
 }
 
 impl Spool {
@@ -285,281 +286,8 @@ impl Spool {
     }
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
-    let connection = rusqlite::Connection::open(path)?;
-    connection.busy_timeout(std::time::Duration::from_secs(5))?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
-    // FULL: an entry Chat was told OK about survives power loss, not only a crash.
-    connection.pragma_update(None, "synchronous", "FULL")?;
-    connection.execute_batch(
-        "CREATE TABLE IF NOT EXISTS spool (
-             id INTEGER PRIMARY KEY AUTOINCREMENT,
-             subject TEXT NOT NULL,
-             msg_id TEXT NOT NULL,
-             headers TEXT NOT NULL,
-             body BLOB NOT NULL,
-             spooled_at_ms INTEGER NOT NULL
-         );
-         CREATE TABLE IF NOT EXISTS spool_dead (
-             id INTEGER PRIMARY KEY AUTOINCREMENT,
-             subject TEXT NOT NULL,
-             msg_id TEXT NOT NULL,
-             headers TEXT NOT NULL,
-             body BLOB NOT NULL,
-             spooled_at_ms INTEGER NOT NULL
-         );",
-    )?;
-    Ok(connection)
-}
-
-struct Writer {
-    connection: rusqlite::Connection,
-    counters: Arc<Counters>,
-    bounds: Bounds,
-    path: PathBuf,
-    /// Held as long as the writer runs: the spool's one-process lock.
-    _lock: std::fs::File,
-}
-
-impl Writer {
-    fn run(mut self, mut work: mpsc::UnboundedReceiver<Work>) {
-        let mut appends = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = work.blocking_recv() {
-            let mut next = Some(first);
-            while let Some(item) = next.take() {
-                match item {
-                    Work::Append(message, done) => appends.push((message, done)),
-                    // Reads and removals see every append queued before them.
-                    other => {
-                        self.commit(&mut appends);
-                        self.serve(other);
-                    }
-                }
-                if appends.len() < MAX_BATCH {
-                    next = work.try_recv().ok();
-                }
-            }
-            self.commit(&mut appends);
-        }
-    }
-
-    fn serve(&mut self, work: Work) {
-        match work {
-            Work::Append(..) => unreachable!("appends are batched"),
-            Work::Oldest(limit, done) => {
-                let _ = done.send(self.read_oldest(limit).map_err(|e| self.error(e)));
-            }
-            Work::Remove { ids, bury, done } => {
-                let removed = self.delete(&ids, bury);
-                let _ = done.send(removed.map_err(|e| self.error(e)));
-            }
-        }
-    }
-
-    fn error(&self, source: rusqlite::Error) -> SpoolError {
-        SpoolError::Database {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Commits the batch in one transaction, refusing what would pass the bounds.
-    fn commit(&mut self, appends: &mut Vec<(Outgoing, oneshot::Sender<Result<(), SpoolError>>)>) {
-        if appends.is_empty() {
-            return;
-        }
-        let mut entries = self.counters.entries.load(Ordering::Acquire);
-        let mut bytes = self.counters.bytes.load(Ordering::Acquire);
-        let mut accepted = Vec::with_capacity(appends.len());
-        let mut refused = Vec::new();
-        for (message, done) in appends.drain(..) {
-            let size = message.body.len() as u64;
-            if entries + 1 > self.bounds.max_entries || bytes + size > self.bounds.max_bytes {
-                refused.push(done);
-                continue;
-            }
-            entries += 1;
-            bytes += size;
-            accepted.push((message, done));
-        }
-        let full = || SpoolError::Full {
-            entries,
-            bytes,
-            max_entries: self.bounds.max_entries,
-            max_bytes: self.bounds.max_bytes,
-        };
-        for done in refused {
-            let _ = done.send(Err(full()));
-        }
-        if accepted.is_empty() {
-            return;
-        }
-        let now = unix_ms();
-        match self.insert(&accepted, now) {
-            Ok(()) => {
-                self.counters.entries.store(entries, Ordering::Release);
-                self.counters.bytes.store(bytes, Ordering::Release);
-                let _ = self.counters.oldest_ms.compare_exchange(
-                    i64::MIN,
-                    now,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                );
-                for (_, done) in accepted {
-                    let _ = done.send(Ok(()));
-                }
-            }
-            Err(error) => {
-                tracing::error!(path = %self.path.display(), %error, "spool commit failed");
-                for (_, done) in accepted {
-                    let _ = done.send(Err(self.error(clone_error(&error))));
-                }
-            }
-        }
-    }
-
-    fn insert(
-        &mut self,
-        accepted: &[(Outgoing, oneshot::Sender<Result<(), SpoolError>>)],
-        now: i64,
-    ) -> rusqlite::Result<()> {
-        let transaction = self
-            .connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        {
-            let mut insert = transaction.prepare_cached(
-                "INSERT INTO spool (subject, msg_id, headers, body, spooled_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (message, _) in accepted {
-                let headers =
-                    serde_json::to_string(&message.headers).expect("headers serialize to JSON");
-                insert.execute(rusqlite::params![
-                    message.subject,
-                    message.msg_id,
-                    headers,
-                    &message.body[..],
-                    now
-                ])?;
-            }
-        }
-        transaction.commit()
-    }
-
-    fn read_oldest(&mut self, limit: usize) -> rusqlite::Result<Vec<Spooled>> {
-        let mut select = self.connection.prepare_cached(
-            "SELECT id, subject, msg_id, headers, body FROM spool ORDER BY id LIMIT ?1",
-        )?;
-        let rows = select.query_map([limit as i64], |row| {
-            let headers: String = row.get(3)?;
-            let headers = serde_json::from_str(&headers).map_err(|error| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    3,
-                    rusqlite::types::Type::Text,
-                    Box::new(error),
-                )
-            })?;
-            Ok(Spooled {
-                id: row.get(0)?,
-                message: Outgoing {
-                    subject: row.get(1)?,
-                    msg_id: row.get(2)?,
-                    headers,
-                    body: row.get::<_, Vec<u8>>(4)?.into(),
-                },
-            })
-        })?;
-        rows.collect()
-    }
-
-    /// Deletes (or, `bury`ing, moves to `spool_dead`) the entries, and updates the counters
-    /// from what was deleted: no scan of the table, however large it has grown.
-    fn delete(&mut self, ids: &[i64], bury: bool) -> rusqlite::Result<()> {
-        let transaction = self.connection.transaction()?;
-        let mut removed_bytes = 0u64;
-        let mut removed = 0u64;
-        {
-            let mut keep = transaction.prepare_cached(
-                "INSERT INTO spool_dead (subject, msg_id, headers, body, spooled_at_ms) \
-                 SELECT subject, msg_id, headers, body, spooled_at_ms FROM spool WHERE id = ?1",
-            )?;
-            let mut delete = transaction
-                .prepare_cached("DELETE FROM spool WHERE id = ?1 RETURNING length(body)")?;
-            for id in ids {
-                if bury {
-                    keep.execute([id])?;
-                }
-                let mut rows = delete.query([id])?;
-                if let Some(row) = rows.next()? {
-                    removed += 1;
-                    removed_bytes += row.get::<_, i64>(0)? as u64;
-                }
-            }
-        }
-        let oldest: Option<i64> = transaction
-            .query_row(
-                "SELECT spooled_at_ms FROM spool ORDER BY id LIMIT 1",
-                [],
-                |row| row.get(0),
-            )
-            .map(Some)
-            .or_else(|error| match error {
-                rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                error => Err(error),
-            })?;
-        transaction.commit()?;
-        let counters = &self.counters;
-        let entries = counters
-            .entries
-            .load(Ordering::Acquire)
-            .saturating_sub(removed);
-        counters.entries.store(entries, Ordering::Release);
-        let bytes = counters
-            .bytes
-            .load(Ordering::Acquire)
-            .saturating_sub(removed_bytes);
-        counters.bytes.store(bytes, Ordering::Release);
-        counters
-            .oldest_ms
-            .store(oldest.unwrap_or(i64::MIN), Ordering::Release);
-        Ok(())
-    }
-
-    /// Reads the counters back from the table (once, at start-up).
-    fn refresh(&self) -> rusqlite::Result<()> {
-        let stats = count(&self.connection)?;
-        self.counters
-            .entries
-            .store(stats.entries, Ordering::Release);
-        self.counters.bytes.store(stats.bytes, Ordering::Release);
-        self.counters
-            .oldest_ms
-            .store(stats.oldest_ms.unwrap_or(i64::MIN), Ordering::Release);
-        Ok(())
-    }
-}
-
-/// What the table holds, counted.
-fn count(connection: &rusqlite::Connection) -> rusqlite::Result<SpoolStats> {
-    let (entries, bytes, oldest): (i64, i64, Option<i64>) = connection.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(length(body)), 0), MIN(spooled_at_ms) FROM spool",
-        [],
-        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-    )?;
-    Ok(SpoolStats {
-        entries: entries as u64,
-        bytes: bytes as u64,
-        oldest_ms: oldest,
-    })
-}
-
-/// rusqlite's error is not `Clone`; every caller of a failed batch gets its words.
-fn clone_error(error: &rusqlite::Error) -> rusqlite::Error {
-    rusqlite::Error::ToSqlConversionFailure(error.to_string().into())
-}
-
 /// Now, in Unix milliseconds.
-pub fn unix_ms() -> i64 {
+pub(crate) fn unix_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as i64)

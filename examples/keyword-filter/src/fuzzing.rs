@@ -25,16 +25,7 @@ const C2C_CODE: u32 = 125_000;
 /// either kept or `*`, and every other element exactly as sent. A message with no banned word
 /// passes unchanged.
 pub fn keyword_filter(data: &[u8]) {
-    let (words, body): (Vec<String>, &[u8]) = match data.iter().position(|byte| *byte == b'\n') {
-        Some(at) => (
-            String::from_utf8_lossy(&data[..at])
-                .split('|')
-                .map(str::to_owned)
-                .collect(),
-            &data[at + 1..],
-        ),
-        None => (DEFAULT_WORDS.map(str::to_owned).to_vec(), data),
-    };
+    let (words, body) = words_and_body(data);
     let Ok(message) = serde_json::from_slice::<BeforeSendMsg>(body) else {
         return;
     };
@@ -114,27 +105,54 @@ pub fn keyword_filter(data: &[u8]) {
         .zip(masked)
         .zip(&must_mask)
     {
-        let Some(text) = text_of(element) else {
-            assert_eq!(before, after, "a non-text element changed");
-            continue;
-        };
-        let new_text = after["MsgContent"]["Text"]
-            .as_str()
-            .expect("a text element stays text");
-        let mut rest_before = before.clone();
-        let mut rest_after = after.clone();
-        rest_before["MsgContent"]["Text"] = Value::Null;
-        rest_after["MsgContent"]["Text"] = Value::Null;
-        assert_eq!(rest_before, rest_after, "only the text may change");
-        let old: Vec<char> = text.chars().collect();
-        let new: Vec<char> = new_text.chars().collect();
-        assert_eq!(old.len(), new.len(), "{text:?} masked as {new_text:?}");
-        for (i, (o, n)) in old.iter().zip(&new).enumerate() {
-            assert!(*n == '*' || n == o, "{text:?} masked as {new_text:?}");
-            if hide[i] {
-                assert_eq!(*n, '*', "{words:?} left in {new_text:?}");
-            }
+        check_masked_element(element, before, after, hide, &words);
+    }
+}
+
+/// One element of a masked body against the element as sent: a non-text element unchanged;
+/// a text element of the same length, with every char of `hide` turned into `*` and every
+/// other kept or `*`, and nothing else about it changed.
+fn check_masked_element(
+    element: &MsgElem,
+    before: &Value,
+    after: &Value,
+    hide: &[bool],
+    words: &[String],
+) {
+    let Some(text) = text_of(element) else {
+        assert_eq!(before, after, "a non-text element changed");
+        return;
+    };
+    let new_text = after["MsgContent"]["Text"]
+        .as_str()
+        .expect("a text element stays text");
+    let mut rest_before = before.clone();
+    let mut rest_after = after.clone();
+    rest_before["MsgContent"]["Text"] = Value::Null;
+    rest_after["MsgContent"]["Text"] = Value::Null;
+    assert_eq!(rest_before, rest_after, "only the text may change");
+    let old: Vec<char> = text.chars().collect();
+    let new: Vec<char> = new_text.chars().collect();
+    assert_eq!(old.len(), new.len(), "{text:?} masked as {new_text:?}");
+    for (i, (o, n)) in old.iter().zip(&new).enumerate() {
+        assert!(*n == '*' || n == o, "{text:?} masked as {new_text:?}");
+        if hide[i] {
+            assert_eq!(*n, '*', "{words:?} left in {new_text:?}");
         }
+    }
+}
+
+/// The banned words and the body of a fuzz input.
+fn words_and_body(data: &[u8]) -> (Vec<String>, &[u8]) {
+    match data.iter().position(|byte| *byte == b'\n') {
+        Some(at) => (
+            String::from_utf8_lossy(&data[..at])
+                .split('|')
+                .map(str::to_owned)
+                .collect(),
+            &data[at + 1..],
+        ),
+        None => (DEFAULT_WORDS.map(str::to_owned).to_vec(), data),
     }
 }
 

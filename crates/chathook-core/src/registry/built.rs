@@ -1,0 +1,192 @@
+//! The built registry: every enabled handler built, and each command's [`Route`] to them,
+//! looked up once per callback.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::Plan;
+use super::plan::RouteSpec;
+use crate::config::Fallback;
+use crate::error::StartupError;
+use crate::handler::Handler;
+use crate::pattern::family_of;
+use crate::protocol::{CallbackKind, kind_of};
+
+impl Plan {
+    /// Runs every enabled handler's build function, in name order.
+    pub async fn build(self) -> Result<Registry, StartupError> {
+        let mut built: Vec<Option<Target>> = Vec::with_capacity(self.members.len());
+        let mut handlers = Vec::new();
+        for member in self.members {
+            if !member.enabled {
+                built.push(None);
+                continue;
+            }
+            let name = member.registration.name();
+            let handler = member.registration.build(member.settings).await?;
+            handlers.push((name, Arc::clone(&handler)));
+            built.push(Some(Target {
+                name,
+                fallback: member.fallback,
+                handler,
+            }));
+        }
+        let target = |index: usize| {
+            built[index]
+                .clone()
+                .expect("routes name enabled handlers only")
+        };
+        let route = |spec: RouteSpec| {
+            let decider = spec.decider.map(target);
+            let others: Vec<Target> = spec.others.into_iter().map(target).collect();
+            let handler_names = decider
+                .iter()
+                .chain(&others)
+                .map(|target| target.name)
+                .collect::<Vec<_>>()
+                .join(",");
+            Arc::new(Route {
+                label: spec.label,
+                handler_names,
+                kind: spec.kind,
+                decider,
+                others,
+            })
+        };
+        let named = self
+            .named
+            .into_iter()
+            .map(|(command, spec)| (command, spec.map(route)))
+            .collect();
+        let open = self
+            .open
+            .into_iter()
+            .map(|(bucket, spec)| ((bucket.family, bucket.kind), route(spec)))
+            .collect();
+        Ok(Registry {
+            named,
+            open,
+            families: self.families,
+            handlers,
+        })
+    }
+}
+
+/// One built handler as a route calls it.
+#[derive(Clone)]
+pub struct Target {
+    /// The handler's name.
+    pub name: &'static str,
+    /// Decision when it decides a before-callback and fails.
+    pub fallback: Fallback,
+    /// The handler.
+    pub handler: Arc<dyn Handler>,
+}
+
+/// Where one command goes.
+pub struct Route {
+    /// The metrics label: the command, or `other` for a command matched by family or kind.
+    pub label: &'static str,
+    /// Every handler's name, comma-separated, decider first: for the access log.
+    pub handler_names: String,
+    /// Before, after or reply-bearing.
+    pub kind: CallbackKind,
+    /// Before-callbacks: the handler whose reply is the decision, if any.
+    pub decider: Option<Target>,
+    /// After-callbacks: every handler, all of which must succeed. Before-callbacks: the
+    /// observers.
+    pub others: Vec<Target>,
+}
+
+impl Route {
+    /// Every handler of the route, decider first.
+    pub fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.decider.iter().chain(&self.others)
+    }
+
+    /// The metric series it moves, to start them at 0.
+    pub fn series(&self) -> crate::metrics::RouteSeries {
+        crate::metrics::RouteSeries {
+            command: self.label,
+            before_decider: self
+                .decider
+                .as_ref()
+                .filter(|_| self.kind == CallbackKind::Before)
+                .map(|decider| decider.name),
+            handlers: self.targets().map(|target| target.name).collect(),
+        }
+    }
+
+    /// `command` as a handler gets it: the route's own `&'static str` when it is matched by
+    /// name, so most callbacks copy nothing.
+    pub fn command_for(&self, command: &str) -> Cow<'static, str> {
+        if self.label == command {
+            Cow::Borrowed(self.label)
+        } else {
+            Cow::Owned(command.to_owned())
+        }
+    }
+}
+
+/// The built handlers and the routing table.
+#[derive(Default)]
+pub struct Registry {
+    named: HashMap<&'static str, Option<Arc<Route>>>,
+    /// By family (`None`: one no pattern names) and kind, for commands the table lacks.
+    open: HashMap<(Option<&'static str>, CallbackKind), Arc<Route>>,
+    families: Vec<&'static str>,
+    handlers: Vec<(&'static str, Arc<dyn Handler>)>,
+}
+
+impl Registry {
+    /// The route for `command`, if an enabled handler serves it.
+    pub fn route(&self, command: &str) -> Option<&Route> {
+        if let Some(route) = self.named.get(command) {
+            return route.as_deref();
+        }
+        if self.open.is_empty() {
+            return None;
+        }
+        let family = family_of(command);
+        let family = self.families.iter().copied().find(|f| *f == family);
+        self.open
+            .get(&(family, kind_of(command)))
+            .map(|route| &**route)
+    }
+
+    /// The metrics label for `command`: its route's, its documented name, else `other`.
+    pub fn label(command: &str, route: Option<&Route>) -> &'static str {
+        match (route, crate::protocol::known_command(command)) {
+            (Some(route), _) => route.label,
+            (None, Some(known)) => known.name,
+            (None, None) => "other",
+        }
+    }
+
+    /// Every built route: those of named commands, then those matched by family or kind.
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        let named = self.named.values().flatten();
+        named.chain(self.open.values()).map(|route| &**route)
+    }
+
+    /// The built handlers with their names, in name order.
+    pub fn handlers(&self) -> &[(&'static str, Arc<dyn Handler>)] {
+        &self.handlers
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut commands: Vec<_> = self
+            .named
+            .iter()
+            .filter(|(_, route)| route.is_some())
+            .map(|(command, _)| command)
+            .collect();
+        commands.sort_unstable();
+        f.debug_struct("Registry")
+            .field("commands", &commands)
+            .finish_non_exhaustive()
+    }
+}
