@@ -1,7 +1,7 @@
 //! chathook-cli: the `chathook` command line as a library (serve, check-config, handlers,
-//! send, fixtures, verify-url, tail, sign), over `chathook-core`; it names no plugin. Each
-//! linked plugin's own verbs (`chathook <plugin> ...`) come from its tool registration
-//! ([`chathook_core::register_tool!`]).
+//! send, fixtures, verify-url, sign), over `chathook-core`; it names no plugin. Each linked
+//! crate's own verbs (`chathook nats ...`, the console's `chathook tail`) come from its tool
+//! registration ([`chathook_core::register_tool!`]).
 //!
 //! The stock binary (`crates/chathook`) is this CLI plus its link list. A team that adds its
 //! own plugin crates builds its own binary the same way, naming the crates it links so the
@@ -20,7 +20,6 @@ pub mod fixtures;
 mod inspect;
 mod plugin_tools;
 mod serve;
-mod tail;
 mod tools;
 
 use std::path::PathBuf;
@@ -104,9 +103,6 @@ pub enum Command {
         #[arg(long)]
         token: Option<String>,
     },
-    /// Follow callbacks as they arrive (GET /api/v1/callbacks/stream): one line each,
-    /// refusals explained, coloured by outcome on a terminal; --json for tools.
-    Tail(tail::TailArgs),
     /// Print `Sign=...&RequestTime=...` for a token, to append to a callback URL.
     Sign {
         /// The app's callback auth token.
@@ -223,7 +219,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => tools::send(&command, &url, body, app, || Ok(Config::load(&file)?)).await,
         Command::Fixtures { command } => tools::fixtures(command.as_deref()),
         Command::VerifyUrl { url, token } => tools::verify_url(&url, token, &Config::load(&file)?),
-        Command::Tail(args) => tail::run(args, &file).await,
         Command::Sign { token, time } => {
             let time = time.unwrap_or_else(chathook_core::auth::unix_now);
             println!(

@@ -3,6 +3,9 @@
 // Every string that comes from the server is put in the page with textContent (see `el`),
 // never parsed as HTML. The API token travels only in the Authorization header, never in a URL;
 // that is why the live stream is read with fetch() rather than EventSource.
+//
+// A record's fields are those of `RecordJson` in src/wire.rs, which `chathook tail` reads too;
+// a test there checks that this script reads no field of a record the struct does not have.
 'use strict';
 
 (() => {

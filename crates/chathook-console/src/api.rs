@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::recent::{BUCKET_SECS, Feed, MAX_COUNT_MINUTES, Subscription};
 use crate::record::{Record, rfc3339_ms, unix_ms};
+use crate::wire::{MissedJson, OpenJson};
 use crate::{Console, StreamOpen};
 
 /// Records a list returns unless `limit` says otherwise.
@@ -273,7 +274,7 @@ pub(crate) async fn live(
     } = console.recent.subscribe(filter.after.take());
     let open = Event::default()
         .event("open")
-        .data(json!({ "last_id": last_id }).to_string());
+        .data(to_json(&OpenJson { last_id }));
     let mut first = vec![open];
     if gone > 0 {
         console.metrics.missed.inc_by(gone);
@@ -342,18 +343,22 @@ impl Live {
 fn missed_event(missed: u64) -> Event {
     Event::default()
         .event("missed")
-        .data(json!({ "missed": missed }).to_string())
+        .data(to_json(&MissedJson { missed }))
 }
 
 /// A record as a `callback` event (with its id as the event's, for resuming) or an `update`
 /// (the same record again once its last handler ended; no event id, which only moves on).
 fn callback_event(name: &'static str, record: &Record) -> Event {
-    let data = serde_json::to_string(record).expect("a record serializes");
-    let event = Event::default().event(name).data(data);
+    let event = Event::default().event(name).data(to_json(&record.json()));
     match name {
         "callback" => event.id(record.id().to_string()),
         _ => event,
     }
+}
+
+/// An event's data: the console's wire types hold only strings, numbers and lists.
+fn to_json(data: &impl serde::Serialize) -> String {
+    serde_json::to_string(data).expect("the console's JSON serializes")
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ mod config;
 mod page;
 pub mod recent;
 pub mod record;
+mod tail;
 mod tap;
+pub mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,57 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use chathook_core::callback::{HandlerCall, HandlerCalls, Outcome, whole_micros_as_ms};
 use chathook_core::protocol::CallbackKind;
+use chathook_core::redact;
 use chathook_core::rejection::Rejection;
-use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 use smallvec::SmallVec;
 
-/// `text` with the credentials of every `scheme://user:password@host` (the password) and
-/// `scheme://token@host` (the token) in it replaced: handler errors often quote the URL
-/// they could not reach, and records are served over the API.
-pub fn redact_url_credentials(text: &str) -> String {
-    let mut redacted = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (before, after) = rest.split_at(at + 3);
-        redacted.push_str(before);
-        let authority_end = after
-            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'') || c.is_whitespace())
-            .unwrap_or(after.len());
-        let authority = &after[..authority_end];
-        match authority.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                match userinfo.split_once(':') {
-                    Some((user, _)) => redacted.push_str(&format!("{user}:[redacted]")),
-                    None => redacted.push_str("[redacted]"),
-                }
-                redacted.push('@');
-                redacted.push_str(host);
-            }
-            None => redacted.push_str(authority),
-        }
-        rest = &after[authority_end..];
-    }
-    redacted.push_str(rest);
-    redacted
-}
-
-/// One handler's call as a record shows it: its failure with URL credentials redacted.
-struct CallJson<'a>(&'a HandlerCall);
-
-impl Serialize for CallJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let end = self.0.end();
-        let mut call = serializer.serialize_struct("HandlerCall", 5)?;
-        call.serialize_field("name", self.0.name())?;
-        call.serialize_field("role", self.0.role().as_str())?;
-        call.serialize_field("result", &end.map(|end| end.result.as_str()))?;
-        call.serialize_field("latency_ms", &end.map(|end| whole_micros_as_ms(end.took)))?;
-        let error = end.and_then(|end| end.error.as_deref());
-        call.serialize_field("error", &error.map(redact_url_credentials))?;
-        call.end()
-    }
-}
+use crate::wire::{HandlerJson, RecordJson};
 
 /// A captured body: its first bytes, as text.
 #[derive(Debug)]
@@ -303,7 +258,7 @@ impl Record {
             .flat_map(|handlers| handlers.iter())
             .filter_map(|call| {
                 let error = call.end()?.error.as_deref()?;
-                Some(format!("{} {}", call.name(), redact_url_credentials(error)))
+                Some(format!("{} {}", call.name(), redact::credentials_in(error)))
             })
             .collect();
         (!failed.is_empty()).then(|| failed.join("; "))
@@ -383,38 +338,62 @@ impl Refusal {
     }
 }
 
+impl Record {
+    /// The record as readers see it, built only when one reads it: the buffer keeps the
+    /// compact form, and the time, the words of a refusal and the handler list (errors
+    /// redacted) are made here, borrowing the rest.
+    pub fn json(&self) -> RecordJson<'_> {
+        RecordJson {
+            id: self.id,
+            time: rfc3339_ms(self.unix_ms),
+            unix_ms: self.unix_ms,
+            sdk_app_id: self.sdk_app_id,
+            app: self.app.as_deref().map(Cow::Borrowed),
+            command: self.command.as_deref().map(Cow::Borrowed),
+            kind: self.kind().map(|kind| Cow::Borrowed(kind.as_str())),
+            outcome: Cow::Borrowed(self.outcome.as_str()),
+            status: self.status,
+            latency_ms: f64::from(self.latency_us) / 1000.0,
+            handlers: self
+                .handlers
+                .iter()
+                .flat_map(|handlers| handlers.iter().map(handler_json))
+                .collect(),
+            reason: self.reason().map(Cow::Borrowed),
+            error: self.refusal.as_deref().map(Refusal::words),
+            explanation: self.explanation(),
+            request_time: self.request_time,
+            request_age_secs: self.request_age_secs(),
+            client_ip: self.client.ip().map(Cow::Borrowed),
+            opt_platform: self.client.platform().map(Cow::Borrowed),
+            body_bytes: self.body_bytes,
+            body: self
+                .body
+                .as_ref()
+                .map(|body| Cow::Borrowed(body.text.as_str())),
+            body_truncated: self.body.as_ref().map(|body| body.truncated),
+        }
+    }
+}
+
+/// Serialized as its [`RecordJson`].
 impl Serialize for Record {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut record = serializer.serialize_map(None)?;
-        record.serialize_entry("id", &self.id)?;
-        record.serialize_entry("time", &rfc3339_ms(self.unix_ms))?;
-        record.serialize_entry("unix_ms", &self.unix_ms)?;
-        record.serialize_entry("sdk_app_id", &self.sdk_app_id)?;
-        record.serialize_entry("app", &self.app.as_deref())?;
-        record.serialize_entry("command", &self.command)?;
-        record.serialize_entry("kind", &self.kind().map(CallbackKind::as_str))?;
-        record.serialize_entry("outcome", self.outcome.as_str())?;
-        record.serialize_entry("status", &self.status)?;
-        record.serialize_entry("latency_ms", &(self.latency_us as f64 / 1000.0))?;
-        let handlers: Vec<CallJson<'_>> = self
-            .handlers
-            .iter()
-            .flat_map(|handlers| handlers.iter().map(CallJson))
-            .collect();
-        record.serialize_entry("handlers", &handlers)?;
-        record.serialize_entry("reason", &self.reason())?;
-        record.serialize_entry("error", &self.refusal.as_deref().map(Refusal::words))?;
-        record.serialize_entry("explanation", &self.explanation())?;
-        record.serialize_entry("request_time", &self.request_time)?;
-        record.serialize_entry("request_age_secs", &self.request_age_secs())?;
-        record.serialize_entry("client_ip", &self.client.ip())?;
-        record.serialize_entry("opt_platform", &self.client.platform())?;
-        record.serialize_entry("body_bytes", &self.body_bytes)?;
-        if let Some(body) = &self.body {
-            record.serialize_entry("body", &body.text)?;
-            record.serialize_entry("body_truncated", &body.truncated)?;
-        }
-        record.end()
+        self.json().serialize(serializer)
+    }
+}
+
+/// One handler's call as a record shows it: its failure with URL credentials redacted.
+fn handler_json(call: &HandlerCall) -> HandlerJson<'_> {
+    let end = call.end();
+    HandlerJson {
+        name: Cow::Borrowed(call.name()),
+        role: Cow::Borrowed(call.role().as_str()),
+        result: end.map(|end| Cow::Borrowed(end.result.as_str())),
+        latency_ms: end.map(|end| whole_micros_as_ms(end.took)),
+        error: end
+            .and_then(|end| end.error.as_deref())
+            .map(redact::credentials_in),
     }
 }
 
@@ -438,6 +417,9 @@ pub fn unix_ms(time: SystemTime) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use chathook_core::callback::{HandlerEnd, HandlerResult};
+    use chathook_core::registry::Role;
+
     use super::*;
 
     #[test]
@@ -460,25 +442,123 @@ mod tests {
         assert_eq!(title_of("handler_failed"), "Handler failed");
     }
 
-    #[test]
-    fn url_credentials_are_redacted_wherever_they_are_in_the_text() {
-        for (text, redacted) in [
-            ("no url here", "no url here"),
-            ("http://host:80/path", "http://host:80/path"),
-            (
-                "a https://u:p@h/x and b redis://tok@r:6379",
-                "a https://u:[redacted]@h/x and b redis://[redacted]@r:6379",
-            ),
-            (
-                "ends with mysql://u:p@h",
-                "ends with mysql://u:[redacted]@h",
-            ),
-            (
-                "'amqp://guest:guest@localhost'",
-                "'amqp://guest:[redacted]@localhost'",
-            ),
-        ] {
-            assert_eq!(redact_url_credentials(text), redacted, "{text}");
+    /// The keys of a JSON object, in the order they are written.
+    struct Keys(Vec<String>);
+
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct InOrder;
+            impl<'de> serde::de::Visitor<'de> for InOrder {
+                type Value = Keys;
+                fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    formatter.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((key, serde::de::IgnoredAny)) = map.next_entry()? {
+                        keys.push(key);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            deserializer.deserialize_map(InOrder)
         }
+    }
+
+    /// A record with every field set: a refusal, a finished and a running handler, a body.
+    fn full_record() -> Record {
+        let calls = HandlerCalls::new([("archive", Role::Decides), ("audit", Role::Observes)]);
+        calls.end(
+            0,
+            HandlerEnd {
+                result: HandlerResult::Failed,
+                took: Duration::from_micros(1_250),
+                error: Some("failed: cannot reach postgres://app:pw@db/x".into()),
+            },
+        );
+        let body = Bytes::from_static(b"{\"CallbackCommand\":\"Group.CallbackAfterSendMsg\"}");
+        let mut record = Record::new(
+            Facts {
+                arrived: Some(UNIX_EPOCH + Duration::from_millis(1_796_110_262_123)),
+                sdk_app_id: Some(1_400_000_001),
+                app: Some(Arc::from("main")),
+                command: Some("Group.CallbackAfterSendMsg"),
+                request_time: Some(1_796_110_250),
+                client_ip: Some("203.0.113.7"),
+                opt_platform: Some("Android"),
+                body_bytes: Some(body.len()),
+                body: Some(&body),
+                handlers: Some(calls),
+                ..Facts::default()
+            },
+            Answered {
+                outcome: Outcome::Failed,
+                status: 200,
+                latency: Duration::from_micros(1_483),
+                rejection: None,
+            },
+            Some(16),
+        );
+        record.id = 7;
+        record
+    }
+
+    #[test]
+    fn a_record_reads_back_as_the_json_it_was_written_as() {
+        let record = full_record();
+        let text = serde_json::to_string(&record).unwrap();
+        let read: RecordJson<'_> = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, record.json());
+        assert_eq!(read.time, "2026-12-01T07:31:02.123Z");
+        assert_eq!(read.handlers[0].result.as_deref(), Some("failed"));
+        assert_eq!(
+            read.handlers[0].error.as_deref(),
+            Some("failed: cannot reach postgres://app:[redacted]@db/x")
+        );
+        assert_eq!(read.handlers[1].result, None, "audit still runs");
+        assert_eq!(read.body.as_deref(), Some("{\"CallbackComman"));
+        assert_eq!(read.body_truncated, Some(true));
+        // Readers see the fields in this order (the API's, the stream's and `--json`'s).
+        let Keys(keys) = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "time",
+                "unix_ms",
+                "sdk_app_id",
+                "app",
+                "command",
+                "kind",
+                "outcome",
+                "status",
+                "latency_ms",
+                "handlers",
+                "reason",
+                "error",
+                "explanation",
+                "request_time",
+                "request_age_secs",
+                "client_ip",
+                "opt_platform",
+                "body_bytes",
+                "body",
+                "body_truncated",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_record_without_a_body_has_no_body_fields_and_still_reads_back() {
+        let mut record = full_record();
+        record.body = None;
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(!text.contains("\"body\""), "{text}");
+        assert!(!text.contains("body_truncated"), "{text}");
+        let read: RecordJson<'_> = serde_json::from_str(&text).unwrap();
+        assert_eq!(read, record.json());
     }
 }

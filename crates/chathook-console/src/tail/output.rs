@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use anstyle::{AnsiColor, Style};
-use serde_json::Value;
+
+use crate::wire::{HandlerJson, RecordJson};
 
 /// Standard output: styled lines (the styles dropped when it is not a terminal, or NO_COLOR
 /// is set), or the records' JSON.
@@ -27,14 +28,16 @@ impl Output {
     pub(super) fn record(
         &mut self,
         data: &str,
-        record: &Value,
+        record: &RecordJson<'_>,
         update: bool,
     ) -> std::io::Result<()> {
         if self.json {
             let mut stdout = std::io::stdout().lock();
-            // One object per line: a record sent over several `data:` lines is made compact.
+            // One object per line: a record sent over several `data:` lines is made compact,
+            // with every field it had (a newer server's too), not only those this tail knows.
             if data.contains('\n') {
-                writeln!(stdout, "{record}")?;
+                let compact: serde_json::Value = serde_json::from_str(data)?;
+                writeln!(stdout, "{compact}")?;
             } else {
                 writeln!(stdout, "{data}")?;
             }
@@ -60,42 +63,35 @@ fn outcome_style(outcome: &str) -> Style {
 /// One record as a line, e.g.
 /// `07:31:02.123 main Group.CallbackAfterSendMsg ok 200 0.48ms archive:ok`, or for a
 /// refusal `07:31:02.123 main - rejected 401 Sign mismatch: app main, RequestTime 14 s old`.
-fn line(record: &Value) -> String {
-    let outcome = record["outcome"].as_str().unwrap_or("?");
+fn line(record: &RecordJson<'_>) -> String {
+    let outcome = &*record.outcome;
     let style = outcome_style(outcome);
     let dim = Style::new().dimmed();
-    let app = match (&record["app"], &record["sdk_app_id"]) {
-        (Value::String(app), _) => app.clone(),
-        (_, Value::Number(id)) => id.to_string(),
-        _ => "-".into(),
+    let app = match (&record.app, record.sdk_app_id) {
+        (Some(app), _) => app.to_string(),
+        (None, Some(id)) => id.to_string(),
+        (None, None) => "-".into(),
     };
-    let command = record["command"].as_str().unwrap_or("-");
-    let status = record["status"]
-        .as_u64()
-        .map_or_else(|| "-".to_owned(), |status| status.to_string());
+    let command = record.command.as_deref().unwrap_or("-");
+    let status = record.status;
     let mut line = format!(
         "{dim}{}{dim:#} {app} {command} {style}{outcome} {status}{style:#}",
-        clock(record)
+        clock(record.unix_ms)
     );
-    if outcome != "rejected"
-        && let Some(latency) = record["latency_ms"].as_f64()
-    {
-        let _ = write!(line, " {}", milliseconds(latency));
+    if outcome != "rejected" {
+        let _ = write!(line, " {}", milliseconds(record.latency_ms));
     }
-    let explanation = record["explanation"]
-        .as_str()
-        .or_else(|| record["error"].as_str())
+    let explanation = record
+        .explanation
+        .as_deref()
+        .or(record.error.as_deref())
         .filter(|_| outcome != "ok");
     // The server's explanation names each failed handler with its error: say it once.
-    let handlers: Vec<String> = record["handlers"]
-        .as_array()
-        .map(|handlers| {
-            handlers
-                .iter()
-                .map(|entry| handler(entry, explanation.is_none()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let handlers: Vec<String> = record
+        .handlers
+        .iter()
+        .map(|entry| handler(entry, explanation.is_none()))
+        .collect();
     if !handlers.is_empty() {
         let _ = write!(line, " {}", handlers.join(", "));
     }
@@ -108,10 +104,10 @@ fn line(record: &Value) -> String {
 
 /// A handler's part of a line: `archive:ok`, or `archive:failed (store is down)`
 /// `with_error`.
-fn handler(handler: &Value, with_error: bool) -> String {
-    let name = handler["name"].as_str().unwrap_or("?");
-    let result = handler["result"].as_str().unwrap_or("running");
-    match handler["error"].as_str().filter(|_| with_error) {
+fn handler(handler: &HandlerJson<'_>, with_error: bool) -> String {
+    let name = &handler.name;
+    let result = handler.result.as_deref().unwrap_or("running");
+    match handler.error.as_deref().filter(|_| with_error) {
         Some(error) => {
             // The error often starts with the result ("failed: store is down"): say it once.
             let error = error
@@ -125,23 +121,15 @@ fn handler(handler: &Value, with_error: bool) -> String {
 }
 
 /// When the callback arrived, as UTC `HH:MM:SS.mmm`.
-fn clock(record: &Value) -> String {
-    if let Some(unix_ms) = record["unix_ms"].as_u64() {
-        let ms = unix_ms % 1000;
-        let secs = (unix_ms / 1000) % 86_400;
-        return format!(
-            "{:02}:{:02}:{:02}.{ms:03}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        );
-    }
-    // RFC 3339: the part after 'T', without the zone.
-    record["time"]
-        .as_str()
-        .and_then(|time| time.split_once('T'))
-        .map(|(_, rest)| rest.chars().take(12).collect())
-        .unwrap_or_else(|| "--:--:--.---".into())
+fn clock(unix_ms: u64) -> String {
+    let ms = unix_ms % 1000;
+    let secs = (unix_ms / 1000) % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{ms:03}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// `0.48ms`, `12.3ms`, `1503ms`.
