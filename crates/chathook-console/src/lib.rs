@@ -3,11 +3,14 @@
 //! under `/api/v1/callbacks` (a filtered list, a live Server-Sent Events stream, counts per 10
 //! seconds), an overview (apps, handlers, routing table) under `/api/v1/overview`, and the
 //! `/console` page that shows them. The API sits behind the `[api]` bearer token like the
-//! handlers' routes; the page itself holds nothing secret and asks for the token.
+//! handlers' routes; the page itself holds nothing secret and asks for the token. Its
+//! command-line client, `chathook tail`, is this crate's tool, reading the records as the
+//! server writes them ([`wire`]).
 //!
-//! It uses only what any crate can: [`chathook_core::register_extension!`], a
-//! [`chathook_core::tap::Tap`] and routes. Linking it (`use chathook_console as _;`) is all a
-//! binary does to have it; its config is the `[console]` table ([`ConsoleConfig`]).
+//! It uses only what any crate can: [`chathook_core::register_extension!`],
+//! [`chathook_core::register_tool!`], a [`chathook_core::tap::Tap`] and routes. Linking it
+//! (`use chathook_console as _;`) is all a binary does to have it, `tail` included; its config
+//! is the `[console]` table ([`ConsoleConfig`]).
 
 mod api;
 mod config;
