@@ -286,7 +286,7 @@ async fn records_say_what_happened_and_the_filters_select_them() {
         ("since=yesterday", "RFC 3339"),
         ("after=-1", "after must be a non-negative integer"),
         ("limit=0", "limit must be at least 1"),
-        ("colour=red", "unknown query parameter \"colour\""),
+        ("colour=red", "unknown query parameter `colour`"),
     ] {
         let (status, body) = api(&server, &format!("/api/v1/callbacks?{query}")).await;
         assert_eq!(status, 400, "{query}: {body}");

@@ -1,15 +1,15 @@
 //! The console's API under `/api/v1`: the recent callbacks as a filtered list, as a live
 //! Server-Sent Events stream and as counts per 10 seconds, and the overview.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use chathook_core::callback::Outcome;
+use chathook_core::extract::ApiQuery;
 use chathook_core::pattern::{CommandSet, CommandShape};
 use chathook_core::rejection::{ApiError, echo};
 use futures_util::{Stream, StreamExt as _, stream};
@@ -35,44 +35,61 @@ struct Filter {
     limit: Option<usize>,
 }
 
-const FILTER_PARAMETERS: [&str; 6] = ["command", "app", "outcome", "since", "after", "limit"];
+/// The filters as the query string gives them: which parameters there are is the
+/// extractor's to check (an unknown or repeated one is refused), what each says is
+/// [`Filter::parse`]'s. An empty value (a form's empty field) means no filter.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FilterQuery {
+    command: Option<String>,
+    app: Option<String>,
+    outcome: Option<String>,
+    since: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// `/api/v1/callbacks/counts`'s one parameter.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CountsQuery {
+    minutes: Option<String>,
+}
+
+/// `value` trimmed, `None` when that leaves nothing.
+fn given(value: &Option<String>) -> Option<&str> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
 
 impl Filter {
-    fn parse(query: &BTreeMap<String, String>, now: SystemTime) -> Result<Self, ApiError> {
+    fn parse(query: &FilterQuery, now: SystemTime) -> Result<Self, ApiError> {
         let mut filter = Filter::default();
-        for (name, value) in query {
-            let value = value.trim();
-            // An empty field of a form means no filter.
-            if value.is_empty() {
-                continue;
+        if let Some(value) = given(&query.command) {
+            let patterns: Vec<&str> = value.split(',').map(str::trim).collect();
+            let set = CommandSet::parse(&patterns).map_err(|error| {
+                ApiError::bad_request(format!("command {}: {error}", echo(value)))
+            })?;
+            filter.commands = Some(set);
+        }
+        filter.app = given(&query.app).map(str::to_owned);
+        if let Some(value) = given(&query.outcome) {
+            filter.outcomes = Some(parse_outcomes(value)?);
+        }
+        if let Some(value) = given(&query.since) {
+            filter.since_ms = Some(parse_since(value, now)?);
+        }
+        if let Some(value) = given(&query.after) {
+            filter.after = Some(parse_number("after", value)?);
+        }
+        if let Some(value) = given(&query.limit) {
+            let limit = parse_number("limit", value)?;
+            if limit == 0 {
+                return Err(ApiError::bad_request("limit must be at least 1"));
             }
-            match name.as_str() {
-                "command" => {
-                    let patterns: Vec<&str> = value.split(',').map(str::trim).collect();
-                    let set = CommandSet::parse(&patterns).map_err(|error| {
-                        ApiError::bad_request(format!("command {}: {error}", echo(value)))
-                    })?;
-                    filter.commands = Some(set);
-                }
-                "app" => filter.app = Some(value.to_owned()),
-                "outcome" => filter.outcomes = Some(parse_outcomes(value)?),
-                "since" => filter.since_ms = Some(parse_since(value, now)?),
-                "after" => filter.after = Some(parse_number("after", value)?),
-                "limit" => {
-                    let limit = parse_number("limit", value)?;
-                    if limit == 0 {
-                        return Err(ApiError::bad_request("limit must be at least 1"));
-                    }
-                    filter.limit = Some(usize::try_from(limit).unwrap_or(usize::MAX));
-                }
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "unknown query parameter {:?}: the filters are {}",
-                        echo(other),
-                        FILTER_PARAMETERS.join(", ")
-                    )));
-                }
-            }
+            filter.limit = Some(usize::try_from(limit).unwrap_or(usize::MAX));
         }
         Ok(filter)
     }
@@ -173,7 +190,7 @@ fn parse_since(value: &str, now: SystemTime) -> Result<u64, ApiError> {
 
 pub(crate) async fn list(
     State(console): State<Arc<Console>>,
-    Query(query): Query<BTreeMap<String, String>>,
+    ApiQuery(query): ApiQuery<FilterQuery>,
 ) -> Result<Response, ApiError> {
     let filter = Filter::parse(&query, SystemTime::now())?;
     let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
@@ -204,25 +221,15 @@ pub(crate) async fn overview(State(console): State<Arc<Console>>) -> Response {
 
 pub(crate) async fn counts(
     State(console): State<Arc<Console>>,
-    Query(query): Query<BTreeMap<String, String>>,
+    ApiQuery(query): ApiQuery<CountsQuery>,
 ) -> Result<Response, ApiError> {
     let mut minutes = 15;
-    for (name, value) in &query {
-        match name.as_str() {
-            "minutes" => {
-                minutes = parse_number("minutes", value.trim())?;
-                if !(1..=MAX_COUNT_MINUTES).contains(&minutes) {
-                    return Err(ApiError::bad_request(format!(
-                        "minutes must be between 1 and {MAX_COUNT_MINUTES}, not {minutes}"
-                    )));
-                }
-            }
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown query parameter {:?}: the only one is minutes",
-                    echo(other)
-                )));
-            }
+    if let Some(value) = given(&query.minutes) {
+        minutes = parse_number("minutes", value)?;
+        if !(1..=MAX_COUNT_MINUTES).contains(&minutes) {
+            return Err(ApiError::bad_request(format!(
+                "minutes must be between 1 and {MAX_COUNT_MINUTES}, not {minutes}"
+            )));
         }
     }
     let buckets: Vec<Value> = console
@@ -258,7 +265,7 @@ pub(crate) async fn counts(
 /// behind that records were dropped for it.
 pub(crate) async fn live(
     State(console): State<Arc<Console>>,
-    Query(query): Query<BTreeMap<String, String>>,
+    ApiQuery(query): ApiQuery<FilterQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let mut filter = Filter::parse(&query, SystemTime::now())?;
     if filter.limit.is_some() {
