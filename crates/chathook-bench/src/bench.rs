@@ -22,6 +22,7 @@ const RUN_SEQ_SPAN: i64 = 10_000_000;
 
 /// What one run of the bench needs, and the problems found so far.
 pub struct Bench {
+    /// Which CPU the servers and wrk run on.
     pub pinning: Pinning,
     /// This binary, which is also the baseline, chathook and the store floor.
     pub exe: PathBuf,
@@ -29,8 +30,11 @@ pub struct Bench {
     pub work: tempfile::TempDir,
     /// The PostgreSQL server the PostgreSQL scenarios make their schemas on.
     pub postgres: String,
+    /// The NATS server of the JetStream scenario.
     pub nats_url: String,
+    /// For the database set-up, counts and clean-up between runs.
     pub runtime: tokio::runtime::Runtime,
+    /// wrk's connections, and the store floor's writers.
     pub connections: u32,
     /// Seconds per run.
     pub duration: u64,
@@ -45,6 +49,7 @@ pub struct Bench {
 /// A scenario's medians over its runs, at one pre-fill.
 pub struct Row<'a> {
     pub scenario: &'a Scenario,
+    /// Runs the medians are of.
     pub runs: usize,
     /// Messages pre-filled before the first run; 0 for an empty store.
     pub prefilled: u64,
@@ -52,8 +57,11 @@ pub struct Row<'a> {
     pub store_messages: Option<(u64, u64)>,
     /// The store alone, for the read-receipt scenarios at an empty store.
     pub floor: Option<Floor>,
+    /// The baseline's medians.
     pub baseline: Measured,
+    /// chathook's medians.
     pub chathook: Measured,
+    /// The highest over the runs.
     pub peak_rss_mib: f64,
     /// Callbacks stored (new ones, for a workload with redeliveries), or held by the stream.
     pub stored: Option<u64>,

@@ -9,9 +9,13 @@ use anyhow::Context as _;
 /// (`stream_setup = "create"`), counted and deleted by the bench, deleted on drop if a run is
 /// cut short.
 pub struct JetStreamRun {
+    /// The NATS server.
     pub url: String,
+    /// The run's stream.
     pub name: String,
+    /// The run's subject prefix.
     pub prefix: String,
+    /// chathook's spool file for the run.
     pub spool: PathBuf,
     deleted: bool,
 }

@@ -101,7 +101,9 @@ impl Bench {
 
 /// What one chathook run gave.
 pub struct ChathookRun {
+    /// What wrk measured.
     pub measured: Measured,
+    /// chathook's peak resident memory.
     pub peak_rss_mib: f64,
     /// Each handler of `handled_by`'s successful calls.
     pub handled: Vec<(&'static str, u64)>,

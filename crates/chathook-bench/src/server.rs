@@ -11,7 +11,9 @@ use anyhow::{Context as _, bail, ensure};
 
 /// A server child process, killed when dropped.
 pub struct Server {
+    /// The server's process (under taskset, the same process).
     pub child: Child,
+    /// Where it listens, on 127.0.0.1.
     pub port: u16,
 }
 

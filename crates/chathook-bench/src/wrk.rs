@@ -19,16 +19,23 @@ pub fn ensure_wrk() -> anyhow::Result<()> {
 /// What wrk measured in one run.
 #[derive(Debug, Default, Clone)]
 pub struct Measured {
+    /// Completed requests per second.
     pub requests_per_sec: f64,
     /// The server's CPU time (user + system) per completed request.
     pub cpu_us_per_request: f64,
+    /// Median latency.
     pub p50_ms: f64,
+    /// 99th-percentile latency.
     pub p99_ms: f64,
     /// The slowest request.
     pub max_ms: f64,
+    /// Requests failed or answered 400 or above.
     pub errors: u64,
+    /// Requests answered below 400.
     pub acked: u64,
+    /// Requests wrk sent, answered or not.
     pub sent: u64,
+    /// Requests answered.
     pub answered: u64,
     /// Requests whose body was new rather than a redelivery.
     pub new_sent: u64,
