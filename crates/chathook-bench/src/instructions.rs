@@ -21,10 +21,13 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 
+use crate::runs::console_toml;
+use crate::scenario::fixture;
+use crate::server::{Server, free_port};
 use crate::workload::{Callbacks, Workload};
-use crate::{APP_ID, Server, TOKEN, free_port};
+use crate::{APP_ID, TOKEN};
 
 const SHORT: u64 = 200;
 const LONG: u64 = 1200;
@@ -37,7 +40,7 @@ const MANY: Workload = Workload::ManyGroups {
 
 /// Counts every path and prints (and returns) the table.
 pub(crate) fn run(exe: &Path, dir: &Path) -> anyhow::Result<String> {
-    ensure_valgrind()?;
+    crate::apt::ensure_installed("valgrind", "--version", "valgrind")?;
     let mut text = String::from("| path | instructions per callback |\n|---|---:|\n");
     // Kept for `callgrind_annotate`, next to the build they profile.
     let outputs = exe
@@ -113,7 +116,7 @@ fn over_http(
     };
     // Smaller than SHORT, so that in both runs nearly every callback replaces the oldest
     // record, as on a server that has run a while.
-    let console = crate::console_toml(recent.then_some(100));
+    let console = console_toml(recent.then_some(100));
     let config = dir.join("instructions.toml");
     std::fs::write(
         &config,
@@ -135,7 +138,7 @@ fn over_http(
         chathook_core::auth::sign(TOKEN, time)
     );
     let mut bodies = workload.map(|workload| Callbacks::new(workload, APP_ID as i64, 0));
-    let fixed = crate::fixture("Group.CallbackAfterSendMsg");
+    let fixed = fixture("Group.CallbackAfterSendMsg");
     let mut connection = TcpStream::connect(("127.0.0.1", port))?;
     let mut reader = BufReader::new(connection.try_clone()?);
     for _ in 0..count {
@@ -224,37 +227,4 @@ fn total_instructions(out: &Path) -> anyhow::Result<u64> {
         })
         .context("no summary line in the callgrind output")?;
     Ok(total.trim().split(' ').next().unwrap_or_default().parse()?)
-}
-
-fn ensure_valgrind() -> anyhow::Result<()> {
-    let present = || {
-        Command::new("valgrind")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    };
-    if present() {
-        return Ok(());
-    }
-    println!("valgrind is missing; installing it from Debian's packages");
-    for args in [
-        &["update", "-qq"][..],
-        &["install", "-y", "-qq", "valgrind"][..],
-    ] {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdout(Stdio::null())
-            .status()
-            .context("cannot run apt-get")?;
-        if !status.success() {
-            bail!(
-                "apt-get {} failed: install valgrind by hand",
-                args.join(" ")
-            );
-        }
-    }
-    ensure!(present(), "valgrind still missing after apt-get install");
-    Ok(())
 }

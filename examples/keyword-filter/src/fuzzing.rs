@@ -26,22 +26,9 @@ const C2C_CODE: u32 = 125_000;
 /// passes unchanged.
 pub fn keyword_filter(data: &[u8]) {
     let (words, body) = words_and_body(data);
-    let Ok(message) = serde_json::from_slice::<BeforeSendMsg>(body) else {
+    let Some((message, sent)) = message_and_elements(body) else {
         return;
     };
-    // The elements as sent, which a masked body must keep but for the masked words. JSON that
-    // serde_json::Value cannot hold (a lone surrogate escape in a field the model skips) has
-    // no such copy to compare with (found by fuzzing).
-    let Ok(sent) = serde_json::from_slice::<Value>(body) else {
-        return;
-    };
-    // serde reads a struct from an array too (`[[]]`); chathook refuses a body that is not an
-    // object before any handler sees it (found by fuzzing).
-    if !sent.is_object() {
-        return;
-    }
-    let sent = sent["MsgBody"].as_array().expect("MsgBody is an array");
-    assert_eq!(sent.len(), message.msg_body.len());
     let filter = |action| {
         KeywordFilter::new(KeywordFilterConfig {
             banned_words: words.clone(),
@@ -55,8 +42,14 @@ pub fn keyword_filter(data: &[u8]) {
         assert!(words.iter().any(|word| word.trim().is_empty()));
         return;
     };
-    let copy = || BeforeSendMsg {
-        msg_body: message.msg_body.clone(),
+    // Each decision on a copy of the message; the codes were checked when the filter was built.
+    let decide = |filter: &KeywordFilter, command| {
+        let copy = BeforeSendMsg {
+            msg_body: message.msg_body.clone(),
+        };
+        filter
+            .decide(command, copy)
+            .expect("codes checked at build")
     };
 
     // Where each text element must be masked (char indices), by the plain reading.
@@ -68,9 +61,7 @@ pub fn keyword_filter(data: &[u8]) {
     let caught = must_mask.iter().flatten().any(|hide| *hide);
 
     for (command, code) in [(GROUP_COMMAND, GROUP_CODE), (C2C_COMMAND, C2C_CODE)] {
-        let reply = reject
-            .decide(command, copy())
-            .expect("codes checked at build");
+        let reply = decide(&reject, command);
         if caught {
             assert_eq!(reply.error_code(), code, "{words:?} in {texts:?}");
         } else if reply != Reply::ok() {
@@ -79,17 +70,13 @@ pub fn keyword_filter(data: &[u8]) {
         }
     }
     let discard = filter(Action::Discard).expect("the same config");
-    let reply = discard
-        .decide(GROUP_COMMAND, copy())
-        .expect("codes checked at build");
+    let reply = decide(&discard, GROUP_COMMAND);
     if caught {
         assert_eq!(reply.error_code(), Reply::DISCARD, "{words:?} in {texts:?}");
     }
 
     let mask = filter(Action::Mask).expect("the same config");
-    let reply = mask
-        .decide(GROUP_COMMAND, copy())
-        .expect("codes checked at build");
+    let reply = decide(&mask, GROUP_COMMAND);
     assert_eq!(reply.error_code(), 0);
     let Some(masked) = reply.fields().get("MsgBody") else {
         assert!(!caught, "{words:?} in {texts:?} not masked");
@@ -101,12 +88,31 @@ pub fn keyword_filter(data: &[u8]) {
     for (((element, before), after), hide) in message
         .msg_body
         .iter()
-        .zip(sent)
+        .zip(&sent)
         .zip(masked)
         .zip(&must_mask)
     {
         check_masked_element(element, before, after, hide, &words);
     }
+}
+
+/// The message as the filter reads it, and its elements as sent, which a masked body must keep
+/// but for the masked words; `None` for a body the filter never sees.
+fn message_and_elements(body: &[u8]) -> Option<(BeforeSendMsg, Vec<Value>)> {
+    let message = serde_json::from_slice::<BeforeSendMsg>(body).ok()?;
+    // JSON that serde_json::Value cannot hold (a lone surrogate escape in a field the model
+    // skips) has no copy to compare with (found by fuzzing).
+    let mut sent = serde_json::from_slice::<Value>(body).ok()?;
+    // serde reads a struct from an array too (`[[]]`); chathook refuses a body that is not an
+    // object before any handler sees it (found by fuzzing).
+    if !sent.is_object() {
+        return None;
+    }
+    let Value::Array(elements) = sent["MsgBody"].take() else {
+        panic!("MsgBody is an array");
+    };
+    assert_eq!(elements.len(), message.msg_body.len());
+    Some((message, elements))
 }
 
 /// One element of a masked body against the element as sent: a non-text element unchanged;

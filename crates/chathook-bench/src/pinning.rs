@@ -1,0 +1,81 @@
+//! CPU pinning: the bench machine has 2 cores, and a server sharing its core with wrk would
+//! measure wrk's cost as its own. `taskset` puts the server under test on one and wrk on the
+//! other.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// The bench machine has 2 cores: the server under test gets one, wrk the other.
+pub(crate) struct Pinning {
+    /// The first two CPUs this process may run on, when taskset can pin to them.
+    pair: Option<(usize, usize)>,
+}
+
+impl Pinning {
+    /// Pins when taskset is there and this process may use two CPUs or more.
+    pub(crate) fn detect() -> Self {
+        let taskset = Command::new("taskset")
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        let cpus = allowed_cpus();
+        let pair = match cpus.as_slice() {
+            [server, load, ..] if taskset => Some((*server, *load)),
+            _ => None,
+        };
+        Self { pair }
+    }
+
+    /// For the report's first line.
+    pub(crate) fn describe(&self) -> String {
+        match self.pair {
+            Some((server, load)) => format!("server on CPU {server}, wrk on CPU {load}"),
+            None => "not pinned (taskset missing or fewer than 2 CPUs)".into(),
+        }
+    }
+
+    fn pinned(&self, cpu: Option<usize>, program: &Path) -> Command {
+        match cpu {
+            Some(cpu) => {
+                let mut command = Command::new("taskset");
+                command.args(["-c", &cpu.to_string()]).arg(program);
+                command
+            }
+            None => Command::new(program),
+        }
+    }
+
+    /// `exe` on the server's CPU.
+    pub(crate) fn server(&self, exe: &Path) -> Command {
+        self.pinned(self.pair.map(|(server, _)| server), exe)
+    }
+
+    /// wrk on the other CPU.
+    pub(crate) fn load(&self) -> Command {
+        self.pinned(self.pair.map(|(_, load)| load), Path::new("wrk"))
+    }
+}
+
+/// The CPUs this process may run on (`Cpus_allowed_list`, e.g. `0-1` or `2,5-7`).
+fn allowed_cpus() -> Vec<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let Some(list) = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))
+    else {
+        return Vec::new();
+    };
+    list.trim()
+        .split(',')
+        .filter_map(|part| match part.split_once('-') {
+            Some((first, last)) => Some(first.parse().ok()?..=last.parse().ok()?),
+            None => {
+                let cpu = part.parse().ok()?;
+                Some(cpu..=cpu)
+            }
+        })
+        .flatten()
+        .collect()
+}

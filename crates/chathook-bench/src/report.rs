@@ -1,0 +1,323 @@
+//! The report: one line on the machine and the run, the table of every scenario with its
+//! verdicts, and the notes that compare scenarios ((a) against (e), durability full against
+//! normal, growth, JetStream, the store alone). `results.md` is this text.
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use crate::bench::{Bench, Row};
+use crate::database::Database;
+use crate::scenario::MAX_RSS_MIB;
+
+/// The whole report of `rows`; a smoke run's judges no speed.
+pub(crate) fn report(rows: &[Row<'_>], bench: &Bench, smoke: bool) -> String {
+    let mut text = header(rows, bench, smoke);
+    let _ = writeln!(
+        text,
+        "| scenario | baseline req/s | chathook req/s | ratio | p50 ms | p99 ms | max ms | CPU µs/request, baseline → chathook | store floor µs/callback | CPU ÷ (baseline + floor) | peak RSS MiB | acknowledged / stored | targets |"
+    );
+    let _ = writeln!(
+        text,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
+    for row in rows {
+        text.push_str(&table_row(row, rows, smoke));
+    }
+    fan_out_note(&mut text, rows);
+    durability_notes(&mut text, rows);
+    growth_notes(&mut text, rows);
+    jetstream_notes(&mut text, rows);
+    floor_notes(&mut text, rows, bench);
+    if rows
+        .iter()
+        .any(|row| row.scenario.spec.database == Some(Database::Postgres))
+    {
+        let _ = writeln!(
+            text,
+            "\nPostgreSQL runs as its own unpinned server: its CPU is in none of these figures, and \
+             it shares the CPUs with wrk and chathook."
+        );
+    }
+    text
+}
+
+/// The first line: when, on what, how the servers were pinned and driven.
+fn header(rows: &[Row<'_>], bench: &Bench, smoke: bool) -> String {
+    let mut text = String::new();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let date = Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d %H:%M UTC")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let build = if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build"
+    };
+    let runs = rows.first().map_or(0, |row| row.runs);
+    let _ = writeln!(
+        text,
+        "Run {date} on {cpu} ({} CPUs), {}; wrk -t1 -c{}, {} s per run ({} s in the soak \
+         scenarios), medians of {runs} runs (the max column is the slowest request of all \
+         runs); {build}.\n",
+        std::thread::available_parallelism().map_or(1, usize::from),
+        bench.pinning.describe(),
+        bench.connections,
+        bench.duration,
+        bench.soak_secs,
+    );
+    if smoke {
+        let _ = writeln!(
+            text,
+            "Smoke run: judged only on every request answered 200 and nothing lost; no speed is judged.\n"
+        );
+    }
+    text
+}
+
+/// One scenario's line of the table.
+fn table_row(row: &Row<'_>, rows: &[Row<'_>], smoke: bool) -> String {
+    let stored = row.stored.map_or_else(
+        || "-".to_owned(),
+        |stored| format!("{} / {stored}", row.chathook.acked),
+    );
+    let title = match row.store_messages {
+        Some((first, last)) => {
+            format!("{}, {first}–{last} messages stored", row.scenario.title)
+        }
+        None if row.scenario.spec.growth => format!("{}, empty store", row.scenario.title),
+        None => row.scenario.title.clone(),
+    };
+    let floor = row.floor.map_or_else(
+        || "-".to_owned(),
+        |floor| format!("{:.1}", floor.cpu_us_per_callback()),
+    );
+    let over_floor = floor_ratio(row).map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
+    format!(
+        "| ({}) {title} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} → {:.1} | {floor} | {over_floor} | {:.1} | {stored} | {} |\n",
+        row.scenario.spec.key,
+        row.baseline.requests_per_sec,
+        row.chathook.requests_per_sec,
+        ratio(row),
+        row.chathook.p50_ms,
+        row.chathook.p99_ms,
+        row.chathook.max_ms,
+        row.baseline.cpu_us_per_request,
+        row.chathook.cpu_us_per_request,
+        row.peak_rss_mib,
+        verdicts(row, rows, smoke).join(", ")
+    )
+}
+
+/// The targets column: each target of the scenario met or missed (none in a smoke run), and
+/// the zero-loss checks.
+fn verdicts(row: &Row<'_>, rows: &[Row<'_>], smoke: bool) -> Vec<String> {
+    let target = &row.scenario.spec.target;
+    let mut verdicts = Vec::new();
+    if !smoke {
+        verdicts.extend(
+            target
+                .min_ratio
+                .map(|min| format!("ratio ≥ {min}: {}", yes(ratio(row) >= min))),
+        );
+        verdicts.extend(
+            target
+                .max_p99_ms
+                .map(|max| format!("p99 ≤ {max} ms: {}", yes(row.chathook.p99_ms <= max))),
+        );
+        verdicts.extend(
+            target
+                .max_request_ms
+                .map(|max| format!("max ≤ {max} ms: {}", yes(row.chathook.max_ms <= max))),
+        );
+        if let (Some(max), Some(measured)) = (target.max_floor_ratio, floor_ratio(row)) {
+            verdicts.push(format!("CPU ≤ {max}x floor: {}", yes(measured <= max)));
+        }
+        let largest_prefill = rows
+            .iter()
+            .filter(|other| other.scenario.spec.key == row.scenario.spec.key)
+            .map(|other| other.prefilled)
+            .max()
+            .unwrap_or(0);
+        if let Some(min) = target.min_growth_ratio
+            && row.prefilled > 0
+            && row.prefilled == largest_prefill
+            && let Some(measured) = growth_ratio(row, rows)
+        {
+            verdicts.push(format!("≥ {min}x empty store: {}", yes(measured >= min)));
+        }
+        verdicts.push(format!(
+            "RSS ≤ {MAX_RSS_MIB} MiB: {}",
+            yes(row.peak_rss_mib <= MAX_RSS_MIB)
+        ));
+    }
+    if row.stored.is_some() {
+        verdicts.push(format!("zero lost: {}", yes(row.zero_lost)));
+    }
+    if !row.handled.is_empty() {
+        verdicts.push(format!(
+            "every callback through each handler: {}",
+            yes(row.zero_lost)
+        ));
+    }
+    if let Some(result) = &row.jetstream {
+        verdicts.push(format!("spool unused: {}", yes(result.spooled == 0)));
+    }
+    verdicts
+}
+
+fn by_key<'r, 'a>(rows: &'r [Row<'a>], key: &str) -> Option<&'r Row<'a>> {
+    rows.iter().find(|row| row.scenario.spec.key == key)
+}
+
+/// (a) against (e): what fanning a callback out to two handlers costs.
+fn fan_out_note(text: &mut String, rows: &[Row<'_>]) {
+    let (Some(one), Some(two)) = (by_key(rows, "a"), by_key(rows, "e")) else {
+        return;
+    };
+    let _ = writeln!(
+        text,
+        "\nFan-out, (a) → (e), the same command unrouted and then served by two after-handlers \
+         that each decode it: ratio {:.2} → {:.2}, CPU {:.1} → {:.1} µs/request \
+         ({:+.1} µs per callback), p99 {:.2} → {:.2} ms.",
+        ratio(one),
+        ratio(two),
+        one.chathook.cpu_us_per_request,
+        two.chathook.cpu_us_per_request,
+        two.chathook.cpu_us_per_request - one.chathook.cpu_us_per_request,
+        one.chathook.p99_ms,
+        two.chathook.p99_ms
+    );
+}
+
+/// Each durable scenario against its `durability = "normal"` twin.
+fn durability_notes(text: &mut String, rows: &[Row<'_>]) {
+    for (full, normal) in [("b", "k"), ("g", "l"), ("h", "m")] {
+        let (Some(full), Some(normal)) = (by_key(rows, full), by_key(rows, normal)) else {
+            continue;
+        };
+        let _ = writeln!(
+            text,
+            "\nDurability full → normal, ({}) → ({}): {:.0} → {:.0} req/s, p99 {:.2} → {:.2} ms, \
+             CPU {:.1} → {:.1} µs/request.",
+            full.scenario.spec.key,
+            normal.scenario.spec.key,
+            full.chathook.requests_per_sec,
+            normal.chathook.requests_per_sec,
+            full.chathook.p99_ms,
+            normal.chathook.p99_ms,
+            full.chathook.cpu_us_per_request,
+            normal.chathook.cpu_us_per_request
+        );
+    }
+}
+
+/// Each pre-filled row against the same scenario at an empty store.
+fn growth_notes(text: &mut String, rows: &[Row<'_>]) {
+    for row in rows.iter().filter(|row| row.prefilled > 0) {
+        if let Some(ratio) = growth_ratio(row, rows) {
+            let _ = writeln!(
+                text,
+                "\nGrowth, ({}) after a pre-fill of {} messages: {:.0} req/s, {ratio:.2}x the empty \
+                 store's, p99 {:.2} ms.",
+                row.scenario.spec.key,
+                row.prefilled,
+                row.chathook.requests_per_sec,
+                row.chathook.p99_ms
+            );
+        }
+    }
+}
+
+/// What the JetStream scenario's streams held, the spool, and the NATS server's CPU.
+fn jetstream_notes(text: &mut String, rows: &[Row<'_>]) {
+    for row in rows {
+        let Some(result) = &row.jetstream else {
+            continue;
+        };
+        let nats_cpu = result.nats_cpu_us_per_callback.map_or_else(
+            || "the NATS server's process was not found, so its CPU is unknown".to_owned(),
+            |us| {
+                format!(
+                    "the NATS server (its own process, not pinned, sharing the CPUs with wrk and \
+                     chathook; not in the CPU column) spent {us:.1} µs CPU per callback, so \
+                     {:.1} µs with chathook's",
+                    us + row.chathook.cpu_us_per_request
+                )
+            },
+        );
+        let _ = writeln!(
+            text,
+            "\nJetStream, ({}): the runs' streams held {} callbacks for {} acknowledged ({} in \
+             flight when wrk stopped), {} went to the spool; {nats_cpu}.",
+            row.scenario.spec.key,
+            result.held,
+            row.chathook.acked,
+            row.chathook.sent - row.chathook.answered,
+            result.spooled
+        );
+    }
+}
+
+/// The store alone, per read-receipt scenario.
+fn floor_notes(text: &mut String, rows: &[Row<'_>], bench: &Bench) {
+    let floors: Vec<_> = rows
+        .iter()
+        .filter_map(|row| Some((row, row.floor?)))
+        .collect();
+    if floors.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        text,
+        "\nThe store alone, no HTTP (the same workload's callbacks already parsed, from {} \
+         tasks on the server's core, on an empty store; median run):\n",
+        bench.connections
+    );
+    for (row, floor) in &floors {
+        let _ = writeln!(
+            text,
+            "- ({}) {:.0} callbacks/s, {:.1} µs CPU each",
+            row.scenario.spec.key,
+            floor.per_sec(),
+            floor.cpu_us_per_callback()
+        );
+    }
+}
+
+/// chathook's throughput against the baseline's.
+fn ratio(row: &Row<'_>) -> f64 {
+    row.chathook.requests_per_sec / row.baseline.requests_per_sec.max(1.0)
+}
+
+/// CPU per callback against the floor of this work: the baseline's CPU per request plus the
+/// store's CPU per callback.
+fn floor_ratio(row: &Row<'_>) -> Option<f64> {
+    let floor = row.floor?;
+    Some(
+        row.chathook.cpu_us_per_request
+            / (row.baseline.cpu_us_per_request + floor.cpu_us_per_callback()).max(f64::EPSILON),
+    )
+}
+
+/// Throughput of `row` against the same scenario's row at an empty store.
+fn growth_ratio(row: &Row<'_>, rows: &[Row<'_>]) -> Option<f64> {
+    let empty = rows
+        .iter()
+        .find(|other| other.scenario.spec.key == row.scenario.spec.key && other.prefilled == 0)?;
+    Some(row.chathook.requests_per_sec / empty.chathook.requests_per_sec.max(1.0))
+}
+
+fn yes(met: bool) -> &'static str {
+    if met { "met" } else { "MISSED" }
+}

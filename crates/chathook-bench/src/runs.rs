@@ -1,0 +1,155 @@
+//! One run of a scenario's two servers: the bare baseline, then chathook configured for the
+//! scenario, each started pinned, driven by wrk and stopped.
+
+use std::path::Path;
+
+use crate::bench::Bench;
+use crate::jetstream::{JetStreamRun, listening_pid};
+use crate::scenario::{Scenario, durability_name};
+use crate::server::{Server, free_port, handled_ok, metric_value, process_cpu_secs};
+use crate::wrk::{self, Measured};
+use crate::{APP_ID, TOKEN};
+
+impl Bench {
+    /// The bare axum baseline driven with the scenario's requests for `--duration`.
+    pub(crate) fn baseline(&self, scenario: &Scenario, script: &Path) -> anyhow::Result<Measured> {
+        let port = free_port()?;
+        let mut server = self.pinning.server(&self.exe);
+        server.args(["baseline", &format!("127.0.0.1:{port}")]);
+        let baseline_server = Server::start(server, port)?;
+        let query = format!(
+            "SdkAppid={APP_ID}&CallbackCommand={}",
+            scenario.spec.command
+        );
+        wrk::drive(
+            &self.pinning,
+            script,
+            &baseline_server,
+            &query,
+            self.connections,
+            self.duration,
+        )
+    }
+
+    /// chathook serving the scenario, driven by wrk, then stopped as in production.
+    pub(crate) fn chathook(
+        &self,
+        scenario: &Scenario,
+        script: &Path,
+        database: Option<&str>,
+        stream: Option<&JetStreamRun>,
+    ) -> anyhow::Result<ChathookRun> {
+        let secs = if scenario.spec.soak {
+            self.soak_secs
+        } else {
+            self.duration
+        };
+        let port = free_port()?;
+        let config = self.work.path().join(format!("{}.toml", scenario.spec.key));
+        std::fs::write(
+            &config,
+            chathook_config(port, scenario, database, stream, secs),
+        )?;
+        let mut server = self.pinning.server(&self.exe);
+        server
+            .arg("chathook")
+            .arg("serve")
+            .arg("--config")
+            .arg(&config);
+        let chathook_server = Server::start(server, port)?;
+        let time = chathook_core::auth::unix_now();
+        let query = format!(
+            "SdkAppid={APP_ID}&CallbackCommand={}&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Android&Sign={}&RequestTime={time}",
+            scenario.spec.command,
+            chathook_core::auth::sign(TOKEN, time)
+        );
+        // NATS's own CPU time while wrk drives chathook; NATS is not pinned.
+        let nats_pid = stream.and_then(|stream| listening_pid(&stream.url));
+        let nats_cpu_before = nats_pid.map(process_cpu_secs).transpose()?;
+        let measured = wrk::drive(
+            &self.pinning,
+            script,
+            &chathook_server,
+            &query,
+            self.connections,
+            secs,
+        )?;
+        let nats_cpu_secs = match (nats_pid, nats_cpu_before) {
+            (Some(pid), Some(before)) => Some(process_cpu_secs(pid)? - before),
+            _ => None,
+        };
+        let spooled = stream
+            .map(|_| metric_value(port, "chathook_nats_spooled_total"))
+            .transpose()?;
+        let handled = scenario
+            .spec
+            .handled_by
+            .iter()
+            .map(|&name| Ok((name, handled_ok(port, name)?)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let peak_rss_mib = chathook_server.peak_rss_mib()?;
+        chathook_server.stop()?;
+        Ok(ChathookRun {
+            measured,
+            peak_rss_mib,
+            handled,
+            spooled,
+            nats_cpu_secs,
+        })
+    }
+}
+
+/// What one chathook run gave.
+pub(crate) struct ChathookRun {
+    /// What wrk measured.
+    pub measured: Measured,
+    /// chathook's peak resident memory.
+    pub peak_rss_mib: f64,
+    /// Each handler of `handled_by`'s successful calls.
+    pub handled: Vec<(&'static str, u64)>,
+    /// `chathook_nats_spooled_total`, for the JetStream scenario.
+    pub spooled: Option<u64>,
+    /// The NATS server's CPU time while wrk ran, when its process was found.
+    pub nats_cpu_secs: Option<f64>,
+}
+
+/// chathook's config for a scenario. The query string is signed once per run, so the accepted
+/// clock skew must outlast the run.
+fn chathook_config(
+    port: u16,
+    scenario: &Scenario,
+    database: Option<&str>,
+    stream: Option<&JetStreamRun>,
+    secs: u64,
+) -> String {
+    let mut handlers = scenario
+        .spec
+        .handlers
+        .replace("{db}", database.unwrap_or(""))
+        .replace("{durability}", durability_name(scenario.spec.durability));
+    if let Some(stream) = stream {
+        handlers = handlers
+            .replace("{nats}", &stream.url)
+            .replace("{stream}", &stream.name)
+            .replace("{prefix}", &stream.prefix)
+            .replace("{spool}", &stream.spool.display().to_string());
+    }
+    let skew = secs + 60;
+    // The default size.
+    let console = console_toml(scenario.spec.recent.then_some(1000));
+    format!(
+        "[server]\nlisten_addr = \"127.0.0.1:{port}\"\n\n[auth]\nmax_clock_skew_secs = {skew}\n\n\
+         [apps.bench]\nsdk_app_id = {APP_ID}\ntokens = [\"{TOKEN}\"]\n\n{console}\n{handlers}"
+    )
+}
+
+/// `[console]` (and `[api]`) of a chathook config: a recent-callbacks buffer of `recent`
+/// records, or none. It is kept only while an API token can read it.
+pub(crate) fn console_toml(recent: Option<usize>) -> String {
+    match recent {
+        Some(recent) => {
+            format!("[api]\ntokens = [\"bench-api-token\"]\n\n[console]\nrecent = {recent}\n")
+        }
+        None => "[console]\nrecent = 0\n".into(),
+    }
+}
