@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::rejection::{Rejection, echo};
+use crate::rejection::Rejection;
 
 /// A secret string (callback token, API token). Its `Debug` and `Serialize` forms never show
 /// the value, so a secret cannot leak through a log line or `chathook check-config`.
@@ -148,23 +148,19 @@ impl App {
     }
 }
 
-/// `RequestTime` as Unix seconds.
+/// `RequestTime` as Unix seconds: the protocol crate's reading, refused in the table's words.
 pub fn parse_request_time(text: &str) -> Result<u64, Rejection> {
-    text.parse::<u64>()
-        .map_err(|_| Rejection::RequestTimeInvalid(echo(text)))
+    Ok(chathook_protocol::query::parse_request_time(text)?)
 }
 
-/// Whether `request_time` is within `max_skew_secs` of `now`, either way.
+/// Whether `request_time` is within `max_skew_secs` of `now`, either way: the protocol
+/// crate's check, refused in the table's words.
 pub fn check_freshness(request_time: u64, now: u64, max_skew_secs: u64) -> Result<(), Rejection> {
-    // In i128 the difference of any two u64 is exact, whatever the caller passes.
-    let skew = i128::from(request_time) - i128::from(now);
-    if skew.unsigned_abs() > u128::from(max_skew_secs) {
-        return Err(Rejection::RequestTimeSkewed {
-            skew_secs: i64::try_from(skew).unwrap_or(if skew < 0 { i64::MIN } else { i64::MAX }),
-            max_skew_secs,
-        });
-    }
-    Ok(())
+    Ok(chathook_protocol::query::check_freshness(
+        request_time,
+        now,
+        max_skew_secs,
+    )?)
 }
 
 /// Whether `sign` is the signature of `request_time` (as received) under one of `tokens`.
