@@ -177,11 +177,8 @@ impl Dispatcher {
             let command = callback.command();
             let dispatched = self.unrouted(command);
             if let Some(sender) = announce {
-                let reply = match &dispatched.replied {
-                    Replied::Reply(reply) => reply.clone(),
-                    Replied::Refused(rejection) => rejection.reply(),
-                };
-                let decision = Decision::new(reply.completed_for(command), DecidedBy::NoDecider);
+                let decision =
+                    Decision::new(dispatched.replied.packet(command), DecidedBy::NoDecider);
                 sender.send_replace(Some(decision));
             }
             return dispatched;
@@ -218,11 +215,8 @@ impl Dispatcher {
                 }
             };
             if let Some(sender) = announce {
-                let reply = match &dispatched.replied {
-                    Replied::Reply(reply) => reply.clone(),
-                    Replied::Refused(rejection) => rejection.reply(),
-                };
-                sender.send_replace(Some(Decision::new(reply.completed_for(&command), by)));
+                let decision = Decision::new(dispatched.replied.packet(&command), by);
+                sender.send_replace(Some(decision));
             }
             dispatched
         });

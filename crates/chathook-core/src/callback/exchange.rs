@@ -238,6 +238,16 @@ impl Exchange<'_> {
 }
 
 impl Replied {
+    /// The packet Chat gets for `command`, whatever the status: what observers of a
+    /// before-callback are told was decided.
+    pub(crate) fn packet(&self, command: &str) -> Answer {
+        let reply = match self {
+            Replied::Reply(reply) => reply.clone(),
+            Replied::Refused(rejection) => rejection.reply(),
+        };
+        reply.completed_for(command)
+    }
+
     /// The HTTP response, the reply completed for `command` (the fields its reply must always
     /// carry) when the command is known.
     pub(crate) fn into_response(self, command: Option<&str>) -> Response {
