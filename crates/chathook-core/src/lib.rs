@@ -27,6 +27,7 @@ pub mod extract;
 pub mod fuzzing;
 pub mod handler;
 mod http;
+pub mod journal;
 pub mod metrics;
 pub mod pattern;
 pub mod protocol;

@@ -1,0 +1,2 @@
+//! SQLite backend.
+pub(super) struct SqliteJournal;
