@@ -28,8 +28,8 @@ pub const ENV_PREFIX: &str = "CHATHOOK_";
 pub const CONFIG_PATH_ENV: &str = "CHATHOOK_CONFIG";
 /// The top-level tables of [`Config`] that core reads itself; each linked extension adds its
 /// own (see [`sections`]).
-pub const SECTIONS: [&str; 7] = [
-    "server", "auth", "apps", "dispatch", "api", "log", "handlers",
+pub const SECTIONS: [&str; 8] = [
+    "server", "auth", "apps", "dispatch", "journal", "api", "log", "handlers",
 ];
 
 /// Every top-level table a config may have: [`SECTIONS`] and each linked extension's. A
@@ -87,6 +87,8 @@ pub struct Config {
     pub apps: BTreeMap<String, AppConfig>,
     /// How callbacks reach handlers.
     pub dispatch: DispatchConfig,
+    /// Where callbacks owed to queued handlers are kept until delivered.
+    pub journal: JournalConfig,
     /// The handlers' read API under `/api/v1`.
     pub api: ApiConfig,
     /// Logging.
@@ -248,6 +250,121 @@ impl DispatchConfig {
     }
 }
 
+/// `[journal]`: opened only when a queued handler is enabled (and by `chathook deliveries`).
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalConfig {
+    /// `sqlite://path` (one replica; the file and its folder are created) or
+    /// `postgres://user:password@host/db` (several replicas share one journal).
+    pub database_url: String,
+    /// What a callback answered OK survives: `full` (a power loss) or `normal` (a crash of
+    /// chathook).
+    pub durability: crate::journal::Durability,
+    /// How long an entry is kept once every handler has it, for `replay`, in seconds.
+    pub retention_secs: u64,
+    /// Most entries held; past it callbacks owed to queued handlers are answered 500 and
+    /// `/readyz` is not ready.
+    pub max_entries: u64,
+    /// Most body bytes held; past it as for `max_entries`.
+    pub max_bytes: u64,
+    /// A callback whose body Chat sends again within this many seconds is journaled once.
+    pub dedupe_window_secs: u64,
+    /// Most callbacks committed in one transaction (group commit).
+    pub max_batch: usize,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/journal.db".to_owned(),
+            durability: crate::journal::Durability::Full,
+            retention_secs: 7 * 24 * 3600,
+            max_entries: 1_000_000,
+            max_bytes: 1 << 30,
+            dedupe_window_secs: 600,
+            max_batch: 256,
+        }
+    }
+}
+
+impl JournalConfig {
+    /// The options [`crate::journal::Journal::open`] takes.
+    pub fn options(&self) -> crate::journal::JournalOptions {
+        crate::journal::JournalOptions {
+            database_url: self.database_url.clone(),
+            durability: self.durability,
+            retention: Duration::from_secs(self.retention_secs),
+            max_entries: self.max_entries,
+            max_bytes: self.max_bytes,
+            dedupe_window: Duration::from_secs(self.dedupe_window_secs),
+            max_batch: self.max_batch,
+        }
+    }
+}
+
+/// How a handler gets its callbacks: `handlers.<name>.delivery`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    /// Called while Chat waits; its failure is Chat's 500.
+    #[default]
+    Inline,
+    /// Committed to the journal before Chat hears OK, then delivered by workers with
+    /// retries until it succeeds or is dead.
+    Queued,
+}
+
+impl DeliveryMode {
+    /// Its name in config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inline => "inline",
+            Self::Queued => "queued",
+        }
+    }
+}
+
+/// `[handlers.<name>.queue]`: how a queued handler's deliveries are retried.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Attempts before a delivery is dead.
+    pub max_attempts: u32,
+    /// Wait before the second attempt, in milliseconds; doubled for each one after.
+    pub backoff_initial_ms: u64,
+    /// Longest wait between two attempts, in milliseconds.
+    pub backoff_max_ms: u64,
+    /// Each wait is shortened by a random fraction up to this (0 to 1), so retries of many
+    /// deliveries spread out.
+    pub backoff_jitter: f64,
+    /// A delivery not delivered this many seconds after its callback arrived is dead.
+    pub max_age_secs: u64,
+    /// Deliveries in flight at once, per replica.
+    pub concurrency: usize,
+    /// Deliver the entries of one conversation (GroupId, or the C2C pair) one at a time, in
+    /// arrival order; a failing conversation holds back only itself.
+    pub ordered: bool,
+    /// Deadline for one attempt, in milliseconds; then it counts as failed.
+    pub attempt_timeout_ms: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            backoff_initial_ms: 1000,
+            backoff_max_ms: 300_000,
+            backoff_jitter: 0.2,
+            max_age_secs: 24 * 3600,
+            concurrency: 4,
+            ordered: false,
+            attempt_timeout_ms: 30_000,
+        }
+    }
+}
+
 /// Answer for a callback whose command has no enabled handler.
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
@@ -351,6 +468,12 @@ pub struct HandlerTable {
     /// decision, `false` makes it only observe. Unset: it decides when no other handler can.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decides: Option<bool>,
+    /// `inline` or `queued`; unset: what its registration says (inline unless it says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryMode>,
+    /// Retry policy of a queued handler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueConfig>,
     /// Everything else, handed to the handler's build function.
     #[serde(flatten)]
     #[schemars(skip)]
@@ -367,6 +490,8 @@ impl std::fmt::Debug for HandlerTable {
             .field("fallback", &self.fallback)
             .field("commands", &self.commands)
             .field("decides", &self.decides)
+            .field("delivery", &self.delivery)
+            .field("queue", &self.queue)
             .field("settings", &settings)
             .finish()
     }
