@@ -299,6 +299,15 @@ impl Plan {
         self.warnings = warnings;
     }
 
+    /// Each enabled queued handler with its retry policy in one line, for `check-config`.
+    pub fn queued_handlers(&self) -> Vec<(&'static str, String)> {
+        self.members
+            .iter()
+            .filter(|member| member.enabled)
+            .filter_map(|member| Some((member.name(), member.queue.as_ref()?.describe())))
+            .collect()
+    }
+
     /// What is suspicious but allowed, one sentence each, for the log or the terminal.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
