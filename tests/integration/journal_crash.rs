@@ -46,12 +46,13 @@ async fn post_all(url: &str, seqs: std::ops::Range<u64>) {
     let seqs: Vec<u64> = seqs.collect();
     for chunk in seqs.chunks(seqs.len().div_ceil(16).max(1)) {
         let (http, chunk) = (http.clone(), chunk.to_vec());
-        let url = format!("{url}/callback?{}", fresh_query(COMMAND));
+        let url = url.to_owned();
         clients.spawn(async move {
             for seq in chunk {
                 let group = format!("@TGS#{}", seq % 50);
+                // Signed as it is sent: a run outlasts the freshness window.
                 let response = http
-                    .post(&url)
+                    .post(format!("{url}/callback?{}", fresh_query(COMMAND)))
                     .body(numbered_body(&group, seq))
                     .send()
                     .await
