@@ -249,7 +249,7 @@ async fn unsupported_and_unreachable_urls_never_show_a_password() {
 }
 
 /// Appends per second on SQLite, durability full, 64 concurrent appenders for 5 s:
-/// `cargo test -p chathook-core --release journal::tests::limits::sqlite_append_rate -- --ignored --nocapture`.
+/// `cargo test -p chathook-core --lib sqlite_append_rate -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]
 async fn sqlite_append_rate() {
