@@ -426,3 +426,28 @@ async fn an_unwritable_journal_answers_500_within_the_deadline_and_is_not_ready(
     assert_eq!(status, 200, "{text}");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_queued_observer_of_a_before_callback_gets_the_decision_chat_got() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = queued_config(
+        dir.path(),
+        json!({"commands": ["Group.CallbackBeforeSendMsg"]}),
+        json!({}),
+    );
+    enable(&mut config, "denier", json!({"fallback": "deny"}));
+    let server = TestServer::start(config).await;
+    let command = "Group.CallbackBeforeSendMsg";
+    let (status, reply) = server.post(&fresh_query(command), fixture(command)).await;
+    assert_eq!(status, 200, "{reply}");
+    let code = reply["ErrorCode"].as_u64().unwrap();
+    assert_ne!(code, 0, "the deny fallback answered: {reply}");
+    let log = record(dir.path());
+    wait_until(Duration::from_secs(10), "the observer called", || {
+        !read_attempts(&log).is_empty()
+    })
+    .await;
+    let attempts = read_attempts(&log);
+    assert_eq!(attempts[0].decision, Some(code as u32), "{attempts:?}");
+    server.stop().await.unwrap();
+}
