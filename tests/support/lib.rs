@@ -5,6 +5,7 @@
 //! plus these handlers and the test tool of [`tools`]) for tests of the command line and the
 //! environment.
 
+pub mod flaky;
 pub mod handlers;
 pub mod nats;
 pub mod process;

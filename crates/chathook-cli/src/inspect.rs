@@ -34,6 +34,25 @@ pub(crate) fn print_warnings(plan: &Plan) {
     }
 }
 
+/// The journal and each queued handler's retry policy, or that no handler is queued.
+pub(crate) fn print_queued(config: &Config, plan: &Plan) {
+    let queued = plan.queued_handlers();
+    if queued.is_empty() {
+        eprintln!("no handler is queued: the journal is not opened");
+        return;
+    }
+    eprintln!(
+        "journal: {} (durability {}, at most {} entries and {} bytes)",
+        chathook_core::redact::url(&config.journal.database_url),
+        format!("{:?}", config.journal.durability).to_lowercase(),
+        config.journal.max_entries,
+        config.journal.max_bytes,
+    );
+    for (name, policy) in queued {
+        eprintln!("queued handler {name}: {policy}");
+    }
+}
+
 /// The effective config as TOML, secrets redacted, each value followed by where it came
 /// from: `# file PATH`, `# environment CHATHOOK_...` or `# default`.
 pub(crate) fn annotated_config(config: &Config, file: &ConfigFile) -> anyhow::Result<String> {

@@ -205,9 +205,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CheckConfig => {
             let config = Config::load(&file)?;
             inspect::print_ignored_env_vars();
-            inspect::print_warnings(&Plan::new(&config)?);
+            let plan = Plan::new(&config)?;
+            inspect::print_warnings(&plan);
             serve::log_filter(&config.log)?;
             print!("{}", inspect::annotated_config(&config, &file)?);
+            inspect::print_queued(&config, &plan);
             match file.resolved() {
                 Some(path) => eprintln!("config is valid (file {})", path.display()),
                 None => eprintln!(

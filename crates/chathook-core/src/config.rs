@@ -251,7 +251,7 @@ impl DispatchConfig {
 }
 
 /// `[journal]`: opened only when a queued handler is enabled (and by `chathook deliveries`).
-#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
+#[derive(Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct JournalConfig {
     /// `sqlite://path` (one replica; the file and its folder are created) or
@@ -284,6 +284,21 @@ impl Default for JournalConfig {
             dedupe_window_secs: 600,
             max_batch: 256,
         }
+    }
+}
+
+impl std::fmt::Debug for JournalConfig {
+    /// The URL's password stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JournalConfig")
+            .field("database_url", &crate::redact::url(&self.database_url))
+            .field("durability", &self.durability)
+            .field("retention_secs", &self.retention_secs)
+            .field("max_entries", &self.max_entries)
+            .field("max_bytes", &self.max_bytes)
+            .field("dedupe_window_secs", &self.dedupe_window_secs)
+            .field("max_batch", &self.max_batch)
+            .finish()
     }
 }
 

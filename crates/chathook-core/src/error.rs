@@ -103,6 +103,29 @@ pub enum StartupError {
         /// The handlers marked to decide.
         handlers: Vec<&'static str>,
     },
+    /// A queued handler is told to decide before-callbacks: its reply could not be Chat's.
+    #[error(
+        "handlers.{handler}.decides = true, but handlers.{handler}.delivery is queued: a queued \
+         handler is called after Chat has its answer, so it can only observe; set \
+         delivery = \"inline\" or remove decides"
+    )]
+    QueuedDecider {
+        /// The handler.
+        handler: &'static str,
+    },
+    /// A `queue` table on a handler that is not queued, or a value out of range in it.
+    #[error("invalid handlers.{handler}.queue.{key}: {problem}")]
+    InvalidQueue {
+        /// The handler.
+        handler: &'static str,
+        /// The key under `queue`, or `queue` itself.
+        key: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The journal a queued handler needs could not be opened.
+    #[error("{0}")]
+    Journal(#[from] crate::journal::JournalError),
     /// A handler's own settings do not fit its config type.
     #[error("invalid settings in [handlers.{handler}]: {problem}")]
     HandlerSettings {

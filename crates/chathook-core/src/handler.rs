@@ -10,7 +10,8 @@ mod settings;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use axum::Router;
@@ -111,6 +112,35 @@ pub struct Callback {
     body: Bytes,
     /// For a handler observing a before-callback: where the decision arrives once made.
     decision: Option<watch::Receiver<Option<Decision>>>,
+    /// For a queued handler: which attempt of which journaled delivery this is.
+    attempt: Option<Arc<DeliveryAttempt>>,
+}
+
+/// What a queued handler is told of the delivery it is called for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub(crate) number: u32,
+    pub(crate) idempotency_key: String,
+    pub(crate) delivery_id: i64,
+}
+
+impl DeliveryAttempt {
+    /// 1 for the first attempt, 2 for the first retry, and so on over the delivery's life.
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// The same for every attempt of this callback and for a redelivery of the same body by
+    /// Chat: what a handler's downstream deduplicates on (an `Idempotency-Key` header, a
+    /// unique column), so that a retry after a lost reply does not act twice.
+    pub fn idempotency_key(&self) -> &str {
+        &self.idempotency_key
+    }
+
+    /// The journal's id of the delivery, as `chathook deliveries show` takes it.
+    pub fn delivery_id(&self) -> i64 {
+        self.delivery_id
+    }
 }
 
 impl Callback {
@@ -132,7 +162,26 @@ impl Callback {
             deadline: None,
             body: body.into(),
             decision: None,
+            attempt: None,
         }
+    }
+
+    /// The same callback as a queued handler's attempt gets it.
+    pub(crate) fn attempting(mut self, attempt: DeliveryAttempt) -> Self {
+        self.attempt = Some(Arc::new(attempt));
+        self
+    }
+
+    /// The same callback carrying a decision already made (a journaled before-callback).
+    pub(crate) fn decided(mut self, decision: Decision) -> Self {
+        self.decision = Some(watch::channel(Some(decision)).1);
+        self
+    }
+
+    /// For a queued handler: which attempt this is, with the idempotency key; `None` for an
+    /// inline call, which has one attempt only.
+    pub fn delivery(&self) -> Option<&DeliveryAttempt> {
+        self.attempt.as_deref()
     }
 
     /// Sets `RequestTime` as Chat sent it, and when chathook received the request.
@@ -203,7 +252,8 @@ impl Callback {
         self.request_time.as_deref()
     }
 
-    /// When chathook received the request.
+    /// When chathook received the request: for a queued handler, its first arrival, the
+    /// same for every attempt.
     pub fn received_at(&self) -> SystemTime {
         self.received_at
     }
@@ -269,13 +319,27 @@ fn invalid_body(path: &str, error: &serde_json::Error) -> HandlerError {
 
 /// Why a handler could not handle a callback.
 ///
-/// Any `std::error::Error` converts into [`HandlerError::Internal`] with `?`.
+/// Any `std::error::Error` converts into [`HandlerError::Internal`] with `?`. Inline, every
+/// variant but `InvalidBody` (a 400) is Chat's 500. Queued, `InvalidBody` and `Permanent`
+/// make the delivery dead at once, `Internal` and `Retry` retry it by its backoff (`Retry`'s
+/// delay, when it gives one, instead).
 #[derive(Debug)]
 pub enum HandlerError {
     /// The body is unusable; the text (shown to the caller) says which field and why.
     InvalidBody(String),
     /// Anything else; logged with its cause chain, never shown to the caller.
     Internal(BoxError),
+    /// Trying again cannot help (the data is bad for this handler's downstream): a queued
+    /// delivery is dead at once, for an operator to look at.
+    Permanent(BoxError),
+    /// Worth trying again (the downstream is down, rate limited); `after` overrides the
+    /// backoff for the next attempt (a `Retry-After` the downstream gave).
+    Retry {
+        /// What failed.
+        error: BoxError,
+        /// When to try again, if the handler knows better than the backoff.
+        after: Option<Duration>,
+    },
 }
 
 impl HandlerError {
@@ -287,6 +351,27 @@ impl HandlerError {
     /// An internal failure.
     pub fn internal(error: impl Into<BoxError>) -> Self {
         Self::Internal(error.into())
+    }
+
+    /// A failure no retry can mend.
+    pub fn permanent(error: impl Into<BoxError>) -> Self {
+        Self::Permanent(error.into())
+    }
+
+    /// A failure worth retrying by the handler's backoff.
+    pub fn retry(error: impl Into<BoxError>) -> Self {
+        Self::Retry {
+            error: error.into(),
+            after: None,
+        }
+    }
+
+    /// A failure worth retrying after `delay` (at most the backoff's maximum).
+    pub fn retry_after(error: impl Into<BoxError>, delay: Duration) -> Self {
+        Self::Retry {
+            error: error.into(),
+            after: Some(delay),
+        }
     }
 }
 
@@ -300,7 +385,10 @@ impl fmt::Display for HandlerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidBody(message) => f.write_str(message),
-            Self::Internal(error) => write!(f, "{}", ErrorChain(error.as_ref())),
+            Self::Internal(error) | Self::Retry { error, .. } => {
+                write!(f, "{}", ErrorChain(error.as_ref()))
+            }
+            Self::Permanent(error) => write!(f, "permanent: {}", ErrorChain(error.as_ref())),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod body_check;
 pub mod callback;
 pub mod config;
+mod delivery;
 mod error;
 pub mod extension;
 pub mod extract;
@@ -44,8 +45,8 @@ pub use async_trait::async_trait;
 pub use crate::config::Config;
 pub use crate::error::{BoxError, StartupError};
 pub use crate::handler::{
-    Callback, DecidedBy, Decision, Handler, HandlerError, HandlerRegistration, HandlerSettings,
-    NoSettings, linked_handlers,
+    Callback, DecidedBy, Decision, DeliveryAttempt, Handler, HandlerError, HandlerRegistration,
+    HandlerSettings, NoSettings, linked_handlers,
 };
 /// What operators ask of the journal, from text: shared by `/api/v1/deliveries` and
 /// `chathook deliveries`.

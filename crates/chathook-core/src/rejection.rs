@@ -187,6 +187,10 @@ rejections! {
     /// A handler of an after-callback was still running at the deadline.
     #[error("handler timed out")]
     HandlerTimedOut => ("handler_timed_out", INTERNAL_SERVER_ERROR, 50002),
+    /// A callback owed to queued handlers could not be committed to the journal (its bounds
+    /// are reached, or it cannot write): not acknowledged, so nothing answered OK is lost.
+    #[error("the journal cannot take this callback")]
+    JournalUnavailable => ("journal_unavailable", INTERNAL_SERVER_ERROR, 50003),
     /// `/api/v1` without an `Authorization: Bearer` header.
     #[error("missing Authorization: Bearer <token> header")]
     ApiTokenMissing => ("api_token_missing", UNAUTHORIZED, 40107),

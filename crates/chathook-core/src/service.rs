@@ -14,11 +14,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::callback::{Dispatcher, Gate, Pipeline, receive};
 use crate::config::Config;
+use crate::delivery::Deliveries;
 use crate::error::StartupError;
 use crate::extension::{ServiceFacts, linked_extensions};
 use crate::http::{
-    ConnectionEvents, Limits, LogBudget, Ops, api_router, count_refusals, healthz,
-    method_not_allowed, metrics, not_found, readyz, route_method_not_allowed,
+    ConnectionEvents, Limits, LogBudget, Ops, api_router, count_refusals, deliveries_routes,
+    healthz, method_not_allowed, metrics, not_found, readyz, route_method_not_allowed,
 };
 use crate::metrics::Metrics;
 use crate::registry::{Plan, Route};
@@ -40,6 +41,9 @@ pub struct Chathook {
     /// What extensions ask to be told as shutdown begins.
     on_shutdown: Vec<Box<dyn FnOnce() + Send>>,
     callback_path: String,
+    /// The journal and its workers, when a queued handler is enabled.
+    deliveries: Option<Arc<Deliveries>>,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Chathook {
@@ -52,11 +56,19 @@ impl Chathook {
             tracing::warn!("{warning}");
         }
         let routing_table = plan.routing_table();
-        let registry = plan.build().await?;
+        let mut registry = plan.build().await?;
         let mut metrics = Metrics::default();
         for (_, handler) in registry.handlers() {
             handler.register_metrics(metrics.handler_registry());
         }
+        let queued = registry.take_queued();
+        let deliveries = if queued.is_empty() {
+            None
+        } else {
+            let names = registry.handlers().iter().map(|(name, _)| *name).collect();
+            let registry = metrics.handler_registry();
+            Some(Deliveries::open(&config.journal, queued, registry, names).await?)
+        };
         metrics.start_at_zero(registry.routes().map(Route::series));
         warn_about_apps(&config);
 
@@ -81,15 +93,25 @@ impl Chathook {
             .handlers()
             .iter()
             .filter_map(|(name, handler)| Some((*name, handler.api_routes()?)));
+        let deliveries_api = deliveries.as_ref().map(|deliveries| {
+            let routes =
+                deliveries_routes(Arc::clone(deliveries.journal()), deliveries.handler_names());
+            ("deliveries", Router::new().nest("/deliveries", routes))
+        });
         let api = api_router(
             &config.api.tokens,
-            extensions.api_routes.into_iter().chain(handler_routes),
+            extensions
+                .api_routes
+                .into_iter()
+                .chain(handler_routes)
+                .chain(deliveries_api),
         )?;
         let taps = Taps::new(taps);
         let ops = Ops {
             handlers: registry.handlers().to_vec(),
             metrics: Arc::clone(&metrics),
             taps: taps.clone(),
+            deliveries: deliveries.clone(),
         };
         let pipeline = Pipeline {
             gate: Gate::new(&config),
@@ -99,6 +121,7 @@ impl Chathook {
                 unrouted: config.dispatch.unrouted,
                 tasks: TaskTracker::new(),
                 taps: taps.clone(),
+                deliveries: deliveries.clone(),
             },
             taps,
             metrics: Arc::clone(&metrics),
@@ -111,7 +134,9 @@ impl Chathook {
             api,
             routes: extensions.routes,
             on_shutdown: extensions.on_shutdown,
+            shutdown_timeout: config.server.shutdown_timeout(),
             callback_path: config.server.callback_path,
+            deliveries,
         })
     }
 
@@ -172,17 +197,30 @@ impl Chathook {
             events,
             limits,
             on_shutdown,
+            deliveries,
+            shutdown_timeout,
             ..
         } = self;
+        if let Some(deliveries) = &deliveries {
+            deliveries.start();
+        }
         // Live streams never end by themselves: they end as shutdown starts, so open
-        // requests can finish within the shutdown deadline.
+        // requests can finish within the shutdown deadline. Delivery workers stop claiming
+        // then too; their attempts in flight get the same deadline below.
+        let stop_claiming = deliveries.clone();
         let shutdown = async move {
             shutdown.await;
+            if let Some(deliveries) = stop_claiming {
+                deliveries.stop_claiming();
+            }
             for notify in on_shutdown {
                 notify();
             }
         };
         crate::http::serve(events, router, listener, limits, shutdown).await;
+        if let Some(deliveries) = &deliveries {
+            deliveries.stop(shutdown_timeout).await;
+        }
         // Handlers whose client hung up are still running; each is bounded by its deadline.
         let dispatcher = &pipeline.dispatcher;
         let tasks = &dispatcher.tasks;

@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use super::exchange::{HandlerCalls, HandlerEnd, HandlerResult, Outcome, Replied};
 use crate::config::{Fallback, Unrouted};
+use crate::delivery::Deliveries;
 use crate::handler::{Callback, DecidedBy, Decision, ErrorChain, HandlerError};
 use crate::protocol::{Answer, CallbackKind, ReplyError};
 use crate::registry::{Role, Route, Target};
@@ -45,6 +46,8 @@ pub(crate) struct Dispatched {
     /// The decider that failed and the fallback that answered for it.
     pub(crate) fallback: Option<(&'static str, Fallback)>,
     pub(crate) calls: Option<Arc<HandlerCalls>>,
+    /// A before-callback's: who made the decision, for the journal.
+    decided: Option<DecidedBy>,
 }
 
 impl Dispatched {
@@ -59,6 +62,7 @@ impl Dispatched {
             outcome,
             fallback: None,
             calls: None,
+            decided: None,
         }
     }
 }
@@ -70,6 +74,8 @@ pub(crate) struct Dispatcher {
     /// Handler tasks, which outlive their request if the client hangs up; shutdown waits.
     pub(crate) tasks: TaskTracker,
     pub(crate) taps: Taps,
+    /// The journal, when a queued handler is enabled.
+    pub(crate) deliveries: Option<Arc<Deliveries>>,
 }
 
 impl Dispatcher {
@@ -94,14 +100,65 @@ impl Dispatcher {
         app: &str,
     ) -> Dispatched {
         let calls = HandlerCalls::new(calls_of(route));
-        let mut dispatched = match route.kind {
-            CallbackKind::After => self.run_all(route, callback, app, &calls).await,
-            CallbackKind::Before | CallbackKind::ReplyBearing => {
-                self.decide(route, callback, app, &calls).await
+        let mut dispatched = match (&self.deliveries, route.queued.is_empty()) {
+            (Some(deliveries), false) => {
+                self.journal(deliveries, route, callback, app, &calls).await
             }
+            _ => self.run_inline(route, callback, app, &calls).await,
         };
         dispatched.calls = Some(calls);
         dispatched
+    }
+
+    /// The inline handlers' answer.
+    async fn run_inline(
+        &self,
+        route: &Route,
+        callback: Callback,
+        app: &str,
+        calls: &Arc<HandlerCalls>,
+    ) -> Dispatched {
+        match route.kind {
+            CallbackKind::After if route.others.is_empty() => {
+                Dispatched::answered(Replied::Reply(Answer::default()), Outcome::Ok)
+            }
+            CallbackKind::After => self.run_all(route, callback, app, calls).await,
+            CallbackKind::Before | CallbackKind::ReplyBearing => {
+                self.decide(route, callback, app, calls).await
+            }
+        }
+    }
+
+    /// A callback queued handlers are owed: journaled before Chat hears OK, alongside the
+    /// inline handlers of an after-callback, after the decision of a before-callback (which
+    /// is stored with it). A journal that cannot take it makes the answer a 500.
+    async fn journal(
+        &self,
+        deliveries: &Deliveries,
+        route: &Route,
+        callback: Callback,
+        app: &str,
+        calls: &Arc<HandlerCalls>,
+    ) -> Dispatched {
+        let journaled = if route.kind == CallbackKind::After {
+            let (dispatched, journaled) = tokio::join!(
+                self.run_inline(route, callback.clone(), app, calls),
+                deliveries.append(&callback, None, &route.queued),
+            );
+            journaled.map(|()| dispatched)
+        } else {
+            let command = callback.command_cow();
+            let dispatched = self.run_inline(route, callback.clone(), app, calls).await;
+            let by = dispatched.decided.unwrap_or(DecidedBy::NoDecider);
+            let decision = Decision::new(dispatched.replied.packet(&command), by);
+            deliveries
+                .append(&callback, Some(&decision), &route.queued)
+                .await
+                .map(|()| dispatched)
+        };
+        journaled.unwrap_or_else(|rejection| {
+            Dispatched::answered(Replied::Refused(rejection), Outcome::Failed)
+        })
     }
 
     /// An after-callback: every handler runs, concurrently, each under the deadline; Chat
@@ -181,7 +238,10 @@ impl Dispatcher {
                     Decision::new(dispatched.replied.packet(command), DecidedBy::NoDecider);
                 sender.send_replace(Some(decision));
             }
-            return dispatched;
+            return Dispatched {
+                decided: Some(DecidedBy::NoDecider),
+                ..dispatched
+            };
         };
         // The decision is made on the decider's own task, so observers get it even when the
         // client has hung up.
@@ -218,7 +278,10 @@ impl Dispatcher {
                 let decision = Decision::new(dispatched.replied.packet(&command), by);
                 sender.send_replace(Some(decision));
             }
-            dispatched
+            Dispatched {
+                decided: Some(by),
+                ..dispatched
+            }
         });
         deciding.await.unwrap_or_else(|_| {
             Dispatched::answered(Replied::Refused(Rejection::HandlerFailed), Outcome::Failed)
@@ -252,7 +315,7 @@ impl Dispatcher {
         // An observer may wait for the decision, which the decider has the whole deadline
         // to make: it gets the deadline again on top, so it can act on a late decision too.
         let deadline = match role {
-            Role::Observes => self.handler_timeout * 2,
+            Role::Observes | Role::Queued => self.handler_timeout * 2,
             Role::Decides | Role::Runs => self.handler_timeout,
         };
         let fallback = target.fallback;
@@ -286,7 +349,7 @@ impl Dispatcher {
                 _ if must_succeed && failure.is_invalid_body() => Effect::Refused,
                 _ if must_succeed => Effect::Failed,
                 Role::Decides | Role::Runs => Effect::FellBack(fallback),
-                Role::Observes => Effect::Ignored,
+                Role::Observes | Role::Queued => Effect::Ignored,
             });
             calls.end(index, end);
             taps.handler_finished(&HandlerFinished {
@@ -353,7 +416,9 @@ impl Failure {
     fn result(&self) -> HandlerResult {
         match self {
             Self::Error(HandlerError::InvalidBody(_)) => HandlerResult::InvalidBody,
-            Self::Error(HandlerError::Internal(_)) => HandlerResult::Failed,
+            Self::Error(
+                HandlerError::Internal(_) | HandlerError::Permanent(_) | HandlerError::Retry { .. },
+            ) => HandlerResult::Failed,
             Self::Panicked(_) => HandlerResult::Panicked,
             Self::TimedOut(_) => HandlerResult::TimedOut,
             Self::UndocumentedCode(_) => HandlerResult::UndocumentedCode,
@@ -388,7 +453,7 @@ fn check_decision(command: &str, reply: Answer) -> Result<Answer, Failure> {
 }
 
 /// The text of a panic's payload.
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|text| (*text).to_owned())

@@ -22,8 +22,8 @@ use crate::registry::Registry;
 use crate::tap::Taps;
 
 pub use admit::{CHECKS, Check, Gate};
-pub(crate) use dispatch::Dispatcher;
 pub use dispatch::Effect;
+pub(crate) use dispatch::{Dispatcher, panic_text};
 pub use exchange::{
     Exchange, HandlerCall, HandlerCalls, HandlerEnd, HandlerResult, Outcome, Replied,
     whole_micros_as_ms,

@@ -10,6 +10,7 @@ impl Config {
     pub fn redacted(&self) -> Value {
         let mut value = serde_json::to_value(self).expect("config serializes to JSON");
         redact_handler_settings(&mut value["handlers"]);
+        value["journal"]["database_url"] = crate::redact::url(&self.journal.database_url).into();
         // Each extension's table as it reads it, defaults filled in.
         for extension in crate::extension::linked_extensions() {
             if let Some(effective) =

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Handler, HandlerSettings};
+use crate::config::DeliveryMode;
 use crate::error::StartupError;
 
 /// Building one handler from its settings, as `build` returns it.
@@ -29,6 +30,7 @@ pub struct HandlerRegistration {
     pub(super) name: &'static str,
     pub(super) commands: Commands,
     pub(super) decides: Option<bool>,
+    pub(super) delivery: DeliveryMode,
     pub(super) module: &'static str,
     pub(super) check: CheckFn,
     pub(super) build: BuildFn,
@@ -63,6 +65,12 @@ impl HandlerRegistration {
     /// ever observes before-callbacks (a forwarder), so it never holds up a decision.
     pub fn decides(&self) -> Option<bool> {
         self.decides
+    }
+
+    /// How it gets its callbacks when its table does not say `delivery`: `Queued` for a
+    /// handler whose work is a downstream call that may fail (a forwarder, a CRM sync).
+    pub fn delivery(&self) -> DeliveryMode {
+        self.delivery
     }
 
     /// The module that registered it, to name the culprit in errors.
@@ -120,6 +128,8 @@ pub fn linked_handlers() -> Vec<&'static HandlerRegistration> {
 ///   `from_config(default: ["*"])` with the patterns used when the table gives none.
 /// - `decides` (optional): `false` for a handler that only observes the before-callbacks it
 ///   serves, whatever else serves them (its table's `decides` still wins).
+/// - `delivery` (optional): `queued` to have its callbacks journaled and delivered with
+///   retries unless its table says `delivery = "inline"`; `inline` (the default) otherwise.
 /// - `config`: the type its settings deserialize into ([`NoSettings`](crate::NoSettings) for none).
 /// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
 ///   express (ranges, URL schemes). `check-config`, start-up and `build` all run it, so a
@@ -195,6 +205,7 @@ macro_rules! __register_handler {
         $name:literal,
         $commands:expr,
         $(decides: $decides:literal,)?
+        $(delivery: $delivery:ident,)?
         config: $config:ty,
         $(validate: $validate:expr,)?
         build: $build:expr $(,)?
@@ -204,6 +215,7 @@ macro_rules! __register_handler {
                 $name,
                 $commands,
                 $crate::__validate!($($decides)?),
+                $crate::__delivery!($($delivery)?),
                 ::core::module_path!(),
                 |handler, settings| {
                     $crate::__private::check::<$config>(handler, settings, $crate::__validate!($($validate)?))
@@ -229,6 +241,20 @@ macro_rules! __register_handler {
                 },
             )
         }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __delivery {
+    () => {
+        $crate::config::DeliveryMode::Inline
+    };
+    (inline) => {
+        $crate::config::DeliveryMode::Inline
+    };
+    (queued) => {
+        $crate::config::DeliveryMode::Queued
     };
 }
 

@@ -12,6 +12,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::mark_counted;
+use crate::delivery::Deliveries;
 use crate::handler::{ErrorChain, Handler};
 use crate::metrics::Metrics;
 use crate::rejection::{ApiError, Rejection, echo};
@@ -25,6 +26,8 @@ pub(crate) struct Ops {
     pub(crate) handlers: Vec<(&'static str, Arc<dyn Handler>)>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) taps: Taps,
+    /// The journal, when a queued handler is enabled: `/readyz` checks it can write.
+    pub(crate) deliveries: Option<Arc<Deliveries>>,
 }
 
 pub(crate) async fn method_not_allowed(State(ops): State<Arc<Ops>>, method: Method) -> Response {
@@ -89,6 +92,14 @@ pub(crate) async fn readyz(State(ops): State<Arc<Ops>>) -> Response {
         .iter()
         .filter_map(|(name, handler)| Some(((*name).to_owned(), handler.status()?)))
         .collect();
+    let journal = match &ops.deliveries {
+        Some(deliveries) => {
+            let (journal_ready, status) = deliveries.readiness().await;
+            ready &= journal_ready;
+            Some(status)
+        }
+        None => None,
+    };
     let (status, word) = if ready {
         (StatusCode::OK, "ready")
     } else {
@@ -97,6 +108,9 @@ pub(crate) async fn readyz(State(ops): State<Arc<Ops>>) -> Response {
     let mut body = json!({ "status": word, "handlers": handlers });
     if !details.is_empty() {
         body["details"] = details.into();
+    }
+    if let Some(journal) = journal {
+        body["journal"] = journal;
     }
     (status, axum::Json(body)).into_response()
 }

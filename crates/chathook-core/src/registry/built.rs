@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::Plan;
 use super::plan::RouteSpec;
 use crate::config::Fallback;
+use crate::delivery::QueuePolicy;
 use crate::error::StartupError;
 use crate::handler::Handler;
 use crate::pattern::family_of;
@@ -18,6 +19,7 @@ impl Plan {
     pub async fn build(self) -> Result<Registry, StartupError> {
         let mut built: Vec<Option<Target>> = Vec::with_capacity(self.members.len());
         let mut handlers = Vec::new();
+        let mut queued = Vec::new();
         for member in self.members {
             if !member.enabled {
                 built.push(None);
@@ -26,6 +28,9 @@ impl Plan {
             let name = member.registration.name();
             let handler = member.registration.build(member.settings).await?;
             handlers.push((name, Arc::clone(&handler)));
+            if let Some(policy) = member.queue {
+                queued.push((name, Arc::clone(&handler), policy));
+            }
             built.push(Some(Target {
                 name,
                 fallback: member.fallback,
@@ -40,6 +45,7 @@ impl Plan {
         let route = |spec: RouteSpec| {
             let decider = spec.decider.map(target);
             let others: Vec<Target> = spec.others.into_iter().map(target).collect();
+            let queued = spec.queued.into_iter().map(|i| target(i).name).collect();
             let handler_names = decider
                 .iter()
                 .chain(&others)
@@ -52,6 +58,7 @@ impl Plan {
                 kind: spec.kind,
                 decider,
                 others,
+                queued,
             })
         };
         let named = self
@@ -69,6 +76,7 @@ impl Plan {
             open,
             families: self.families,
             handlers,
+            queued,
         })
     }
 }
@@ -94,9 +102,11 @@ pub struct Route {
     pub kind: CallbackKind,
     /// Before-callbacks: the handler whose reply is the decision, if any.
     pub decider: Option<Target>,
-    /// After-callbacks: every handler, all of which must succeed. Before-callbacks: the
-    /// observers.
+    /// After-callbacks: every inline handler, all of which must succeed. Before-callbacks:
+    /// the inline observers.
     pub others: Vec<Target>,
+    /// The queued handlers, for which the callback is journaled before Chat hears OK.
+    pub queued: Vec<&'static str>,
 }
 
 impl Route {
@@ -137,6 +147,7 @@ pub struct Registry {
     open: HashMap<(Option<&'static str>, CallbackKind), Arc<Route>>,
     families: Vec<&'static str>,
     handlers: Vec<(&'static str, Arc<dyn Handler>)>,
+    queued: Vec<(&'static str, Arc<dyn Handler>, QueuePolicy)>,
 }
 
 impl Registry {
@@ -168,6 +179,11 @@ impl Registry {
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
         let named = self.named.values().flatten();
         named.chain(self.open.values()).map(|route| &**route)
+    }
+
+    /// The queued handlers with their retry policies, for the delivery workers.
+    pub(crate) fn take_queued(&mut self) -> Vec<(&'static str, Arc<dyn Handler>, QueuePolicy)> {
+        std::mem::take(&mut self.queued)
     }
 
     /// The built handlers with their names, in name order.

@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Source;
-use crate::config::{Config, Fallback};
+use crate::config::{Config, DeliveryMode, Fallback, QueueConfig};
+use crate::delivery::QueuePolicy;
 use crate::error::StartupError;
 use crate::handler::{Commands, HandlerRegistration, HandlerSettings, linked_handlers};
 use crate::pattern::{CommandSet, CommandShape};
@@ -39,6 +40,8 @@ pub(super) struct Member {
     selection: Selection,
     decides: Option<bool>,
     pub(super) fallback: Fallback,
+    /// `Some` for a queued handler: its retry policy.
+    pub(super) queue: Option<QueuePolicy>,
     pub(super) settings: HandlerSettings,
 }
 
@@ -84,8 +87,10 @@ pub(super) struct RouteSpec {
     pub(super) label: &'static str,
     pub(super) kind: CallbackKind,
     pub(super) decider: Option<usize>,
-    /// After-callbacks: every handler. Before-callbacks: the observers.
+    /// After-callbacks: every inline handler. Before-callbacks: the inline observers.
     pub(super) others: Vec<usize>,
+    /// The queued handlers: the callback is journaled for them before Chat hears OK.
+    pub(super) queued: Vec<usize>,
 }
 
 impl Plan {
@@ -163,22 +168,24 @@ impl Plan {
         shape: CommandShape<'_>,
         described: &str,
     ) -> Result<Option<RouteSpec>, StartupError> {
-        let serving: Vec<usize> = (0..self.members.len())
+        let (queued, serving): (Vec<usize>, Vec<usize>) = (0..self.members.len())
             .filter(|&index| {
                 let member = &self.members[index];
                 member.enabled && member.source(&shape).is_some()
             })
-            .collect();
-        if serving.is_empty() {
+            .partition(|&index| self.members[index].queue.is_some());
+        if serving.is_empty() && queued.is_empty() {
             return Ok(None);
         }
         let kind = shape.kind;
-        if kind == CallbackKind::After {
+        // Queued handlers are called after Chat has its answer: they never decide.
+        if kind == CallbackKind::After || serving.is_empty() {
             return Ok(Some(RouteSpec {
                 label,
                 kind,
                 decider: None,
                 others: serving,
+                queued,
             }));
         }
         let names = |indexes: &[usize]| -> Vec<&'static str> {
@@ -228,6 +235,7 @@ impl Plan {
                 .into_iter()
                 .filter(|&i| Some(i) != decider)
                 .collect(),
+            queued,
         }))
     }
 
@@ -291,6 +299,15 @@ impl Plan {
         self.warnings = warnings;
     }
 
+    /// Each enabled queued handler with its retry policy in one line, for `check-config`.
+    pub fn queued_handlers(&self) -> Vec<(&'static str, String)> {
+        self.members
+            .iter()
+            .filter(|member| member.enabled)
+            .filter_map(|member| Some((member.name(), member.queue.as_ref()?.describe())))
+            .collect()
+    }
+
     /// What is suspicious but allowed, one sentence each, for the log or the terminal.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
@@ -309,6 +326,7 @@ impl Member {
             registration.check(&table.settings)?;
         }
         let enabled = table.is_some_and(|table| table.enabled);
+        let queue = queue_policy(registration, table)?;
         let selection = selection(registration, table.and_then(|t| t.commands.as_deref()))?;
         if enabled && matches!(registration.commands(), Commands::FromConfig(None)) {
             let configured = table.and_then(|table| table.commands.as_ref());
@@ -324,10 +342,12 @@ impl Member {
             selection: selection.unwrap_or(Selection::Fixed(&[])),
             decides: table
                 .and_then(|table| table.decides)
-                .or(registration.decides()),
+                .or(registration.decides())
+                .filter(|_| queue.is_none()),
             fallback: table
                 .and_then(|table| table.fallback)
                 .unwrap_or(config.dispatch.before_fallback),
+            queue,
             settings: table
                 .map(|table| table.settings.clone())
                 .unwrap_or_default(),
@@ -352,6 +372,38 @@ impl Member {
                     SetFrom::RegistrationDefault => Source::Default(pattern),
                 })
             }
+        }
+    }
+}
+
+/// The retry policy of a handler its table (or registration) makes queued; `None` for an
+/// inline one. A queued decider and a `queue` table on an inline handler are refused.
+fn queue_policy(
+    registration: &'static HandlerRegistration,
+    table: Option<&crate::config::HandlerTable>,
+) -> Result<Option<QueuePolicy>, StartupError> {
+    let handler = registration.name();
+    let delivery = table
+        .and_then(|table| table.delivery)
+        .unwrap_or(registration.delivery());
+    let queue = table.and_then(|table| table.queue.as_ref());
+    match delivery {
+        DeliveryMode::Inline => match queue {
+            Some(_) => Err(StartupError::InvalidQueue {
+                handler,
+                key: "queue",
+                problem: "a queue table applies to queued delivery only; set \
+                          delivery = \"queued\" or remove it"
+                    .into(),
+            }),
+            None => Ok(None),
+        },
+        DeliveryMode::Queued => {
+            if table.and_then(|table| table.decides) == Some(true) {
+                return Err(StartupError::QueuedDecider { handler });
+            }
+            let default = QueueConfig::default();
+            QueuePolicy::from_config(handler, queue.unwrap_or(&default)).map(Some)
         }
     }
 }

@@ -39,6 +39,9 @@ pub enum Role {
     Decides,
     /// Before-callback: it runs alongside and gets the decision; its result changes nothing.
     Observes,
+    /// Queued: the callback is journaled for it before Chat hears OK, then delivered with
+    /// retries; it observes a before-callback's decision, never makes it.
+    Queued,
 }
 
 impl Role {
@@ -48,6 +51,7 @@ impl Role {
             Self::Runs => "runs",
             Self::Decides => "decides",
             Self::Observes => "observes",
+            Self::Queued => "queued",
         }
     }
 }
@@ -100,6 +104,8 @@ impl Plan {
             let route = route?;
             if route.decider == Some(index) {
                 Some(Role::Decides)
+            } else if route.queued.contains(&index) {
+                Some(Role::Queued)
             } else if !route.others.contains(&index) {
                 None
             } else if route.kind == CallbackKind::After {

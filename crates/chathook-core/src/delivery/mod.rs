@@ -1,0 +1,284 @@
+//! Queued delivery: a callback owed to queued handlers is committed to the [`Journal`] before
+//! Chat hears OK, then each handler's worker delivers it with retries by the handler's
+//! [`QueuePolicy`] until it is delivered or dead.
+//!
+//! [`Deliveries`] is the running whole: the journal, one worker per queued handler, a loop that
+//! reads the journal's counts into the metrics and `/readyz`, and one that purges delivered
+//! entries past their retention. Dispatch calls [`Deliveries::append`]; shutdown calls
+//! [`Deliveries::stop`].
+
+mod entry;
+mod metrics;
+mod policy;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::JournalConfig;
+use crate::handler::{Callback, Decision, Handler};
+use crate::journal::{Appended, Journal, JournalError, JournalStats, LeaseOwner, NewEntry};
+use crate::rejection::Rejection;
+
+pub(crate) use metrics::DeliveryMetrics;
+pub(crate) use policy::QueuePolicy;
+pub(crate) use worker::QueuedHandler;
+use worker::Workers;
+
+/// How often the journal's counts are read into the metrics and the readiness state.
+const STATS_INTERVAL: Duration = Duration::from_secs(2);
+/// How often delivered entries past their retention are purged.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How long `/readyz` waits for the journal's write probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The journal and the workers delivering from it.
+pub(crate) struct Deliveries {
+    journal: Arc<Journal>,
+    queued: HashMap<&'static str, Arc<QueuedHandler>>,
+    workers: Arc<Workers>,
+    bounds: (u64, u64),
+    /// The counts last read, for `/readyz`.
+    stats: Mutex<Option<JournalStats>>,
+    /// When an append failure was last logged (Unix seconds): one line a second at most,
+    /// however many callbacks a full journal refuses.
+    last_failure_logged: AtomicI64,
+}
+
+impl Deliveries {
+    /// Opens the journal for `queued` handlers, registering the delivery metrics in
+    /// `registry`. `names` is every linked handler's name.
+    pub(crate) async fn open(
+        config: &JournalConfig,
+        queued: Vec<(&'static str, Arc<dyn Handler>, QueuePolicy)>,
+        registry: &mut prometheus_client::registry::Registry,
+        names: Vec<&'static str>,
+    ) -> Result<Arc<Self>, JournalError> {
+        let journal = Arc::new(Journal::open(config.options()).await?);
+        let handler_names: Vec<&'static str> = queued.iter().map(|(name, ..)| *name).collect();
+        tracing::info!(journal = %journal.describe(), "journal opened");
+        let queued: HashMap<_, _> = queued
+            .into_iter()
+            .map(|(name, handler, policy)| {
+                tracing::info!(handler = name, policy = %policy.describe(), "queued handler");
+                let queued = QueuedHandler {
+                    name,
+                    handler,
+                    policy,
+                    wake: Notify::new(),
+                };
+                (name, Arc::new(queued))
+            })
+            .collect();
+        let workers = Workers {
+            journal: Arc::clone(&journal),
+            owner: lease_owner(),
+            metrics: DeliveryMetrics::register(registry, &handler_names),
+            stop: CancellationToken::new(),
+            attempts: TaskTracker::new(),
+            names,
+        };
+        Ok(Arc::new(Self {
+            journal,
+            queued,
+            workers: Arc::new(workers),
+            bounds: (config.max_entries, config.max_bytes),
+            stats: Mutex::new(None),
+            last_failure_logged: AtomicI64::new(0),
+        }))
+    }
+
+    /// The journal, for the operators' API.
+    pub(crate) fn journal(&self) -> &Arc<Journal> {
+        &self.journal
+    }
+
+    /// The queued handlers' names, sorted.
+    pub(crate) fn handler_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<_> = self.queued.keys().copied().collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Starts the workers and the counting and purging loops.
+    pub(crate) fn start(self: &Arc<Self>) {
+        for queued in self.queued.values() {
+            tokio::spawn(Arc::clone(&self.workers).run(Arc::clone(queued)));
+        }
+        let deliveries = Arc::clone(self);
+        tokio::spawn(async move { deliveries.count_loop().await });
+        let deliveries = Arc::clone(self);
+        tokio::spawn(async move { deliveries.purge_loop().await });
+    }
+
+    /// Commits `callback` (with the decision Chat got, for a before-callback) for `handlers`
+    /// before Chat is answered; a failure is the refusal Chat gets instead of OK.
+    pub(crate) async fn append(
+        &self,
+        callback: &Callback,
+        decision: Option<&Decision>,
+        handlers: &[&'static str],
+    ) -> Result<(), Rejection> {
+        let entry = NewEntry {
+            callback: entry::stored(callback, decision),
+            handlers: handlers.to_vec(),
+        };
+        match self.journal.append(entry).await {
+            Ok(Appended::New(_)) => {
+                for name in handlers {
+                    if let Some(queued) = self.queued.get(name) {
+                        queued.wake.notify_one();
+                    }
+                }
+                Ok(())
+            }
+            Ok(Appended::Duplicate(id)) => {
+                tracing::info!(
+                    entry = id,
+                    command = callback.command(),
+                    "a callback with the same body arrived within journal.dedupe_window_secs; \
+                     journaled once"
+                );
+                Ok(())
+            }
+            Err(error) => {
+                self.log_failure(&error);
+                Err(Rejection::JournalUnavailable)
+            }
+        }
+    }
+
+    fn log_failure(&self, error: &JournalError) {
+        let now = metrics::unix_ms(SystemTime::now()) / 1000;
+        if self.last_failure_logged.swap(now, Ordering::Relaxed) != now {
+            tracing::error!(%error, "callback not journaled; answered 500 so Chat does not take it as delivered");
+        }
+    }
+
+    /// `/readyz`'s view: ready when a write commits and no bound is reached.
+    pub(crate) async fn readiness(&self) -> (bool, Value) {
+        let probe = tokio::time::timeout(PROBE_TIMEOUT, self.journal.probe()).await;
+        let error = match probe {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_) => Some(format!(
+                "a write did not commit within {} ms",
+                PROBE_TIMEOUT.as_millis()
+            )),
+        };
+        let stats = self.stats.lock().expect("not poisoned").clone();
+        let (max_entries, max_bytes) = self.bounds;
+        let full = stats.as_ref().and_then(|stats| {
+            if stats.entries >= max_entries {
+                Some(format!(
+                    "full: {} entries, journal.max_entries = {max_entries}",
+                    stats.entries
+                ))
+            } else if stats.bytes >= max_bytes {
+                Some(format!(
+                    "full: {} bytes, journal.max_bytes = {max_bytes}",
+                    stats.bytes
+                ))
+            } else {
+                None
+            }
+        });
+        let problem = error.or(full);
+        let ready = problem.is_none();
+        if let Some(problem) = &problem {
+            tracing::warn!(problem = %problem, "journal not ready");
+        }
+        let mut status = json!({
+            "status": if ready { "ready" } else { "not ready" },
+            "database": self.journal.describe(),
+        });
+        if let Some(problem) = problem {
+            status["problem"] = problem.into();
+        }
+        if let Some(stats) = stats {
+            status["entries"] = stats.entries.into();
+            status["bytes"] = stats.bytes.into();
+            status["handlers"] = serde_json::to_value(&stats.handlers).unwrap_or_default();
+        }
+        (ready, status)
+    }
+
+    async fn count_loop(&self) {
+        let names = self.handler_names();
+        loop {
+            match self.journal.stats().await {
+                Ok(stats) => {
+                    self.workers.metrics.journal(&stats, &names);
+                    *self.stats.lock().expect("not poisoned") = Some(stats);
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the journal's counts"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(STATS_INTERVAL) => {}
+                () = self.workers.stop.cancelled() => return,
+            }
+        }
+    }
+
+    async fn purge_loop(&self) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(PURGE_INTERVAL) => {}
+                () = self.workers.stop.cancelled() => return,
+            }
+            match self.journal.purge().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(
+                    purged,
+                    "delivered journal entries past their retention purged"
+                ),
+                Err(error) => tracing::warn!(%error, "cannot purge the journal"),
+            }
+        }
+    }
+
+    /// Stops claiming (as shutdown begins); attempts in flight go on.
+    pub(crate) fn stop_claiming(&self) {
+        self.workers.stop.cancel();
+    }
+
+    /// Stops claiming, gives attempts in flight until `timeout` to finish, and hands the
+    /// leases of those still running back to the journal for the next start.
+    pub(crate) async fn stop(&self, timeout: Duration) {
+        let workers = &self.workers;
+        self.stop_claiming();
+        workers.attempts.close();
+        if tokio::time::timeout(timeout, workers.attempts.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                running = workers.attempts.len(),
+                "delivery attempts still running at shutdown were abandoned; they are delivered \
+                 again after the restart"
+            );
+        }
+        match self.journal.release(&workers.owner).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "leases handed back to the journal"),
+            Err(error) => tracing::warn!(%error, "cannot hand leases back; they expire instead"),
+        }
+    }
+}
+
+/// This process's name on its leases: host, process id and a random part, so a restarted
+/// process never mistakes its predecessor's leases for its own.
+fn lease_owner() -> LeaseOwner {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "chathook".into());
+    format!("{host}-{}-{:08x}", std::process::id(), fastrand::u32(..)).into()
+}
+
+/// The text of a panic's payload.
+pub(crate) use crate::callback::panic_text;
