@@ -9,9 +9,9 @@ use std::time::SystemTime;
 
 use anyhow::{Context as _, bail};
 use chathook_core::Config;
-use chathook_core::config::DeliveryMode;
 use chathook_core::deliveries::{ListCriteria, ParameterError, replay_request};
 use chathook_core::journal::{DeliveryId, Journal, RetryTarget};
+use chathook_core::registry::Plan;
 
 /// What `chathook deliveries` does.
 #[derive(clap::Subcommand)]
@@ -153,7 +153,7 @@ pub(crate) async fn run(command: DeliveriesCommand, config: &Config) -> anyhow::
                 SystemTime::now(),
             )
             .map_err(flag_error)?;
-            let queued = queued_handlers(config);
+            let queued = queued_handlers(config)?;
             if !queued.contains(&request.handler) {
                 bail!("--handler {}", not_queued(&request.handler, &queued));
             }
@@ -206,20 +206,21 @@ async fn open(config: &Config) -> anyhow::Result<Journal> {
         .context("cannot open the journal")
 }
 
-/// The handlers the config makes queued.
-fn queued_handlers(config: &Config) -> Vec<String> {
-    config
-        .handlers
-        .iter()
-        .filter(|(_, table)| table.delivery == Some(DeliveryMode::Queued))
-        .map(|(name, _)| name.clone())
-        .collect()
+/// The handlers the config makes queued (enabled, by their `delivery` or their
+/// registration's default), as the server would.
+fn queued_handlers(config: &Config) -> anyhow::Result<Vec<String>> {
+    let plan = Plan::new(config)?;
+    Ok(plan
+        .queued_handlers()
+        .into_iter()
+        .map(|(name, _)| name.to_owned())
+        .collect())
 }
 
 /// Refuses a handler that is neither queued in the config nor holds deliveries in the journal:
 /// a typo would otherwise list or retry nothing, silently.
 async fn known_handler(journal: &Journal, config: &Config, handler: &str) -> anyhow::Result<()> {
-    let queued = queued_handlers(config);
+    let queued = queued_handlers(config)?;
     if queued.iter().any(|name| name == handler) {
         return Ok(());
     }

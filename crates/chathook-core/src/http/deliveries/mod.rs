@@ -224,6 +224,3 @@ async fn show(
 fn no_delivery(id: DeliveryId) -> ApiError {
     ApiError::not_found(format!("no delivery {id}"))
 }
-
-#[cfg(test)]
-mod tests;
