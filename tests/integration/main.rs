@@ -16,6 +16,8 @@ mod fanout;
 mod first_hour;
 mod handler_guide;
 mod hardening;
+mod journal;
+mod journal_crash;
 mod keyword_filter_server;
 mod nats;
 mod nats_consumer;

@@ -21,6 +21,9 @@ pub struct FlakyConfig {
     /// Fail every attempt while this file exists: a test "fixes" the handler by removing it.
     #[serde(default)]
     pub fail_while: Option<PathBuf>,
+    /// With `fail_while`: fail only callbacks of this GroupId.
+    #[serde(default)]
+    pub fail_group: Option<String>,
     /// Fail as permanent rather than retry.
     #[serde(default)]
     pub permanent: bool,
