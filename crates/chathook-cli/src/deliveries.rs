@@ -191,7 +191,10 @@ async fn list(journal: &Journal, config: &Config, args: ListArgs) -> anyhow::Res
 /// a listing of a journal that never existed would only hide a wrong `--config`.
 async fn open(config: &Config) -> anyhow::Result<Journal> {
     let url = &config.journal.database_url;
-    if let Some(path) = url.strip_prefix("sqlite://") {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         let path = path.split_once('?').map_or(path, |(path, _)| path);
         if !Path::new(path).is_file() {
             bail!(
