@@ -451,3 +451,30 @@ async fn a_queued_observer_of_a_before_callback_gets_the_decision_chat_got() {
     assert_eq!(attempts[0].decision, Some(code as u32), "{attempts:?}");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_operator_opening_the_journal_leaves_the_running_servers_leases_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = queued_config(dir.path(), json!({"delay_ms": 1500}), json!({}));
+    let server = TestServer::start(config).await;
+    post_numbered(&server, "@TGS#lease", 0..1).await;
+    // The attempt is under way, its lease held, when `chathook deliveries` opens the journal.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let journal = journal_of(dir.path()).await;
+    let pending = ListFilter {
+        state: Some(DeliveryState::Pending),
+        limit: 10,
+        ..ListFilter::default()
+    };
+    assert_eq!(journal.list(&pending).await.unwrap().len(), 1);
+    let log = record(dir.path());
+    wait_until(Duration::from_secs(10), "delivered", || {
+        !read_attempts(&log).is_empty()
+    })
+    .await;
+    // A second claim, had the lease been freed, would have started within the poll interval.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let attempts = read_attempts(&log);
+    assert_eq!(attempts.len(), 1, "attempted twice at once: {attempts:?}");
+    server.stop().await.unwrap();
+}

@@ -313,6 +313,7 @@ impl JournalConfig {
             max_bytes: self.max_bytes,
             dedupe_window: Duration::from_secs(self.dedupe_window_secs),
             max_batch: self.max_batch,
+            serving: false,
         }
     }
 }

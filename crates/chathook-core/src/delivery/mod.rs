@@ -66,7 +66,11 @@ impl Deliveries {
         registry: &mut prometheus_client::registry::Registry,
         names: Vec<&'static str>,
     ) -> Result<Arc<Self>, JournalError> {
-        let journal = Arc::new(Journal::open(config.options()).await?);
+        let options = crate::journal::JournalOptions {
+            serving: true,
+            ..config.options()
+        };
+        let journal = Arc::new(Journal::open(options).await?);
         let handler_names: Vec<&'static str> = queued.iter().map(|(name, ..)| *name).collect();
         tracing::info!(journal = %journal.describe(), "journal opened");
         let queued: HashMap<_, _> = queued

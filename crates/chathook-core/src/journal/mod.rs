@@ -58,6 +58,10 @@ pub struct JournalOptions {
     pub dedupe_window: Duration,
     /// Most callbacks committed in one transaction.
     pub max_batch: usize,
+    /// This process delivers from the journal (it is the server, not `chathook deliveries`):
+    /// a SQLite journal, which has one server only, then takes over every lease a previous
+    /// process left. An operator's tool must not, or it would free the running server's.
+    pub serving: bool,
 }
 
 /// What an acknowledged callback survives: `[journal] durability`.

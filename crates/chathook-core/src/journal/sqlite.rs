@@ -139,6 +139,7 @@ impl SqliteJournal {
             dedupe_window: options.dedupe_window,
             max_batch: options.max_batch.max(1),
             bounds: Arc::clone(&bounds),
+            serving: options.serving,
         };
         std::thread::Builder::new()
             .name("journal-writer".into())

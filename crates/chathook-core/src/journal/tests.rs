@@ -101,6 +101,7 @@ impl TestDb {
             max_bytes: 1 << 30,
             dedupe_window: Duration::from_secs(600),
             max_batch: 256,
+            serving: true,
         }
     }
 

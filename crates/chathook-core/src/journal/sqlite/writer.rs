@@ -30,6 +30,8 @@ pub(super) struct Settings {
     pub(super) dedupe_window: Duration,
     pub(super) max_batch: usize,
     pub(super) bounds: Arc<Bounds>,
+    /// Take over the leases a previous server left (see `JournalOptions::serving`).
+    pub(super) serving: bool,
 }
 
 /// The writer's connection and what appends check.
@@ -107,8 +109,8 @@ impl Writer {
         }
         connection.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut connection, read_only)?;
-        if !read_only {
-            // One replica only: every lease is a previous process's, which is gone.
+        if !read_only && settings.serving {
+            // One server only: every lease is a previous process's, which is gone.
             connection.execute(
                 "UPDATE journal_deliveries SET lease_owner = NULL, lease_until_ms = NULL \
                  WHERE lease_owner IS NOT NULL",
