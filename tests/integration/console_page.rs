@@ -28,13 +28,13 @@ const PATIENCE: Duration = Duration::from_secs(20);
 const GROUP: &str = "@TGS#2TTV7VSII";
 
 /// chromedriver on a port of its own, killed when dropped.
-struct Chromedriver {
+pub(crate) struct Chromedriver {
     child: Child,
     url: String,
 }
 
 impl Chromedriver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         for (path, package) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
             assert!(
                 Path::new(path).exists(),
@@ -66,7 +66,7 @@ impl Chromedriver {
         driver
     }
 
-    async fn browser(&self) -> Client {
+    pub(crate) async fn browser(&self) -> Client {
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -94,7 +94,7 @@ impl Drop for Chromedriver {
 }
 
 /// Polls `probe` until it gives a value, for at most [`PATIENCE`]; panics naming `what`.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -110,7 +110,7 @@ where
 }
 
 /// Runs `script` in the page and returns its result.
-async fn js(browser: &Client, script: &str) -> Value {
+pub(crate) async fn js(browser: &Client, script: &str) -> Value {
     browser
         .execute(script, Vec::new())
         .await
@@ -118,7 +118,7 @@ async fn js(browser: &Client, script: &str) -> Value {
 }
 
 /// Waits until `script` returns something other than null, false or "".
-async fn wait_js(browser: &Client, what: &str, script: &str) -> Value {
+pub(crate) async fn wait_js(browser: &Client, what: &str, script: &str) -> Value {
     eventually(what, || async {
         let value = js(browser, script).await;
         let empty = value.is_null() || value == false || value == "";
@@ -186,7 +186,7 @@ async fn text_of(browser: &Client, selector: &str) -> String {
         .expect("text")
 }
 
-async fn type_into(browser: &Client, selector: &str, text: &str) {
+pub(crate) async fn type_into(browser: &Client, selector: &str, text: &str) {
     let input = browser
         .find(Locator::Css(selector))
         .await
@@ -205,7 +205,7 @@ async fn choose(browser: &Client, selector: &str, value: &str) {
         .unwrap_or_else(|error| panic!("{selector} = {value:?}: {error}"));
 }
 
-async fn click(browser: &Client, selector: &str) {
+pub(crate) async fn click(browser: &Client, selector: &str) {
     browser
         .find(Locator::Css(selector))
         .await

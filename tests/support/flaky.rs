@@ -21,6 +21,9 @@ pub struct FlakyConfig {
     /// Fail every attempt while this file exists: a test "fixes" the handler by removing it.
     #[serde(default)]
     pub fail_while: Option<PathBuf>,
+    /// With `fail_while`: fail only callbacks of this GroupId.
+    #[serde(default)]
+    pub fail_group: Option<String>,
     /// Fail as permanent rather than retry.
     #[serde(default)]
     pub permanent: bool,
@@ -107,24 +110,29 @@ impl Handler for Flaky {
             tokio::time::sleep(Duration::from_millis(self.config.delay_ms)).await;
         }
         let key = delivery.idempotency_key().to_owned();
+        let numbered: Numbered = callback.parse().unwrap_or(Numbered {
+            seq: None,
+            group: None,
+        });
+        let in_failing_group = match &self.config.fail_group {
+            Some(group) => numbered.group.as_ref() == Some(group),
+            None => true,
+        };
         let fail = {
             let mut failures = self.failures.lock().expect("not poisoned");
             let failed = failures.entry(key.clone()).or_default();
             let fail = *failed < self.config.fail_first
-                || self
-                    .config
-                    .fail_while
-                    .as_ref()
-                    .is_some_and(|path| path.exists());
+                || (in_failing_group
+                    && self
+                        .config
+                        .fail_while
+                        .as_ref()
+                        .is_some_and(|path| path.exists()));
             if fail {
                 *failed += 1;
             }
             fail
         };
-        let numbered: Numbered = callback.parse().unwrap_or(Numbered {
-            seq: None,
-            group: None,
-        });
         let line = format!(
             "{key}\t{}\t{}\t{}\t{start_ms}\t{}\t{}\t{}\t{}\n",
             delivery.number(),

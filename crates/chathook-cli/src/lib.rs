@@ -1,5 +1,5 @@
 //! chathook-cli: the `chathook` command line as a library (serve, check-config, handlers,
-//! send, fixtures, verify-url, sign), over `chathook-core`; it names no plugin. Each linked
+//! send, fixtures, verify-url, sign, deliveries), over `chathook-core`; it names no plugin. Each linked
 //! crate's own verbs (`chathook nats ...`, the console's `chathook tail`) come from its tool
 //! registration ([`chathook_core::register_tool!`]).
 //!
@@ -16,6 +16,7 @@
 //! }
 //! ```
 
+mod deliveries;
 pub mod fixtures;
 mod inspect;
 mod plugin_tools;
@@ -102,6 +103,13 @@ pub enum Command {
         /// The app's token [default: the configured app's tokens].
         #[arg(long)]
         token: Option<String>,
+    },
+    /// The journal's deliveries to queued handlers: list, show, retry, discard, replay. Reads
+    /// the journal the config names directly, so the server may be stopped.
+    Deliveries {
+        /// What to do.
+        #[command(subcommand)]
+        command: deliveries::DeliveriesCommand,
     },
     /// Print `Sign=...&RequestTime=...` for a token, to append to a callback URL.
     Sign {
@@ -220,6 +228,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app,
         } => tools::send(&command, &url, body, app, || Ok(Config::load(&file)?)).await,
         Command::Fixtures { command } => tools::fixtures(command.as_deref()),
+        Command::Deliveries { command } => deliveries::run(command, &Config::load(&file)?).await,
         Command::VerifyUrl { url, token } => tools::verify_url(&url, token, &Config::load(&file)?),
         Command::Sign { token, time } => {
             let time = time.unwrap_or_else(chathook_core::auth::unix_now);

@@ -172,6 +172,7 @@
   }
 
   function stop() {
+    document.dispatchEvent(new CustomEvent('chathook:stop'));
     state.generation += 1;
     state.session += 1;
     if (state.stream) state.stream.abort();
@@ -207,6 +208,8 @@
     refreshReadiness(session);
     state.timers.push(setInterval(() => refreshCounts(session), COUNTS_EVERY_MS));
     state.timers.push(setInterval(() => refreshReadiness(session), READINESS_EVERY_MS));
+    // The Deliveries view (deliveries.js) works with the same token through the same helper.
+    document.dispatchEvent(new CustomEvent('chathook:start', { detail: { api, el, clear, show, ApiError } }));
   }
 
   function fillAppFilter(apps) {

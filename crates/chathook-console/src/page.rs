@@ -49,6 +49,10 @@ pub(crate) fn page_routes() -> Router {
             get(|| page(PAGE_JS, "text/javascript; charset=utf-8")),
         )
         .route(
+            "/console/deliveries.js",
+            get(|| page(PAGE_DELIVERIES_JS, "text/javascript; charset=utf-8")),
+        )
+        .route(
             "/console/console.css",
             get(|| page(PAGE_CSS, "text/css; charset=utf-8")),
         )
@@ -56,6 +60,7 @@ pub(crate) fn page_routes() -> Router {
 
 const PAGE_HTML: &str = include_str!("../assets/index.html");
 const PAGE_JS: &str = include_str!("../assets/console.js");
+const PAGE_DELIVERIES_JS: &str = include_str!("../assets/deliveries.js");
 const PAGE_CSS: &str = include_str!("../assets/console.css");
 
 async fn page(text: &'static str, content_type: &'static str) -> Response {

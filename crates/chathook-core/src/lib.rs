@@ -48,6 +48,9 @@ pub use crate::handler::{
     Callback, DecidedBy, Decision, DeliveryAttempt, Handler, HandlerError, HandlerRegistration,
     HandlerSettings, NoSettings, linked_handlers,
 };
+/// What operators ask of the journal, from text: shared by `/api/v1/deliveries` and
+/// `chathook deliveries`.
+pub use crate::http::operator as deliveries;
 pub use crate::protocol::{Answer, CallbackKind, Reply};
 pub use crate::rejection::{ApiError, Rejection};
 pub use crate::service::Chathook;

@@ -51,9 +51,9 @@ impl DeliveryMetrics {
             dead: Family::default(),
             attempts: Family::default(),
             dead_letters: Family::default(),
-            // From 10 ms to about 45 hours: a first attempt's lag and a long outage's.
+            // From 1 ms to about 37 hours: a first attempt's lag and a long outage's.
             lag: Family::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(0.01, 2.0, 24))
+                Histogram::new(exponential_buckets(0.001, 2.0, 28))
             }),
             entries: Gauge::default(),
             bytes: Gauge::default(),

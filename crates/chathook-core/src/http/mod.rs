@@ -13,6 +13,7 @@ use axum::response::Response;
 pub(crate) use api::{api_router, count_refusals};
 pub(crate) use connection::{Connection, ConnectionEvents, Limits, serve};
 pub(crate) use deliveries::deliveries_routes;
+pub use deliveries::operator;
 pub(crate) use log_budget::LogBudget;
 pub(crate) use ops::{
     Ops, healthz, method_not_allowed, metrics, not_found, readyz, route_method_not_allowed,

@@ -11,9 +11,14 @@
 //! with its attempts. An entry stays while any of its deliveries is pending or dead, and for
 //! [`JournalOptions::retention`] after its last one was delivered, so it can be replayed.
 
+mod bounds;
 mod error;
+mod paging;
 mod postgres;
+mod rows;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -319,6 +324,9 @@ pub struct JournalStats {
     pub bytes: u64,
     /// Per handler, by name.
     pub handlers: Vec<HandlerStats>,
+    /// Transactions that committed appends since this process opened the journal: with
+    /// group commit, fewer than the appends.
+    pub append_transactions: u64,
 }
 
 /// One handler's deliveries.
@@ -337,6 +345,8 @@ pub struct HandlerStats {
 /// The journal.
 pub struct Journal {
     backend: Backend,
+    /// [`JournalOptions::retention`], which `purge` counts from.
+    retention: Duration,
 }
 
 enum Backend {
@@ -344,23 +354,43 @@ enum Backend {
     Postgres(postgres::PostgresJournal),
 }
 
+/// Runs the same call on whichever backend the journal has: both have the same operations.
+macro_rules! on_backend {
+    ($journal:expr, $backend:ident => $call:expr) => {
+        match &$journal.backend {
+            $crate::journal::Backend::Sqlite($backend) => $call,
+            $crate::journal::Backend::Postgres($backend) => $call,
+        }
+    };
+}
+use on_backend;
+
 impl Journal {
     /// Opens (creating and migrating) the journal `options` names.
     pub async fn open(options: JournalOptions) -> Result<Self, JournalError> {
-        let _ = options;
-        unimplemented!()
+        let url = options.database_url.as_str();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(sqlite::SqliteJournal::open(&options).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(postgres::PostgresJournal::open(&options).await?)
+        } else {
+            return Err(JournalError::UnsupportedUrl(crate::redact::url(url)));
+        };
+        Ok(Self {
+            backend,
+            retention: options.retention,
+        })
     }
 
     /// The database, its password redacted, for logs and `/readyz`.
     pub fn describe(&self) -> String {
-        unimplemented!()
+        on_backend!(self, journal => journal.describe())
     }
 
     /// Commits `entry`, grouped with others arriving meanwhile into one transaction. Returns
     /// once it is durable (as `durability` says).
     pub async fn append(&self, entry: NewEntry) -> Result<Appended, JournalError> {
-        let _ = entry;
-        unimplemented!()
+        on_backend!(self, journal => journal.append(entry).await)
     }
 
     /// Leases up to `limit` due deliveries of `handler` to `owner` until `lease` from now,
@@ -374,14 +404,14 @@ impl Journal {
         lease: Duration,
         owner: &LeaseOwner,
     ) -> Result<Vec<Claimed>, JournalError> {
-        let _ = (handler, ordered, limit, lease, owner);
-        unimplemented!()
+        let claim = rows::ClaimRequest::new(handler, ordered, limit, lease, owner);
+        on_backend!(self, journal => journal.claim(claim).await)
     }
 
     /// When `handler`'s next pending delivery becomes due, if it has one not leased.
     pub async fn next_due(&self, handler: &str) -> Result<Option<SystemTime>, JournalError> {
-        let _ = handler;
-        unimplemented!()
+        let due_ms = on_backend!(self, journal => journal.next_due(handler.to_owned()).await)?;
+        Ok(due_ms.map(rows::from_unix_ms))
     }
 
     /// Records an attempt of a delivery `owner` claimed, and its outcome.
@@ -391,54 +421,49 @@ impl Journal {
         owner: &LeaseOwner,
         attempt: Attempt,
     ) -> Result<Settled, JournalError> {
-        let _ = (id, owner, attempt);
-        unimplemented!()
+        let settle = rows::Settlement::new(id, owner, &attempt);
+        on_backend!(self, journal => journal.settle(settle).await)
     }
 
     /// Gives back `owner`'s leases (at shutdown), so the next start claims them at once.
     pub async fn release(&self, owner: &LeaseOwner) -> Result<u64, JournalError> {
-        let _ = owner;
-        unimplemented!()
+        on_backend!(self, journal => journal.release(owner.to_string()).await)
     }
 
     /// Counts, for metrics and `/readyz`; also resynchronises the bound checks' counts.
     pub async fn stats(&self) -> Result<JournalStats, JournalError> {
-        unimplemented!()
+        on_backend!(self, journal => journal.stats().await)
     }
 
     /// A real write (and its rollback or delete): whether the journal can take callbacks.
     pub async fn probe(&self) -> Result<(), JournalError> {
-        unimplemented!()
+        on_backend!(self, journal => journal.probe().await)
     }
 
     /// Deletes entries whose deliveries were all delivered longer than `retention` ago, and
     /// entries left with no delivery at all (all discarded). Returns how many.
     pub async fn purge(&self) -> Result<u64, JournalError> {
-        unimplemented!()
+        paging::purge(self).await
     }
 
     /// Deliveries passing `filter`, newest first.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<DeliverySummary>, JournalError> {
-        let _ = filter;
-        unimplemented!()
+        paging::list(self, filter).await
     }
 
     /// One delivery with its attempts, if it exists.
     pub async fn show(&self, id: DeliveryId) -> Result<Option<DeliveryDetail>, JournalError> {
-        let _ = id;
-        unimplemented!()
+        on_backend!(self, journal => journal.show(id).await)
     }
 
     /// Makes dead deliveries pending again, due now, as a new round. Returns how many.
     pub async fn retry(&self, target: RetryTarget) -> Result<u64, JournalError> {
-        let _ = target;
-        unimplemented!()
+        on_backend!(self, journal => journal.retry(target, rows::now_ms()).await)
     }
 
     /// Removes a delivery (and its attempts). `false` if there was none.
     pub async fn discard(&self, id: DeliveryId) -> Result<bool, JournalError> {
-        let _ = id;
-        unimplemented!()
+        on_backend!(self, journal => journal.discard(id).await)
     }
 
     /// Schedules every entry of the request's range and command filter for delivery to its
@@ -446,7 +471,6 @@ impl Journal {
     /// an entry the handler never had gets a delivery; one already pending is left alone.
     /// Returns how many were scheduled.
     pub async fn replay(&self, request: ReplayRequest) -> Result<u64, JournalError> {
-        let _ = request;
-        unimplemented!()
+        paging::replay(self, request).await
     }
 }

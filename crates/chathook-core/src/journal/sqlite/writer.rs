@@ -1,0 +1,266 @@
+//! The writer thread: opens the file, then takes messages in bursts. Appends that arrived
+//! together are committed in one transaction (one fsync for all of them); any other
+//! operation runs between bursts of appends, in the order it arrived.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::schema;
+use super::{BUSY_TIMEOUT, OpenMode, SqliteTarget};
+use crate::journal::bounds::{Bounds, Pending};
+use crate::journal::rows::{duration_ms, unix_ms};
+use crate::journal::{Appended, Durability, JournalError, NewEntry};
+
+/// What the writer is asked.
+pub(crate) enum Message {
+    /// An append, grouped with others into one transaction.
+    Append(NewEntry, oneshot::Sender<Result<Appended, JournalError>>),
+    /// Any other operation, which answers through a channel of its own.
+    Run(Box<dyn FnOnce(&mut Writer) + Send>),
+}
+
+/// What the writer thread opens the journal with.
+pub(super) struct Settings {
+    pub(super) target: SqliteTarget,
+    pub(super) durability: Durability,
+    pub(super) dedupe_window: Duration,
+    pub(super) max_batch: usize,
+    pub(super) bounds: Arc<Bounds>,
+}
+
+/// The writer's connection and what appends check.
+pub(crate) struct Writer {
+    pub(super) connection: Connection,
+    pub(super) bounds: Arc<Bounds>,
+    dedupe_window_ms: i64,
+}
+
+/// The writer thread's body: opens, answers `opened`, then serves `queue` until every
+/// sender is gone.
+pub(super) fn run(
+    settings: Settings,
+    mut queue: mpsc::Receiver<Message>,
+    opened: oneshot::Sender<Result<(), JournalError>>,
+) {
+    let max_batch = settings.max_batch;
+    let mut writer = match Writer::open(settings) {
+        Ok(writer) => writer,
+        Err(error) => {
+            let _ = opened.send(Err(error));
+            return;
+        }
+    };
+    let _ = opened.send(Ok(()));
+    let mut messages = Vec::with_capacity(max_batch);
+    let mut appends = Vec::with_capacity(max_batch);
+    while queue.blocking_recv_many(&mut messages, max_batch) > 0 {
+        for message in messages.drain(..) {
+            match message {
+                Message::Append(entry, answer) => appends.push((entry, answer)),
+                Message::Run(operation) => {
+                    writer.commit_appends(&mut appends);
+                    operation(&mut writer);
+                }
+            }
+        }
+        writer.commit_appends(&mut appends);
+    }
+}
+
+impl Writer {
+    fn open(settings: Settings) -> Result<Self, JournalError> {
+        let SqliteTarget { path, mode } = &settings.target;
+        let flags = match mode {
+            OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            OpenMode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            OpenMode::ReadWriteCreate => {
+                if let Some(folder) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(folder).map_err(|error| {
+                        JournalError::Database(format!(
+                            "cannot create its folder {}: {error}",
+                            folder.display()
+                        ))
+                    })?;
+                }
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+            }
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut connection = Connection::open_with_flags(path, flags)?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        let read_only = connection.is_readonly(rusqlite::DatabaseName::Main)?;
+        if !read_only {
+            // WAL: a commit appends to the log and syncs it once, and readers of another
+            // process (`chathook deliveries`) do not block the writer.
+            let _: String =
+                connection
+                    .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+            connection.pragma_update(
+                None,
+                "synchronous",
+                settings.durability.sqlite_synchronous(),
+            )?;
+        }
+        connection.set_prepared_statement_cache_capacity(64);
+        schema::migrate(&mut connection, read_only)?;
+        if !read_only {
+            // One replica only: every lease is a previous process's, which is gone.
+            connection.execute(
+                "UPDATE journal_deliveries SET lease_owner = NULL, lease_until_ms = NULL \
+                 WHERE lease_owner IS NOT NULL",
+                [],
+            )?;
+        }
+        let writer = Self {
+            connection,
+            bounds: settings.bounds,
+            dedupe_window_ms: duration_ms(settings.dedupe_window),
+        };
+        writer.count()?;
+        Ok(writer)
+    }
+
+    /// Sets the bounds' counts from the table.
+    pub(super) fn count(&self) -> Result<(u64, u64), JournalError> {
+        let (entries, bytes): (i64, i64) = self
+            .connection
+            .prepare_cached("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM journal_entries")?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let (entries, bytes) = (entries.max(0) as u64, bytes.max(0) as u64);
+        self.bounds.resynchronise(entries, bytes);
+        Ok((entries, bytes))
+    }
+
+    /// Commits `appends` in one transaction and answers each; a failed commit answers every
+    /// one with its error, and counts none of them.
+    fn commit_appends(
+        &mut self,
+        appends: &mut Vec<(NewEntry, oneshot::Sender<Result<Appended, JournalError>>)>,
+    ) {
+        if appends.is_empty() {
+            return;
+        }
+        let mut pending = Pending::default();
+        let mut answers = Vec::with_capacity(appends.len());
+        let committed = (|| {
+            let transaction = self.connection.unchecked_transaction()?;
+            for (entry, _) in appends.iter() {
+                answers.push(self.append_one(entry, &mut pending));
+            }
+            transaction.commit()?;
+            Ok::<(), JournalError>(())
+        })();
+        match committed {
+            Ok(()) => {
+                self.bounds.added(pending);
+                for ((_, answer), appended) in appends.drain(..).zip(answers) {
+                    let _ = answer.send(appended);
+                }
+            }
+            Err(error) => {
+                for (_, answer) in appends.drain(..) {
+                    let _ = answer.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// One entry of a batch, inside a savepoint so that its failure leaves the others be.
+    fn append_one(
+        &self,
+        entry: &NewEntry,
+        pending: &mut Pending,
+    ) -> Result<Appended, JournalError> {
+        let callback = &entry.callback;
+        if entry.handlers.is_empty() {
+            return Err(JournalError::Database(
+                "an entry must be owed to at least one queued handler".into(),
+            ));
+        }
+        let received_at_ms = unix_ms(callback.received_at);
+        let earlier: Option<i64> = self
+            .connection
+            .prepare_cached(
+                "SELECT id FROM journal_entries WHERE idempotency_key = ?1 \
+                 AND received_at_ms >= ?2 ORDER BY id LIMIT 1",
+            )?
+            .query_row(
+                params![
+                    callback.idempotency_key,
+                    received_at_ms.saturating_sub(self.dedupe_window_ms)
+                ],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(id) = earlier {
+            return Ok(Appended::Duplicate(id));
+        }
+        let bytes = callback.body.len() as u64;
+        self.bounds.admit(pending, bytes)?;
+        self.connection
+            .prepare_cached("SAVEPOINT journal_entry")?
+            .execute([])?;
+        match self.insert(entry, received_at_ms) {
+            Ok(id) => {
+                self.connection
+                    .prepare_cached("RELEASE journal_entry")?
+                    .execute([])?;
+                Ok(Appended::New(id))
+            }
+            Err(error) => {
+                pending.entries -= 1;
+                pending.bytes -= bytes;
+                self.connection
+                    .execute_batch("ROLLBACK TO journal_entry; RELEASE journal_entry")?;
+                Err(error)
+            }
+        }
+    }
+
+    /// Inserts the entry and one pending delivery per handler; returns the entry's id.
+    fn insert(&self, entry: &NewEntry, received_at_ms: i64) -> Result<i64, JournalError> {
+        let callback = &entry.callback;
+        let id: i64 = self
+            .connection
+            .prepare_cached(
+                "INSERT INTO journal_entries (sdk_app_id, command, client_ip, opt_platform, \
+                 request_time, received_at_ms, body, decision, conversation_key, \
+                 idempotency_key, bytes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
+            )?
+            .query_row(
+                params![
+                    callback.sdk_app_id as i64,
+                    callback.command,
+                    callback.client_ip,
+                    callback.opt_platform,
+                    callback.request_time,
+                    received_at_ms,
+                    callback.body.as_ref(),
+                    callback.decision,
+                    callback.conversation_key,
+                    callback.idempotency_key,
+                    callback.body.len() as i64,
+                ],
+                |row| row.get(0),
+            )?;
+        let mut deliveries = self.connection.prepare_cached(
+            "INSERT INTO journal_deliveries (entry_id, handler, state, round_started_at_ms, \
+             next_at_ms, received_at_ms, command, conversation_key) \
+             VALUES (?1, ?2, 'pending', ?3, ?3, ?3, ?4, ?5)",
+        )?;
+        for handler in &entry.handlers {
+            deliveries.execute(params![
+                id,
+                handler,
+                received_at_ms,
+                callback.command,
+                callback.conversation_key
+            ])?;
+        }
+        Ok(id)
+    }
+}
