@@ -382,3 +382,72 @@ async fn a_chat_redelivery_of_the_same_body_is_journaled_once() {
     assert_eq!(attempts.len(), 1, "{attempts:?}");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unwritable_journal_answers_500_within_the_deadline_and_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = queued_config(dir.path(), json!({}), json!({}));
+    let url = config.journal.database_url.clone();
+    let server = TestServer::start(config).await;
+    post_numbered(&server, "@TGS#locked", 0..3).await;
+    // Another process holds SQLite's write lock: nothing can commit.
+    let blocker = lock_sqlite(&url).await;
+    let started = Instant::now();
+    let refused = server
+        .post(&fresh_query(COMMAND), numbered_body("@TGS#locked", 3))
+        .await;
+    assert_fail(&refused, 500, 50003, "journal");
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "answered after Chat's deadline: {:?}",
+        started.elapsed()
+    );
+    let (status, text) = server.get("/readyz").await;
+    assert_eq!(status, 503, "{text}");
+    let ready: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(ready["journal"]["status"], "not ready", "{ready}");
+    drop(blocker);
+    post_numbered(&server, "@TGS#locked", 4..5).await;
+    let log = record(dir.path());
+    wait_until(
+        Duration::from_secs(15),
+        "every acknowledged callback delivered",
+        || {
+            let seqs: std::collections::BTreeSet<u64> = read_attempts(&log)
+                .into_iter()
+                .filter(|a| a.ok)
+                .filter_map(|a| a.seq)
+                .collect();
+            [0, 1, 2, 4].iter().all(|seq| seqs.contains(seq))
+        },
+    )
+    .await;
+    let (status, text) = server.get("/readyz").await;
+    assert_eq!(status, 200, "{text}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_queued_observer_of_a_before_callback_gets_the_decision_chat_got() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = queued_config(
+        dir.path(),
+        json!({"commands": ["Group.CallbackBeforeSendMsg"]}),
+        json!({}),
+    );
+    enable(&mut config, "denier", json!({"fallback": "deny"}));
+    let server = TestServer::start(config).await;
+    let command = "Group.CallbackBeforeSendMsg";
+    let (status, reply) = server.post(&fresh_query(command), fixture(command)).await;
+    assert_eq!(status, 200, "{reply}");
+    let code = reply["ErrorCode"].as_u64().unwrap();
+    assert_ne!(code, 0, "the deny fallback answered: {reply}");
+    let log = record(dir.path());
+    wait_until(Duration::from_secs(10), "the observer called", || {
+        !read_attempts(&log).is_empty()
+    })
+    .await;
+    let attempts = read_attempts(&log);
+    assert_eq!(attempts[0].decision, Some(code as u32), "{attempts:?}");
+    server.stop().await.unwrap();
+}

@@ -270,3 +270,59 @@ fn the_journal_url_is_shown_with_its_password_redacted() {
     assert!(!stderr.contains("s3cret"), "{stderr}");
     assert!(stderr.contains("[redacted]"), "{stderr}");
 }
+
+#[tokio::test]
+async fn sigterm_lets_attempts_in_flight_finish_and_leaves_the_rest_for_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("journal.db").display());
+    let slow = write_config(dir.path(), &url, "delay_ms = 700");
+    let running = serve(dir.path(), &slow);
+    post_all(&running.url(""), 0..100).await;
+    let log = dir.path().join("attempts.log");
+    // The first round of attempts has started (8 at once), none ended yet.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, output) = running.stop_within(Duration::from_secs(10));
+    assert!(status.success(), "{output}");
+    let finished = delivered(&read_attempts(&log)).len();
+    assert!(
+        (1..100).contains(&finished),
+        "the attempts in flight finish, the rest wait: {finished} delivered\n{output}"
+    );
+    let restarted = serve(dir.path(), &write_config(dir.path(), &url, ""));
+    wait_until(
+        Duration::from_secs(30),
+        "the rest delivered after the restart",
+        || delivered(&read_attempts(&log)).len() == 100,
+    )
+    .await;
+    assert!(
+        delivered(&read_attempts(&log))
+            .values()
+            .all(|count| *count == 1),
+        "a graceful stop delivers nothing twice"
+    );
+    let (status, _) = restarted.stop();
+    assert!(status.success());
+}
+
+#[test]
+fn handlers_marks_a_queued_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = process::write_config(
+        dir.path(),
+        "[handlers.flaky]\nenabled = true\nrecord = \"a.log\"\ncommands = [\"Group.*:after\"]\n",
+    );
+    let output = Command::new(server_binary!())
+        .current_dir(dir.path())
+        .args(["handlers", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|line| line.starts_with("Group.CallbackAfterSendMsg "))
+        .unwrap_or_else(|| panic!("no row:\n{stdout}"));
+    assert!(row.contains("flaky queued"), "{row}");
+}

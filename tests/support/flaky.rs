@@ -34,7 +34,8 @@ pub struct FlakyConfig {
     pub record: PathBuf,
 }
 
-/// One attempt as `flaky` records it: `key attempt delivery pid start_ms end_ms ok command`.
+/// One attempt as `flaky` records it, tab-separated: key, attempt, delivery, pid, start and end
+/// (Unix ms), `ok` or `failed`, the body's `Seq` and `GroupId`, the decision's code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptLine {
     /// The idempotency key.
@@ -55,6 +56,8 @@ pub struct AttemptLine {
     pub seq: Option<u64>,
     /// The body's `GroupId`, when it has one.
     pub group: Option<String>,
+    /// For a before-callback: the `ErrorCode` of the decision Chat got.
+    pub decision: Option<u32>,
 }
 
 /// Every attempt recorded in `path`, in the order written.
@@ -74,6 +77,7 @@ pub fn read_attempts(path: &std::path::Path) -> Vec<AttemptLine> {
                 ok: fields[6] == "ok",
                 seq: fields[7].parse().ok(),
                 group: Some(fields[8].to_owned()).filter(|group| !group.is_empty()),
+                decision: fields[9].parse().ok(),
             }
         })
         .collect()
@@ -133,8 +137,9 @@ impl Handler for Flaky {
             }
             fail
         };
+        let decision = callback.decision().await.map(|d| d.reply().error_code());
         let line = format!(
-            "{key}\t{}\t{}\t{}\t{start_ms}\t{}\t{}\t{}\t{}\n",
+            "{key}\t{}\t{}\t{}\t{start_ms}\t{}\t{}\t{}\t{}\t{}\n",
             delivery.number(),
             delivery.delivery_id(),
             std::process::id(),
@@ -142,6 +147,7 @@ impl Handler for Flaky {
             if fail { "failed" } else { "ok" },
             numbered.seq.map_or_else(String::new, |seq| seq.to_string()),
             numbered.group.unwrap_or_default(),
+            decision.map_or_else(String::new, |code| code.to_string()),
         );
         // One write of one line with O_APPEND: lines of concurrent attempts never interleave.
         std::fs::OpenOptions::new()

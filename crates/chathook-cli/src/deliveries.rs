@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use anyhow::{Context as _, bail};
 use chathook_core::Config;
 use chathook_core::deliveries::{ListCriteria, ParameterError, replay_request};
-use chathook_core::journal::{DeliveryId, Journal, RetryTarget};
+use chathook_core::journal::{DeliveryId, DeliveryState, Journal, ReplayRequest, RetryTarget};
 use chathook_core::registry::Plan;
 
 /// What `chathook deliveries` does.
@@ -110,18 +110,7 @@ pub(crate) async fn run(command: DeliveriesCommand, config: &Config) -> anyhow::
             id: Some(id),
             all_dead: false,
             ..
-        } => {
-            let detail = journal.show(id).await?.with_context(|| no_delivery(id))?;
-            if detail.summary.state == chathook_core::journal::DeliveryState::Delivered {
-                bail!(
-                    "delivery {id} is delivered: retry is for dead or pending deliveries; \
-                     `chathook deliveries replay` delivers a range again"
-                );
-            }
-            let retried = journal.retry(RetryTarget::One(id)).await?;
-            println!("retried {retried} delivery ({id}: due now)");
-            Ok(())
-        }
+        } => retry_one(&journal, id).await,
         DeliveriesCommand::Retry { handler, .. } => {
             let handler = handler.context("--all-dead needs --handler H")?;
             known_handler(&journal, config, &handler).await?;
@@ -153,15 +142,33 @@ pub(crate) async fn run(command: DeliveriesCommand, config: &Config) -> anyhow::
                 SystemTime::now(),
             )
             .map_err(flag_error)?;
-            let queued = queued_handlers(config)?;
-            if !queued.contains(&request.handler) {
-                bail!("--handler {}", not_queued(&request.handler, &queued));
-            }
-            let replayed = journal.replay(request).await?;
-            println!("scheduled {replayed} deliveries to {handler} (due now)");
-            Ok(())
+            replay(&journal, config, request).await
         }
     }
+}
+
+async fn retry_one(journal: &Journal, id: DeliveryId) -> anyhow::Result<()> {
+    let detail = journal.show(id).await?.with_context(|| no_delivery(id))?;
+    if detail.summary.state == DeliveryState::Delivered {
+        bail!(
+            "delivery {id} is delivered: retry is for dead or pending deliveries; \
+             `chathook deliveries replay` delivers a range again"
+        );
+    }
+    let retried = journal.retry(RetryTarget::One(id)).await?;
+    println!("retried {retried} delivery ({id}: due now)");
+    Ok(())
+}
+
+async fn replay(journal: &Journal, config: &Config, request: ReplayRequest) -> anyhow::Result<()> {
+    let queued = queued_handlers(config)?;
+    if !queued.contains(&request.handler) {
+        bail!("--handler {}", not_queued(&request.handler, &queued));
+    }
+    let handler = request.handler.clone();
+    let replayed = journal.replay(request).await?;
+    println!("scheduled {replayed} deliveries to {handler} (due now)");
+    Ok(())
 }
 
 async fn list(journal: &Journal, config: &Config, args: ListArgs) -> anyhow::Result<()> {

@@ -67,7 +67,8 @@ impl Chathook {
         } else {
             let names = registry.handlers().iter().map(|(name, _)| *name).collect();
             let registry = metrics.handler_registry();
-            Some(Deliveries::open(&config.journal, queued, registry, names).await?)
+            let timeout = config.dispatch.handler_timeout();
+            Some(Deliveries::open(&config.journal, timeout, queued, registry, names).await?)
         };
         metrics.start_at_zero(registry.routes().map(Route::series));
         warn_about_apps(&config);

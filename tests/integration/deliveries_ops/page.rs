@@ -79,7 +79,7 @@ async fn walk_through(server: &TestServer, bare: &TestServer, browser: &Client, 
         assert_eq!(reply.0, 200, "{}", reply.1);
     }
     let dead = eventually("two dead letters", || async {
-        let listed = get_ok(server, "/?state=dead").await;
+        let listed = get_ok(server, "?state=dead").await;
         let dead = ids(&listed);
         (dead.len() == 2).then_some(dead)
     })

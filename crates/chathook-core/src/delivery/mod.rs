@@ -45,6 +45,10 @@ pub(crate) struct Deliveries {
     queued: HashMap<&'static str, Arc<QueuedHandler>>,
     workers: Arc<Workers>,
     bounds: (u64, u64),
+    /// How long a callback waits for its commit before it is answered 500: Chat's deadline
+    /// is not held for a journal that cannot write (a commit that lands later is delivered
+    /// all the same).
+    append_timeout: Duration,
     /// The counts last read, for `/readyz`.
     stats: Mutex<Option<JournalStats>>,
     /// When an append failure was last logged (Unix seconds): one line a second at most,
@@ -57,6 +61,7 @@ impl Deliveries {
     /// `registry`. `names` is every linked handler's name.
     pub(crate) async fn open(
         config: &JournalConfig,
+        append_timeout: Duration,
         queued: Vec<(&'static str, Arc<dyn Handler>, QueuePolicy)>,
         registry: &mut prometheus_client::registry::Registry,
         names: Vec<&'static str>,
@@ -90,6 +95,7 @@ impl Deliveries {
             queued,
             workers: Arc::new(workers),
             bounds: (config.max_entries, config.max_bytes),
+            append_timeout,
             stats: Mutex::new(None),
             last_failure_logged: AtomicI64::new(0),
         }))
@@ -130,7 +136,10 @@ impl Deliveries {
             callback: entry::stored(callback, decision),
             handlers: handlers.to_vec(),
         };
-        match self.journal.append(entry).await {
+        let appended = tokio::time::timeout(self.append_timeout, self.journal.append(entry))
+            .await
+            .unwrap_or(Err(JournalError::Timeout(self.append_timeout)));
+        match appended {
             Ok(Appended::New(_)) => {
                 for name in handlers {
                     if let Some(queued) = self.queued.get(name) {

@@ -95,8 +95,14 @@ impl Workers {
     /// Sleeps until woken, the next delivery is due, the poll interval passes, or shutdown.
     async fn idle(&self, queued: &QueuedHandler) {
         let now = SystemTime::now();
+        // A delivery due already that the claim did not return is held back behind its
+        // conversation's head: a settle wakes the worker for it, so it waits for that.
         let due = match self.journal.next_due(queued.name).await {
-            Ok(Some(due)) => due.duration_since(now).unwrap_or_default(),
+            Ok(Some(due)) => due
+                .duration_since(now)
+                .ok()
+                .filter(|wait| !wait.is_zero())
+                .unwrap_or(POLL_INTERVAL),
             Ok(None) | Err(_) => POLL_INTERVAL,
         };
         tokio::select! {

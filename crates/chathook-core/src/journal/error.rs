@@ -29,6 +29,9 @@ pub enum JournalError {
     /// A read or write failed.
     #[error("journal database error: {0}")]
     Database(String),
+    /// A commit did not finish in time (the database is locked, slow or unreachable).
+    #[error("the journal did not commit within {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
     /// The writer is gone (it panicked or the journal is shutting down).
     #[error("the journal's writer has stopped")]
     Closed,

@@ -28,6 +28,9 @@ use serde::{Deserialize, Serialize};
 
 pub use error::JournalError;
 
+/// How long [`Journal::probe`]'s write may take before the journal counts as unwritable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Who holds a lease: one per running process, so a replica's leases can be told apart and
 /// taken over once they expire.
 pub type LeaseOwner = Arc<str>;
@@ -437,7 +440,15 @@ impl Journal {
 
     /// A real write (and its rollback or delete): whether the journal can take callbacks.
     pub async fn probe(&self) -> Result<(), JournalError> {
-        on_backend!(self, journal => journal.probe().await)
+        let probed = tokio::time::timeout(PROBE_TIMEOUT, async {
+            on_backend!(self, journal => journal.probe().await)
+        });
+        probed.await.unwrap_or_else(|_| {
+            Err(JournalError::Database(format!(
+                "a test write did not finish within {} s",
+                PROBE_TIMEOUT.as_secs()
+            )))
+        })
     }
 
     /// Deletes entries whose deliveries were all delivered longer than `retention` ago, and

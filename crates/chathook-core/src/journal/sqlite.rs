@@ -45,11 +45,11 @@ pub(super) struct SqliteTarget {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum OpenMode {
     /// `ro`: read only (`chathook deliveries list` on a copy, or a test of the probe).
-    ReadOnly,
+    Ro,
     /// `rw`: the file must exist.
-    ReadWrite,
+    Rw,
     /// `rwc`, the default: the file and its folder are created.
-    ReadWriteCreate,
+    Rwc,
 }
 
 impl SqliteTarget {
@@ -66,12 +66,12 @@ impl SqliteTarget {
         if path.is_empty() || path == ":memory:" {
             return Err(unsupported());
         }
-        let mut mode = OpenMode::ReadWriteCreate;
+        let mut mode = OpenMode::Rwc;
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             mode = match pair {
-                "mode=ro" => OpenMode::ReadOnly,
-                "mode=rw" => OpenMode::ReadWrite,
-                "mode=rwc" => OpenMode::ReadWriteCreate,
+                "mode=ro" => OpenMode::Ro,
+                "mode=rw" => OpenMode::Rw,
+                "mode=rwc" => OpenMode::Rwc,
                 _ => return Err(unsupported()),
             };
         }
@@ -183,7 +183,7 @@ impl SqliteJournal {
     pub(super) async fn append(&self, entry: NewEntry) -> Result<Appended, JournalError> {
         let (answer, answered) = oneshot::channel();
         self.queue
-            .send(Message::Append(entry, answer))
+            .send(Message::Append(Box::new((entry, answer))))
             .await
             .map_err(|_| JournalError::Closed)?;
         answered.await.map_err(|_| JournalError::Closed)?
@@ -291,13 +291,13 @@ mod tests {
     fn urls_name_a_file_and_a_mode_and_never_memory() {
         let target = SqliteTarget::parse("sqlite://data/journal.db").unwrap();
         assert_eq!(target.path, PathBuf::from("data/journal.db"));
-        assert_eq!(target.mode, OpenMode::ReadWriteCreate);
+        assert_eq!(target.mode, OpenMode::Rwc);
         let target = SqliteTarget::parse("sqlite:///var/lib/j.db?mode=ro").unwrap();
         assert_eq!(target.path, PathBuf::from("/var/lib/j.db"));
-        assert_eq!(target.mode, OpenMode::ReadOnly);
+        assert_eq!(target.mode, OpenMode::Ro);
         assert_eq!(
             SqliteTarget::parse("sqlite:j.db?mode=rw").unwrap().mode,
-            OpenMode::ReadWrite
+            OpenMode::Rw
         );
         for refused in [
             "sqlite::memory:",

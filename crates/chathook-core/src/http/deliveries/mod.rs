@@ -1,8 +1,10 @@
-//! `/api/v1/deliveries`: the journal's deliveries for operators, behind the API token.
+//! `/api/v1/deliveries`: the journal's deliveries for operators, behind the API token. Paths
+//! are relative to it; the list is the nest's own path, `/api/v1/deliveries` (axum's `nest`
+//! does not serve it with a trailing slash).
 //!
 //! | method and path            | what it does                                              |
 //! |----------------------------|-----------------------------------------------------------|
-//! | `GET /`                    | list: `handler`, `state`, `command`, `since`, `until`, `before`, `limit` |
+//! | `GET /` (no slash)         | list: `handler`, `state`, `command`, `since`, `until`, `before`, `limit` |
 //! | `GET /summary`             | pending, dead and oldest pending age per queued handler; the journal's size |
 //! | `GET /{id}`                | one delivery with its attempts and callback               |
 //! | `POST /{id}/retry`         | a dead delivery pending again (a pending one due now)     |

@@ -5,7 +5,7 @@
 use sqlx::PgPool;
 
 /// The advisory lock migrations hold: "journal" in ASCII.
-const MIGRATION_LOCK: i64 = 0x6a6f_7572_6e61_6c;
+const MIGRATION_LOCK: i64 = 0x006a_6f75_726e_616c;
 
 /// Each version's statements, in order: version N is the first N applied.
 const MIGRATIONS: &[&str] = &[r"

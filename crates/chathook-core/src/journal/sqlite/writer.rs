@@ -16,8 +16,9 @@ use crate::journal::{Appended, Durability, JournalError, NewEntry};
 
 /// What the writer is asked.
 pub(crate) enum Message {
-    /// An append, grouped with others into one transaction.
-    Append(NewEntry, oneshot::Sender<Result<Appended, JournalError>>),
+    /// An append, grouped with others into one transaction (boxed: an entry is large, and
+    /// most messages are appends anyway).
+    Append(Box<(NewEntry, oneshot::Sender<Result<Appended, JournalError>>)>),
     /// Any other operation, which answers through a channel of its own.
     Run(Box<dyn FnOnce(&mut Writer) + Send>),
 }
@@ -59,7 +60,7 @@ pub(super) fn run(
     while queue.blocking_recv_many(&mut messages, max_batch) > 0 {
         for message in messages.drain(..) {
             match message {
-                Message::Append(entry, answer) => appends.push((entry, answer)),
+                Message::Append(append) => appends.push(*append),
                 Message::Run(operation) => {
                     writer.commit_appends(&mut appends);
                     operation(&mut writer);
@@ -74,9 +75,9 @@ impl Writer {
     fn open(settings: Settings) -> Result<Self, JournalError> {
         let SqliteTarget { path, mode } = &settings.target;
         let flags = match mode {
-            OpenMode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
-            OpenMode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE,
-            OpenMode::ReadWriteCreate => {
+            OpenMode::Ro => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            OpenMode::Rw => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            OpenMode::Rwc => {
                 if let Some(folder) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
                     std::fs::create_dir_all(folder).map_err(|error| {
                         JournalError::Database(format!(
