@@ -122,7 +122,11 @@ fn every_line_of_the_queued_handler_excerpt_is_in_its_file() {
     let guide = std::fs::read_to_string(repository().join(GUIDE)).unwrap();
     let excerpts = excerpts(&guide);
     let shown: Vec<&str> = excerpts.iter().map(|(path, _)| path.as_str()).collect();
-    assert_eq!(shown, ["examples/crm-sync/src/lib.rs"], "the guide's excerpts");
+    assert_eq!(
+        shown,
+        ["examples/crm-sync/src/lib.rs"],
+        "the guide's excerpts"
+    );
     for (path, text) in &excerpts {
         let file = std::fs::read_to_string(repository().join(path))
             .unwrap_or_else(|error| panic!("{GUIDE} quotes {path}, which cannot be read: {error}"));
