@@ -76,7 +76,7 @@ async fn chat_events(State(service): State<Shared>, headers: HeaderMap, body: By
     }
     service.accepted.insert(seen.key.clone(), body);
     // Every fifth callback's first acceptance loses its reply.
-    if seq_of(&seen.body) % 5 == 0 {
+    if seq_of(&seen.body).is_multiple_of(5) {
         service.lost_replies.push(seen.key);
         return StatusCode::SERVICE_UNAVAILABLE;
     }
@@ -162,6 +162,50 @@ async fn wait_for_deliveries(
     }
 }
 
+/// Every callback `posted` (by `Seq`) accepted once, exactly as posted, under the journal's
+/// keys (`listed`), each lost reply retried under its key and not applied twice.
+fn check_what_the_service_got(
+    service: &Service,
+    posted: &BTreeMap<u64, String>,
+    listed: &[DeliverySummary],
+) {
+    // What the service accepted: every callback, exactly as posted, each under one key.
+    let mut accepted: BTreeMap<u64, &Bytes> = BTreeMap::new();
+    for body in service.accepted.values() {
+        let seq = seq_of(body);
+        assert!(
+            accepted.insert(seq, body).is_none(),
+            "seq {seq} accepted twice"
+        );
+    }
+    assert_eq!(accepted.len(), CALLBACKS as usize);
+    for (seq, body) in &accepted {
+        assert_eq!(**body, posted[seq].as_bytes(), "callback {seq}'s body");
+    }
+    // The keys are the journal's, and each delivery kept its key across its attempts.
+    let keys: Vec<&str> = listed.iter().map(|d| d.idempotency_key.as_str()).collect();
+    assert!(keys.iter().all(|key| service.accepted.contains_key(*key)));
+    // A reply lost after the service applied a callback was retried under the same key,
+    // and that retry was answered 200 without applying it again.
+    assert_eq!(service.lost_replies.len(), (CALLBACKS / 5) as usize);
+    for key in &service.lost_replies {
+        let attempts: Vec<u32> = service
+            .seen
+            .iter()
+            .filter(|seen| seen.key == *key)
+            .map(|seen| seen.attempt)
+            .collect();
+        assert_eq!(attempts.len(), 2, "{key}: {attempts:?}");
+        assert!(attempts[1] > attempts[0], "{key}: {attempts:?}");
+    }
+    for seen in &service.seen {
+        // The first attempt of each went to the closed port.
+        assert!(seen.attempt >= 2, "{seen:?}");
+        assert_eq!(seen.command, COMMAND);
+        assert_eq!(seen.content_type, "application/json");
+    }
+}
+
 #[tokio::test]
 async fn every_callback_answered_while_the_service_is_down_reaches_it_once_it_is_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -205,43 +249,7 @@ async fn every_callback_answered_while_the_service_is_down_reaches_it_once_it_is
     )
     .await;
 
-    let service = service.lock().unwrap();
-    // What the service accepted: every callback, exactly as posted, each under one key.
-    let mut accepted: BTreeMap<u64, &Bytes> = BTreeMap::new();
-    for body in service.accepted.values() {
-        let seq = seq_of(body);
-        assert!(
-            accepted.insert(seq, body).is_none(),
-            "seq {seq} accepted twice"
-        );
-    }
-    assert_eq!(accepted.len(), CALLBACKS as usize);
-    for (seq, body) in &accepted {
-        assert_eq!(**body, posted[seq].as_bytes(), "callback {seq}'s body");
-    }
-    // The keys are the journal's, and each delivery kept its key across its attempts.
-    let keys: Vec<&str> = listed.iter().map(|d| d.idempotency_key.as_str()).collect();
-    assert!(keys.iter().all(|key| service.accepted.contains_key(*key)));
-    // A reply lost after the service applied a callback was retried under the same key,
-    // and that retry was answered 200 without applying it again.
-    assert_eq!(service.lost_replies.len(), (CALLBACKS / 5) as usize);
-    for key in &service.lost_replies {
-        let attempts: Vec<u32> = service
-            .seen
-            .iter()
-            .filter(|seen| seen.key == *key)
-            .map(|seen| seen.attempt)
-            .collect();
-        assert_eq!(attempts.len(), 2, "{key}: {attempts:?}");
-        assert!(attempts[1] > attempts[0], "{key}: {attempts:?}");
-    }
-    for seen in &service.seen {
-        // The first attempt of each went to the closed port.
-        assert!(seen.attempt >= 2, "{seen:?}");
-        assert_eq!(seen.command, COMMAND);
-        assert_eq!(seen.content_type, "application/json");
-    }
-    drop(service);
+    check_what_the_service_got(&service.lock().unwrap(), &posted, &listed);
     server.stop().await.unwrap();
 }
 
