@@ -202,7 +202,7 @@ fn handlers_prints_the_routing_table() {
             "(code)"
         ]
     );
-    // rival, linked but disabled, is listed with what it would serve.
+    // crm_sync, flaky and rival, linked but disabled, are listed with what they would serve.
     assert_eq!(
         row("State.StateChange"),
         [
@@ -211,14 +211,36 @@ fn handlers_prints_the_routing_table() {
             "probe",
             "runs",
             "(code),",
+            "crm_sync",
+            "disabled",
+            "(default",
+            "\"after\"),",
+            "flaky",
+            "disabled",
+            "(default",
+            "\"after\"),",
             "rival",
             "disabled",
             "(code)"
         ]
     );
+    // Nothing enabled serves it: unrouted, with the disabled handlers that would.
     assert_eq!(
         row("Sns.CallbackFriendAdd"),
-        ["Sns.CallbackFriendAdd", "after", "-", "unrouted"]
+        [
+            "Sns.CallbackFriendAdd",
+            "after",
+            "-",
+            "unrouted,",
+            "crm_sync",
+            "disabled",
+            "(default",
+            "\"after\"),",
+            "flaky",
+            "disabled",
+            "(default",
+            "\"after\")"
+        ]
     );
     assert_eq!(row("Sns.CallbackPrevFriendAdd")[1], "before");
     // A linked handler without an enabled table is listed as disabled.
@@ -229,6 +251,14 @@ fn handlers_prints_the_routing_table() {
             "after",
             "-",
             "unrouted,",
+            "crm_sync",
+            "disabled",
+            "(default",
+            "\"after\"),",
+            "flaky",
+            "disabled",
+            "(default",
+            "\"after\"),",
             "read_receipt",
             "disabled",
             "(code),",
@@ -290,7 +320,8 @@ fn handlers_shows_fan_out_deciders_observers_and_pattern_sources() {
             "Group.CallbackAfterSendMsg",
             "after",
             "probe runs (code), recorder_a runs (config \"*\"), recorder_b runs (config \
-             \"Group.*:after\"), recorder_c disabled (default \"Group.*:after\")"
+             \"Group.*:after\"), crm_sync disabled (default \"after\"), flaky disabled \
+             (default \"after\"), recorder_c disabled (default \"Group.*:after\")"
         ]
     );
     assert_eq!(
@@ -298,7 +329,9 @@ fn handlers_shows_fan_out_deciders_observers_and_pattern_sources() {
         [
             "Nova.CallbackAfterLaunch",
             "after",
-            "recorder_a runs (config \"*\"), recorder_b runs (config \"Nova.CallbackAfterLaunch\")"
+            "recorder_a runs (config \"*\"), recorder_b runs (config \
+             \"Nova.CallbackAfterLaunch\"), crm_sync disabled (default \"after\"), flaky \
+             disabled (default \"after\")"
         ]
     );
     // Commands the table lacks still reach a "*" handler, by family and kind.

@@ -159,6 +159,7 @@ fn the_shipped_config_holds_every_key_of_the_reference_with_its_default() {
             }
             // The commented example table shows the keys every handler table takes.
             Some(("handlers", "<name>")) => (None, "# [handlers.<name>]".to_owned()),
+            Some(("handlers", "<name>.queue")) => (None, "# [handlers.<name>.queue]".to_owned()),
             Some(("handlers", name)) => (config["handlers"].get(name), format!("[{path}]")),
             Some(_) => panic!("a section the shipped config cannot hold: {path}"),
         };

@@ -1,7 +1,8 @@
 //! docs/writing-a-handler.md is tested verbatim: every file block it marks
 //! `<!-- file: PATH -->` is that file of the repository byte for byte, the marked files are all
 //! of `examples/my-filter` and `examples/my-filter-server` (which the workspace builds, lints
-//! and unit-tests), and its Rust is as `cargo fmt` leaves it.
+//! and unit-tests), and its Rust is as `cargo fmt` leaves it. The blocks it marks
+//! `<!-- excerpt of PATH -->` quote lines of a file: each of them must still be in it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -95,6 +96,50 @@ fn the_guide_code_is_formatted() {
             output.status.success(),
             "{path} in the guide is not as cargo fmt leaves it:\n{}",
             String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+/// `(path, text)` of each block the guide marks `<!-- excerpt of PATH -->`: lines quoted from
+/// a file, not the whole of it.
+fn excerpts(guide: &str) -> Vec<(String, String)> {
+    guide
+        .split("<!-- excerpt of ")
+        .skip(1)
+        .map(|after| {
+            let (path, rest) = after.split_once(" -->\n").expect("a marker ends with -->");
+            let rest = rest
+                .strip_prefix("```rust\n")
+                .unwrap_or_else(|| panic!("{path}: the marker must be followed by a rust block"));
+            let end = rest.find("\n```").expect("a closed block") + 1;
+            (path.to_owned(), rest[..end].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_line_of_the_queued_handler_excerpt_is_in_its_file() {
+    let guide = std::fs::read_to_string(repository().join(GUIDE)).unwrap();
+    let excerpts = excerpts(&guide);
+    let shown: Vec<&str> = excerpts.iter().map(|(path, _)| path.as_str()).collect();
+    assert_eq!(
+        shown,
+        ["examples/crm-sync/src/lib.rs"],
+        "the guide's excerpts"
+    );
+    for (path, text) in &excerpts {
+        let file = std::fs::read_to_string(repository().join(path))
+            .unwrap_or_else(|error| panic!("{GUIDE} quotes {path}, which cannot be read: {error}"));
+        let lines: std::collections::HashSet<&str> = file.lines().collect();
+        let stale: Vec<&str> = text
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !lines.contains(line))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "{GUIDE}'s excerpt of {path} has lines the file no longer has (indentation \
+             included): copy them from the file\n{}",
+            stale.join("\n")
         );
     }
 }

@@ -11,6 +11,7 @@ mod cli;
 mod config_reference;
 mod console;
 mod console_page;
+mod crm_sync;
 mod deliveries_ops;
 mod dispatch;
 mod fanout;

@@ -21,10 +21,11 @@ fn the_linked_handlers_are_exactly_the_stock_plugins_and_the_test_handlers() {
     // from linked_handlers().
     let names: Vec<_> = linked_handlers().iter().map(|r| r.name()).collect();
     // Stock plugins from crates/chathook/src/plugins.rs: nats, read_receipt. Test-only: denier,
-    // flaky (queued), probe, the recorders, rival.
+    // flaky (queued), probe, the recorders, rival; and the example crm_sync, for its end-to-end test.
     assert_eq!(
         names,
         [
+            "crm_sync",
             "denier",
             "flaky",
             "nats",

@@ -12,6 +12,7 @@ pub mod process;
 pub mod proxy;
 pub mod tools;
 
+use example_crm_sync as _;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -14,7 +14,8 @@ use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 use serde_json::{Map, Value};
 
 use crate::config::{
-    ApiConfig, AppConfig, AuthConfig, Config, DispatchConfig, HandlerTable, LogConfig, ServerConfig,
+    ApiConfig, AppConfig, AuthConfig, Config, DispatchConfig, HandlerTable, JournalConfig,
+    LogConfig, QueueConfig, ServerConfig,
 };
 use crate::extension::{ExtensionRegistration, linked_extensions};
 use crate::handler::{Commands, HandlerRegistration, linked_handlers};
@@ -110,6 +111,10 @@ impl Section {
     }
 }
 
+/// What `[handlers.<name>.queue]` is for: its type's doc comment says less than a reader needs.
+const QUEUE_ABOUT: &str = "A queued handler's retry policy (`delivery = \"queued\"`; refused on \
+     an inline handler). See [queued handlers and the journal](deliveries.md).";
+
 /// Every table of the reference, in the order the shipped config has them: core's, each
 /// linked extension's before `[log]`, then each linked handler's that describes its settings.
 pub fn sections() -> Vec<Section> {
@@ -151,9 +156,11 @@ pub fn core_sections() -> Vec<Section> {
         Section::of::<AuthConfig>("auth").about(about("auth")),
         Section::of::<AppConfig>("apps.<name>").about(about("apps")),
         Section::of::<DispatchConfig>("dispatch").about(about("dispatch")),
+        Section::of::<JournalConfig>("journal").about(about("journal")),
         Section::of::<ApiConfig>("api").about(about("api")),
         Section::of::<LogConfig>("log").about(about("log")),
         Section::of::<HandlerTable>("handlers.<name>").about(handlers),
+        Section::of::<QueueConfig>("handlers.<name>.queue").about(QUEUE_ABOUT),
     ]
 }
 

@@ -401,7 +401,7 @@ impl Journal {
     }
 
     /// Leases up to `limit` due deliveries of `handler` to `owner` until `lease` from now,
-    /// oldest first. With `ordered`, only the oldest pending delivery of each conversation
+    /// longest due first (a backlog of retries does not starve new arrivals). With `ordered`, only the oldest pending delivery of each conversation
     /// key is due (a key's later entries wait for it to be delivered or dead).
     pub async fn claim(
         &self,

@@ -28,7 +28,7 @@ pub(super) async fn claim(
                  SELECT 1 FROM journal_deliveries h WHERE h.handler = d.handler \
                  AND h.conversation_key = d.conversation_key AND h.state = 'pending' \
                  AND h.id < d.id)) \
-             ORDER BY d.id LIMIT $4 FOR UPDATE SKIP LOCKED), \
+             ORDER BY d.next_at_ms, d.id LIMIT $4 FOR UPDATE SKIP LOCKED), \
          leased AS ( \
              UPDATE journal_deliveries d SET lease_owner = $5, lease_until_ms = $6 \
              FROM due WHERE d.id = due.id RETURNING d.*) \

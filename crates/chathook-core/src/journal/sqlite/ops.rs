@@ -28,7 +28,7 @@ pub(super) fn claim(
                  SELECT 1 FROM journal_deliveries h WHERE h.handler = d.handler \
                  AND h.conversation_key = d.conversation_key AND h.state = 'pending' \
                  AND h.id < d.id)) \
-             ORDER BY d.id LIMIT ?4"
+             ORDER BY d.next_at_ms, d.id LIMIT ?4"
         );
         let mut due = transaction.prepare_cached(&sql)?;
         let claimed = due
