@@ -127,8 +127,7 @@ fn crm_config(dir: &Path, addr: SocketAddr) -> Config {
     config
 }
 
-/// The server's journal, opened read-only beside it: a read-write open would take the
-/// running server's leases for a dead predecessor's.
+/// The server's journal, opened read-only beside it, as an operator's read would.
 async fn read_only_journal(dir: &Path) -> Journal {
     let mut options = Config::default().journal.options();
     options.database_url = format!("sqlite://{}?mode=ro", dir.join("journal.db").display());
