@@ -326,3 +326,38 @@ fn handlers_marks_a_queued_handler() {
         .unwrap_or_else(|| panic!("no row:\n{stdout}"));
     assert!(row.contains("flaky queued"), "{row}");
 }
+
+#[test]
+fn the_start_up_log_names_the_journal_and_each_queued_handlers_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("journal.db").display());
+    let config = write_config(dir.path(), &url, "");
+    let mut command = clean_command(server_binary!(), dir.path());
+    command.args(["serve", "--config"]).arg(&config);
+    let running = RunningBinary::spawn(command);
+    let lines: Vec<serde_json::Value> = running
+        .log
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let opened = lines
+        .iter()
+        .find(|line| line["message"] == "journal opened")
+        .unwrap_or_else(|| panic!("{:#?}", running.log));
+    assert!(
+        opened["journal"].as_str().unwrap().contains("journal.db"),
+        "{opened}"
+    );
+    let queued = lines
+        .iter()
+        .find(|line| line["message"] == "queued handler")
+        .unwrap_or_else(|| panic!("{:#?}", running.log));
+    assert_eq!(queued["handler"], "flaky");
+    let policy = queued["policy"].as_str().unwrap();
+    assert!(
+        policy.contains("max_attempts 10") && policy.contains("backoff 20..200 ms"),
+        "{policy}"
+    );
+    let (status, _) = running.stop();
+    assert!(status.success());
+}
