@@ -113,7 +113,8 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Most connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
-    /// Largest request line plus headers, in bytes (at least 8192); more is answered 431.
+    /// Largest request head (the request line, the headers and the blank line after them), in
+    /// bytes, counted exactly (at least 8192); one byte more is answered 431.
     pub max_header_bytes: usize,
     /// Time for a request's line and headers to arrive, from its first byte (or from the
     /// connection's opening), in milliseconds; then 408 and the connection is closed.

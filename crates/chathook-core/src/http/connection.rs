@@ -113,7 +113,12 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let _open = events.opened();
     let connection = Arc::new(Connection::new(peer));
-    let socket = Socket::new(stream, Arc::clone(&connection), events, limits.clone());
+    let socket = Socket::new(
+        stream,
+        Arc::clone(&connection),
+        events.clone(),
+        limits.clone(),
+    );
     let service = {
         let connection = Arc::clone(&connection);
         hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -126,19 +131,36 @@ async fn serve_connection(
     builder
         .keep_alive(true)
         .max_buf_size(limits.max_header_bytes)
+        // Exact: the buffer bound alone lets a head through whole when one read takes it
+        // past the limit.
+        .max_header_size(limits.max_header_bytes)
+        // A client may send its whole request and shut its write side while it waits for
+        // the answer; without this hyper drops the request and the callback with it.
+        .half_close(true)
         // The socket runs the header timeout itself, apart from the idle one.
         .header_read_timeout(None);
     let serving = builder.serve_connection(TokioIo::new(socket), service);
-    tokio::pin!(serving);
-    let result = tokio::select! {
-        result = serving.as_mut() => result,
-        _ = async { stopping.wait_for(|stop| *stop).await.map(drop) } => {
-            // Finish the request in progress, take no further one.
-            serving.as_mut().graceful_shutdown();
-            serving.await
+    let serving = async move {
+        tokio::pin!(serving);
+        tokio::select! {
+            result = serving.as_mut() => result,
+            _ = async { stopping.wait_for(|stop| *stop).await.map(drop) } => {
+                // Finish the request in progress, take no further one.
+                serving.as_mut().graceful_shutdown();
+                serving.await
+            }
         }
     };
-    if let Err(error) = result {
-        tracing::debug!(%peer, error = %error, "connection ended with an error");
+    tokio::select! {
+        result = serving => {
+            if let Err(error) = result {
+                tracing::debug!(%peer, error = %error, "connection ended with an error");
+            }
+        }
+        // Dropping hyper's connection closes the socket.
+        () = connection.idle_expired(limits.idle_timeout) => {
+            tracing::debug!(%peer, "idle connection closed");
+            events.idle_closed();
+        }
     }
 }
