@@ -131,7 +131,7 @@ impl Chathook {
             pipeline: Arc::new(pipeline),
             ops: Arc::new(ops),
             events: ConnectionEvents::new(metrics, log_budget),
-            limits: Limits::new(&config.server),
+            limits: Limits::new(&config),
             api,
             routes: extensions.routes,
             on_shutdown: extensions.on_shutdown,

@@ -61,8 +61,15 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                // Before a slot is taken, so callers from elsewhere cannot fill them.
+                if !limits.sources.may_connect(peer.ip()) {
+                    let client = peer.ip().to_canonical();
+                    refuse_at_accept(&events, stream, peer, &Rejection::SourceNotAllowed(client));
+                    continue;
+                }
                 let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    refuse_over_limit(&events, stream, peer, limits.max_connections);
+                    let limit = limits.max_connections;
+                    refuse_at_accept(&events, stream, peer, &Rejection::ConnectionLimit { limit });
                     continue;
                 };
                 connections.spawn(serve_connection(
@@ -91,11 +98,16 @@ pub(crate) async fn serve(
     }
 }
 
-/// Over the connection limit: a JSON 503 if the socket takes it at once, then close. Nothing
-/// waits on this connection, so a flood of them costs no tasks.
-fn refuse_over_limit(events: &ConnectionEvents, stream: TcpStream, peer: SocketAddr, limit: usize) {
-    let rejection = Rejection::ConnectionLimit { limit };
-    events.refused(&rejection, peer);
+/// Over the connection limit, or from a source not allowed: the JSON refusal if the socket
+/// takes it at once, then close. Nothing waits on this connection, so a flood of them costs
+/// no tasks.
+fn refuse_at_accept(
+    events: &ConnectionEvents,
+    stream: TcpStream,
+    peer: SocketAddr,
+    rejection: &Rejection,
+) {
+    events.refused(rejection, peer);
     let _ = stream.try_write(&rejection.http_bytes());
     let _ = socket2::SockRef::from(&stream).shutdown(Shutdown::Write);
 }
