@@ -113,6 +113,7 @@ impl Chathook {
             metrics: Arc::clone(&metrics),
             taps: taps.clone(),
             deliveries: deliveries.clone(),
+            readiness: Default::default(),
         };
         let pipeline = Pipeline {
             gate: Gate::new(&config),
