@@ -180,7 +180,8 @@ pub struct AuthConfig {
     pub max_clock_skew_secs: u64,
     /// Addresses and networks (`10.0.0.0/8`, `203.0.113.7`) allowed to POST callbacks; empty
     /// allows any. The address is the TCP peer's, or the client's from `X-Forwarded-For` when
-    /// the peer is a trusted proxy.
+    /// the peer is a trusted proxy. When set, a connection from any other address that is not
+    /// a trusted proxy is refused as it is accepted, on every route.
     #[schemars(with = "Vec<String>")]
     pub allowed_sources: Vec<ipnet::IpNet>,
     /// Proxies and load balancers whose `X-Forwarded-For` is believed.

@@ -23,13 +23,17 @@ use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 use crate::rejection::Rejection;
-use socket::Socket;
+use socket::{LINGER, LINGER_BYTES, Socket};
+
+/// Most refused connections lingering at once before they close (see [`refuse_source`]).
+const MAX_LINGERING_REFUSALS: usize = 256;
 
 pub(crate) use events::{ConnectionEvents, Limits};
 pub(crate) use socket::Connection;
@@ -44,6 +48,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let lingering = Arc::new(Semaphore::new(MAX_LINGERING_REFUSALS));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -63,8 +68,7 @@ pub(crate) async fn serve(
                 };
                 // Before a slot is taken, so callers from elsewhere cannot fill them.
                 if !limits.sources.may_connect(peer.ip()) {
-                    let client = peer.ip().to_canonical();
-                    refuse_at_accept(&events, stream, peer, &Rejection::SourceNotAllowed(client));
+                    refuse_source(&events, &mut connections, &lingering, stream, peer);
                     continue;
                 }
                 let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
@@ -98,9 +102,58 @@ pub(crate) async fn serve(
     }
 }
 
-/// Over the connection limit, or from a source not allowed: the JSON refusal if the socket
-/// takes it at once, then close. Nothing waits on this connection, so a flood of them costs
-/// no tasks.
+/// From a source neither allowed nor a trusted proxy: refused before it takes a slot. Its
+/// request is likely on its way (a client on the wrong network), and closing over it unread
+/// would reset the connection before the refusal is read, so the refusal lingers as the
+/// socket's do, unless [`MAX_LINGERING_REFUSALS`] already are.
+fn refuse_source(
+    events: &ConnectionEvents,
+    connections: &mut JoinSet<()>,
+    lingering: &Arc<Semaphore>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let rejection = Rejection::SourceNotAllowed(peer.ip().to_canonical());
+    match Arc::clone(lingering).try_acquire_owned() {
+        Ok(permit) => {
+            events.refused(&rejection, peer);
+            connections.spawn(linger_after_refusal(stream, rejection, permit));
+        }
+        Err(_) => refuse_at_accept(events, stream, peer, &rejection),
+    }
+}
+
+/// Waits (boundedly) for the request to begin, since an HTTP client drops an answer that
+/// comes before its question; then writes `rejection`, shuts the write side, and reads and
+/// discards what comes for a bounded time and amount before closing.
+async fn linger_after_refusal(
+    mut stream: TcpStream,
+    rejection: Rejection,
+    _permit: OwnedSemaphorePermit,
+) {
+    let mut scratch = [0u8; 8192];
+    let asked = tokio::time::timeout(LINGER, stream.read(&mut scratch)).await;
+    if matches!(asked, Ok(Err(_))) {
+        return;
+    }
+    let _ = tokio::time::timeout(LINGER, async {
+        stream.write_all(&rejection.http_bytes()).await?;
+        stream.shutdown().await?;
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            match stream.read(&mut scratch).await? {
+                0 => break,
+                read => discarded += read,
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+/// Over the connection limit, or from a source not allowed while too many refusals linger:
+/// the JSON refusal if the socket takes it at once, then close. Nothing waits on this
+/// connection, so a flood of them costs no tasks.
 fn refuse_at_accept(
     events: &ConnectionEvents,
     stream: TcpStream,

@@ -23,9 +23,9 @@ use crate::rejection::Rejection;
 
 /// After a refusal, how long the connection is read and discarded before it is closed, so the
 /// client's unsent body does not make the kernel reset the connection over the reply.
-const LINGER: Duration = Duration::from_secs(2);
+pub(super) const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes discarded while lingering.
-const LINGER_BYTES: usize = 16 * 1024 * 1024;
+pub(super) const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where a connection is in its request cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
