@@ -28,7 +28,7 @@ pub(crate) struct Ops {
     /// The journal, when a queued handler is enabled: `/readyz` checks it can write.
     pub(crate) deliveries: Option<Arc<Deliveries>>,
     /// `/readyz`'s cached answer and what it last logged.
-    pub(crate) readiness: Readiness,
+    pub(crate) readiness: Arc<Readiness>,
 }
 
 pub(crate) async fn method_not_allowed(State(ops): State<Arc<Ops>>, method: Method) -> Response {

@@ -1,9 +1,11 @@
 //! What `/readyz` answers: every enabled handler's dependency check and the journal's probe,
 //! run at most once per [`CACHE_FOR`] however often it is asked (it is unauthenticated, and
 //! each check may reach a database), with a log line when a check changes state rather than
-//! on every probe.
+//! on every probe. A callback that fails where the last one was served (or the reverse) is
+//! news the cached answer has not heard: it is then computed again at once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,19 +14,38 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::Ops;
+use crate::callback::{Exchange, Outcome};
 use crate::handler::ErrorChain;
+use crate::tap::Tap;
 
 /// How long `/readyz` waits for one handler's dependency check.
 const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long one answer is reused.
 const CACHE_FOR: Duration = Duration::from_secs(1);
 
-/// `/readyz`'s last answer, and the state each check was last logged in.
+/// What the last answered callback said of the dependencies (0 before the first).
+const CALLBACK_SERVED: u8 = 1;
+const CALLBACK_FAILED: u8 = 2;
+
+/// An answer of `/readyz` as it was computed.
+#[derive(Debug)]
+struct Answer {
+    at: Instant,
+    /// [`Readiness::last_callback`] then.
+    last_callback: u8,
+    ready: bool,
+    body: Value,
+}
+
+/// `/readyz`'s last answer, and the state each check was last logged in. It is a [`Tap`] too,
+/// to hear how callbacks fare.
 #[derive(Debug, Default)]
 pub(crate) struct Readiness {
-    /// When the answer was computed, whether all is ready, and the body. Held across a
-    /// computation, so probes arriving meanwhile wait for it rather than run their own.
-    answer: tokio::sync::Mutex<Option<(Instant, bool, Value)>>,
+    /// Held across a computation, so probes arriving meanwhile wait for it rather than run
+    /// their own.
+    answer: tokio::sync::Mutex<Option<Answer>>,
+    /// Whether the last answered callback was served or failed ([`CALLBACK_SERVED`], ...).
+    last_callback: AtomicU8,
     /// The checks last logged as not ready: a check is logged as it changes state.
     not_ready: Mutex<HashMap<String, ()>>,
 }
@@ -37,16 +58,23 @@ impl Readiness {
     /// it is fresh, else a new one.
     pub(crate) async fn answer(&self, ops: &Ops) -> (bool, Value) {
         let mut answer = self.answer.lock().await;
-        if let Some((at, ready, body)) = &*answer
-            && at.elapsed() < CACHE_FOR
+        let last_callback = self.last_callback.load(Ordering::Relaxed);
+        if let Some(cached) = &*answer
+            && cached.at.elapsed() < CACHE_FOR
+            && cached.last_callback == last_callback
         {
-            return (*ready, body.clone());
+            return (cached.ready, cached.body.clone());
         }
         let (ready, body, findings) = check(ops).await;
         for (name, problem) in findings {
             self.log_change(&name, problem.as_deref());
         }
-        *answer = Some((Instant::now(), ready, body.clone()));
+        *answer = Some(Answer {
+            at: Instant::now(),
+            last_callback,
+            ready,
+            body: body.clone(),
+        });
         (ready, body)
     }
 
@@ -63,6 +91,21 @@ impl Readiness {
                 tracing::info!(check = name, "ready again");
             }
             _ => {}
+        }
+    }
+}
+
+impl Tap for Readiness {
+    fn answered(&self, exchange: &Exchange<'_>) {
+        let fared = match exchange.outcome {
+            // A refusal says nothing about the dependencies.
+            Outcome::Rejected => return,
+            Outcome::Failed | Outcome::TimedOut | Outcome::Fallback => CALLBACK_FAILED,
+            Outcome::Ok | Outcome::Unrouted => CALLBACK_SERVED,
+        };
+        // Read first: callbacks on every core would otherwise all write one cache line.
+        if self.last_callback.load(Ordering::Relaxed) != fared {
+            self.last_callback.store(fared, Ordering::Relaxed);
         }
     }
 }
