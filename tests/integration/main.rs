@@ -18,6 +18,7 @@ mod fanout;
 mod first_hour;
 mod handler_guide;
 mod hardening;
+mod hardening3_http;
 mod journal;
 mod journal_crash;
 mod keyword_filter_server;

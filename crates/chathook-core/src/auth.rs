@@ -348,12 +348,22 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Any source is allowed when `allowed` is empty.
+    /// Any source is allowed when `allowed` is empty. An IPv4-mapped network
+    /// (`::ffff:10.0.0.0/104`) is taken as the IPv4 network it maps.
     pub fn new(allowed: Vec<IpNet>, trusted_proxies: Vec<IpNet>) -> Self {
+        let canonical = |nets: Vec<IpNet>| nets.into_iter().map(canonical_net).collect();
         Self {
-            allowed,
-            trusted_proxies,
+            allowed: canonical(allowed),
+            trusted_proxies: canonical(trusted_proxies),
         }
+    }
+
+    /// Whether a connection from `peer` may be served at all: an allowed source, or a
+    /// trusted proxy (whose clients are checked request by request). Checked as the
+    /// connection is accepted, so a source that would be refused takes no connection slot.
+    pub fn may_connect(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
+        self.allows_any() || self.is_allowed(peer) || self.is_trusted_proxy(peer)
     }
 
     /// Whether every source is allowed (nothing to check).
@@ -365,11 +375,14 @@ impl Sources {
     /// nearest address in `X-Forwarded-For` that is not itself a trusted proxy (walking from
     /// the right, since every proxy appends and only the nearest ones are trusted). An entry
     /// that is not an address stops the walk: it is all a forger could have written.
+    /// Addresses are canonical: an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a
+    /// dual-stack listener sees of an IPv4 caller) is its IPv4 address.
     pub fn client<'h>(
         &self,
         peer: IpAddr,
         forwarded_for: impl DoubleEndedIterator<Item = &'h [u8]>,
     ) -> Option<IpAddr> {
+        let peer = peer.to_canonical();
         if !self.is_trusted_proxy(peer) {
             return Some(peer);
         }
@@ -377,7 +390,7 @@ impl Sources {
         for header in forwarded_for.rev() {
             let header = std::str::from_utf8(header).ok()?;
             for entry in header.rsplit(',') {
-                client = entry.trim().parse().ok()?;
+                client = entry.trim().parse::<IpAddr>().ok()?.to_canonical();
                 if !self.is_trusted_proxy(client) {
                     return Some(client);
                 }
@@ -396,16 +409,32 @@ impl Sources {
             return Ok(());
         }
         match self.client(peer, forwarded_for) {
-            Some(client) if self.allowed.iter().any(|net| net.contains(&client)) => Ok(()),
+            Some(client) if self.is_allowed(client) => Ok(()),
             Some(client) => Err(Rejection::SourceNotAllowed(client)),
-            None => Err(Rejection::SourceNotAllowed(peer)),
+            None => Err(Rejection::SourceNotAllowed(peer.to_canonical())),
         }
+    }
+
+    fn is_allowed(&self, address: IpAddr) -> bool {
+        self.allowed.iter().any(|net| net.contains(&address))
     }
 
     fn is_trusted_proxy(&self, address: IpAddr) -> bool {
         self.trusted_proxies
             .iter()
             .any(|net| net.contains(&address))
+    }
+}
+
+/// `net`, or the IPv4 network it maps when it lies within `::ffff:0:0/96`: addresses are
+/// compared canonical, so an IPv4-mapped entry must be too.
+fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4),
+            None => net,
+        },
+        net => net,
     }
 }
 

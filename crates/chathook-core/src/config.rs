@@ -47,6 +47,10 @@ pub fn sections() -> Vec<&'static str> {
 /// How long Chat waits for a callback reply, in milliseconds (protocol.md §3).
 pub const CHAT_TIMEOUT_MS: u64 = 2000;
 
+/// The widest `auth.max_clock_skew_secs` accepted: the skew window is how long a captured
+/// callback URL can be replayed, and five minutes is already far past any working clock.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
+
 /// Which config file to read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ConfigFile {
@@ -113,7 +117,8 @@ pub struct ServerConfig {
     pub body_limit_bytes: usize,
     /// Most connections open at once; one more is answered 503 and closed.
     pub max_connections: usize,
-    /// Largest request line plus headers, in bytes (at least 8192); more is answered 431.
+    /// Largest request head (the request line, the headers and the blank line after them), in
+    /// bytes, counted exactly (at least 8192); one byte more is answered 431.
     pub max_header_bytes: usize,
     /// Time for a request's line and headers to arrive, from its first byte (or from the
     /// connection's opening), in milliseconds; then 408 and the connection is closed.
@@ -175,11 +180,13 @@ impl ServerConfig {
 pub struct AuthConfig {
     /// How far `RequestTime` may be from this server's clock, in seconds, either way. Chat
     /// signs when it sends and gives up after 2 s, so a few seconds cover delivery and the
-    /// whole-second rounding; the rest is for the difference between the two clocks.
+    /// whole-second rounding; the rest is for the difference between the two clocks. At most
+    /// 300: this window is how long a captured callback URL can be replayed.
     pub max_clock_skew_secs: u64,
     /// Addresses and networks (`10.0.0.0/8`, `203.0.113.7`) allowed to POST callbacks; empty
     /// allows any. The address is the TCP peer's, or the client's from `X-Forwarded-For` when
-    /// the peer is a trusted proxy.
+    /// the peer is a trusted proxy. When set, a connection from any other address that is not
+    /// a trusted proxy is refused as it is accepted, on every route.
     #[schemars(with = "Vec<String>")]
     pub allowed_sources: Vec<ipnet::IpNet>,
     /// Proxies and load balancers whose `X-Forwarded-For` is believed.

@@ -18,8 +18,9 @@ use crate::delivery::Deliveries;
 use crate::error::StartupError;
 use crate::extension::{ServiceFacts, linked_extensions};
 use crate::http::{
-    ConnectionEvents, Limits, LogBudget, Ops, api_router, count_refusals, deliveries_routes,
-    healthz, method_not_allowed, metrics, not_found, readyz, route_method_not_allowed,
+    ConnectionEvents, Limits, LogBudget, Ops, Readiness, api_router, count_refusals,
+    deliveries_routes, healthz, method_not_allowed, metrics, not_found, readyz,
+    route_method_not_allowed,
 };
 use crate::metrics::Metrics;
 use crate::registry::{Plan, Route};
@@ -90,6 +91,8 @@ impl Chathook {
             Arc::new(MetricsTap(Arc::clone(&metrics))),
         ];
         taps.extend(extensions.taps);
+        let readiness = Arc::new(Readiness::default());
+        taps.push(Arc::clone(&readiness) as Arc<dyn Tap>);
         let handler_routes = registry
             .handlers()
             .iter()
@@ -113,6 +116,7 @@ impl Chathook {
             metrics: Arc::clone(&metrics),
             taps: taps.clone(),
             deliveries: deliveries.clone(),
+            readiness,
         };
         let pipeline = Pipeline {
             gate: Gate::new(&config),
@@ -131,7 +135,7 @@ impl Chathook {
             pipeline: Arc::new(pipeline),
             ops: Arc::new(ops),
             events: ConnectionEvents::new(metrics, log_budget),
-            limits: Limits::new(&config.server),
+            limits: Limits::new(&config),
             api,
             routes: extensions.routes,
             on_shutdown: extensions.on_shutdown,

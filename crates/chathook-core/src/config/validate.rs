@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::describe::unknown_section;
 use super::{
-    AppConfig, AuthConfig, CHAT_TIMEOUT_MS, Config, DispatchConfig, LogConfig, MIN_HEADER_BYTES,
-    ServerConfig,
+    AppConfig, AuthConfig, CHAT_TIMEOUT_MS, Config, DispatchConfig, LogConfig, MAX_CLOCK_SKEW_SECS,
+    MIN_HEADER_BYTES, ServerConfig,
 };
 use crate::error::StartupError;
 
@@ -95,8 +95,16 @@ impl ServerConfig {
 }
 
 impl AuthConfig {
-    /// `[auth]`: a replay cache that can hold something.
+    /// `[auth]`: a bounded replay window, and a replay cache that can hold something.
     pub(crate) fn validate(&self) -> Result<(), StartupError> {
+        if self.max_clock_skew_secs > MAX_CLOCK_SKEW_SECS {
+            return invalid(format!(
+                "auth.max_clock_skew_secs is {} but must be at most {MAX_CLOCK_SKEW_SECS}: it is \
+                 how long a captured callback URL can be replayed (see docs/threat-model.md); \
+                 fix the clocks (NTP) rather than widen it",
+                self.max_clock_skew_secs
+            ));
+        }
         if self.replay_cache && self.replay_cache_entries == 0 {
             return invalid(
                 "auth.replay_cache_entries must be greater than 0 when auth.replay_cache is on",

@@ -205,9 +205,7 @@ impl Deliveries {
         });
         let problem = error.or(full);
         let ready = problem.is_none();
-        if let Some(problem) = &problem {
-            tracing::warn!(problem = %problem, "journal not ready");
-        }
+        // Not logged here: `/readyz` logs a check as it changes state, not on every probe.
         let mut status = json!({
             "status": if ready { "ready" } else { "not ready" },
             "database": self.journal.describe(),

@@ -23,13 +23,17 @@ use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 use crate::rejection::Rejection;
-use socket::Socket;
+use socket::{LINGER, LINGER_BYTES, Socket};
+
+/// Most refused connections lingering at once before they close (see [`refuse_source`]).
+const MAX_LINGERING_REFUSALS: usize = 256;
 
 pub(crate) use events::{ConnectionEvents, Limits};
 pub(crate) use socket::Connection;
@@ -44,6 +48,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let lingering = Arc::new(Semaphore::new(MAX_LINGERING_REFUSALS));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -61,8 +66,14 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                // Before a slot is taken, so callers from elsewhere cannot fill them.
+                if !limits.sources.may_connect(peer.ip()) {
+                    refuse_source(&events, &mut connections, &lingering, stream, peer);
+                    continue;
+                }
                 let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    refuse_over_limit(&events, stream, peer, limits.max_connections);
+                    let limit = limits.max_connections;
+                    refuse_at_accept(&events, stream, peer, &Rejection::ConnectionLimit { limit });
                     continue;
                 };
                 connections.spawn(serve_connection(
@@ -91,11 +102,65 @@ pub(crate) async fn serve(
     }
 }
 
-/// Over the connection limit: a JSON 503 if the socket takes it at once, then close. Nothing
-/// waits on this connection, so a flood of them costs no tasks.
-fn refuse_over_limit(events: &ConnectionEvents, stream: TcpStream, peer: SocketAddr, limit: usize) {
-    let rejection = Rejection::ConnectionLimit { limit };
-    events.refused(&rejection, peer);
+/// From a source neither allowed nor a trusted proxy: refused before it takes a slot. Its
+/// request is likely on its way (a client on the wrong network), and closing over it unread
+/// would reset the connection before the refusal is read, so the refusal lingers as the
+/// socket's do, unless [`MAX_LINGERING_REFUSALS`] already are.
+fn refuse_source(
+    events: &ConnectionEvents,
+    connections: &mut JoinSet<()>,
+    lingering: &Arc<Semaphore>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) {
+    let rejection = Rejection::SourceNotAllowed(peer.ip().to_canonical());
+    match Arc::clone(lingering).try_acquire_owned() {
+        Ok(permit) => {
+            events.refused(&rejection, peer);
+            connections.spawn(linger_after_refusal(stream, rejection, permit));
+        }
+        Err(_) => refuse_at_accept(events, stream, peer, &rejection),
+    }
+}
+
+/// Waits (boundedly) for the request to begin, since an HTTP client drops an answer that
+/// comes before its question; then writes `rejection`, shuts the write side, and reads and
+/// discards what comes for a bounded time and amount before closing.
+async fn linger_after_refusal(
+    mut stream: TcpStream,
+    rejection: Rejection,
+    _permit: OwnedSemaphorePermit,
+) {
+    let mut scratch = [0u8; 8192];
+    let asked = tokio::time::timeout(LINGER, stream.read(&mut scratch)).await;
+    if matches!(asked, Ok(Err(_))) {
+        return;
+    }
+    let _ = tokio::time::timeout(LINGER, async {
+        stream.write_all(&rejection.http_bytes()).await?;
+        stream.shutdown().await?;
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            match stream.read(&mut scratch).await? {
+                0 => break,
+                read => discarded += read,
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}
+
+/// Over the connection limit, or from a source not allowed while too many refusals linger:
+/// the JSON refusal if the socket takes it at once, then close. Nothing waits on this
+/// connection, so a flood of them costs no tasks.
+fn refuse_at_accept(
+    events: &ConnectionEvents,
+    stream: TcpStream,
+    peer: SocketAddr,
+    rejection: &Rejection,
+) {
+    events.refused(rejection, peer);
     let _ = stream.try_write(&rejection.http_bytes());
     let _ = socket2::SockRef::from(&stream).shutdown(Shutdown::Write);
 }
@@ -113,7 +178,12 @@ async fn serve_connection(
     let _ = stream.set_nodelay(true);
     let _open = events.opened();
     let connection = Arc::new(Connection::new(peer));
-    let socket = Socket::new(stream, Arc::clone(&connection), events, limits.clone());
+    let socket = Socket::new(
+        stream,
+        Arc::clone(&connection),
+        events.clone(),
+        limits.clone(),
+    );
     let service = {
         let connection = Arc::clone(&connection);
         hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
@@ -126,19 +196,36 @@ async fn serve_connection(
     builder
         .keep_alive(true)
         .max_buf_size(limits.max_header_bytes)
+        // Exact: the buffer bound alone lets a head through whole when one read takes it
+        // past the limit.
+        .max_header_size(limits.max_header_bytes)
+        // A client may send its whole request and shut its write side while it waits for
+        // the answer; without this hyper drops the request and the callback with it.
+        .half_close(true)
         // The socket runs the header timeout itself, apart from the idle one.
         .header_read_timeout(None);
     let serving = builder.serve_connection(TokioIo::new(socket), service);
-    tokio::pin!(serving);
-    let result = tokio::select! {
-        result = serving.as_mut() => result,
-        _ = async { stopping.wait_for(|stop| *stop).await.map(drop) } => {
-            // Finish the request in progress, take no further one.
-            serving.as_mut().graceful_shutdown();
-            serving.await
+    let serving = async move {
+        tokio::pin!(serving);
+        tokio::select! {
+            result = serving.as_mut() => result,
+            _ = async { stopping.wait_for(|stop| *stop).await.map(drop) } => {
+                // Finish the request in progress, take no further one.
+                serving.as_mut().graceful_shutdown();
+                serving.await
+            }
         }
     };
-    if let Err(error) = result {
-        tracing::debug!(%peer, error = %error, "connection ended with an error");
+    tokio::select! {
+        result = serving => {
+            if let Err(error) = result {
+                tracing::debug!(%peer, error = %error, "connection ended with an error");
+            }
+        }
+        // Dropping hyper's connection closes the socket.
+        () = connection.idle_expired(limits.idle_timeout) => {
+            tracing::debug!(%peer, "idle connection closed");
+            events.idle_closed();
+        }
     }
 }

@@ -16,7 +16,8 @@ pub(crate) use deliveries::deliveries_routes;
 pub use deliveries::operator;
 pub(crate) use log_budget::LogBudget;
 pub(crate) use ops::{
-    Ops, healthz, method_not_allowed, metrics, not_found, readyz, route_method_not_allowed,
+    Ops, Readiness, healthz, method_not_allowed, metrics, not_found, readyz,
+    route_method_not_allowed,
 };
 
 /// Marks a response already counted in the metrics, so [`count_refusals`] does not count it

@@ -7,14 +7,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::ServerConfig;
+use crate::auth::Sources;
+use crate::config::Config;
 use crate::http::LogBudget;
 use crate::metrics::{InFlight, Metrics};
 use crate::rejection::Rejection;
 
-/// The connection settings of `[server]`.
+/// The connection settings of `[server]`, and the sources `[auth]` lets connect.
 #[derive(Clone, Debug)]
 pub(crate) struct Limits {
+    /// Checked as a connection is accepted, so a source refused anyway takes no slot.
+    pub(crate) sources: Arc<Sources>,
     pub(crate) max_connections: usize,
     pub(crate) max_header_bytes: usize,
     pub(crate) header_read_timeout: Duration,
@@ -23,8 +26,13 @@ pub(crate) struct Limits {
 }
 
 impl Limits {
-    pub(crate) fn new(server: &ServerConfig) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
+        let server = &config.server;
         Self {
+            sources: Arc::new(Sources::new(
+                config.auth.allowed_sources.clone(),
+                config.auth.trusted_proxies.clone(),
+            )),
             max_connections: server.max_connections,
             max_header_bytes: server.max_header_bytes,
             header_read_timeout: server.header_read_timeout(),

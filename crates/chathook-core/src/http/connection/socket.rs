@@ -1,5 +1,6 @@
 //! The TCP stream as hyper sees it ([`Socket`]): it knows where its connection is in the
-//! request cycle ([`Connection`]), runs the idle and header timers hyper cannot tell apart,
+//! request cycle ([`Connection`], which also times the idle time after a reply), runs the
+//! header timer apart from the idle one,
 //! writes chathook's JSON refusal in place of hyper's bodiless one, and lingers after a
 //! refusal so the client can read it.
 
@@ -8,12 +9,13 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
 
 use super::events::{ConnectionEvents, Limits};
@@ -21,9 +23,9 @@ use crate::rejection::Rejection;
 
 /// After a refusal, how long the connection is read and discarded before it is closed, so the
 /// client's unsent body does not make the kernel reset the connection over the reply.
-const LINGER: Duration = Duration::from_secs(2);
+pub(super) const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes discarded while lingering.
-const LINGER_BYTES: usize = 16 * 1024 * 1024;
+pub(super) const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Where a connection is in its request cycle.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,27 +37,36 @@ enum Phase {
     /// The router has the request; its body is read and its reply computed under their own
     /// deadlines, so no timer runs here.
     Request = 1,
-    /// The reply is being written or has been: the idle timeout runs until the next request's
-    /// first byte.
+    /// The reply is being written or has been: the idle timeout runs, beside the connection,
+    /// until the next request's first byte.
     Responded = 2,
 }
 
-/// What the router and the socket share about one connection.
+/// What the router, the socket and the idle watch share about one connection.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    /// The TCP peer.
+    /// The TCP peer, canonical: an IPv4 caller of a dual-stack listener is its IPv4 address,
+    /// not `::ffff:a.b.c.d`.
     pub(crate) peer: SocketAddr,
     phase: AtomicU8,
     /// A reply was sent before the request was read to its end: linger before closing.
     linger: AtomicBool,
+    opened: Instant,
+    /// When a reply's bytes last went out, in milliseconds since `opened`.
+    last_write_ms: AtomicU64,
+    /// Woken as a reply starts going out, so the idle watch need not poll.
+    replying: Notify,
 }
 
 impl Connection {
     pub(super) fn new(peer: SocketAddr) -> Self {
         Self {
-            peer,
+            peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
             phase: AtomicU8::new(Phase::Head as u8),
             linger: AtomicBool::new(false),
+            opened: Instant::now(),
+            last_write_ms: AtomicU64::new(0),
+            replying: Notify::new(),
         }
     }
 
@@ -80,6 +91,43 @@ impl Connection {
     pub(crate) fn linger_before_close(&self) {
         self.linger.store(true, Ordering::Relaxed);
     }
+
+    fn lingers(&self) -> bool {
+        self.linger.load(Ordering::Relaxed)
+    }
+
+    fn note_write(&self) {
+        let since_opened = self.opened.elapsed().as_millis() as u64;
+        self.last_write_ms.store(since_opened, Ordering::Release);
+    }
+
+    fn last_write(&self) -> Instant {
+        self.opened + Duration::from_millis(self.last_write_ms.load(Ordering::Acquire))
+    }
+
+    /// Resolves once the connection has sat idle for `idle` after a reply: nothing went out
+    /// for that long and no next request began. It runs beside hyper rather than inside the
+    /// socket's read, because hyper may poll its last read before the reply is flushed, and
+    /// then nothing would ever poll a timer armed there. A reply still going out (a live
+    /// stream) is idle only from its last write, so a reader that keeps up is never cut and
+    /// one that stops reading is.
+    pub(super) async fn idle_expired(&self, idle: Duration) {
+        loop {
+            self.replying.notified().await;
+            while self.phase() == Phase::Responded {
+                let last_write = self.last_write();
+                tokio::time::sleep_until(last_write + idle).await;
+                let idle_since_then = self.phase() == Phase::Responded
+                    && self.last_write() == last_write
+                    // Lingering after a refusal is bounded on its own, and cutting it
+                    // would reset the connection over the refusal.
+                    && !self.lingers();
+                if idle_since_then {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// The TCP stream as hyper sees it: it notes the connection's phase as bytes go by, runs the
@@ -90,14 +138,11 @@ pub(super) struct Socket {
     events: ConnectionEvents,
     peer: SocketAddr,
     limits: Limits,
+    /// The header timer, while a request's head is awaited; the idle one runs beside the
+    /// connection ([`Connection::idle_expired`]).
     timer: Pin<Box<Sleep>>,
-    /// The phase the timer was last set for.
-    timer_phase: Phase,
     /// Some bytes of the request head being waited for have arrived.
     head_started: bool,
-    /// Bytes went out since the timer was set: a reply still being written (a live stream)
-    /// is not idle while it makes progress.
-    wrote: bool,
     /// chathook's JSON refusal standing in for hyper's own reply, and how much of it is
     /// written.
     replacement: Option<(Vec<u8>, usize)>,
@@ -120,9 +165,7 @@ impl Socket {
             events,
             timer: Box::pin(tokio::time::sleep(limits.header_read_timeout)),
             limits,
-            timer_phase: Phase::Head,
             head_started: false,
-            wrote: false,
             replacement: None,
             lingering: None,
         }
@@ -133,7 +176,8 @@ impl Socket {
         match self.connection.phase() {
             Phase::Responded => {
                 self.connection.set_phase(Phase::Head);
-                self.arm(Phase::Head, self.limits.header_read_timeout);
+                let timeout = self.limits.header_read_timeout;
+                self.timer.as_mut().reset(Instant::now() + timeout);
                 self.head_started = true;
             }
             Phase::Head => self.head_started = true,
@@ -141,39 +185,22 @@ impl Socket {
         }
     }
 
-    fn arm(&mut self, phase: Phase, timeout: Duration) {
-        self.timer_phase = phase;
-        self.wrote = false;
-        self.timer.as_mut().reset(Instant::now() + timeout);
-    }
-
-    /// Nothing to read: `Pending`, or an error once the phase's deadline has passed.
+    /// Nothing to read: `Pending`, or an error once the header timeout has passed. Only a
+    /// request's head is timed here: while hyper waits for one it keeps polling its read.
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let phase = self.connection.phase();
-        if phase == Phase::Request {
+        if self.connection.phase() != Phase::Head {
             return Poll::Pending;
         }
-        if phase != self.timer_phase {
-            // The router answered since the timer was set: the idle time starts now.
-            self.arm(phase, self.limits.idle_timeout);
-        }
         ready!(self.timer.as_mut().poll(cx));
-        // A reply that is still going out (a live stream) counts as idle only from its last
-        // write: a reader that stops reading is still cut off, one that keeps up is not.
-        // Checked here rather than on every write, so a callback's reply pays nothing.
-        while phase == Phase::Responded && self.wrote {
-            self.arm(phase, self.limits.idle_timeout);
-            ready!(self.timer.as_mut().poll(cx));
-        }
-        if phase == Phase::Head && self.head_started {
+        if self.head_started {
             let timeout_ms = self.limits.header_read_timeout.as_millis() as u64;
             let rejection = Rejection::HeaderTimeout { timeout_ms };
             self.events.refused(&rejection, self.peer);
             let _ = self.stream.try_write(&rejection.http_bytes());
             self.connection.linger_before_close();
         } else {
-            // Routine for keep-alive connections, so not a warning.
-            tracing::debug!(peer = %self.peer, "idle connection closed");
+            // A connection opened and never used: routine for some clients, so not a warning.
+            tracing::debug!(peer = %self.peer, "idle connection closed before any request");
             self.events.idle_closed();
         }
         Poll::Ready(Err(io::Error::new(
@@ -251,6 +278,8 @@ impl Socket {
             // An interim `100 Continue` is not the reply: the body is still to come.
             Phase::Request if !first.starts_with(b"HTTP/1.1 1") => {
                 self.connection.set_phase(Phase::Responded);
+                self.connection.note_write();
+                self.connection.replying.notify_one();
                 false
             }
             _ => false,
@@ -297,7 +326,7 @@ impl AsyncWrite for Socket {
             return Poll::Ready(Ok(buf.len()));
         }
         let written = ready!(Pin::new(&mut this.stream).poll_write(cx, buf))?;
-        this.wrote |= written > 0;
+        this.connection.note_write();
         Poll::Ready(Ok(written))
     }
 
@@ -316,7 +345,7 @@ impl AsyncWrite for Socket {
             return Poll::Ready(Ok(bufs.iter().map(|buf| buf.len()).sum()));
         }
         let written = ready!(Pin::new(&mut this.stream).poll_write_vectored(cx, bufs))?;
-        this.wrote |= written > 0;
+        this.connection.note_write();
         Poll::Ready(Ok(written))
     }
 
@@ -338,7 +367,7 @@ impl AsyncWrite for Socket {
             ready!(this.poll_replacement(cx))?;
             ready!(Pin::new(&mut this.stream).poll_shutdown(cx))?;
         }
-        if this.connection.linger.load(Ordering::Relaxed) {
+        if this.connection.lingers() {
             ready!(this.poll_linger(cx));
         }
         Poll::Ready(Ok(()))
