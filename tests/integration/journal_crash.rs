@@ -227,6 +227,26 @@ fn queued_config_mistakes_are_refused_naming_the_key() {
     let inline =
         refused("[handlers.probe]\nenabled = true\n[handlers.probe.queue]\nmax_attempts = 3\n");
     assert!(inline.contains("handlers.probe.queue"), "{inline}");
+    let huge = refused(&format!(
+        "{table}[handlers.flaky.queue]\nconcurrency = 1000000\n"
+    ));
+    assert!(huge.contains("handlers.flaky.queue.concurrency"), "{huge}");
+    for (journal, key) in [
+        ("max_entries = 0", "journal.max_entries"),
+        ("max_batch = 0", "journal.max_batch"),
+        (
+            "database_url = \"mysql://u:pw@h/db\"",
+            "journal.database_url",
+        ),
+        (
+            "dedupe_window_secs = 100\nretention_secs = 10",
+            "journal.dedupe_window_secs",
+        ),
+    ] {
+        let stderr = refused(&format!("[journal]\n{journal}\n{table}"));
+        assert!(stderr.contains(key), "{journal}: {stderr}");
+        assert!(!stderr.contains(":pw@"), "{stderr}");
+    }
 }
 
 #[test]

@@ -105,9 +105,9 @@ pub enum StartupError {
     },
     /// A queued handler is told to decide before-callbacks: its reply could not be Chat's.
     #[error(
-        "handlers.{handler}.decides = true, but handlers.{handler}.delivery is queued: a queued \
-         handler is called after Chat has its answer, so it can only observe; set \
-         delivery = \"inline\" or remove decides"
+        "handlers.{handler}.decides is true (in its table, or by its registration's default), \
+         but handlers.{handler}.delivery is queued: a queued handler is called after Chat has \
+         its answer, so it can only observe; set delivery = \"inline\", or decides = false"
     )]
     QueuedDecider {
         /// The handler.

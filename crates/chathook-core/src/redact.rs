@@ -39,6 +39,30 @@ pub fn credentials_in(text: &str) -> String {
         rest = &after[authority_end..];
     }
     redacted.push_str(rest);
+    query_passwords(&redacted)
+}
+
+/// `text` with the value of every `password=` parameter replaced (PostgreSQL takes
+/// `?password=` as well as `user:password@`), up to the next `&`, `#`, quote or white space.
+fn query_passwords(text: &str) -> String {
+    const KEY: &str = "password=";
+    let lower = text.to_ascii_lowercase();
+    let mut redacted = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = lower[from..].find(KEY) {
+        let value_start = from + found + KEY.len();
+        let value_end = text[value_start..]
+            .find(|c: char| matches!(c, '&' | '#' | '"' | '\'') || c.is_whitespace())
+            .map_or(text.len(), |end| value_start + end);
+        if value_end > value_start {
+            redacted.push_str(&text[copied..value_start]);
+            redacted.push_str(REDACTED);
+            copied = value_end;
+        }
+        from = value_end.max(value_start);
+    }
+    redacted.push_str(&text[copied..]);
     redacted
 }
 
@@ -46,7 +70,7 @@ pub fn credentials_in(text: &str) -> String {
 /// `user:password@host/...` without a scheme. The user stays, so that an error about the URL
 /// still says which account was used.
 pub fn url(url: &str) -> String {
-    match userinfo(url) {
+    query_passwords(&match userinfo(url) {
         Some(UserInfo {
             password_start,
             password_end,
@@ -56,18 +80,39 @@ pub fn url(url: &str) -> String {
             &url[password_end..]
         ),
         None => url.to_owned(),
-    }
+    })
 }
 
 /// `text` with every occurrence of `url`'s password replaced, if `url` has a non-empty one:
 /// for messages (a database driver's, say) that may quote the password apart from the URL.
 pub fn password_of(url: &str, text: &str) -> String {
-    match userinfo(url) {
+    let mut redacted = match userinfo(url) {
         Some(found) if found.password_end > found.password_start => {
             text.replace(&url[found.password_start..found.password_end], REDACTED)
         }
         _ => text.to_owned(),
+    };
+    for password in query_password_values(url) {
+        redacted = redacted.replace(password, REDACTED);
     }
+    query_passwords(&redacted)
+}
+
+/// The values of `url`'s `password=` parameters.
+fn query_password_values(url: &str) -> Vec<&str> {
+    let Some((_, query)) = url.split_once('?') else {
+        return Vec::new();
+    };
+    query
+        .split(['&', '#'])
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.to_ascii_lowercase()
+                .ends_with("password")
+                .then_some(value)
+                .filter(|value| !value.is_empty())
+        })
+        .collect()
 }
 
 /// Where a URL's password is, as byte offsets into the URL.
@@ -122,6 +167,10 @@ mod tests {
             ),
             // The last `@` of an authority ends its userinfo, as in a URL parser.
             ("s://u:p@ss@h x", "s://u:[redacted]@h x"),
+            (
+                "cannot open postgres://db/x?password=s3cret (refused)",
+                "cannot open postgres://db/x?password=[redacted] (refused)",
+            ),
             ("", ""),
             ("://", "://"),
         ] {
@@ -146,6 +195,14 @@ mod tests {
             // An `@` in the path is not userinfo.
             ("postgres://db/chat@x:y", "postgres://db/chat@x:y"),
             ("postgres://u:@h/db", "postgres://u:[redacted]@h/db"),
+            (
+                "postgres://db/chat?user=app&password=s3cret&sslmode=require",
+                "postgres://db/chat?user=app&password=[redacted]&sslmode=require",
+            ),
+            (
+                "postgres://db/chat?sslpassword=k3y",
+                "postgres://db/chat?sslpassword=[redacted]",
+            ),
             ("", ""),
         ] {
             assert_eq!(url(given), redacted, "{given}");
@@ -163,6 +220,10 @@ mod tests {
             "password authentication failed ([redacted]), again: [redacted]"
         );
         assert_eq!(password_of("app:pw@db/x", "bad pw"), "bad [redacted]");
+        assert_eq!(
+            password_of("postgres://db/x?password=s3cret", "rejected s3cret"),
+            "rejected [redacted]"
+        );
         for without_password in [
             "postgres://app@db/chat",
             "sqlite://x.db",

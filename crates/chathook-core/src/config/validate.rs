@@ -22,6 +22,7 @@ impl Config {
         self.auth.validate()?;
         self.log.validate()?;
         self.dispatch.validate()?;
+        self.journal.validate()?;
         validate_apps(&self.apps)?;
         self.validate_extensions()
     }
@@ -38,6 +39,47 @@ impl Config {
         }
         for extension in linked {
             extension.check(self.extensions.get(extension.name()))?;
+        }
+        Ok(())
+    }
+}
+
+impl super::JournalConfig {
+    /// `[journal]`: a URL of a backend it has, and bounds and windows that let a callback in.
+    pub(crate) fn validate(&self) -> Result<(), StartupError> {
+        let url = &self.database_url;
+        let supported = url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://");
+        if !supported {
+            return invalid(format!(
+                "journal.database_url {} is not supported: use sqlite://path (a file) or \
+                 postgres://user:password@host/db",
+                crate::redact::url(url)
+            ));
+        }
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return invalid(
+                "journal.database_url names an in-memory SQLite database, which a restart loses: \
+                 name a file",
+            );
+        }
+        for (key, value) in [
+            ("max_entries", self.max_entries),
+            ("max_bytes", self.max_bytes),
+            ("max_batch", self.max_batch as u64),
+            ("retention_secs", self.retention_secs),
+        ] {
+            if value == 0 {
+                return invalid(format!("journal.{key} must be greater than 0"));
+            }
+        }
+        if self.dedupe_window_secs > self.retention_secs {
+            return invalid(format!(
+                "journal.dedupe_window_secs ({}) is longer than journal.retention_secs ({}): a \
+                 redelivery is recognised only while its first entry is kept",
+                self.dedupe_window_secs, self.retention_secs
+            ));
         }
         Ok(())
     }

@@ -36,6 +36,12 @@ use worker::Workers;
 const STATS_INTERVAL: Duration = Duration::from_secs(2);
 /// How often delivered entries past their retention are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How long Chat waits for a reply (protocol.md §3).
+const CHAT_DEADLINE: Duration = Duration::from_millis(crate::config::CHAT_TIMEOUT_MS);
+/// Left of Chat's deadline for the reply to be written and travel.
+const REPLY_MARGIN: Duration = Duration::from_millis(100);
+/// The least a commit is given, however late the decision was.
+const MIN_APPEND_TIME: Duration = Duration::from_millis(20);
 /// How long `/readyz` waits for the journal's write probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -91,6 +97,8 @@ impl Deliveries {
             owner: lease_owner(),
             metrics: DeliveryMetrics::register(registry, &handler_names),
             stop: CancellationToken::new(),
+            abandon: CancellationToken::new(),
+            loops: TaskTracker::new(),
             attempts: TaskTracker::new(),
             names,
         };
@@ -120,7 +128,8 @@ impl Deliveries {
     /// Starts the workers and the counting and purging loops.
     pub(crate) fn start(self: &Arc<Self>) {
         for queued in self.queued.values() {
-            tokio::spawn(Arc::clone(&self.workers).run(Arc::clone(queued)));
+            let run = Arc::clone(&self.workers).run(Arc::clone(queued));
+            self.workers.loops.spawn(run);
         }
         let deliveries = Arc::clone(self);
         tokio::spawn(async move { deliveries.count_loop().await });
@@ -140,9 +149,19 @@ impl Deliveries {
             callback: entry::stored(callback, decision),
             handlers: handlers.to_vec(),
         };
-        let appended = tokio::time::timeout(self.append_timeout, self.journal.append(entry))
+        // A before-callback's decision may have used most of Chat's deadline already: the
+        // commit gets what is left of it, never more than the handler deadline.
+        let elapsed = SystemTime::now()
+            .duration_since(callback.received_at())
+            .unwrap_or_default();
+        let left = CHAT_DEADLINE
+            .saturating_sub(REPLY_MARGIN)
+            .saturating_sub(elapsed)
+            .max(MIN_APPEND_TIME);
+        let limit = self.append_timeout.min(left);
+        let appended = tokio::time::timeout(limit, self.journal.append(entry))
             .await
-            .unwrap_or(Err(JournalError::Timeout(self.append_timeout)));
+            .unwrap_or(Err(JournalError::Timeout(limit)));
         match appended {
             Ok(Appended::New(_)) => {
                 for name in handlers {
@@ -223,9 +242,13 @@ impl Deliveries {
 
     async fn count_loop(&self) {
         let names = self.handler_names();
+        let mut first = true;
         loop {
             match self.journal.stats().await {
                 Ok(stats) => {
+                    if std::mem::take(&mut first) {
+                        warn_about_orphans(&stats, &names);
+                    }
                     self.workers.metrics.journal(&stats, &names);
                     *self.stats.lock().expect("not poisoned") = Some(stats);
                 }
@@ -265,6 +288,8 @@ impl Deliveries {
     pub(crate) async fn stop(&self, timeout: Duration) {
         let workers = &self.workers;
         self.stop_claiming();
+        workers.loops.close();
+        workers.loops.wait().await;
         workers.attempts.close();
         if tokio::time::timeout(timeout, workers.attempts.wait())
             .await
@@ -275,11 +300,31 @@ impl Deliveries {
                 "delivery attempts still running at shutdown were abandoned; they are delivered \
                  again after the restart"
             );
+            // Dropped before their leases go back, so no other replica's attempt overlaps.
+            workers.abandon.cancel();
+            workers.attempts.wait().await;
         }
         match self.journal.release(&workers.owner).await {
             Ok(0) => {}
             Ok(released) => tracing::info!(released, "leases handed back to the journal"),
             Err(error) => tracing::warn!(%error, "cannot hand leases back; they expire instead"),
+        }
+    }
+}
+
+/// Deliveries owed to a handler that is no longer queued (renamed, removed, made inline) have
+/// no worker: said once at start-up, so they are not left waiting unseen.
+fn warn_about_orphans(stats: &JournalStats, queued: &[&'static str]) {
+    for counts in &stats.handlers {
+        let waiting = counts.pending + counts.dead;
+        if waiting > 0 && !queued.contains(&counts.handler.as_str()) {
+            tracing::warn!(
+                handler = %counts.handler,
+                pending = counts.pending,
+                dead = counts.dead,
+                "the journal holds deliveries for a handler that is not queued here, and no \
+                 worker delivers them: queue it again, or `chathook deliveries discard` them"
+            );
         }
     }
 }

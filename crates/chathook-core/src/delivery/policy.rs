@@ -11,6 +11,10 @@ use crate::journal::{AttemptOutcome, Claimed};
 /// still has its attempt settled before another replica may claim the delivery.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
+/// Most attempts of one handler in flight at once, per replica: each is a task and a claim's
+/// row, and a downstream rarely wants more.
+const MAX_CONCURRENCY: usize = 1024;
+
 /// `[handlers.<name>.queue]`, validated.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct QueuePolicy {
@@ -74,8 +78,14 @@ impl QueuePolicy {
         if config.max_age_secs == 0 {
             return Err(invalid("max_age_secs", "must be at least 1"));
         }
-        if config.concurrency == 0 {
-            return Err(invalid("concurrency", "must be at least 1"));
+        if !(1..=MAX_CONCURRENCY).contains(&config.concurrency) {
+            return Err(invalid(
+                "concurrency",
+                &format!(
+                    "must be between 1 and {MAX_CONCURRENCY}, is {}",
+                    config.concurrency
+                ),
+            ));
         }
         if config.attempt_timeout_ms == 0 {
             return Err(invalid("attempt_timeout_ms", "must be at least 1"));

@@ -41,6 +41,11 @@ pub(crate) struct Workers {
     pub(crate) owner: LeaseOwner,
     pub(crate) metrics: DeliveryMetrics,
     pub(crate) stop: CancellationToken,
+    /// Cancelled when shutdown gives up on the attempts still running: each drops its
+    /// handler call before its lease is handed back, so no other replica's attempt overlaps.
+    pub(crate) abandon: CancellationToken,
+    /// The claiming loops; shutdown waits for them before handing leases back.
+    pub(crate) loops: TaskTracker,
     /// Attempts in flight; shutdown waits for them.
     pub(crate) attempts: TaskTracker,
     /// Every linked handler's name, to restore a stored decision's `DecidedBy`.
@@ -53,8 +58,9 @@ impl Workers {
         let permits = Arc::new(Semaphore::new(queued.policy.concurrency));
         loop {
             let first = tokio::select! {
-                permit = Arc::clone(&permits).acquire_owned() => permit.expect("never closed"),
+                biased;
                 () = self.stop.cancelled() => break,
+                permit = Arc::clone(&permits).acquire_owned() => permit.expect("never closed"),
             };
             let mut held = vec![first];
             while let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
@@ -84,6 +90,11 @@ impl Workers {
                 drop(held);
                 self.idle(&queued).await;
                 continue;
+            }
+            // Claimed as shutdown began: not started, their leases are handed back with the
+            // rest once this loop has ended.
+            if self.stop.is_cancelled() {
+                break;
             }
             for (claimed, permit) in claimed.into_iter().zip(held) {
                 let attempt = Arc::clone(&self).attempt(Arc::clone(&queued), claimed, permit);
@@ -135,7 +146,11 @@ impl Workers {
         );
         async move {
             let started_at = SystemTime::now();
-            let failure = self.call(&queued, &claimed).await;
+            let failure = tokio::select! {
+                biased;
+                () = self.abandon.cancelled() => return,
+                failure = self.call(&queued, &claimed) => failure,
+            };
             let ended_at = SystemTime::now();
             let outcome = queued.policy.outcome(&claimed, failure, ended_at);
             self.report(&queued, &claimed, &outcome, ended_at);

@@ -282,6 +282,30 @@ impl Plan {
                             .iter()
                             .any(|&i| self.members[i].name() == member.name())
                 });
+            let undecided: Vec<&str> = self
+                .named
+                .iter()
+                .filter_map(|(command, route)| Some((*command, route.as_ref()?)))
+                .filter(|(_, route)| {
+                    route.kind != CallbackKind::After
+                        && route.decider.is_none()
+                        && route.others.is_empty()
+                        && route
+                            .queued
+                            .iter()
+                            .any(|&i| self.members[i].name() == member.name())
+                })
+                .map(|(command, _)| command)
+                .collect();
+            if member.queue.is_some() && !undecided.is_empty() {
+                warnings.push(format!(
+                    "handler {} is queued, so it only observes, and no inline handler decides {}: \
+                     Chat gets what dispatch.unrouted says; if it should decide, set \
+                     delivery = \"inline\"",
+                    member.name(),
+                    undecided.join(", ")
+                ));
+            }
             if member.decides == Some(true) && !decides_anything {
                 warnings.push(format!(
                     "handler {}: decides = true, but it serves no before-callback",
@@ -399,7 +423,10 @@ fn queue_policy(
             None => Ok(None),
         },
         DeliveryMode::Queued => {
-            if table.and_then(|table| table.decides) == Some(true) {
+            let decides = table
+                .and_then(|table| table.decides)
+                .or(registration.decides());
+            if decides == Some(true) {
                 return Err(StartupError::QueuedDecider { handler });
             }
             let default = QueueConfig::default();
