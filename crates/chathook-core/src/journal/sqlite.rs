@@ -4,6 +4,7 @@
 
 mod admin;
 mod ops;
+mod room;
 mod schema;
 mod writer;
 
@@ -225,6 +226,10 @@ impl SqliteJournal {
     ) -> Result<PurgedBatch, JournalError> {
         self.call(move |writer| admin::purge_batch(writer, cutoff_ms, after_id))
             .await
+    }
+
+    pub(super) async fn purge_for_room(&self) -> Result<PurgedBatch, JournalError> {
+        self.call(room::purge_for_room).await
     }
 
     pub(super) async fn list_page(

@@ -5,6 +5,7 @@
 mod delivery;
 mod limits;
 mod operators;
+mod room;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::ErrorText;
+use super::{ErrorText, room};
 use crate::journal::bounds::{Bounds, Pending};
 use crate::journal::rows::{duration_ms, unix_ms};
 use crate::journal::{Appended, JournalError, NewEntry};
@@ -143,7 +143,14 @@ async fn plan(
         } else if let Some((new, _)) = in_batch.get(key).filter(|(_, at)| *at >= cutoff_ms) {
             Plan::SameAs(*new)
         } else {
-            match settings.bounds.admit(pending, callback.body.len() as u64) {
+            let bytes = callback.body.len() as u64;
+            let need = settings.bounds.shortfall(pending, bytes);
+            if !need.is_empty() {
+                let (freed, _) = room::free_delivered(transaction, need, u64::MAX).await?;
+                pending.freed.entries += freed.entries;
+                pending.freed.bytes += freed.bytes;
+            }
+            match settings.bounds.admit(pending, bytes) {
                 Err(full) => Plan::Answered(Err(full)),
                 Ok(()) => {
                     in_batch.insert(key, (inserts, unix_ms(callback.received_at)));

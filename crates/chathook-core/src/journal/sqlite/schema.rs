@@ -6,7 +6,8 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::journal::JournalError;
 
 /// Each version's statements, in order: version N is the first N applied.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE journal_entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sdk_app_id INTEGER NOT NULL,
@@ -59,7 +60,14 @@ CREATE TABLE journal_attempts (
     PRIMARY KEY (delivery_id, attempt)
 );
 CREATE TABLE journal_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
-"];
+",
+    r"
+-- The entries an append or a purge may free early, oldest first, without walking the
+-- pending and dead ones.
+CREATE INDEX journal_deliveries_delivered ON journal_deliveries (entry_id)
+    WHERE state = 'delivered';
+",
+];
 
 /// Brings the schema to the newest version, in one transaction; on a read-only connection
 /// only checks that it is there already.

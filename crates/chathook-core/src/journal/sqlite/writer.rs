@@ -8,8 +8,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::schema;
 use super::{BUSY_TIMEOUT, OpenMode, SqliteTarget};
+use super::{room, schema};
 use crate::journal::bounds::{Bounds, Pending};
 use crate::journal::rows::{duration_ms, unix_ms};
 use crate::journal::{Appended, Durability, JournalError, NewEntry};
@@ -202,25 +202,43 @@ impl Writer {
             return Ok(Appended::Duplicate(id));
         }
         let bytes = callback.body.len() as u64;
+        let need = self.bounds.shortfall(pending, bytes);
+        if !need.is_empty() {
+            let (freed, _) =
+                self.in_savepoint(|| room::free_delivered(&self.connection, need, u64::MAX))?;
+            pending.freed.entries += freed.entries;
+            pending.freed.bytes += freed.bytes;
+        }
         self.bounds.admit(pending, bytes)?;
-        self.connection
-            .prepare_cached("SAVEPOINT journal_entry")?
-            .execute([])?;
-        match self.insert(entry, received_at_ms) {
-            Ok(id) => {
-                self.connection
-                    .prepare_cached("RELEASE journal_entry")?
-                    .execute([])?;
-                Ok(Appended::New(id))
-            }
+        match self.in_savepoint(|| self.insert(entry, received_at_ms)) {
+            Ok(id) => Ok(Appended::New(id)),
             Err(error) => {
                 pending.entries -= 1;
                 pending.bytes -= bytes;
-                self.connection
-                    .execute_batch("ROLLBACK TO journal_entry; RELEASE journal_entry")?;
                 Err(error)
             }
         }
+    }
+
+    /// Runs `work` inside a savepoint, so that its failure undoes its own writes and leaves
+    /// the rest of the batch be.
+    fn in_savepoint<T>(
+        &self,
+        work: impl FnOnce() -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        self.connection
+            .prepare_cached("SAVEPOINT journal_entry")?
+            .execute([])?;
+        let done = work();
+        if done.is_err() {
+            self.connection
+                .prepare_cached("ROLLBACK TO journal_entry")?
+                .execute([])?;
+        }
+        self.connection
+            .prepare_cached("RELEASE journal_entry")?
+            .execute([])?;
+        done
     }
 
     /// Inserts the entry and one pending delivery per handler; returns the entry's id.
