@@ -6,6 +6,7 @@ mod delivery;
 mod limits;
 mod operators;
 mod room;
+mod stats;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};

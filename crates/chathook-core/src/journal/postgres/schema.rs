@@ -68,6 +68,10 @@ CREATE TABLE journal_probe (id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL);
 -- pending and dead ones.
 CREATE INDEX journal_deliveries_delivered ON journal_deliveries (entry_id)
     WHERE state = 'delivered';
+-- What stats() counts per handler, read from the index alone and never from the delivered
+-- deliveries kept for replay.
+CREATE INDEX journal_deliveries_open ON journal_deliveries (handler, state, received_at_ms)
+    WHERE state IN ('pending', 'dead');
 ",
 ];
 
