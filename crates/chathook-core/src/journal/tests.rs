@@ -6,6 +6,7 @@ mod delivery;
 mod limits;
 mod operators;
 mod room;
+mod sqlite_file;
 mod stats;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::writer::Writer;
+use super::writer::{WRITE, Writer};
 use crate::journal::rows::{
     CLAIMED_COLUMNS, ClaimRequest, OpenCount, Settlement, count_u32, from_unix_ms, now_ms,
     per_handler,
@@ -16,7 +16,7 @@ pub(super) fn claim(
     writer: &mut Writer,
     claim: &ClaimRequest,
 ) -> Result<Vec<Claimed>, JournalError> {
-    let transaction = writer.connection.transaction()?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     let claimed = {
         // A delivery is held back, when ordered, by an earlier pending delivery of its key,
         // leased or not: that is what keeps a key's entries in arrival order.
@@ -91,7 +91,7 @@ pub(super) fn settle(
     writer: &mut Writer,
     settlement: &Settlement,
 ) -> Result<Settled, JournalError> {
-    let transaction = writer.connection.transaction()?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     let found: Option<(Option<String>, i64)> = transaction
         .prepare_cached("SELECT lease_owner, attempts_total FROM journal_deliveries WHERE id = ?1")?
         .query_row([settlement.id], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -188,7 +188,7 @@ pub(super) fn stats(writer: &mut Writer) -> Result<JournalStats, JournalError> {
 /// A write that commits: fails on a read-only file, a full disk, a file locked by another
 /// process.
 pub(super) fn probe(writer: &mut Writer) -> Result<(), JournalError> {
-    let transaction = writer.connection.transaction()?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     transaction
         .prepare_cached("INSERT OR REPLACE INTO journal_probe (id, at_ms) VALUES (1, ?1)")?
         .execute([now_ms()])?;

@@ -2,9 +2,9 @@
 //! all delivered (kept only for replay) are deleted before their retention ends, when an
 //! append would pass a bound or `purge` finds the journal above 90% of one.
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
-use super::writer::Writer;
+use super::writer::{WRITE, Writer};
 use crate::journal::JournalError;
 use crate::journal::bounds::Room;
 use crate::journal::rows::{PURGE_BATCH, PurgedBatch};
@@ -66,9 +66,7 @@ pub(super) fn purge_for_room(writer: &mut Writer) -> Result<PurgedBatch, Journal
     if need.is_empty() {
         return Ok(PurgedBatch::default());
     }
-    let transaction = writer
-        .connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     let (freed, last_id) = free_delivered(&transaction, need, PURGE_BATCH as u64)?;
     transaction.commit()?;
     writer.bounds.removed(freed.entries, freed.bytes);

@@ -3,6 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::writer::WRITE;
 use crate::journal::JournalError;
 
 /// Each version's statements, in order: version N is the first N applied.
@@ -106,7 +107,7 @@ pub(super) fn migrate(connection: &mut Connection, read_only: bool) -> Result<()
              once read-write"
         )));
     }
-    let transaction = connection.transaction()?;
+    let transaction = connection.transaction_with_behavior(WRITE)?;
     if exists.is_none() {
         transaction.execute_batch(
             "CREATE TABLE journal_schema (version INTEGER NOT NULL);

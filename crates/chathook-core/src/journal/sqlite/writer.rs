@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{BUSY_TIMEOUT, OpenMode, SqliteTarget};
@@ -13,6 +15,12 @@ use super::{room, schema};
 use crate::journal::bounds::{Bounds, Pending};
 use crate::journal::rows::{duration_ms, unix_ms};
 use crate::journal::{Appended, Durability, JournalError, NewEntry};
+
+/// How every transaction that writes begins. IMMEDIATE takes the write lock first, so a
+/// `chathook deliveries` run writing the same file meanwhile is waited for (the busy
+/// timeout); a DEFERRED one would read first, and its write would then fail at once with
+/// SQLITE_BUSY_SNAPSHOT, which no busy timeout retries.
+pub(super) const WRITE: TransactionBehavior = TransactionBehavior::Immediate;
 
 /// What the writer is asked.
 pub(crate) enum Message {
@@ -149,7 +157,7 @@ impl Writer {
         let mut pending = Pending::default();
         let mut answers = Vec::with_capacity(appends.len());
         let committed = (|| {
-            let transaction = self.connection.unchecked_transaction()?;
+            let transaction = Transaction::new_unchecked(&self.connection, WRITE)?;
             for (entry, _) in appends.iter() {
                 answers.push(self.append_one(entry, &mut pending));
             }
