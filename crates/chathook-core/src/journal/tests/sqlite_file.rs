@@ -65,3 +65,41 @@ async fn appends_never_fail_while_an_operator_writes_the_same_file() {
     );
     assert_eq!(server.stats().await.unwrap().entries, 321);
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_file_is_refused_and_an_operator_is_not() {
+    let db = TestDb::sqlite();
+    let first = db.open().await;
+    let refused = Journal::open(db.options()).await.err().expect("refused");
+    let message = refused.to_string();
+    assert!(matches!(refused, JournalError::Open { .. }), "{message}");
+    assert!(
+        message.contains("another chathook server holds its lock file"),
+        "{message}"
+    );
+    assert!(message.contains("/nested/journal.db.lock"), "{message}");
+
+    let mut operator_options = db.options();
+    operator_options.serving = false;
+    let operator = Journal::open(operator_options)
+        .await
+        .expect("no lock needed");
+    append_new(&first, entry(callback("k", "C2C.X", None), &["crm"])).await;
+    assert_eq!(
+        operator
+            .list(&ListFilter {
+                limit: 10,
+                ..ListFilter::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "it reads the server's file"
+    );
+
+    // The lock lives as long as the journal: once it is gone, the next server starts.
+    drop(first);
+    let next = db.open().await;
+    assert_eq!(next.stats().await.unwrap().entries, 1);
+}
