@@ -148,8 +148,11 @@ impl Settlement {
 pub(super) struct PurgedBatch {
     /// Entries deleted.
     pub(super) entries: u64,
-    /// The highest id deleted: the next batch starts after it.
+    /// The highest id deleted (or, on PostgreSQL, locked to be): the next batch starts
+    /// after it.
     pub(super) last_id: Option<i64>,
+    /// The batch found as many as it may take: another may follow.
+    pub(super) more: bool,
 }
 
 /// An entry `replay` may schedule: its id and the command the filter reads.

@@ -94,5 +94,6 @@ pub(super) async fn purge_for_room(
     Ok(PurgedBatch {
         entries: freed.entries,
         last_id,
+        more: freed.entries > 0,
     })
 }

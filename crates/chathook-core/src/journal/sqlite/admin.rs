@@ -40,6 +40,7 @@ pub(super) fn purge_batch(
     Ok(PurgedBatch {
         entries: deleted.len() as u64,
         last_id: deleted.iter().map(|(id, _)| *id).max(),
+        more: deleted.len() >= PURGE_BATCH,
     })
 }
 

@@ -73,5 +73,6 @@ pub(super) fn purge_for_room(writer: &mut Writer) -> Result<PurgedBatch, Journal
     Ok(PurgedBatch {
         entries: freed.entries,
         last_id,
+        more: freed.entries > 0,
     })
 }
