@@ -1,5 +1,6 @@
 //! `max_entries` and `max_bytes`: counts kept in memory so an append checks them without a
-//! query, moved by every write that adds or removes entries and resynchronised by `stats()`.
+//! query, moved by every write that adds or removes entries. SQLite's one writer keeps them
+//! exact (counted at open only); PostgreSQL's replicas resynchronise them at every `stats()`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,12 +17,32 @@ pub(super) struct Bounds {
 }
 
 /// Entries and bytes an append batch adds, counted as its entries pass the check so that
-/// one batch cannot overshoot the bounds with entries each of which would fit alone.
+/// one batch cannot overshoot the bounds with entries each of which would fit alone; and
+/// what it deleted to make room, which counts only once the batch commits too.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Pending {
     pub(super) entries: u64,
     pub(super) bytes: u64,
+    pub(super) freed: Room,
 }
+
+/// A number of entries and of body bytes: what must be freed, or what was.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Room {
+    pub(super) entries: u64,
+    pub(super) bytes: u64,
+}
+
+impl Room {
+    /// Nothing needs freeing.
+    pub(super) fn is_empty(self) -> bool {
+        self.entries == 0 && self.bytes == 0
+    }
+}
+
+/// The share of a bound above which `purge` frees delivered entries before their retention
+/// ends, in tenths: a journal kept below it has room for a burst without purging in appends.
+const PURGE_ABOVE_TENTHS: u64 = 9;
 
 impl Bounds {
     pub(super) fn new(max_entries: u64, max_bytes: u64) -> Self {
@@ -34,19 +55,58 @@ impl Bounds {
         }
     }
 
-    /// Whether one more entry of `bytes` fits beside what is held and what `pending` adds;
-    /// if it does, it is added to `pending`.
+    /// What the journal would hold with `pending` committed and one more entry of `bytes`.
+    fn held_after(&self, pending: &Pending, bytes: u64) -> Room {
+        let entries = self.entries.load(Ordering::Relaxed) + pending.entries + 1;
+        let bytes = self.bytes.load(Ordering::Relaxed) + pending.bytes + bytes;
+        Room {
+            entries: entries.saturating_sub(pending.freed.entries),
+            bytes: bytes.saturating_sub(pending.freed.bytes),
+        }
+    }
+
+    /// What must be freed before one more entry of `bytes` fits beside what is held and what
+    /// `pending` adds; nothing if it fits already, or if it could never fit (a body larger
+    /// than `max_bytes` alone), since freeing would then be in vain.
+    pub(super) fn shortfall(&self, pending: &Pending, bytes: u64) -> Room {
+        if bytes > self.max_bytes {
+            return Room::default();
+        }
+        let after = self.held_after(pending, bytes);
+        Room {
+            entries: after.entries.saturating_sub(self.max_entries),
+            bytes: after.bytes.saturating_sub(self.max_bytes),
+        }
+    }
+
+    /// How far the journal is above [`PURGE_ABOVE_TENTHS`] of a bound: what `purge` frees.
+    pub(super) fn excess(&self) -> Room {
+        let threshold =
+            |max: u64| max / 10 * PURGE_ABOVE_TENTHS + max % 10 * PURGE_ABOVE_TENTHS / 10;
+        Room {
+            entries: self
+                .entries
+                .load(Ordering::Relaxed)
+                .saturating_sub(threshold(self.max_entries)),
+            bytes: self
+                .bytes
+                .load(Ordering::Relaxed)
+                .saturating_sub(threshold(self.max_bytes)),
+        }
+    }
+
+    /// Whether one more entry of `bytes` fits beside what is held and what `pending` adds
+    /// (and frees); if it does, it is added to `pending`.
     pub(super) fn admit(&self, pending: &mut Pending, bytes: u64) -> Result<(), JournalError> {
-        let entries_after = self.entries.load(Ordering::Relaxed) + pending.entries + 1;
-        if entries_after > self.max_entries {
+        let after = self.held_after(pending, bytes);
+        if after.entries > self.max_entries {
             return Err(JournalError::Full {
                 what: "entries",
                 key: "max_entries",
                 limit: self.max_entries,
             });
         }
-        let bytes_after = self.bytes.load(Ordering::Relaxed) + pending.bytes + bytes;
-        if bytes_after > self.max_bytes {
+        if after.bytes > self.max_bytes {
             return Err(JournalError::Full {
                 what: "bytes",
                 key: "max_bytes",
@@ -58,10 +118,11 @@ impl Bounds {
         Ok(())
     }
 
-    /// A committed append batch's entries.
+    /// A committed append batch's entries, and those it deleted to make room.
     pub(super) fn added(&self, added: Pending) {
         self.entries.fetch_add(added.entries, Ordering::Relaxed);
         self.bytes.fetch_add(added.bytes, Ordering::Relaxed);
+        self.removed(added.freed.entries, added.freed.bytes);
         self.append_transactions.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -80,7 +141,15 @@ impl Bounds {
             });
     }
 
-    /// The counts as the database has them (at open, and at every `stats()`).
+    /// Entries and body bytes held, as this process counts them.
+    pub(super) fn held(&self) -> Room {
+        Room {
+            entries: self.entries.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The counts as the database has them (at open; on PostgreSQL at every `stats()` too).
     pub(super) fn resynchronise(&self, entries: u64, bytes: u64) {
         self.entries.store(entries, Ordering::Relaxed);
         self.bytes.store(bytes, Ordering::Relaxed);

@@ -45,13 +45,15 @@ pub struct JournalOptions {
     pub database_url: String,
     /// What a commit survives.
     pub durability: Durability,
-    /// How long an entry whose deliveries are all delivered is kept (for replay).
+    /// How long an entry whose deliveries are all delivered is kept (for replay): at most,
+    /// sooner when the bounds need the room (oldest first, see [`Journal::purge`] and
+    /// [`Journal::append`]).
     pub retention: Duration,
-    /// Most entries held at once; past it [`Journal::append`] fails with
-    /// [`JournalError::Full`].
+    /// Most entries held at once. An append that would pass it first deletes the oldest
+    /// entries whose deliveries are all delivered; only when what is left is pending or dead
+    /// does it fail with [`JournalError::Full`].
     pub max_entries: u64,
-    /// Most body bytes held at once; past it [`Journal::append`] fails with
-    /// [`JournalError::Full`].
+    /// Most body bytes held at once; as `max_entries`.
     pub max_bytes: u64,
     /// A callback whose idempotency key an entry received this recently already has is not
     /// journaled again ([`Appended::Duplicate`]).
@@ -395,7 +397,8 @@ impl Journal {
     }
 
     /// Commits `entry`, grouped with others arriving meanwhile into one transaction. Returns
-    /// once it is durable (as `durability` says).
+    /// once it is durable (as `durability` says). If it would pass a bound, the oldest
+    /// entries whose deliveries were all delivered are deleted first to make room.
     pub async fn append(&self, entry: NewEntry) -> Result<Appended, JournalError> {
         on_backend!(self, journal => journal.append(entry).await)
     }
@@ -455,8 +458,10 @@ impl Journal {
         })
     }
 
-    /// Deletes entries whose deliveries were all delivered longer than `retention` ago, and
-    /// entries left with no delivery at all (all discarded). Returns how many.
+    /// Deletes entries whose deliveries were all delivered longer than `retention` ago,
+    /// entries left with no delivery at all (all discarded), and, while the journal is above
+    /// 90% of `max_entries` or `max_bytes`, the oldest entries whose deliveries were all
+    /// delivered, whatever their age. Returns how many.
     pub async fn purge(&self) -> Result<u64, JournalError> {
         paging::purge(self).await
     }

@@ -2,10 +2,11 @@
 //! one short call, so appends are committed between them, and filters that only Rust can
 //! run (a command pattern) run here.
 
-use super::rows::{self, ListPage, PAGE, PURGE_BATCH, PurgedBatch};
+use super::rows::{self, ListPage, PAGE, PurgedBatch};
 use super::{DeliverySummary, Journal, JournalError, ListFilter, ReplayRequest, on_backend};
 
-/// [`Journal::purge`]: batches of at most [`PURGE_BATCH`] entries until one is short.
+/// [`Journal::purge`]: batches of at most [`rows::PURGE_BATCH`] entries until one is short, first
+/// beyond retention, then beyond 90% of a bound.
 pub(super) async fn purge(journal: &Journal) -> Result<u64, JournalError> {
     let cutoff_ms = rows::now_ms().saturating_sub(rows::duration_ms(journal.retention));
     let mut purged = 0;
@@ -15,8 +16,17 @@ pub(super) async fn purge(journal: &Journal) -> Result<u64, JournalError> {
             on_backend!(journal, backend => backend.purge_batch(cutoff_ms, after_id).await)?;
         purged += batch.entries;
         match batch.last_id {
-            Some(last_id) if batch.entries >= PURGE_BATCH as u64 => after_id = last_id,
-            _ => return Ok(purged),
+            Some(last_id) if batch.more => after_id = last_id,
+            _ => break,
+        }
+    }
+    // Retention is at most: while a bound is nearly reached, delivered entries go sooner, so
+    // the room appends would otherwise have to make is made here, off the callback path.
+    loop {
+        let batch: PurgedBatch = on_backend!(journal, backend => backend.purge_for_room().await)?;
+        purged += batch.entries;
+        if !batch.more {
+            return Ok(purged);
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod ops;
+mod room;
 mod schema;
 mod writer;
 
@@ -184,6 +185,10 @@ impl PostgresJournal {
         after_id: i64,
     ) -> Result<PurgedBatch, JournalError> {
         self.check(admin::purge_batch(&self.pool, &self.bounds, cutoff_ms, after_id).await)
+    }
+
+    pub(super) async fn purge_for_room(&self) -> Result<PurgedBatch, JournalError> {
+        self.check(room::purge_for_room(&self.pool, &self.bounds).await)
     }
 
     pub(super) async fn list_page(

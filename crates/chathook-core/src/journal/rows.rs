@@ -3,7 +3,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Attempt, AttemptOutcome, DeliveryId, DeliveryState, JournalError, LeaseOwner};
+use super::{
+    Attempt, AttemptOutcome, DeliveryId, DeliveryState, HandlerStats, JournalError, LeaseOwner,
+};
 
 /// Rows a purge deletes per transaction, so appends get the database between batches.
 pub(super) const PURGE_BATCH: usize = 500;
@@ -146,8 +148,11 @@ impl Settlement {
 pub(super) struct PurgedBatch {
     /// Entries deleted.
     pub(super) entries: u64,
-    /// The highest id deleted: the next batch starts after it.
+    /// The highest id deleted (or, on PostgreSQL, locked to be): the next batch starts
+    /// after it.
     pub(super) last_id: Option<i64>,
+    /// The batch found as many as it may take: another may follow.
+    pub(super) more: bool,
 }
 
 /// An entry `replay` may schedule: its id and the command the filter reads.
@@ -183,3 +188,41 @@ pub(super) const CLAIMED_COLUMNS: &str = "d.id, d.entry_id, d.handler, d.attempt
 
 /// The extra columns of a [`super::DeliveryDetail`], after [`SUMMARY_COLUMNS`].
 pub(super) const DETAIL_COLUMNS: &str = "e.client_ip, e.opt_platform, e.body, e.decision";
+
+/// One row of `stats()`'s count: a handler's deliveries in one open state (pending or dead).
+#[derive(Clone, Debug)]
+pub(super) struct OpenCount {
+    pub(super) handler: String,
+    pub(super) state: String,
+    pub(super) count: i64,
+    /// The earliest arrival among them.
+    pub(super) oldest_ms: Option<i64>,
+}
+
+/// The counts, ordered by handler, as one [`HandlerStats`] per handler. A handler with
+/// nothing pending or dead is left out: readers count it as zero.
+pub(super) fn per_handler(counts: Vec<OpenCount>) -> Vec<HandlerStats> {
+    let mut handlers: Vec<HandlerStats> = Vec::new();
+    for open in counts {
+        if handlers
+            .last()
+            .is_none_or(|last| last.handler != open.handler)
+        {
+            handlers.push(HandlerStats {
+                handler: open.handler.clone(),
+                ..HandlerStats::default()
+            });
+        }
+        let Some(stats) = handlers.last_mut() else {
+            continue;
+        };
+        let count = open.count.max(0) as u64;
+        if open.state == DeliveryState::Pending.as_str() {
+            stats.pending = count;
+            stats.oldest_pending_ms = open.oldest_ms;
+        } else {
+            stats.dead = count;
+        }
+    }
+    handlers
+}

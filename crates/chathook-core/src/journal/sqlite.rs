@@ -3,7 +3,9 @@
 //! Every operation is a message to that thread and an answer back.
 
 mod admin;
+mod lock;
 mod ops;
+mod room;
 mod schema;
 mod writer;
 
@@ -32,6 +34,20 @@ pub(super) struct SqliteJournal {
     queue: mpsc::Sender<Message>,
     bounds: Arc<Bounds>,
     description: String,
+    /// The writer thread, joined at drop so that the file and the server's lock are given
+    /// up by the time the journal is gone (a restart in the same process can open it).
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SqliteJournal {
+    fn drop(&mut self) {
+        // Closing the queue (its only sender is replaced) ends the writer's loop once it has
+        // answered what was queued.
+        self.queue = mpsc::channel(1).0;
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 /// What a `sqlite:` URL names.
@@ -133,6 +149,12 @@ impl SqliteJournal {
             url: crate::redact::url(&options.database_url),
             reason,
         };
+        // Taken before the writer opens the file, whose first act is to free the leases.
+        let server_lock = if options.serving {
+            lock::hold(&target).map_err(open_failed)?
+        } else {
+            None
+        };
         let settings = writer::Settings {
             target,
             durability: options.durability,
@@ -141,15 +163,20 @@ impl SqliteJournal {
             bounds: Arc::clone(&bounds),
             serving: options.serving,
         };
-        std::thread::Builder::new()
+        let writer_thread = std::thread::Builder::new()
             .name("journal-writer".into())
-            .spawn(move || writer::run(settings, receiver, opened))
+            .spawn(move || {
+                // Held until the writer, the only user of the file, is done with it.
+                let _server_lock = server_lock;
+                writer::run(settings, receiver, opened)
+            })
             .map_err(|error| open_failed(format!("cannot start its writer thread: {error}")))?;
         match ready.await {
             Ok(Ok(())) => Ok(Self {
                 queue,
                 bounds,
                 description,
+                writer: Some(writer_thread),
             }),
             Ok(Err(error)) => Err(open_failed(match error {
                 JournalError::Database(reason) => reason,
@@ -225,6 +252,10 @@ impl SqliteJournal {
     ) -> Result<PurgedBatch, JournalError> {
         self.call(move |writer| admin::purge_batch(writer, cutoff_ms, after_id))
             .await
+    }
+
+    pub(super) async fn purge_for_room(&self) -> Result<PurgedBatch, JournalError> {
+        self.call(room::purge_for_room).await
     }
 
     pub(super) async fn list_page(

@@ -5,6 +5,9 @@
 mod delivery;
 mod limits;
 mod operators;
+mod room;
+mod sqlite_file;
+mod stats;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};

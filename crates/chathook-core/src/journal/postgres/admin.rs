@@ -13,6 +13,10 @@ use crate::journal::{
     AttemptRecord, DeliveryDetail, DeliveryId, DeliveryState, DeliverySummary, RetryTarget,
 };
 
+/// What makes an entry `e` one no delivery needs any more, `$2` the retention's cutoff.
+const UNNEEDED: &str = "e.received_at_ms < $2 AND NOT EXISTS (SELECT 1 FROM journal_deliveries d \
+     WHERE d.entry_id = e.id AND (d.state <> 'delivered' OR d.delivered_at_ms >= $2))";
+
 /// Deletes up to [`PURGE_BATCH`] entries after `after_id` that no delivery needs any more.
 pub(super) async fn purge_batch(
     pool: &PgPool,
@@ -20,24 +24,34 @@ pub(super) async fn purge_batch(
     cutoff_ms: i64,
     after_id: i64,
 ) -> Result<PurgedBatch, sqlx::Error> {
-    let deleted: Vec<(i64, i64)> = sqlx::query_as(
-        "DELETE FROM journal_entries WHERE id IN ( \
-             SELECT e.id FROM journal_entries e WHERE e.id > $1 AND e.received_at_ms < $2 \
-             AND NOT EXISTS (SELECT 1 FROM journal_deliveries d WHERE d.entry_id = e.id \
-                 AND (d.state <> 'delivered' OR d.delivered_at_ms >= $2)) \
-             ORDER BY e.id LIMIT $3) \
-         RETURNING id, bytes",
-    )
+    let mut transaction = pool.begin().await?;
+    // Locked first, skipping the entries a replay is scheduling (it holds them FOR KEY
+    // SHARE); the delete checks again with a snapshot taken after the locks, so a delivery
+    // a replay made pending meanwhile is never deleted with its entry.
+    let locked: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT e.id FROM journal_entries e WHERE e.id > $1 AND {UNNEEDED} \
+         ORDER BY e.id LIMIT $3 FOR UPDATE SKIP LOCKED"
+    ))
     .bind(after_id)
     .bind(cutoff_ms)
     .bind(PURGE_BATCH as i64)
-    .fetch_all(pool)
+    .fetch_all(&mut *transaction)
     .await?;
+    let deleted: Vec<(i64, i64)> = sqlx::query_as(&format!(
+        "DELETE FROM journal_entries e WHERE e.id = ANY($1) AND {UNNEEDED} RETURNING id, bytes"
+    ))
+    .bind(&locked)
+    .bind(cutoff_ms)
+    .fetch_all(&mut *transaction)
+    .await?;
+    transaction.commit().await?;
     let bytes: i64 = deleted.iter().map(|(_, bytes)| bytes).sum();
     bounds.removed(deleted.len() as u64, bytes.max(0) as u64);
     Ok(PurgedBatch {
         entries: deleted.len() as u64,
-        last_id: deleted.iter().map(|(id, _)| *id).max(),
+        // Paging goes by what was locked: a batch deleting fewer is not the last for that.
+        last_id: locked.last().copied(),
+        more: locked.len() >= PURGE_BATCH,
     })
 }
 
@@ -214,13 +228,20 @@ pub(super) async fn replay_candidates(
 }
 
 /// Gives each entry a pending delivery to `handler` in a new round, unless it has one
-/// pending already, in one statement; returns how many were scheduled.
+/// pending already, in one transaction; returns how many were scheduled.
 pub(super) async fn schedule(
     pool: &PgPool,
     handler: &str,
     entry_ids: &[i64],
     now_ms: i64,
 ) -> Result<u64, sqlx::Error> {
+    let mut transaction = pool.begin().await?;
+    // The entries are locked against a purge (which takes them FOR UPDATE) until the new
+    // round commits, so it cannot delete an entry whose delivery this makes pending.
+    sqlx::query("SELECT id FROM journal_entries WHERE id = ANY($1) ORDER BY id FOR KEY SHARE")
+        .bind(entry_ids)
+        .execute(&mut *transaction)
+        .await?;
     let done = sqlx::query(&format!(
         "INSERT INTO journal_deliveries AS d (entry_id, handler, state, round_started_at_ms, \
          next_at_ms, received_at_ms, command, conversation_key) \
@@ -232,7 +253,8 @@ pub(super) async fn schedule(
     .bind(now_ms)
     .bind(handler)
     .bind(entry_ids)
-    .execute(pool)
+    .execute(&mut *transaction)
     .await?;
+    transaction.commit().await?;
     Ok(done.rows_affected())
 }

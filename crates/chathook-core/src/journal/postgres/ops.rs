@@ -7,9 +7,10 @@ use sqlx::{PgPool, Row};
 
 use crate::journal::bounds::Bounds;
 use crate::journal::rows::{
-    CLAIMED_COLUMNS, ClaimRequest, Settlement, count_u32, from_unix_ms, now_ms,
+    CLAIMED_COLUMNS, ClaimRequest, OpenCount, Settlement, count_u32, from_unix_ms, now_ms,
+    per_handler,
 };
-use crate::journal::{Claimed, HandlerStats, JournalStats, Settled, StoredCallback};
+use crate::journal::{Claimed, JournalStats, Settled, StoredCallback};
 
 /// Leases the due deliveries `claim` asks for. Rows another replica is leasing at this
 /// moment are skipped, not waited for; a row it leased already is no longer due.
@@ -164,30 +165,29 @@ pub(super) async fn count(pool: &PgPool, bounds: &Bounds) -> Result<(u64, u64), 
     Ok((entries, bytes))
 }
 
-/// Counts, per handler too; resynchronises the bounds.
+/// Counts, per handler from the index of pending and dead deliveries only; resynchronises
+/// the bounds, which other replicas' appends and purges move too.
 pub(super) async fn stats(pool: &PgPool, bounds: &Bounds) -> Result<JournalStats, sqlx::Error> {
     let (entries, bytes) = count(pool, bounds).await?;
-    let rows: Vec<(String, i64, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT handler, COUNT(*) FILTER (WHERE state = 'pending'), \
-         MIN(received_at_ms) FILTER (WHERE state = 'pending'), \
-         COUNT(*) FILTER (WHERE state = 'dead') \
-         FROM journal_deliveries GROUP BY handler ORDER BY handler",
+    let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT handler, state, COUNT(*), MIN(received_at_ms) FROM journal_deliveries \
+         WHERE state IN ('pending', 'dead') GROUP BY handler, state ORDER BY handler",
     )
     .fetch_all(pool)
     .await?;
-    let handlers = rows
+    let counts = rows
         .into_iter()
-        .map(|(handler, pending, oldest_pending_ms, dead)| HandlerStats {
+        .map(|(handler, state, count, oldest_ms)| OpenCount {
             handler,
-            pending: pending.max(0) as u64,
-            oldest_pending_ms,
-            dead: dead.max(0) as u64,
+            state,
+            count,
+            oldest_ms,
         })
         .collect();
     Ok(JournalStats {
         entries,
         bytes,
-        handlers,
+        handlers: per_handler(counts),
         append_transactions: 0,
     })
 }

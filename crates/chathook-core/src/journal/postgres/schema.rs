@@ -8,7 +8,8 @@ use sqlx::PgPool;
 const MIGRATION_LOCK: i64 = 0x006a_6f75_726e_616c;
 
 /// Each version's statements, in order: version N is the first N applied.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE journal_entries (
     id BIGSERIAL PRIMARY KEY,
     sdk_app_id BIGINT NOT NULL,
@@ -61,7 +62,18 @@ CREATE TABLE journal_attempts (
     PRIMARY KEY (delivery_id, attempt)
 );
 CREATE TABLE journal_probe (id BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL);
-"];
+",
+    r"
+-- The entries an append or a purge may free early, oldest first, without walking the
+-- pending and dead ones.
+CREATE INDEX journal_deliveries_delivered ON journal_deliveries (entry_id)
+    WHERE state = 'delivered';
+-- What stats() counts per handler, read from the index alone and never from the delivered
+-- deliveries kept for replay.
+CREATE INDEX journal_deliveries_open ON journal_deliveries (handler, state, received_at_ms)
+    WHERE state IN ('pending', 'dead');
+",
+];
 
 /// Brings the schema to the newest version in one transaction.
 pub(super) async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::ErrorText;
+use super::{ErrorText, room};
 use crate::journal::bounds::{Bounds, Pending};
 use crate::journal::rows::{duration_ms, unix_ms};
 use crate::journal::{Appended, JournalError, NewEntry};
@@ -143,7 +143,14 @@ async fn plan(
         } else if let Some((new, _)) = in_batch.get(key).filter(|(_, at)| *at >= cutoff_ms) {
             Plan::SameAs(*new)
         } else {
-            match settings.bounds.admit(pending, callback.body.len() as u64) {
+            let bytes = callback.body.len() as u64;
+            let need = settings.bounds.shortfall(pending, bytes);
+            if !need.is_empty() {
+                let (freed, _) = room::free_delivered(transaction, need, u64::MAX).await?;
+                pending.freed.entries += freed.entries;
+                pending.freed.bytes += freed.bytes;
+            }
+            match settings.bounds.admit(pending, bytes) {
                 Err(full) => Plan::Answered(Err(full)),
                 Ok(()) => {
                     in_batch.insert(key, (inserts, unix_ms(callback.received_at)));
@@ -165,13 +172,10 @@ async fn insert(
     if entries.is_empty() {
         return Ok(Vec::new());
     }
-    // Ids taken first, so each entry's deliveries know it without relying on the order
-    // RETURNING gives rows back in.
-    let ids: Vec<i64> =
-        sqlx::query_scalar("SELECT nextval('journal_entries_id_seq') FROM generate_series(1, $1)")
-            .bind(entries.len() as i64)
-            .fetch_all(&mut **transaction)
-            .await?;
+    // Ids taken first and given out here, in the batch's order, so that ids follow arrival
+    // whatever order PostgreSQL evaluates rows in (ordered delivery gates on delivery ids),
+    // and each entry's deliveries know its id without relying on RETURNING's order.
+    let ids = take_ids(transaction, "journal_entries_id_seq", entries.len()).await?;
     let callbacks = entries.iter().map(|entry| &entry.callback);
     let column = |field: fn(&crate::journal::StoredCallback) -> Option<String>| {
         callbacks.clone().map(field).collect::<Vec<_>>()
@@ -235,17 +239,36 @@ async fn insert(
             owed_handler.push(*handler);
         }
     }
+    let delivery_ids = take_ids(transaction, "journal_deliveries_id_seq", owed_entry.len()).await?;
     sqlx::query(
-        "INSERT INTO journal_deliveries (entry_id, handler, state, round_started_at_ms, \
+        "INSERT INTO journal_deliveries (id, entry_id, handler, state, round_started_at_ms, \
          next_at_ms, received_at_ms, command, conversation_key) \
-         SELECT e.id, owed.handler, 'pending', e.received_at_ms, e.received_at_ms, \
+         SELECT owed.id, e.id, owed.handler, 'pending', e.received_at_ms, e.received_at_ms, \
          e.received_at_ms, e.command, e.conversation_key \
-         FROM UNNEST($1::bigint[], $2::text[]) AS owed (entry_id, handler) \
+         FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) AS owed (id, entry_id, handler) \
          JOIN journal_entries e ON e.id = owed.entry_id",
     )
+    .bind(&delivery_ids)
     .bind(&owed_entry)
     .bind(&owed_handler)
     .execute(&mut **transaction)
     .await?;
+    Ok(ids)
+}
+
+/// `count` values of `sequence`, ascending: the ids of rows to insert in that order.
+async fn take_ids(
+    transaction: &mut Transaction<'_, Postgres>,
+    sequence: &str,
+    count: usize,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids: Vec<i64> =
+        sqlx::query_scalar("SELECT nextval($1::regclass) FROM generate_series(1, $2)")
+            .bind(sequence)
+            .bind(count as i64)
+            .fetch_all(&mut **transaction)
+            .await?;
+    // The set is what the sequence gave; its order is sorted here rather than assumed.
+    ids.sort_unstable();
     Ok(ids)
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::writer::Writer;
+use super::writer::{WRITE, Writer};
 use crate::journal::rows::{
     DETAIL_COLUMNS, ListPage, PAGE, PURGE_BATCH, PurgedBatch, ReplayCandidate, SUMMARY_COLUMNS,
     count_u32,
@@ -40,6 +40,7 @@ pub(super) fn purge_batch(
     Ok(PurgedBatch {
         entries: deleted.len() as u64,
         last_id: deleted.iter().map(|(id, _)| *id).max(),
+        more: deleted.len() >= PURGE_BATCH,
     })
 }
 
@@ -171,7 +172,7 @@ pub(super) fn retry(
 
 /// Deletes a delivery, and its entry if no other delivery is left.
 pub(super) fn discard(writer: &mut Writer, id: DeliveryId) -> Result<bool, JournalError> {
-    let transaction = writer.connection.transaction()?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     let entry_id: Option<i64> = transaction
         .prepare_cached("DELETE FROM journal_deliveries WHERE id = ?1 RETURNING entry_id")?
         .query_row([id], |row| row.get(0))
@@ -223,7 +224,7 @@ pub(super) fn schedule(
     entry_ids: &[i64],
     now_ms: i64,
 ) -> Result<u64, JournalError> {
-    let transaction = writer.connection.transaction()?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     let mut scheduled = 0;
     {
         let mut upsert = transaction.prepare_cached(&format!(

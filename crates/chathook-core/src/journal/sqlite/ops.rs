@@ -4,18 +4,19 @@
 use bytes::Bytes;
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::writer::Writer;
+use super::writer::{WRITE, Writer};
 use crate::journal::rows::{
-    CLAIMED_COLUMNS, ClaimRequest, Settlement, count_u32, from_unix_ms, now_ms,
+    CLAIMED_COLUMNS, ClaimRequest, OpenCount, Settlement, count_u32, from_unix_ms, now_ms,
+    per_handler,
 };
-use crate::journal::{Claimed, HandlerStats, JournalError, JournalStats, Settled, StoredCallback};
+use crate::journal::{Claimed, JournalError, JournalStats, Settled, StoredCallback};
 
 /// Leases the due deliveries `claim` asks for, in one transaction.
 pub(super) fn claim(
     writer: &mut Writer,
     claim: &ClaimRequest,
 ) -> Result<Vec<Claimed>, JournalError> {
-    let transaction = writer.connection.transaction()?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     let claimed = {
         // A delivery is held back, when ordered, by an earlier pending delivery of its key,
         // leased or not: that is what keeps a key's entries in arrival order.
@@ -90,7 +91,7 @@ pub(super) fn settle(
     writer: &mut Writer,
     settlement: &Settlement,
 ) -> Result<Settled, JournalError> {
-    let transaction = writer.connection.transaction()?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     let found: Option<(Option<String>, i64)> = transaction
         .prepare_cached("SELECT lease_owner, attempts_total FROM journal_deliveries WHERE id = ?1")?
         .query_row([settlement.id], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -156,29 +157,30 @@ pub(super) fn release(writer: &mut Writer, owner: &str) -> Result<u64, JournalEr
     Ok(released as u64)
 }
 
-/// Counts, per handler too; resynchronises the bounds.
+/// Counts: entries and bytes as the writer keeps them (it is the only one, so they are
+/// exact), per handler from the index of pending and dead deliveries only, so the cost is
+/// that of the backlog, not of everything kept for replay.
 pub(super) fn stats(writer: &mut Writer) -> Result<JournalStats, JournalError> {
-    let (entries, bytes) = writer.count()?;
-    let handlers = writer
+    let held = writer.bounds.held();
+    let counts = writer
         .connection
         .prepare_cached(
-            "SELECT handler, SUM(state = 'pending'), \
-             MIN(CASE WHEN state = 'pending' THEN received_at_ms END), SUM(state = 'dead') \
-             FROM journal_deliveries GROUP BY handler ORDER BY handler",
+            "SELECT handler, state, COUNT(*), MIN(received_at_ms) FROM journal_deliveries \
+             WHERE state IN ('pending', 'dead') GROUP BY handler, state ORDER BY handler",
         )?
         .query_map([], |row| {
-            Ok(HandlerStats {
+            Ok(OpenCount {
                 handler: row.get(0)?,
-                pending: row.get::<_, i64>(1)?.max(0) as u64,
-                oldest_pending_ms: row.get(2)?,
-                dead: row.get::<_, i64>(3)?.max(0) as u64,
+                state: row.get(1)?,
+                count: row.get(2)?,
+                oldest_ms: row.get(3)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(JournalStats {
-        entries,
-        bytes,
-        handlers,
+        entries: held.entries,
+        bytes: held.bytes,
+        handlers: per_handler(counts),
         append_transactions: 0,
     })
 }
@@ -186,7 +188,7 @@ pub(super) fn stats(writer: &mut Writer) -> Result<JournalStats, JournalError> {
 /// A write that commits: fails on a read-only file, a full disk, a file locked by another
 /// process.
 pub(super) fn probe(writer: &mut Writer) -> Result<(), JournalError> {
-    let transaction = writer.connection.transaction()?;
+    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
     transaction
         .prepare_cached("INSERT OR REPLACE INTO journal_probe (id, at_ms) VALUES (1, ?1)")?
         .execute([now_ms()])?;

@@ -3,10 +3,12 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::writer::WRITE;
 use crate::journal::JournalError;
 
 /// Each version's statements, in order: version N is the first N applied.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE journal_entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sdk_app_id INTEGER NOT NULL,
@@ -59,7 +61,18 @@ CREATE TABLE journal_attempts (
     PRIMARY KEY (delivery_id, attempt)
 );
 CREATE TABLE journal_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL);
-"];
+",
+    r"
+-- The entries an append or a purge may free early, oldest first, without walking the
+-- pending and dead ones.
+CREATE INDEX journal_deliveries_delivered ON journal_deliveries (entry_id)
+    WHERE state = 'delivered';
+-- What stats() counts per handler, read from the index alone and never from the delivered
+-- deliveries kept for replay.
+CREATE INDEX journal_deliveries_open ON journal_deliveries (handler, state, received_at_ms)
+    WHERE state IN ('pending', 'dead');
+",
+];
 
 /// Brings the schema to the newest version, in one transaction; on a read-only connection
 /// only checks that it is there already.
@@ -94,7 +107,7 @@ pub(super) fn migrate(connection: &mut Connection, read_only: bool) -> Result<()
              once read-write"
         )));
     }
-    let transaction = connection.transaction()?;
+    let transaction = connection.transaction_with_behavior(WRITE)?;
     if exists.is_none() {
         transaction.execute_batch(
             "CREATE TABLE journal_schema (version INTEGER NOT NULL);

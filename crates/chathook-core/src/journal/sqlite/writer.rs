@@ -5,14 +5,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use tokio::sync::{mpsc, oneshot};
 
-use super::schema;
 use super::{BUSY_TIMEOUT, OpenMode, SqliteTarget};
+use super::{room, schema};
 use crate::journal::bounds::{Bounds, Pending};
 use crate::journal::rows::{duration_ms, unix_ms};
 use crate::journal::{Appended, Durability, JournalError, NewEntry};
+
+/// How every transaction that writes begins. IMMEDIATE takes the write lock first, so a
+/// `chathook deliveries` run writing the same file meanwhile is waited for (the busy
+/// timeout); a DEFERRED one would read first, and its write would then fail at once with
+/// SQLITE_BUSY_SNAPSHOT, which no busy timeout retries.
+pub(super) const WRITE: TransactionBehavior = TransactionBehavior::Immediate;
 
 /// What the writer is asked.
 pub(crate) enum Message {
@@ -149,7 +157,7 @@ impl Writer {
         let mut pending = Pending::default();
         let mut answers = Vec::with_capacity(appends.len());
         let committed = (|| {
-            let transaction = self.connection.unchecked_transaction()?;
+            let transaction = Transaction::new_unchecked(&self.connection, WRITE)?;
             for (entry, _) in appends.iter() {
                 answers.push(self.append_one(entry, &mut pending));
             }
@@ -202,25 +210,43 @@ impl Writer {
             return Ok(Appended::Duplicate(id));
         }
         let bytes = callback.body.len() as u64;
+        let need = self.bounds.shortfall(pending, bytes);
+        if !need.is_empty() {
+            let (freed, _) =
+                self.in_savepoint(|| room::free_delivered(&self.connection, need, u64::MAX))?;
+            pending.freed.entries += freed.entries;
+            pending.freed.bytes += freed.bytes;
+        }
         self.bounds.admit(pending, bytes)?;
-        self.connection
-            .prepare_cached("SAVEPOINT journal_entry")?
-            .execute([])?;
-        match self.insert(entry, received_at_ms) {
-            Ok(id) => {
-                self.connection
-                    .prepare_cached("RELEASE journal_entry")?
-                    .execute([])?;
-                Ok(Appended::New(id))
-            }
+        match self.in_savepoint(|| self.insert(entry, received_at_ms)) {
+            Ok(id) => Ok(Appended::New(id)),
             Err(error) => {
                 pending.entries -= 1;
                 pending.bytes -= bytes;
-                self.connection
-                    .execute_batch("ROLLBACK TO journal_entry; RELEASE journal_entry")?;
                 Err(error)
             }
         }
+    }
+
+    /// Runs `work` inside a savepoint, so that its failure undoes its own writes and leaves
+    /// the rest of the batch be.
+    fn in_savepoint<T>(
+        &self,
+        work: impl FnOnce() -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        self.connection
+            .prepare_cached("SAVEPOINT journal_entry")?
+            .execute([])?;
+        let done = work();
+        if done.is_err() {
+            self.connection
+                .prepare_cached("ROLLBACK TO journal_entry")?
+                .execute([])?;
+        }
+        self.connection
+            .prepare_cached("RELEASE journal_entry")?
+            .execute([])?;
+        done
     }
 
     /// Inserts the entry and one pending delivery per handler; returns the entry's id.

@@ -11,7 +11,39 @@ on_both_backends!(
     ordered_claims_hold_back_only_the_key_whose_head_is_pending,
     an_expired_lease_is_claimed_by_another_owner_and_the_first_settles_lease_lost,
     released_leases_are_claimable_at_once,
+    delivery_ids_follow_entry_ids_within_a_batch,
 );
+
+async fn delivery_ids_follow_entry_ids_within_a_batch(db: TestDb) {
+    let journal = std::sync::Arc::new(db.open().await);
+    let appends = (0..100).map(|n| {
+        let journal = std::sync::Arc::clone(&journal);
+        tokio::spawn(async move {
+            let sent = callback(&format!("k{n}"), "C2C.X", Some("c2c:a:b"));
+            append_new(&journal, entry(sent, &["audit", "crm"])).await
+        })
+    });
+    for appended in futures_util::future::join_all(appends).await {
+        appended.expect("the append commits");
+    }
+    for handler in ["audit", "crm"] {
+        let mut deliveries = journal
+            .list(&ListFilter {
+                handler: Some(handler.into()),
+                limit: 1000,
+                ..ListFilter::default()
+            })
+            .await
+            .unwrap();
+        deliveries.sort_by_key(|delivery| delivery.id);
+        let entries: Vec<i64> = deliveries.iter().map(|d| d.entry_id).collect();
+        assert_eq!(entries.len(), 100);
+        assert!(
+            entries.windows(2).all(|pair| pair[0] < pair[1]),
+            "{handler}: delivery ids out of entry order: {entries:?}"
+        );
+    }
+}
 
 async fn a_delivery_is_claimed_settled_and_kept_with_its_attempts(db: TestDb) {
     let journal = db.open().await;

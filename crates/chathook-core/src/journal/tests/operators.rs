@@ -236,3 +236,40 @@ async fn list_filters_by_handler_state_and_command_newest_first(db: TestDb) {
     .await;
     assert_eq!(older.len(), 2);
 }
+
+/// A replay scheduling an entry holds it FOR KEY SHARE: a purge meanwhile skips it rather
+/// than delete a delivery the replay is making pending, and takes it once it is released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_purge_skips_an_entry_a_replay_holds() {
+    let db = TestDb::postgres().await;
+    let journal = db.open().await;
+    let mut sent = callback("old", "C2C.X", None);
+    sent.received_at = SystemTime::now() - Duration::from_secs(3 * 3600);
+    let id = append_new(&journal, entry(sent, &["crm"])).await;
+    let worker = owner("w");
+    let delivered_at = SystemTime::now() - Duration::from_secs(2 * 3600);
+    for delivery in claim_all(&journal, "crm", false, &worker).await {
+        let done = Attempt {
+            started_at: delivered_at,
+            ended_at: delivered_at,
+            outcome: AttemptOutcome::Delivered,
+        };
+        journal.settle(delivery.id, &worker, done).await.unwrap();
+    }
+
+    let mut replay = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut replay).await.unwrap();
+    sqlx::query("SELECT id FROM journal_entries WHERE id = $1 FOR KEY SHARE")
+        .bind(id)
+        .execute(&mut replay)
+        .await
+        .unwrap();
+    let purged = tokio::time::timeout(Duration::from_secs(10), journal.purge())
+        .await
+        .expect("the purge skips the lock rather than wait for it");
+    assert_eq!(purged.unwrap(), 0);
+    sqlx::query("COMMIT").execute(&mut replay).await.unwrap();
+    assert_eq!(journal.purge().await.unwrap(), 1);
+}
