@@ -218,7 +218,8 @@ impl SqliteJournal {
     }
 
     pub(super) async fn claim(&self, claim: ClaimRequest) -> Result<Vec<Claimed>, JournalError> {
-        self.call(move |writer| ops::claim(writer, &claim)).await
+        self.call(move |writer| writer.unsynced(|writer| ops::claim(writer, &claim)))
+            .await
     }
 
     pub(super) async fn next_due(&self, handler: String) -> Result<Option<i64>, JournalError> {
@@ -227,12 +228,13 @@ impl SqliteJournal {
     }
 
     pub(super) async fn settle(&self, settlement: Settlement) -> Result<Settled, JournalError> {
-        self.call(move |writer| ops::settle(writer, &settlement))
+        self.call(move |writer| writer.unsynced(|writer| ops::settle(writer, &settlement)))
             .await
     }
 
     pub(super) async fn release(&self, owner: String) -> Result<u64, JournalError> {
-        self.call(move |writer| ops::release(writer, &owner)).await
+        self.call(move |writer| writer.unsynced(|writer| ops::release(writer, &owner)))
+            .await
     }
 
     pub(super) async fn stats(&self) -> Result<JournalStats, JournalError> {
