@@ -46,7 +46,9 @@ mod checks;
 mod database;
 mod instructions;
 mod jetstream;
+mod paced;
 mod pinning;
+mod queued;
 mod report;
 mod runs;
 mod scenario;
@@ -143,6 +145,20 @@ enum Role {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Send RATE requests/s of scenario (b)'s shape to ADDR + PATH for SECS seconds over
+    /// CONNECTIONS connections; print what was answered and how fast.
+    Paced {
+        /// Address to send to.
+        addr: String,
+        /// Path and query string.
+        path: String,
+        /// Requests per second.
+        rate: f64,
+        /// Seconds.
+        secs: u64,
+        /// Keep-alive connections, one thread each.
+        connections: u32,
+    },
     /// Run chathook with the given arguments (e.g. `serve --config PATH`).
     Chathook {
         /// chathook's own arguments.
@@ -163,6 +179,13 @@ fn main() -> ExitCode {
             durability,
             count,
         }) => store_floor::run(url, connections, secs, count, &workload, &durability),
+        Some(Role::Paced {
+            addr,
+            path,
+            rate,
+            secs,
+            connections,
+        }) => paced::run(&addr, &path, rate, secs, connections),
         Some(Role::Chathook { args }) => {
             return chathook_cli::main_with_args(
                 std::iter::once("chathook".to_owned()).chain(args),
