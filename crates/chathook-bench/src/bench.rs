@@ -10,7 +10,7 @@ use crate::Cli;
 use crate::database::{self, Database, count_rows, drop_database};
 use crate::jetstream::{JetStreamResult, JetStreamRun};
 use crate::pinning::Pinning;
-use crate::queued::{Drained, PacedPhase, WriteCost, add_buckets};
+use crate::queued::{Drained, QueuedRow, add_buckets};
 use crate::runs::ChathookRun;
 use crate::scenario::{Scenario, scenarios};
 use crate::store_floor::Floor;
@@ -76,16 +76,6 @@ pub(crate) struct Row<'a> {
     pub jetstream: Option<JetStreamResult>,
     /// For a queued scenario: its deliveries, the fixed-rate phase and the write cost.
     pub queued: Option<QueuedRow>,
-}
-
-/// A queued scenario's results beyond wrk's.
-pub(crate) struct QueuedRow {
-    /// The runs' deliveries, summed, and their lag histograms as one.
-    pub drained: Drained,
-    /// The second phase, at a fixed rate.
-    pub paced: Option<PacedPhase>,
-    /// The journal's syncs under strace, or why they could not be counted.
-    pub write_cost: Result<WriteCost, String>,
 }
 
 /// The bench: every chosen scenario, then the report (written to `results.md` unless a smoke
@@ -276,45 +266,6 @@ impl Bench {
             handled: tally.handled,
             jetstream: tally.jetstream,
             queued,
-        })
-    }
-
-    /// A queued scenario's second phase, at half of (b)'s throughput (of its own when (b) is
-    /// not in the run), and its write-cost probe.
-    fn queued_row(
-        &mut self,
-        scenario: &Scenario,
-        handler: &'static str,
-        drained: Drained,
-        chathook: &Measured,
-    ) -> anyhow::Result<QueuedRow> {
-        let (rate, rate_of) = match self.half_of_receipts {
-            Some(rate) => (rate, "(b)".to_owned()),
-            None => (
-                chathook.requests_per_sec / 2.0,
-                format!("({}) itself, (b) not being in this run", scenario.spec.key),
-            ),
-        };
-        let paced = Some(self.paced_phase(scenario, handler, rate, rate_of)?);
-        let script = lua_script(scenario, self.work.path(), 0)?;
-        // strace may be missing or ptrace refused (a container's seccomp): the probe is a
-        // figure for the report, not a check.
-        let write_cost = self
-            .write_cost(scenario, handler, &script)
-            .map_err(|error| format!("{error:#}"));
-        match &write_cost {
-            Ok(cost) => println!(
-                "    under strace: {:.0} req/s, {:.0} commits/s, {:.1} callbacks per commit",
-                cost.measured.requests_per_sec,
-                cost.commits_per_sec(),
-                cost.callbacks_per_commit()
-            ),
-            Err(error) => println!("    write cost not measured: {error}"),
-        }
-        Ok(QueuedRow {
-            drained,
-            paced,
-            write_cost,
         })
     }
 

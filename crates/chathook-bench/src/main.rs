@@ -21,7 +21,11 @@
 //! and (h) with `durability = "normal"`; (n) and (o) repeat (a) and (b) with the
 //! recent-callbacks buffer on (`[console] recent = 1000`, no reader connected) while every other
 //! scenario runs with it off, so (a) against (n) and (b) against (o) are what keeping the
-//! console's records costs. Every read-receipt scenario also drives the store alone on the same
+//! console's records costs. (p) sends (b)'s requests to one queued no-op handler (`tally_a`,
+//! `delivery = "queued"`) behind the SQLite journal (see [`queued`]): chathook answers once the
+//! callback is committed, and the check is that every acknowledged one was delivered; a second
+//! phase at half of (b)'s throughput gives the delivery lag, and a probe under strace counts
+//! the journal's commits. Every read-receipt scenario also drives the store alone on the same
 //! workload (the floor), and its CPU per callback plus the baseline's is the least chathook
 //! could spend. Each scenario runs `--runs` times (3) and the report gives
 //! medians. A full run ends with [`instructions`]: instructions per callback under callgrind,

@@ -325,7 +325,8 @@ fn queued_notes(text: &mut String, rows: &[Row<'_>], bench: &Bench) {
             bucket_text(&drained.lag_buckets, 0.99),
             drained.disk_bytes as f64 / drained.journaled.max(1) as f64
         );
-        if let Some(paced) = &queued.paced {
+        {
+            let paced = &queued.paced;
             let exact = |quantile| {
                 paced
                     .exact_lag_ms(quantile)
