@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::bench::{Bench, Row};
 use crate::database::Database;
-use crate::queued::bucket_quantile;
+use crate::queued::{PacedPhase, WriteCost, bucket_quantile};
 use crate::scenario::MAX_RSS_MIB;
 
 /// The whole report of `rows`; a smoke run's judges no speed.
@@ -325,58 +325,64 @@ fn queued_notes(text: &mut String, rows: &[Row<'_>], bench: &Bench) {
             bucket_text(&drained.lag_buckets, 0.99),
             drained.disk_bytes as f64 / drained.journaled.max(1) as f64
         );
-        {
-            let paced = &queued.paced;
-            let exact = |quantile| {
-                paced
-                    .exact_lag_ms(quantile)
-                    .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"))
-            };
-            let _ = writeln!(
-                text,
-                "\nAt a fixed rate, ({key}) at {:.0} req/s (half of {}) for {} s: {:.0} answered \
-                 per second, request p50 {:.2} ms, p99 {:.2} ms (the driver at most {:.1} ms \
-                 behind its schedule); {} delivered of {} journaled for {} acknowledged. \
-                 Delivery lag, arrival to success: by the histogram's buckets p50 {}, p99 {}; \
-                 by the journal's arrival and delivery times (whole milliseconds) p50 {}, p99 \
-                 {}, slowest {}.",
-                paced.measured.target_per_sec,
-                paced.rate_of,
-                bench.duration,
-                paced.measured.answered_per_sec,
-                paced.measured.p50_ms,
-                paced.measured.p99_ms,
-                paced.measured.most_behind_ms,
-                paced.drained.delivered,
-                paced.drained.journaled,
-                paced.measured.acked,
-                bucket_text(&paced.drained.lag_buckets, 0.5),
-                bucket_text(&paced.drained.lag_buckets, 0.99),
-                exact(0.5),
-                exact(0.99),
-                exact(1.0)
-            );
-        }
-        let cost = match &queued.write_cost {
-            Ok(cost) => format!(
-                "one more full load with chathook under `strace -f --seccomp-bpf` (only the \
-                 syncs stop it; {:.0} req/s there) synced the journal's WAL {} times and its \
-                 database file {} times (checkpoints, each also one of the WAL's) in {:.1} s: \
-                 about {} commits, {:.0} per second, {:.1} callbacks acknowledged per commit, \
-                 so {:.3} fsyncs per callback, the workers' claims and settlements included",
-                cost.measured.requests_per_sec,
-                cost.wal_syncs,
-                cost.database_syncs,
-                cost.secs,
-                cost.commits(),
-                cost.commits_per_sec(),
-                cost.callbacks_per_commit(),
-                (cost.wal_syncs + cost.database_syncs) as f64 / cost.measured.acked.max(1) as f64
-            ),
-            Err(error) => format!("not measured ({error})"),
-        };
-        let _ = writeln!(text, "\nWhat each write costs, ({key}): {cost}.");
+        paced_note(text, key, &queued.paced, bench);
+        write_cost_note(text, key, &queued.write_cost);
     }
+}
+
+/// The fixed-rate phase of queued scenario `key`: the rate held and the delivery lag.
+fn paced_note(text: &mut String, key: &str, paced: &PacedPhase, bench: &Bench) {
+    let exact = |quantile| {
+        paced
+            .exact_lag_ms(quantile)
+            .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"))
+    };
+    let _ = writeln!(
+        text,
+        "\nAt a fixed rate, ({key}) at {:.0} req/s (half of {}) for {} s: {:.0} answered \
+         per second, request p50 {:.2} ms, p99 {:.2} ms (the driver at most {:.1} ms behind \
+         its schedule); {} delivered of {} journaled for {} acknowledged. Delivery lag, \
+         arrival to success: by the histogram's buckets p50 {}, p99 {}; by the journal's \
+         arrival and delivery times (whole milliseconds) p50 {}, p99 {}, slowest {}.",
+        paced.measured.target_per_sec,
+        paced.rate_of,
+        bench.duration,
+        paced.measured.answered_per_sec,
+        paced.measured.p50_ms,
+        paced.measured.p99_ms,
+        paced.measured.most_behind_ms,
+        paced.drained.delivered,
+        paced.drained.journaled,
+        paced.measured.acked,
+        bucket_text(&paced.drained.lag_buckets, 0.5),
+        bucket_text(&paced.drained.lag_buckets, 0.99),
+        exact(0.5),
+        exact(0.99),
+        exact(1.0)
+    );
+}
+
+/// What each write of queued scenario `key` costs, by the strace probe.
+fn write_cost_note(text: &mut String, key: &str, write_cost: &Result<WriteCost, String>) {
+    let cost = match write_cost {
+        Ok(cost) => format!(
+            "one more full load with chathook under `strace -f --seccomp-bpf` (only the \
+             syncs stop it; {:.0} req/s there) synced the journal's WAL {} times and its \
+             database file {} times (checkpoints, each also one of the WAL's) in {:.1} s: \
+             about {} commits, {:.0} per second, {:.1} callbacks acknowledged per commit, \
+             so {:.3} fsyncs per callback, the workers' claims and settlements included",
+            cost.measured.requests_per_sec,
+            cost.wal_syncs,
+            cost.database_syncs,
+            cost.secs,
+            cost.commits(),
+            cost.commits_per_sec(),
+            cost.callbacks_per_commit(),
+            (cost.wal_syncs + cost.database_syncs) as f64 / cost.measured.acked.max(1) as f64
+        ),
+        Err(error) => format!("not measured ({error})"),
+    };
+    let _ = writeln!(text, "\nWhat each write costs, ({key}): {cost}.");
 }
 
 /// The bucket a lag quantile falls in, as "≤ 4 ms".
@@ -384,7 +390,8 @@ fn bucket_text(buckets: &[(f64, u64)], quantile: f64) -> String {
     match bucket_quantile(buckets, quantile) {
         None => "- (no deliveries)".to_owned(),
         Some(bound) if bound.is_infinite() => "above the last bucket".to_owned(),
-        Some(bound) => format!("≤ {} ms", bound * 1000.0),
+        // The bounds are powers of two times 1 ms; rounding drops the float's tail.
+        Some(bound) => format!("≤ {} ms", (bound * 1e6).round() / 1e3),
     }
 }
 

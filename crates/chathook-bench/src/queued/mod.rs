@@ -16,7 +16,7 @@ use crate::server::{labelled_series, labelled_value, metrics};
 mod phase;
 mod write_cost;
 
-pub(crate) use phase::QueuedRow;
+pub(crate) use phase::{PacedPhase, QueuedRow};
 pub(crate) use write_cost::WriteCost;
 
 /// How long the deliveries may take to drain after a load.
