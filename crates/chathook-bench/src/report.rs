@@ -300,8 +300,8 @@ fn queued_notes(text: &mut String, rows: &[Row<'_>], bench: &Bench) {
         let _ = writeln!(
             text,
             "\nQueued, ({key}): {:.0} req/s, {:.2}x the baseline{against_receipts}; p50 {:.2} ms, \
-             p99 {:.2} ms, {:.1} µs CPU per request, peak RSS {:.1} MiB{}. Every acknowledged \
-             callback delivered, by `/metrics` once the pending deliveries reached 0: {} \
+             p99 {:.2} ms, {:.1} µs CPU per request, peak RSS {:.1} MiB{}. Deliveries, by \
+             `/metrics` once the pending ones reached 0 (or the wait's deadline passed): {} \
              delivered of {} journaled for {} acknowledged, {} retried, {} dead. Delivery lag at \
              full load, by the histogram: p50 {}, p99 {}. The journal file held {:.0} bytes per \
              callback (the body is about 300).",
