@@ -10,6 +10,7 @@ use crate::Cli;
 use crate::database::{self, Database, count_rows, drop_database};
 use crate::jetstream::{JetStreamResult, JetStreamRun};
 use crate::pinning::Pinning;
+use crate::queued::{Drained, QueuedRow, add_buckets};
 use crate::runs::ChathookRun;
 use crate::scenario::{Scenario, scenarios};
 use crate::store_floor::Floor;
@@ -42,6 +43,8 @@ pub(crate) struct Bench {
     pub soak_secs: u64,
     /// Groups of the many-groups workload.
     pub groups: u32,
+    /// Half of (b)'s throughput in this run, once measured: the queued scenario's fixed rate.
+    pub half_of_receipts: Option<f64>,
     /// What failed a check, reported together at the end.
     pub problems: Vec<String>,
 }
@@ -71,6 +74,8 @@ pub(crate) struct Row<'a> {
     pub handled: Vec<(&'static str, u64)>,
     /// For the JetStream scenario: the stream, the spool and NATS's CPU.
     pub jetstream: Option<JetStreamResult>,
+    /// For a queued scenario: its deliveries, the fixed-rate phase and the write cost.
+    pub queued: Option<QueuedRow>,
 }
 
 /// The bench: every chosen scenario, then the report (written to `results.md` unless a smoke
@@ -108,7 +113,11 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<()> {
             vec![0]
         };
         for prefill in sizes {
-            rows.push(bench.measure(scenario, prefill, runs)?);
+            let row = bench.measure(scenario, prefill, runs)?;
+            if scenario.spec.key == "b" {
+                bench.half_of_receipts = Some(row.chathook.requests_per_sec / 2.0);
+            }
+            rows.push(row);
         }
     }
     bench.report(cli, &rows)?;
@@ -129,6 +138,7 @@ struct Tally {
     store_messages: Option<(u64, u64)>,
     handled: Vec<(&'static str, u64)>,
     jetstream: Option<JetStreamResult>,
+    drained: Option<Drained>,
 }
 
 impl Bench {
@@ -153,6 +163,7 @@ impl Bench {
                 .soak_secs
                 .unwrap_or(if cli.smoke { duration } else { 300 }),
             groups: cli.groups,
+            half_of_receipts: None,
             problems: Vec::new(),
         })
     }
@@ -226,6 +237,7 @@ impl Bench {
                 .map(|&name| (name, 0))
                 .collect(),
             jetstream: None,
+            drained: None,
         };
         for run in 1..=runs {
             self.measure_run(scenario, prefill, run, shared.as_deref(), &mut tally)?;
@@ -233,6 +245,13 @@ impl Bench {
         if let Some(url) = &shared {
             self.runtime.block_on(drop_database(url))?;
         }
+        let chathook = Measured::median(&tally.chathook);
+        let queued = match (scenario.spec.queued, tally.drained.take()) {
+            (Some(handler), Some(drained)) => {
+                Some(self.queued_row(scenario, handler, drained, &chathook)?)
+            }
+            _ => None,
+        };
         Ok(Row {
             scenario,
             runs,
@@ -240,12 +259,13 @@ impl Bench {
             store_messages: tally.store_messages,
             floor: Floor::median(&tally.floors),
             baseline: Measured::median(&tally.baselines),
-            chathook: Measured::median(&tally.chathook),
+            chathook,
             peak_rss_mib: tally.peak_rss_mib,
             stored: tally.stored,
             zero_lost: tally.zero_lost,
             handled: tally.handled,
             jetstream: tally.jetstream,
+            queued,
         })
     }
 
@@ -296,6 +316,9 @@ impl Bench {
             ));
         }
         self.tally_handled(scenario, measured, &outcome.handled, tally);
+        if let Some(drained) = &outcome.drained {
+            self.tally_drained(scenario, measured, drained, tally);
+        }
         if let (Some(url), Some(kind)) = (&database, scenario.spec.database) {
             let after = self.runtime.block_on(count_rows(url))?;
             let stored = self.check_stored(scenario, measured, before, after);
@@ -341,6 +364,51 @@ impl Bench {
         total.held += result.held;
         total.spooled += result.spooled;
         Ok(())
+    }
+
+    /// Adds a run's deliveries to the tally; an acknowledged callback not delivered is a
+    /// problem.
+    fn tally_drained(
+        &mut self,
+        scenario: &Scenario,
+        measured: &Measured,
+        drained: &Drained,
+        tally: &mut Tally,
+    ) {
+        println!(
+            "    delivered {} of {} journaled ({} retried, {} dead, {} pending); {} acknowledged, \
+             {} sent",
+            drained.delivered,
+            drained.journaled,
+            drained.retried,
+            drained.dead,
+            drained.pending,
+            measured.acked,
+            measured.sent
+        );
+        if !drained.all_delivered(measured.acked, measured.sent) {
+            tally.zero_lost = false;
+            self.problems.push(format!(
+                "({}) {} callbacks acknowledged, {} sent, but {} delivered, {} dead, {} pending \
+                 of {} journaled",
+                scenario.spec.key,
+                measured.acked,
+                measured.sent,
+                drained.delivered,
+                drained.dead,
+                drained.pending,
+                drained.journaled
+            ));
+        }
+        *tally.stored.get_or_insert(0) += drained.delivered;
+        let total = tally.drained.get_or_insert_with(Drained::default);
+        total.delivered += drained.delivered;
+        total.retried += drained.retried;
+        total.dead += drained.dead;
+        total.pending += drained.pending;
+        total.journaled += drained.journaled;
+        total.disk_bytes += drained.disk_bytes;
+        add_buckets(&mut total.lag_buckets, &drained.lag_buckets);
     }
 
     /// Adds a run's successful calls of each handler to the tally; a handler that missed an

@@ -21,7 +21,11 @@
 //! and (h) with `durability = "normal"`; (n) and (o) repeat (a) and (b) with the
 //! recent-callbacks buffer on (`[console] recent = 1000`, no reader connected) while every other
 //! scenario runs with it off, so (a) against (n) and (b) against (o) are what keeping the
-//! console's records costs. Every read-receipt scenario also drives the store alone on the same
+//! console's records costs. (p) sends (b)'s requests to one queued no-op handler (`tally_a`,
+//! `delivery = "queued"`) behind the SQLite journal (see [`queued`]): chathook answers once the
+//! callback is committed, and the check is that every acknowledged one was delivered; a second
+//! phase at half of (b)'s throughput gives the delivery lag, and a probe under strace counts
+//! the journal's commits. Every read-receipt scenario also drives the store alone on the same
 //! workload (the floor), and its CPU per callback plus the baseline's is the least chathook
 //! could spend. Each scenario runs `--runs` times (3) and the report gives
 //! medians. A full run ends with [`instructions`]: instructions per callback under callgrind,
@@ -46,7 +50,9 @@ mod checks;
 mod database;
 mod instructions;
 mod jetstream;
+mod paced;
 mod pinning;
+mod queued;
 mod report;
 mod runs;
 mod scenario;
@@ -143,6 +149,20 @@ enum Role {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Send RATE requests/s of scenario (b)'s shape to ADDR + PATH for SECS seconds over
+    /// CONNECTIONS connections; print what was answered and how fast.
+    Paced {
+        /// Address to send to.
+        addr: String,
+        /// Path and query string.
+        path: String,
+        /// Requests per second.
+        rate: f64,
+        /// Seconds.
+        secs: u64,
+        /// Keep-alive connections, one thread each.
+        connections: u32,
+    },
     /// Run chathook with the given arguments (e.g. `serve --config PATH`).
     Chathook {
         /// chathook's own arguments.
@@ -163,6 +183,13 @@ fn main() -> ExitCode {
             durability,
             count,
         }) => store_floor::run(url, connections, secs, count, &workload, &durability),
+        Some(Role::Paced {
+            addr,
+            path,
+            rate,
+            secs,
+            connections,
+        }) => paced::run(&addr, &path, rate, secs, connections),
         Some(Role::Chathook { args }) => {
             return chathook_cli::main_with_args(
                 std::iter::once("chathook".to_owned()).chain(args),

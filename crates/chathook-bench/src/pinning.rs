@@ -54,7 +54,12 @@ impl Pinning {
 
     /// wrk on the other CPU.
     pub(crate) fn load(&self) -> Command {
-        self.pinned(self.pair.map(|(_, load)| load), Path::new("wrk"))
+        self.load_program(Path::new("wrk"))
+    }
+
+    /// Another load generator (the paced driver) on wrk's CPU.
+    pub(crate) fn load_program(&self, program: &Path) -> Command {
+        self.pinned(self.pair.map(|(_, load)| load), program)
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use crate::bench::{Bench, Row};
 use crate::database::Database;
+use crate::queued::{PacedPhase, WriteCost, bucket_quantile};
 use crate::scenario::MAX_RSS_MIB;
 
 /// The whole report of `rows`; a smoke run's judges no speed.
@@ -27,6 +28,7 @@ pub(crate) fn report(rows: &[Row<'_>], bench: &Bench, smoke: bool) -> String {
     durability_notes(&mut text, rows);
     growth_notes(&mut text, rows);
     jetstream_notes(&mut text, rows);
+    queued_notes(&mut text, rows, bench);
     floor_notes(&mut text, rows, bench);
     if rows
         .iter()
@@ -156,6 +158,14 @@ fn verdicts(row: &Row<'_>, rows: &[Row<'_>], smoke: bool) -> Vec<String> {
         {
             verdicts.push(format!("≥ {min}x empty store: {}", yes(measured >= min)));
         }
+        if let Some(other) = target.at_least_as_fast_as.and_then(|key| by_key(rows, key)) {
+            let against = row.chathook.requests_per_sec / other.chathook.requests_per_sec.max(1.0);
+            verdicts.push(format!(
+                "≥ ({})'s req/s: {} ({against:.2}x)",
+                other.scenario.spec.key,
+                yes(against >= 1.0)
+            ));
+        }
         verdicts.push(format!(
             "RSS ≤ {MAX_RSS_MIB} MiB: {}",
             yes(row.peak_rss_mib <= MAX_RSS_MIB)
@@ -266,6 +276,122 @@ fn jetstream_notes(text: &mut String, rows: &[Row<'_>]) {
             row.chathook.sent - row.chathook.answered,
             result.spooled
         );
+    }
+}
+
+/// A queued scenario: against the baseline and (b), its deliveries, the fixed-rate phase's
+/// delivery lag, and what each write costs.
+fn queued_notes(text: &mut String, rows: &[Row<'_>], bench: &Bench) {
+    for row in rows {
+        let Some(queued) = &row.queued else {
+            continue;
+        };
+        let key = row.scenario.spec.key;
+        let against_receipts = by_key(rows, "b").map_or_else(String::new, |receipts| {
+            format!(
+                ", {:.2}x (b)'s {:.0} req/s (p99 {:.2} ms, {:.1} µs CPU)",
+                row.chathook.requests_per_sec / receipts.chathook.requests_per_sec.max(1.0),
+                receipts.chathook.requests_per_sec,
+                receipts.chathook.p99_ms,
+                receipts.chathook.cpu_us_per_request
+            )
+        });
+        let drained = &queued.drained;
+        let _ = writeln!(
+            text,
+            "\nQueued, ({key}): {:.0} req/s, {:.2}x the baseline{against_receipts}; p50 {:.2} ms, \
+             p99 {:.2} ms, {:.1} µs CPU per request, peak RSS {:.1} MiB{}. Deliveries, by \
+             `/metrics` once the pending ones reached 0 (or the wait's deadline passed): {} \
+             delivered of {} journaled for {} acknowledged, {} retried, {} dead. Delivery lag at \
+             full load, by the histogram: p50 {}, p99 {}. The journal file held {:.0} bytes per \
+             callback (the body is about 300).",
+            row.chathook.requests_per_sec,
+            ratio(row),
+            row.chathook.p50_ms,
+            row.chathook.p99_ms,
+            row.chathook.cpu_us_per_request,
+            row.peak_rss_mib,
+            if row.peak_rss_mib > MAX_RSS_MIB {
+                ", OVER 64 MiB"
+            } else {
+                ""
+            },
+            drained.delivered,
+            drained.journaled,
+            row.chathook.acked,
+            drained.retried,
+            drained.dead,
+            bucket_text(&drained.lag_buckets, 0.5),
+            bucket_text(&drained.lag_buckets, 0.99),
+            drained.disk_bytes as f64 / drained.journaled.max(1) as f64
+        );
+        paced_note(text, key, &queued.paced, bench);
+        write_cost_note(text, key, &queued.write_cost);
+    }
+}
+
+/// The fixed-rate phase of queued scenario `key`: the rate held and the delivery lag.
+fn paced_note(text: &mut String, key: &str, paced: &PacedPhase, bench: &Bench) {
+    let exact = |quantile| {
+        paced
+            .exact_lag_ms(quantile)
+            .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"))
+    };
+    let _ = writeln!(
+        text,
+        "\nAt a fixed rate, ({key}) at {:.0} req/s (half of {}) for {} s: {:.0} answered \
+         per second, request p50 {:.2} ms, p99 {:.2} ms (the driver at most {:.1} ms behind \
+         its schedule); {} delivered of {} journaled for {} acknowledged. Delivery lag, \
+         arrival to success: by the histogram's buckets p50 {}, p99 {}; by the journal's \
+         arrival and delivery times (whole milliseconds) p50 {}, p99 {}, slowest {}.",
+        paced.measured.target_per_sec,
+        paced.rate_of,
+        bench.duration,
+        paced.measured.answered_per_sec,
+        paced.measured.p50_ms,
+        paced.measured.p99_ms,
+        paced.measured.most_behind_ms,
+        paced.drained.delivered,
+        paced.drained.journaled,
+        paced.measured.acked,
+        bucket_text(&paced.drained.lag_buckets, 0.5),
+        bucket_text(&paced.drained.lag_buckets, 0.99),
+        exact(0.5),
+        exact(0.99),
+        exact(1.0)
+    );
+}
+
+/// What each write of queued scenario `key` costs, by the strace probe.
+fn write_cost_note(text: &mut String, key: &str, write_cost: &Result<WriteCost, String>) {
+    let cost = match write_cost {
+        Ok(cost) => format!(
+            "one more full load with chathook under `strace -f --seccomp-bpf` (only the \
+             syncs stop it; {:.0} req/s there) synced the journal's WAL {} times and its \
+             database file {} times (checkpoints, each also one of the WAL's) in {:.1} s: \
+             about {} commits, {:.0} per second, {:.1} callbacks acknowledged per commit, \
+             so {:.3} fsyncs per callback, the workers' claims and settlements included",
+            cost.measured.requests_per_sec,
+            cost.wal_syncs,
+            cost.database_syncs,
+            cost.secs,
+            cost.commits(),
+            cost.commits_per_sec(),
+            cost.callbacks_per_commit(),
+            (cost.wal_syncs + cost.database_syncs) as f64 / cost.measured.acked.max(1) as f64
+        ),
+        Err(error) => format!("not measured ({error})"),
+    };
+    let _ = writeln!(text, "\nWhat each write costs, ({key}): {cost}.");
+}
+
+/// The bucket a lag quantile falls in, as "≤ 4 ms".
+fn bucket_text(buckets: &[(f64, u64)], quantile: f64) -> String {
+    match bucket_quantile(buckets, quantile) {
+        None => "- (no deliveries)".to_owned(),
+        Some(bound) if bound.is_infinite() => "above the last bucket".to_owned(),
+        // The bounds are powers of two times 1 ms; rounding drops the float's tail.
+        Some(bound) => format!("≤ {} ms", (bound * 1e6).round() / 1e3),
     }
 }
 

@@ -1,10 +1,11 @@
 //! One run of a scenario's two servers: the bare baseline, then chathook configured for the
 //! scenario, each started pinned, driven by wrk and stopped.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::bench::Bench;
 use crate::jetstream::{JetStreamRun, listening_pid};
+use crate::queued::{self, Drained};
 use crate::scenario::{Scenario, durability_name};
 use crate::server::{Server, free_port, handled_ok, metric_value, process_cpu_secs};
 use crate::wrk::{self, Measured};
@@ -31,7 +32,8 @@ impl Bench {
         )
     }
 
-    /// chathook serving the scenario, driven by wrk, then stopped as in production.
+    /// chathook serving the scenario, driven by wrk, then stopped as in production; for a
+    /// queued scenario, stopped only once its deliveries are drained.
     pub(crate) fn chathook(
         &self,
         scenario: &Scenario,
@@ -44,33 +46,16 @@ impl Bench {
         } else {
             self.duration
         };
-        let port = free_port()?;
-        let config = self.work.path().join(format!("{}.toml", scenario.spec.key));
-        std::fs::write(
-            &config,
-            chathook_config(port, scenario, database, stream, secs),
-        )?;
-        let mut server = self.pinning.server(&self.exe);
-        server
-            .arg("chathook")
-            .arg("serve")
-            .arg("--config")
-            .arg(&config);
-        let chathook_server = Server::start(server, port)?;
-        let time = chathook_core::auth::unix_now();
-        let query = format!(
-            "SdkAppid={APP_ID}&CallbackCommand={}&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Android&Sign={}&RequestTime={time}",
-            scenario.spec.command,
-            chathook_core::auth::sign(TOKEN, time)
-        );
+        let started = self.start_chathook(scenario, database, stream, secs, None)?;
+        let port = started.server.port;
         // NATS's own CPU time while wrk drives chathook; NATS is not pinned.
         let nats_pid = stream.and_then(|stream| listening_pid(&stream.url));
         let nats_cpu_before = nats_pid.map(process_cpu_secs).transpose()?;
         let measured = wrk::drive(
             &self.pinning,
             script,
-            &chathook_server,
-            &query,
+            &started.server,
+            &started.query,
             self.connections,
             secs,
         )?;
@@ -87,16 +72,95 @@ impl Bench {
             .iter()
             .map(|&name| Ok((name, handled_ok(port, name)?)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let peak_rss_mib = chathook_server.peak_rss_mib()?;
-        chathook_server.stop()?;
+        let mut drained = scenario
+            .spec
+            .queued
+            .map(|handler| queued::drain(port, handler, measured.acked))
+            .transpose()?;
+        let peak_rss_mib = started.server.peak_rss_mib()?;
+        started.server.stop()?;
+        if let (Some(drained), Some(journal)) = (drained.as_mut(), &started.journal) {
+            drained.disk_bytes = queued::remove_journal(journal)?;
+        }
         Ok(ChathookRun {
             measured,
             peak_rss_mib,
             handled,
             spooled,
             nats_cpu_secs,
+            drained,
         })
     }
+
+    /// chathook started for `scenario`, listening; under `strace` writing to `traced` when
+    /// given (the write-cost probe).
+    pub(crate) fn start_chathook(
+        &self,
+        scenario: &Scenario,
+        database: Option<&str>,
+        stream: Option<&JetStreamRun>,
+        secs: u64,
+        traced: Option<&Path>,
+    ) -> anyhow::Result<Started> {
+        let port = free_port()?;
+        let journal = scenario.spec.queued.map(|_| {
+            self.work
+                .path()
+                .join(format!("{}-journal-{port}.db", scenario.spec.key))
+        });
+        let config = self.work.path().join(format!("{}.toml", scenario.spec.key));
+        let mut toml = chathook_config(port, scenario, database, stream, secs);
+        if let Some(journal) = &journal {
+            toml = toml.replace("{journal}", &format!("sqlite://{}", journal.display()));
+        }
+        std::fs::write(&config, toml)?;
+        let mut server = match traced {
+            Some(output) => {
+                let mut strace = self.pinning.server(Path::new("strace"));
+                // Only the syncs stop the process (seccomp-bpf), and `-y` names each one's
+                // file, so the WAL's (commits) and the database's (checkpoints) can be told
+                // apart.
+                strace
+                    .args(["-f", "--seccomp-bpf", "-qq", "-ttt", "-y", "-e"])
+                    .arg("trace=fsync,fdatasync")
+                    .arg("-o")
+                    .arg(output)
+                    .arg(&self.exe);
+                strace
+            }
+            None => self.pinning.server(&self.exe),
+        };
+        server
+            .arg("chathook")
+            .arg("serve")
+            .arg("--config")
+            .arg(&config);
+        let server = Server::start(server, port)?;
+        Ok(Started {
+            server,
+            query: signed_query(scenario.spec.command),
+            journal,
+        })
+    }
+}
+
+/// chathook as [`Bench::start_chathook`] started it.
+pub(crate) struct Started {
+    /// The server (or strace, tracing it).
+    pub server: Server,
+    /// The signed query string of the scenario's command, valid for the run.
+    pub query: String,
+    /// The journal file, for a queued scenario.
+    pub journal: Option<PathBuf>,
+}
+
+/// The query string Chat would send for `command`, signed now.
+fn signed_query(command: &str) -> String {
+    let time = chathook_core::auth::unix_now();
+    format!(
+        "SdkAppid={APP_ID}&CallbackCommand={command}&contenttype=json&ClientIP=127.0.0.1&OptPlatform=Android&Sign={}&RequestTime={time}",
+        chathook_core::auth::sign(TOKEN, time)
+    )
 }
 
 /// What one chathook run gave.
@@ -111,6 +175,8 @@ pub(crate) struct ChathookRun {
     pub spooled: Option<u64>,
     /// The NATS server's CPU time while wrk ran, when its process was found.
     pub nats_cpu_secs: Option<f64>,
+    /// For a queued scenario: its deliveries once drained.
+    pub drained: Option<Drained>,
 }
 
 /// chathook's config for a scenario. The query string is signed once per run, so the accepted

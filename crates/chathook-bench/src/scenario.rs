@@ -27,9 +27,10 @@ pub(crate) struct Spec {
     pub command: &'static str,
     traffic: Traffic,
     /// `[handlers...]` tables for chathook; `{db}` stands for the database URL and
-    /// `{durability}` for the read-receipt durability, and for the JetStream scenario `{nats}`,
+    /// `{durability}` for the read-receipt durability, for the JetStream scenario `{nats}`,
     /// `{stream}`, `{prefix}` and `{spool}` for the server, the run's stream and subject
-    /// prefix, and the spool file.
+    /// prefix, and the spool file, and for a queued scenario `{journal}` for the run's
+    /// journal URL.
     pub handlers: &'static str,
     /// The read-receipt store's database, for the scenarios that store.
     pub database: Option<Database>,
@@ -45,6 +46,10 @@ pub(crate) struct Spec {
     /// Handlers that must each have handled every acknowledged callback, by chathook's
     /// metrics.
     pub handled_by: &'static [&'static str],
+    /// For a queued scenario, its one queued handler: every acknowledged callback must be
+    /// delivered to it (by `/metrics`, once its pending deliveries reach 0), and a second phase
+    /// drives it at half of (b)'s throughput for the delivery lag.
+    pub queued: Option<&'static str>,
     /// Whether chathook keeps the recent-callbacks buffer (`[console] recent = 1000`, with an
     /// API token so it is served, and no reader connected); off everywhere else.
     pub recent: bool,
@@ -77,6 +82,8 @@ pub(crate) struct Target {
     pub max_floor_ratio: Option<f64>,
     /// Throughput at the largest pre-fill against an empty store.
     pub min_growth_ratio: Option<f64>,
+    /// Throughput at least that of this scenario in the same run.
+    pub at_least_as_fast_as: Option<&'static str>,
 }
 
 /// Peak RSS every scenario is judged on.
@@ -88,6 +95,7 @@ const NO_TARGET: Target = Target {
     max_request_ms: None,
     max_floor_ratio: None,
     min_growth_ratio: None,
+    at_least_as_fast_as: None,
 };
 
 const DURABLE_AND_FAST: Target = Target {
@@ -111,6 +119,7 @@ const UNROUTED: Spec = Spec {
     growth: false,
     jetstream: false,
     handled_by: &[],
+    queued: None,
     recent: false,
     target: Target {
         min_ratio: Some(0.85),
@@ -144,7 +153,7 @@ const MANY_POSTGRES: Spec = Spec {
 };
 
 /// Every scenario, in the order they run and are reported.
-static TABLE: [Spec; 15] = [
+static TABLE: [Spec; 16] = [
     UNROUTED,
     RECEIPTS,
     Spec {
@@ -246,6 +255,23 @@ static TABLE: [Spec; 15] = [
         title: "(b) with the recent-callbacks buffer on, no reader",
         recent: true,
         target: NO_TARGET,
+        ..RECEIPTS
+    },
+    // (b)'s requests, byte for byte, so that (b) against (p) is a durable write against a
+    // durable write: the read-receipt store's rows against the journal's entry. (a)'s one
+    // sample body would be a redelivery of itself, journaled once per dedupe window.
+    Spec {
+        key: "p",
+        title: "one queued no-op handler on the SQLite journal, (b)'s requests",
+        handlers: "[handlers.tally_a]\nenabled = true\ncommands = [\"Group.CallbackAfterReadReceipt\"]\n\
+                   delivery = \"queued\"\n\n[journal]\ndatabase_url = \"{journal}\"\n\
+                   durability = \"full\"\n",
+        database: None,
+        queued: Some(example_tally::HANDLERS[0]),
+        target: Target {
+            at_least_as_fast_as: Some("b"),
+            ..NO_TARGET
+        },
         ..RECEIPTS
     },
 ];

@@ -140,8 +140,28 @@ pub(crate) fn metric_value(port: u16, series: &str) -> anyhow::Result<u64> {
     Ok(value.trim().parse::<f64>()? as u64)
 }
 
+/// The value of series `name` whose labels include each of `labels` (`handler="tally_a"`),
+/// in a `/metrics` body; `None` if there is no such line.
+pub(crate) fn labelled_value(response: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    labelled_series(response, name)
+        .find(|(line_labels, _)| labels.iter().all(|label| line_labels.contains(label)))
+        .map(|(_, value)| value)
+}
+
+/// Every line of series `name` with labels, as (its labels, its value).
+pub(crate) fn labelled_series<'a>(
+    response: &'a str,
+    name: &'a str,
+) -> impl Iterator<Item = (Vec<&'a str>, f64)> + 'a {
+    response.lines().filter_map(move |line| {
+        let rest = line.strip_prefix(name)?.strip_prefix('{')?;
+        let (labels, value) = rest.rsplit_once("} ")?;
+        Some((labels.split(',').collect(), value.trim().parse().ok()?))
+    })
+}
+
 /// The body of `GET /metrics` from the chathook listening on `port`.
-fn metrics(port: u16) -> anyhow::Result<String> {
+pub(crate) fn metrics(port: u16) -> anyhow::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
