@@ -16,6 +16,7 @@ mod fanout;
 mod first_hour;
 mod handler_guide;
 mod hardening;
+mod hardening3_stores;
 mod journal;
 mod journal_crash;
 mod keyword_filter_server;
