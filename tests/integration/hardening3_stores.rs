@@ -20,6 +20,8 @@ use sqlx::Connection as _;
 
 use crate::read_receipt::{COMMAND as RECEIPT, receipt_body};
 
+mod files;
+
 /// The binary under test.
 fn binary() -> String {
     std::env::var("HARDENING3_STORES_BINARY").unwrap_or_else(|_| server_binary!().to_owned())
@@ -133,15 +135,6 @@ fn is_root() -> bool {
         .is_ok_and(|output| output.stdout.starts_with(b"0\n"))
 }
 
-/// Runs `chattr` with `flag` on `path`; false where the file system has no such attribute.
-fn chattr(flag: &str, path: &Path) -> bool {
-    Command::new("chattr")
-        .arg(flag)
-        .arg(path)
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
 /// A small tmpfs, unmounted when dropped.
 struct SmallDisk(PathBuf);
 
@@ -234,42 +227,16 @@ async fn a_full_disk_is_not_ready_until_a_real_write_commits_and_from_the_start(
     assert_eq!(post_receipt(&server, 100_000).await, 200);
 }
 
-#[tokio::test]
-async fn a_deleted_wal_is_refused_before_any_acknowledgement_and_kill_9_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("receipts.db");
-    let mut server = serve(dir.path(), &receipt_table("sqlite://receipts.db", ""));
-    let mut acknowledged = BTreeSet::new();
-    for seq in 0..50 {
-        assert_eq!(post_receipt(&server, seq).await, 200);
-        acknowledged.insert(seq);
-    }
-    std::fs::remove_file(dir.path().join("receipts.db-wal")).unwrap();
-    for seq in 50..60 {
-        let status = post_receipt(&server, seq).await;
-        assert_eq!(
-            status, 500,
-            "callback {seq} acknowledged into a deleted log"
-        );
-    }
-    let (status, body) = readyz(&server).await;
-    assert_eq!(status, 503, "{body}");
-    let reason = not_ready_reason(&mut server);
-    assert!(
-        reason.contains("receipts.db-wal was removed or replaced; restart chathook"),
-        "{reason}"
-    );
-    server.signal("KILL");
-    drop(server);
-    let stored = stored_seqs(&database).await;
-    let lost: Vec<_> = acknowledged.difference(&stored).collect();
-    assert!(lost.is_empty(), "acknowledged and lost: {lost:?}");
+/// A journal on `database_url` and the queued `flaky`, whose attempts never end in a test.
+fn journal_tables(dir: &Path, database_url: &str) -> String {
+    journal_tables_with(dir, database_url, 60_000)
 }
 
-fn journal_tables(dir: &Path, database_url: &str) -> String {
+/// A journal on `database_url` and the queued `flaky`, each attempt taking `delay_ms`.
+fn journal_tables_with(dir: &Path, database_url: &str, delay_ms: u64) -> String {
     format!(
         "[journal]\ndatabase_url = \"{database_url}\"\n\
-         [handlers.flaky]\nenabled = true\nrecord = \"{}\"\ndelay_ms = 60000\n\
+         [handlers.flaky]\nenabled = true\nrecord = \"{}\"\ndelay_ms = {delay_ms}\n\
          [handlers.flaky.queue]\nconcurrency = 1\n",
         dir.join("attempts.log").display()
     )
@@ -286,182 +253,6 @@ async fn post_queued(server: &RunningBinary, seq: u64) -> u16 {
         Ok(response) => response.status().as_u16(),
         Err(_) => 0,
     }
-}
-
-#[tokio::test]
-async fn the_journal_refuses_to_commit_into_a_deleted_wal_and_kill_9_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(
-        dir.path(),
-        &journal_tables(dir.path(), "sqlite://journal.db"),
-    );
-    for seq in 0..30 {
-        assert_eq!(post_queued(&server, seq).await, 200, "callback {seq}");
-    }
-    std::fs::remove_file(dir.path().join("journal.db-wal")).unwrap();
-    for seq in 30..35 {
-        let status = post_queued(&server, seq).await;
-        assert_eq!(status, 500, "callback {seq} journaled into a deleted log");
-    }
-    let (status, body) = readyz(&server).await;
-    assert_eq!(status, 503, "{body}");
-    assert!(
-        body.contains("journal.db-wal was removed or replaced"),
-        "{body}"
-    );
-    server.signal("KILL");
-    drop(server);
-    let url = format!("sqlite://{}", dir.path().join("journal.db").display());
-    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM journal_entries")
-        .fetch_one(&mut connection)
-        .await
-        .unwrap();
-    assert_eq!(
-        entries, 30,
-        "every acknowledged callback journaled, no other"
-    );
-}
-
-#[tokio::test]
-async fn an_immutable_shm_refuses_writes_without_a_sigbus_and_refuses_a_start() {
-    if !is_root() {
-        eprintln!("skipped: needs root for chattr +i");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let shm = dir.path().join("receipts.db-shm");
-    let tables = receipt_table("sqlite://receipts.db", "");
-    let mut server = serve(dir.path(), &tables);
-    assert_eq!(post_receipt(&server, 0).await, 200);
-    if !chattr("+i", &shm) {
-        eprintln!("skipped: this file system has no immutable attribute");
-        return;
-    }
-    let _cleared = Cleared(shm.clone());
-    // Dirty pages of the mapping written back, so that the next write through it faults.
-    let _ = Command::new("sync").status();
-    for seq in 1..40 {
-        assert_eq!(post_receipt(&server, seq).await, 500, "callback {seq}");
-    }
-    let (status, body) = readyz(&server).await;
-    assert_eq!(status, 503, "{body}");
-    let reason = not_ready_reason(&mut server);
-    assert!(reason.contains("receipts.db-shm is immutable"), "{reason}");
-    // The attribute cleared: writes work again, without a restart.
-    assert!(chattr("-i", &shm));
-    readyz_becomes(&server, 200).await;
-    assert_eq!(post_receipt(&server, 40).await, 200);
-
-    // Left behind by a crash, then made immutable: the start is refused, naming the file.
-    server.signal("KILL");
-    drop(server);
-    assert!(shm.exists(), "a crash leaves the -shm behind");
-    assert!(chattr("+i", &shm));
-    let (refused, output) = start_and_exit(dir.path(), &tables);
-    assert!(refused, "started on an immutable -shm:\n{output}");
-    assert!(
-        output.contains("receipts.db-shm is immutable or append-only"),
-        "{output}"
-    );
-    assert_eq!(output.matches("error:").count(), 1, "{output}");
-}
-
-#[tokio::test]
-async fn the_journal_refuses_writes_on_an_immutable_shm_and_a_start_on_one() {
-    if !is_root() {
-        eprintln!("skipped: needs root for chattr +i");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let shm = dir.path().join("journal.db-shm");
-    let tables = journal_tables(dir.path(), "sqlite://journal.db");
-    let server = serve(dir.path(), &tables);
-    assert_eq!(post_queued(&server, 0).await, 200);
-    if !chattr("+i", &shm) {
-        eprintln!("skipped: this file system has no immutable attribute");
-        return;
-    }
-    let _cleared = Cleared(shm.clone());
-    let _ = Command::new("sync").status();
-    for seq in 1..40 {
-        assert_eq!(post_queued(&server, seq).await, 500, "callback {seq}");
-    }
-    assert_eq!(readyz(&server).await.0, 503);
-    server.signal("KILL");
-    drop(server);
-    let (refused, output) = start_and_exit(dir.path(), &tables);
-    assert!(refused, "started on an immutable -shm:\n{output}");
-    assert!(
-        output.contains("journal.db-shm is immutable or append-only"),
-        "{output}"
-    );
-}
-
-/// Clears the immutable attribute when dropped, so a failed test leaves a removable dir.
-struct Cleared(PathBuf);
-
-impl Drop for Cleared {
-    fn drop(&mut self) {
-        chattr("-i", &self.0);
-    }
-}
-
-#[tokio::test]
-async fn a_spool_file_deleted_while_spooling_loses_nothing_through_kill_9() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = OwnNats::free_port();
-    let (prefix, stream) = unique_stream("spooldel");
-    let tables = format!(
-        "[handlers.nats]\nenabled = true\nservers = [\"nats://127.0.0.1:{port}\"]\n\
-         subject_prefix = \"{prefix}\"\nstream = \"{stream}\"\nspool_path = \"spool/nats.db\"\n\
-         connect_timeout_ms = 300\n"
-    );
-    // NATS is down: every callback is spooled.
-    let server = serve(dir.path(), &tables);
-    let post = async |seq: u64| {
-        let url = server.url(&format!(
-            "/callback?{}",
-            signed_query("State.StateChange", "file-token", now())
-        ));
-        let body = json!({ "CallbackCommand": "State.StateChange", "Seq": seq }).to_string();
-        let response = reqwest::Client::new().post(url).body(body).send().await;
-        response.map_or(0, |response| response.status().as_u16())
-    };
-    let mut acknowledged = Vec::new();
-    for seq in 0..10 {
-        assert_eq!(post(seq).await, 200);
-        acknowledged.push(seq);
-    }
-    std::fs::remove_file(dir.path().join("spool/nats.db")).unwrap();
-    for seq in 10..20 {
-        if post(seq).await == 200 {
-            acknowledged.push(seq);
-        }
-    }
-    server.signal("KILL");
-    drop(server);
-
-    let nats = OwnNats::on(port);
-    let server = serve(dir.path(), &tables);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let published = loop {
-        let published = read_stream(&nats.url(), &stream).await;
-        if published.len() >= acknowledged.len() || Instant::now() > deadline {
-            break published;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let seqs: Vec<u64> = published
-        .iter()
-        .map(|message| {
-            serde_json::from_slice::<Value>(&message.payload).unwrap()["Seq"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(seqs, acknowledged, "every acknowledged callback, in order");
-    drop(server);
 }
 
 #[tokio::test]

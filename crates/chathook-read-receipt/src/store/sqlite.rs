@@ -84,7 +84,11 @@ pub(super) async fn open(
     let files = Arc::new(SqliteFiles::opened(&path)?);
     let writer = SqliteWriter {
         connection: open_writer_connection(&path, options)?,
-        checkpointer: Checkpointer::start(&path, options.busy_timeout, options.durability)?,
+        checkpointer: Checkpointer::start(
+            Arc::clone(&files),
+            options.busy_timeout,
+            options.durability,
+        )?,
         files: Arc::clone(&files),
         rescued: false,
     };
@@ -232,8 +236,14 @@ impl SqliteWriter {
         Ok(())
     }
 
-    fn check_files(&self) -> Result<(), StoreError> {
-        self.files.check().map_err(StoreError::from)
+    /// Whether the files are still the ones opened and writable; if they were removed or
+    /// replaced, rescues what the old log holds first.
+    fn check_files(&mut self) -> Result<(), StoreError> {
+        let checked = self.files.check();
+        if checked.is_err() {
+            self.rescue_if_replaced();
+        }
+        checked.map_err(StoreError::from)
     }
 
     /// Once the log (or the database) is found removed at its path: copies what the log still
