@@ -19,6 +19,7 @@ mod first_hour;
 mod handler_guide;
 mod hardening;
 mod hardening3_http;
+mod hardening3_stores;
 mod journal;
 mod journal_crash;
 mod keyword_filter_server;

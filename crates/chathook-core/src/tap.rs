@@ -139,6 +139,8 @@ impl Tap for LogTap {
         match effect {
             // The request's own refusal says so, in the caller's words.
             Effect::Refused => {}
+            // Within the budget too: a database that is down fails every callback.
+            Effect::Failed if !self.budget.allow() => {}
             Effect::Failed => tracing::error!(
                 "handler {failure}; answered 500 so the event is not taken as delivered"
             ),

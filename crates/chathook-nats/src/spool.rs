@@ -5,12 +5,14 @@
 //! transaction (group commit), so a burst during an outage costs one fsync per batch rather
 //! than one per callback.
 
+mod rescue;
 mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use chathook_core::sqlite_files::SqliteFiles;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::message::Outgoing;
@@ -61,6 +63,9 @@ pub enum SpoolError {
         /// The spool file.
         path: PathBuf,
     },
+    /// The spool's file was replaced by another, or cannot be written.
+    #[error("spool: {0}")]
+    File(chathook_core::sqlite_files::FileProblem),
     /// The writer thread is gone (it only stops when the process does).
     #[error("the spool writer has stopped")]
     Stopped,
@@ -165,10 +170,18 @@ impl Spool {
                 });
             }
         }
+        rescue::adopt_leftover(path).map_err(|source| SpoolError::Directory {
+            path: path.to_owned(),
+            source,
+        })?;
+        // Before SQLite maps an immutable -shm: a write through that mapping is a SIGBUS.
+        SqliteFiles::check_before_open(path).map_err(SpoolError::File)?;
         let connection = open_connection(path).map_err(database)?;
         let counters = Arc::new(Counters::default());
         let writer = Writer {
             connection,
+            // Once the tables were written, so that the log exists and is recorded too.
+            files: SqliteFiles::opened(path).map_err(SpoolError::File)?,
             counters: Arc::clone(&counters),
             bounds,
             path: path.to_owned(),

@@ -114,7 +114,7 @@ impl PostgresJournal {
             .map_err(|error| errors.open_failed(&error.to_string()))?;
         schema::migrate(&pool)
             .await
-            .map_err(|error| errors.open_failed(&error.to_string()))?;
+            .map_err(|reason| errors.open_failed(&reason))?;
         let bounds = Arc::new(Bounds::new(options.max_entries, options.max_bytes));
         ops::count(&pool, &bounds)
             .await

@@ -29,6 +29,25 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Messages queued for the writer beyond which callers wait to send.
 const QUEUE_DEPTH: usize = 4096;
 
+/// The tables of the newest schema, both backends'.
+pub(super) const TABLES: [&str; 4] = [
+    "journal_entries",
+    "journal_deliveries",
+    "journal_attempts",
+    "journal_probe",
+];
+
+/// Why the journal cannot open when a table of [`TABLES`] is gone though `journal_schema`
+/// records `version`: a table dropped since is not created again, and every callback owed to
+/// a queued handler would fail.
+pub(super) fn missing_table(table: &str, version: i64) -> String {
+    format!(
+        "it has no table {table}, though journal_schema records schema version {version}: \
+         restore the table from a backup, or drop journal_schema and the journal's other tables \
+         so that the next start creates them again, empty"
+    )
+}
+
 /// The SQLite journal: the writer's queue.
 pub(super) struct SqliteJournal {
     queue: mpsc::Sender<Message>,
@@ -199,7 +218,7 @@ impl SqliteJournal {
     ) -> Result<T, JournalError> {
         let (answer, answered) = oneshot::channel();
         let message = Message::Run(Box::new(move |writer: &mut Writer| {
-            let _ = answer.send(operation(writer));
+            let _ = answer.send(writer.check_files().and_then(|()| operation(writer)));
         }));
         self.queue
             .send(message)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use chathook_core::sqlite_files::SqliteFiles;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Bounds, Counters, SpoolError, SpoolStats, Spooled, Work, unix_ms};
@@ -43,6 +44,8 @@ pub(super) fn open_connection(path: &Path) -> rusqlite::Result<rusqlite::Connect
 /// The one owner of the spool's connection, on a thread of its own.
 pub(super) struct Writer {
     pub(super) connection: rusqlite::Connection,
+    /// The files written, checked before every write.
+    pub(super) files: SqliteFiles,
     pub(super) counters: Arc<Counters>,
     pub(super) bounds: Bounds,
     pub(super) path: PathBuf,
@@ -79,8 +82,10 @@ impl Writer {
                 let _ = done.send(self.read_oldest(limit).map_err(|e| self.error(e)));
             }
             Work::Remove { ids, bury, done } => {
-                let removed = self.delete(&ids, bury);
-                let _ = done.send(removed.map_err(|e| self.error(e)));
+                let removed = self
+                    .ensure_files()
+                    .and_then(|()| self.delete(&ids, bury).map_err(|e| self.error(e)));
+                let _ = done.send(removed);
             }
         }
     }
@@ -121,6 +126,13 @@ impl Writer {
             let _ = done.send(Err(full()));
         }
         if accepted.is_empty() {
+            return;
+        }
+        if let Err(error) = self.ensure_files() {
+            tracing::error!(path = %self.path.display(), %error, "spool commit refused");
+            for (_, done) in accepted {
+                let _ = done.send(Err(repeat(&error, &self.path)));
+            }
             return;
         }
         let now = unix_ms();
@@ -171,6 +183,11 @@ impl Writer {
                     now
                 ])?;
             }
+        }
+        // Last thing before the commit: one into a file no longer at its path would be
+        // acknowledged and then lost at the next start.
+        if let Err(problem) = self.files.check() {
+            return Err(rusqlite::Error::ToSqlConversionFailure(problem.into()));
         }
         transaction.commit()
     }
@@ -285,4 +302,15 @@ pub(super) fn count(connection: &rusqlite::Connection) -> rusqlite::Result<Spool
 /// rusqlite's error is not `Clone`; every caller of a failed batch gets its words.
 fn clone_error(error: &rusqlite::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(error.to_string().into())
+}
+
+/// `error` again, for each callback of a refused batch.
+fn repeat(error: &SpoolError, path: &Path) -> SpoolError {
+    match error {
+        SpoolError::File(problem) => SpoolError::File(problem.clone()),
+        other => SpoolError::Database {
+            path: path.to_owned(),
+            source: rusqlite::Error::ToSqlConversionFailure(other.to_string().into()),
+        },
+    }
 }

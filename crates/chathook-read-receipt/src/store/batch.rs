@@ -114,7 +114,8 @@ pub(super) fn settle(
         }
         Err(error) => {
             health.write_failed();
-            tracing::error!(callbacks = jobs.len(), %error, "read receipt batch failed; callbacks answered 500");
+            let what = "batch failed; callbacks answered 500";
+            health.failures.failed(jobs.len(), error, what);
         }
     }
     for job in jobs.drain(..) {
@@ -141,7 +142,8 @@ pub(super) fn settle_alone(
         }
         Err(error) => {
             health.write_failed();
-            tracing::error!(%error, "read receipt write failed; the rest of the batch is answered 500");
+            let what = "write failed; the rest of the batch is answered 500";
+            health.failures.failed(1, &error, what);
             *broken = Some(error.clone());
             Err(error)
         }

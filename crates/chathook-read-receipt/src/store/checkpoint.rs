@@ -1,7 +1,8 @@
 //! SQLite's WAL checkpoints, run beside the writer so that no callback's commit waits for one.
 
-use std::path::Path;
 use std::sync::Arc;
+
+use chathook_core::sqlite_files::SqliteFiles;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -38,11 +39,11 @@ impl Checkpointer {
     /// database file while the writer goes on committing, woken by the writer's commits and
     /// ending with the writer.
     pub(super) fn start(
-        path: &Path,
+        files: Arc<SqliteFiles>,
         busy_timeout: Duration,
         durability: Durability,
     ) -> Result<Self, StoreError> {
-        let connection = rusqlite::Connection::open(path)?;
+        let connection = rusqlite::Connection::open(files.database())?;
         connection.busy_timeout(busy_timeout)?;
         connection.pragma_update(None, "synchronous", durability.sqlite_pragma())?;
         connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
@@ -51,7 +52,7 @@ impl Checkpointer {
         let long_wal = Arc::clone(&restart_due);
         std::thread::Builder::new()
             .name("read-receipt-checkpointer".into())
-            .spawn(move || checkpoint_when_woken(&connection, &woken, &long_wal))
+            .spawn(move || checkpoint_when_woken(&connection, &files, &woken, &long_wal))
             .map_err(|error| StoreError::WriterStart(Arc::new(error)))?;
         Ok(Self { wake, restart_due })
     }
@@ -78,11 +79,17 @@ impl Checkpointer {
 /// [`CHECKPOINT_INTERVAL`], until the writer is gone.
 fn checkpoint_when_woken(
     connection: &rusqlite::Connection,
+    files: &SqliteFiles,
     woken: &std::sync::mpsc::Receiver<()>,
     long_wal: &AtomicBool,
 ) {
     let mut warned: Option<Instant> = None;
     while woken.recv().is_ok() {
+        // A checkpoint writes through the -shm mapping: not once a file was made immutable
+        // (a SIGBUS), nor into files no longer at their paths.
+        if files.check().is_err() {
+            continue;
+        }
         // A passive checkpoint never blocks the writer.
         match connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
             row.get::<_, i64>(1)

@@ -60,10 +60,19 @@ pub enum StoreError {
         /// `write_timeout_ms`.
         timeout_ms: u64,
     },
-    /// The SQLite file the store opened is no longer at its path: what is written goes to a
-    /// file nobody will open again.
-    #[error("database file {0} was removed or replaced; restart chathook")]
-    FileReplaced(String),
+    /// The SQLite database or its log is no longer the file opened at its path (what is
+    /// written goes to a file nobody will open again), or one of its files cannot be written.
+    #[error("database file {0}")]
+    File(chathook_core::sqlite_files::FileProblem),
+    /// A table the store uses is gone though its migration is recorded as applied: every
+    /// callback would fail.
+    #[error(
+        "the read receipt store has no table {0}, though _sqlx_migrations records the \
+         migration that creates it as applied: restore the table from a backup, or delete the \
+         store's rows from _sqlx_migrations so that the next start creates the tables again, \
+         empty"
+    )]
+    MissingTable(&'static str),
     /// The last write failed and the writer is too busy to be probed.
     #[error("the last read receipt write failed and the writer is busy")]
     LastWriteFailed,

@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::failure_log::FailureLog;
+
 /// What the writer reports to the rest of the store.
 #[derive(Debug, Default)]
 pub(super) struct WriterHealth {
@@ -13,6 +15,8 @@ pub(super) struct WriterHealth {
     purge_transactions: AtomicU64,
     /// When the write in progress began, in ms since [`MONOTONIC_EPOCH`] plus one; 0 if none.
     write_started: AtomicU64,
+    /// The ERROR lines of failed writes, within their budget.
+    pub(super) failures: FailureLog,
 }
 
 /// The origin of [`WriterHealth::write_started`]: monotonic, unlike the wall clock.
@@ -42,7 +46,9 @@ impl WriterHealth {
 
     /// A callback's transaction committed: writes work again.
     pub(super) fn committed(&self) {
-        self.last_write_failed.store(false, Ordering::Relaxed);
+        if self.last_write_failed.swap(false, Ordering::Relaxed) {
+            self.failures.committed();
+        }
         self.transactions.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -54,7 +60,9 @@ impl WriterHealth {
 
     /// A probe committed: the write path works, though no callback's transaction did yet.
     pub(super) fn probed_ok(&self) {
-        self.last_write_failed.store(false, Ordering::Relaxed);
+        if self.last_write_failed.swap(false, Ordering::Relaxed) {
+            self.failures.committed();
+        }
     }
 
     /// Whether the last write failed and no commit or probe succeeded since.

@@ -58,6 +58,24 @@ pub(super) fn migrate_sqlite<'a>(
     Box::pin(async move { Ok(migrator.run(pool).await?) })
 }
 
+/// The probe's row key: no callback has a negative SdkAppid.
+pub(super) const PROBE_SDK_APP_ID: i64 = -1;
+
+/// The probe's write, on the key `$1, $2, $3`: a receipt and a reader, as a callback writes,
+/// then both deleted. The same text for both databases.
+pub(super) const PROBE_WRITE: [&str; 4] = [
+    "INSERT INTO read_receipts (sdk_app_id, group_id, msg_seq, updated_at_ms) \
+     VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING",
+    "INSERT INTO read_receipt_readers (sdk_app_id, group_id, msg_seq, member_account) \
+     VALUES ($1, $2, $3, '') ON CONFLICT DO NOTHING",
+    "DELETE FROM read_receipt_readers WHERE sdk_app_id = $1 AND group_id = $2 AND msg_seq = $3",
+    "DELETE FROM read_receipts WHERE sdk_app_id = $1 AND group_id = $2 AND msg_seq = $3",
+];
+
+/// The tables the writer and the readers use, each checked at start-up: the migrations may
+/// be recorded as applied while a table they created was dropped since.
+pub(super) const TABLES: [&str; 2] = ["read_receipts", "read_receipt_readers"];
+
 /// The columns of a receipt row, in the order both writers bind them.
 pub(super) const RECEIPT_COLUMNS: &str = "sdk_app_id, group_id, msg_seq, group_type, read_num, unread_num, \
     first_event_time_ms, last_event_time_ms, updated_at_ms";

@@ -21,6 +21,7 @@
 mod batch;
 mod checkpoint;
 mod error;
+mod failure_log;
 mod health;
 mod migrations;
 mod postgres;
@@ -31,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chathook_core::sqlite_files::SqliteFiles;
 use sqlx::Row;
 use sqlx::postgres::PgPool;
 use sqlx::sqlite::SqlitePool;
@@ -38,7 +40,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use self::batch::{Batches, Job, Work};
 use self::health::WriterHealth;
-use self::sqlite::DatabaseFile;
 use self::url::{Backend, backend, open_failed};
 use crate::model::{MessageKey, ReceiptState};
 
@@ -129,8 +130,9 @@ pub struct Store {
     jobs: mpsc::Sender<Work>,
     health: Arc<WriterHealth>,
     write_timeout: Duration,
-    /// SQLite: the file the store opened, to notice it being removed or replaced.
-    file: Option<Arc<DatabaseFile>>,
+    /// SQLite: the files the store opened, to notice them being removed, replaced or made
+    /// immutable.
+    files: Option<Arc<SqliteFiles>>,
 }
 
 impl Store {
@@ -142,22 +144,43 @@ impl Store {
         let (jobs, queue) = mpsc::channel(max_batch * 4);
         let health = Arc::new(WriterHealth::default());
         let batches = Batches::new(max_batch, Arc::clone(&health));
-        let (pool, file) = match backend(url)? {
+        let (pool, files) = match backend(url)? {
             Backend::Sqlite => sqlite::open(options, queue, batches)
                 .await
-                .map(|(pool, file)| (Pool::Sqlite(pool), Some(file))),
+                .map(|(pool, files)| (Pool::Sqlite(pool), Some(files))),
             Backend::Postgres => postgres::open(options, queue, batches)
                 .await
                 .map(|pool| (Pool::Postgres(pool), None)),
         }
         .map_err(|error| open_failed(url, error))?;
-        Ok(Self {
+        let store = Self {
             pool,
             jobs,
             health,
             write_timeout: options.write_timeout,
-            file,
-        })
+            files,
+        };
+        store.probe_at_start(url).await;
+        Ok(store)
+    }
+
+    /// A real write once at start-up: a store that opens but cannot be written (a full disk,
+    /// a read-only file) is not ready from the start, rather than after the first callback
+    /// fails. It still starts, and becomes ready on its own once a probe's write commits.
+    async fn probe_at_start(&self, url: &str) {
+        let (done, probed) = oneshot::channel();
+        if self.jobs.send(Work::Probe(done)).await.is_err() {
+            return;
+        }
+        if let Ok(Err(error)) = probed.await {
+            self.health.write_failed();
+            tracing::warn!(
+                database_url = %chathook_core::redact::url(url),
+                %error,
+                "the read receipt store opened but a test write failed; not ready until one \
+                 commits"
+            );
+        }
     }
 
     /// Merges `states` into the store; returns once they are committed.
@@ -194,9 +217,7 @@ impl Store {
                 timeout_ms: millis(self.write_timeout),
             });
         }
-        if let Some(file) = &self.file {
-            file.check()?;
-        }
+        self.check_files()?;
         with_pool!(&self.pool, pool => sqlx::query("SELECT 1 FROM read_receipts LIMIT 1")
             .fetch_optional(pool)
             .await
@@ -212,6 +233,16 @@ impl Store {
             probed.await.map_err(|_| StoreError::WriterStopped)??;
         }
         Ok(())
+    }
+
+    /// SQLite: whether its files are still the ones opened and writable. Before anything
+    /// that reads through the pool too: a read writes to the -shm mapping, which is a SIGBUS
+    /// once the file is immutable.
+    fn check_files(&self) -> Result<(), StoreError> {
+        match &self.files {
+            Some(files) => files.check().map_err(StoreError::File),
+            None => Ok(()),
+        }
     }
 
     /// Transactions committed so far; fewer than records under load, thanks to group commit.
@@ -252,6 +283,7 @@ impl Store {
         up_to_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<StoredReceipt>, StoreError> {
+        self.check_files()?;
         let up_to = up_to_seq.unwrap_or(i64::MAX);
         let (rows, readers) = with_pool!(&self.pool, pool => {
             let rows = sqlx::query(

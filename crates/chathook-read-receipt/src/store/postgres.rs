@@ -11,7 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use tokio::sync::mpsc;
 
 use super::batch::{Batches, Work, answer_probes, commit_jobs};
-use super::migrations::{MIGRATIONS, RECEIPT_COLUMNS, UPSERT_MERGE};
+use super::migrations::{
+    MIGRATIONS, PROBE_SDK_APP_ID, PROBE_WRITE, RECEIPT_COLUMNS, TABLES, UPSERT_MERGE,
+};
 use super::{Durability, PURGE_BATCH, StoreError, StoreOptions, millis, unix_millis};
 use crate::model::{MessageKey, ReceiptState};
 
@@ -68,6 +70,17 @@ async fn migrate(base: &PgConnectOptions, busy_timeout: Duration) -> Result<(), 
             }
         };
     MIGRATIONS.run_direct(&mut connection).await?;
+    // A table dropped under a recorded migration is not created again by it: every callback
+    // would fail, so the start does.
+    for table in TABLES {
+        let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::TEXT")
+            .bind(table)
+            .fetch_one(&mut connection)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::MissingTable(table));
+        }
+    }
     connection.close().await?;
     Ok(())
 }
@@ -205,16 +218,22 @@ impl PostgresWriter {
         .await
     }
 
-    /// Whether a write transaction commits, on a fresh connection: after a failure the
-    /// pooled ones prove nothing about reaching the database now.
+    /// Whether a write commits, on a fresh connection (after a failure the pooled ones prove
+    /// nothing about reaching the database now), with a real write: a receipt and a reader
+    /// written and deleted again in one transaction, which fails where a callback's would (a
+    /// full disk, a read-only standby, a table gone).
     async fn probe(&self) -> Result<(), StoreError> {
         let probe = async {
             let mut connection = PgConnection::connect_with(&self.connect).await?;
             let mut transaction = connection.begin().await?;
-            // Assigns a transaction id: fails where writes would (a read-only standby).
-            sqlx::query("SELECT txid_current()")
-                .execute(&mut *transaction)
-                .await?;
+            for statement in PROBE_WRITE {
+                sqlx::query(statement)
+                    .bind(PROBE_SDK_APP_ID)
+                    .bind("")
+                    .bind(0_i64)
+                    .execute(&mut *transaction)
+                    .await?;
+            }
             transaction.commit().await?;
             connection.close().await?;
             Ok(())

@@ -1,12 +1,13 @@
 //! SQLite: a pool for reads, and one writer thread with its own connection and prepared
-//! statements, which also runs the purge and checks before each commit that the file it
-//! writes is still the one at the path.
+//! statements, which also runs the purge and checks before each write and each commit that
+//! the database and its log are still the files at their paths, and writable.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
+use chathook_core::sqlite_files::{FileProblem, SqliteFiles, checkpoint_into_database};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -15,7 +16,10 @@ use tokio::sync::mpsc;
 
 use super::batch::{Batches, Work, answer_probes, commit_jobs};
 use super::checkpoint::{Checkpointer, WAL_SIZE_LIMIT_BYTES};
-use super::migrations::{RECEIPT_COLUMNS, SqliteMigrations, UPSERT_MERGE, migrate_sqlite};
+use super::migrations::{
+    PROBE_SDK_APP_ID, PROBE_WRITE, RECEIPT_COLUMNS, SqliteMigrations, TABLES, UPSERT_MERGE,
+    migrate_sqlite,
+};
 use super::{Durability, PURGE_BATCH, StoreError, StoreOptions, unix_millis};
 use crate::model::{MessageKey, ReceiptState};
 
@@ -41,12 +45,12 @@ impl Durability {
 }
 
 /// Opens (creating if need be) and migrates the database, and starts its writer on `queue`.
-/// Returns the read pool and the file as opened.
+/// Returns the read pool and the files as opened.
 pub(super) async fn open(
     options: &StoreOptions,
     queue: mpsc::Receiver<Work>,
     batches: Batches,
-) -> Result<(SqlitePool, Arc<DatabaseFile>), StoreError> {
+) -> Result<(SqlitePool, Arc<SqliteFiles>), StoreError> {
     let connect = SqliteConnectOptions::from_str(&options.database_url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
@@ -56,6 +60,8 @@ pub(super) async fn open(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         create_dir(dir)?;
     }
+    // Before SQLite maps an immutable -shm: a write through that mapping is a SIGBUS.
+    SqliteFiles::check_before_open(&path)?;
     if !path.exists() {
         // Expected once; any other time it means the data went away (a removed
         // volume, a changed database_url) and the operator should hear of it.
@@ -73,17 +79,24 @@ pub(super) async fn open(
         .await?;
     let migrator = Migrator::new(SqliteMigrations).await?;
     migrate_sqlite(&migrator, &pool).await?;
-    let file = Arc::new(DatabaseFile::opened(path)?);
+    check_tables(&pool).await?;
+    // After the migration, so that the log exists and is recorded too.
+    let files = Arc::new(SqliteFiles::opened(&path)?);
     let writer = SqliteWriter {
-        connection: open_writer_connection(&file.path, options)?,
-        checkpointer: Checkpointer::start(&file.path, options.busy_timeout, options.durability)?,
-        file: Arc::clone(&file),
+        connection: open_writer_connection(&path, options)?,
+        checkpointer: Checkpointer::start(
+            Arc::clone(&files),
+            options.busy_timeout,
+            options.durability,
+        )?,
+        files: Arc::clone(&files),
+        rescued: false,
     };
     std::thread::Builder::new()
         .name("read-receipt-writer".into())
         .spawn(move || run_writer(writer, queue, batches))
         .map_err(|error| StoreError::WriterStart(Arc::new(error)))?;
-    Ok((pool, file))
+    Ok((pool, files))
 }
 
 fn create_dir(dir: &Path) -> Result<(), StoreError> {
@@ -93,12 +106,14 @@ fn create_dir(dir: &Path) -> Result<(), StoreError> {
     })
 }
 
-/// The SQLite writer's connection, the file it must still be writing to, and the checkpointer
-/// it tells of each commit.
+/// The SQLite writer's connection, the files it must still be writing to, and the
+/// checkpointer it tells of each commit.
 struct SqliteWriter {
     connection: rusqlite::Connection,
-    file: Arc<DatabaseFile>,
+    files: Arc<SqliteFiles>,
     checkpointer: Checkpointer,
+    /// Whether what the old log held was copied into the database once it was found removed.
+    rescued: bool,
 }
 
 /// The SQLite writer: a thread of its own with its own connection, so a batch costs one
@@ -107,7 +122,8 @@ fn run_writer(mut writer: SqliteWriter, mut queue: mpsc::Receiver<Work>, mut bat
     while let Some(other) = batches.receive_blocking(&mut queue) {
         commit_jobs!(&mut batches, |states| writer.write(states));
         let health = &*batches.health;
-        {
+        // Not on a file made immutable: a checkpoint writes through the -shm mapping.
+        if writer.files.check().is_ok() {
             let _writing = health.writing();
             writer.checkpointer.restart_if_due(&writer.connection);
         }
@@ -150,6 +166,8 @@ fn open_writer_connection(
 
 impl SqliteWriter {
     fn write(&mut self, states: &BTreeMap<MessageKey, ReceiptState>) -> Result<(), StoreError> {
+        // Before the transaction too: beginning one writes to the -shm mapping.
+        self.check_files()?;
         let now = unix_millis();
         let transaction = self
             .connection
@@ -184,25 +202,75 @@ impl SqliteWriter {
         }
         // Last thing before the commit: a commit into a file no longer at its path would be
         // acknowledged and then lost at the next start.
-        self.file.check()?;
+        if let Err(problem) = self.files.check() {
+            drop(transaction);
+            self.rescue_if_replaced();
+            return Err(problem.into());
+        }
         transaction.commit()?;
         self.checkpointer.committed();
         Ok(())
     }
 
-    /// Whether a write transaction can take the lock and commit, on the file still in place.
+    /// Whether a write commits, with a real write: what a callback writes (a receipt and a
+    /// reader), written and deleted again in one transaction, so that it needs as much room
+    /// in the log as a callback. An empty transaction commits on a full disk or a read-only
+    /// file, where every callback's write fails.
     fn probe(&mut self) -> Result<(), StoreError> {
+        self.check_files()?;
         let transaction = self
             .connection
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        self.file.check()?;
+        // A key no callback has: Chat's SdkAppid is never negative.
+        let key = rusqlite::params![PROBE_SDK_APP_ID, "", 0];
+        for statement in PROBE_WRITE {
+            transaction.prepare_cached(statement)?.execute(key)?;
+        }
+        if let Err(problem) = self.files.check() {
+            drop(transaction);
+            self.rescue_if_replaced();
+            return Err(problem.into());
+        }
         transaction.commit()?;
+        self.checkpointer.committed();
         Ok(())
+    }
+
+    /// Whether the files are still the ones opened and writable; if they were removed or
+    /// replaced, rescues what the old log holds first.
+    fn check_files(&mut self) -> Result<(), StoreError> {
+        let checked = self.files.check();
+        if checked.is_err() {
+            self.rescue_if_replaced();
+        }
+        checked.map_err(StoreError::from)
+    }
+
+    /// Once the log (or the database) is found removed at its path: copies what the log still
+    /// open holds into the database file, so what was acknowledged survives a crash.
+    fn rescue_if_replaced(&mut self) {
+        if self.rescued || !self.files.replaced() {
+            return;
+        }
+        self.rescued = true;
+        match checkpoint_into_database(&self.connection) {
+            Ok(true) => tracing::warn!(
+                path = %self.files.database().display(),
+                "read receipt store: its files were removed or replaced; what was committed \
+                 is copied into the database file still open; restart chathook"
+            ),
+            Ok(false) | Err(_) => tracing::error!(
+                path = %self.files.database().display(),
+                "read receipt store: its files were removed or replaced and what was committed \
+                 could not all be copied into the database file; restart chathook"
+            ),
+        }
     }
 
     /// Deletes up to [`PURGE_BATCH`] messages written before `cutoff_ms`, with their readers,
     /// in one transaction; returns how many.
     fn purge(&mut self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        self.check_files()?;
         let transaction = self
             .connection
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -232,7 +300,7 @@ impl SqliteWriter {
                 receipts.execute(rusqlite::params![sdk_app_id, group_id, msg_seq])?;
             }
         }
-        self.file.check()?;
+        self.files.check()?;
         transaction.commit()?;
         self.checkpointer.committed();
         Ok(expired.len() as u64)
@@ -247,62 +315,23 @@ static UPSERT_RECEIPT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The SQLite file as opened: its path and identity (device and inode on Unix).
-#[derive(Debug)]
-pub(super) struct DatabaseFile {
-    path: PathBuf,
-    identity: (u64, u64),
-}
-
-impl DatabaseFile {
-    fn opened(path: PathBuf) -> Result<Self, StoreError> {
-        let identity = file_identity(&path)
-            .map_err(|_| StoreError::FileReplaced(path.display().to_string()))?;
-        Ok(Self { path, identity })
-    }
-
-    /// Whether the path still names the file opened: connections keep writing to a removed
-    /// (or replaced) file without an error, and what they write is gone at the next start.
-    /// One `stat`, cheap next to a commit.
-    pub(super) fn check(&self) -> Result<(), StoreError> {
-        match file_identity(&self.path) {
-            Ok(identity) if identity == self.identity => Ok(()),
-            _ => Err(StoreError::FileReplaced(self.path.display().to_string())),
+/// Whether every table in [`TABLES`] is there.
+async fn check_tables(pool: &SqlitePool) -> Result<(), StoreError> {
+    for table in TABLES {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
+                .bind(table)
+                .fetch_optional(pool)
+                .await?;
+        if found.is_none() {
+            return Err(StoreError::MissingTable(table));
         }
     }
+    Ok(())
 }
 
-#[cfg(unix)]
-fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
-    use std::os::unix::fs::MetadataExt;
-    let metadata = std::fs::metadata(path)?;
-    Ok((metadata.dev(), metadata.ino()))
-}
-
-/// Elsewhere only a removal is noticed.
-#[cfg(not(unix))]
-fn file_identity(path: &Path) -> std::io::Result<(u64, u64)> {
-    std::fs::metadata(path).map(|_| (0, 0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_file_removed_or_replaced_at_its_path_is_noticed() {
-        let dir = std::env::temp_dir().join(format!("read-receipt-file-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("store.db");
-        std::fs::write(&path, b"one").unwrap();
-        // Written while the first exists, so that it cannot reuse the first one's inode.
-        std::fs::write(dir.join("other"), b"two").unwrap();
-        let file = DatabaseFile::opened(path.clone()).unwrap();
-        assert!(file.check().is_ok());
-        std::fs::remove_file(&path).unwrap();
-        assert!(matches!(file.check(), Err(StoreError::FileReplaced(_))));
-        std::fs::rename(dir.join("other"), &path).unwrap();
-        assert!(matches!(file.check(), Err(StoreError::FileReplaced(_))));
-        std::fs::remove_dir_all(&dir).unwrap();
+impl From<FileProblem> for StoreError {
+    fn from(problem: FileProblem) -> Self {
+        Self::File(problem)
     }
 }

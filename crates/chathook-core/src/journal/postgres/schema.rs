@@ -4,6 +4,8 @@
 
 use sqlx::PgPool;
 
+use crate::journal::sqlite::{TABLES, missing_table};
+
 /// The advisory lock migrations hold: "journal" in ASCII.
 const MIGRATION_LOCK: i64 = 0x006a_6f75_726e_616c;
 
@@ -75,8 +77,30 @@ CREATE INDEX journal_deliveries_open ON journal_deliveries (handler, state, rece
 ",
 ];
 
-/// Brings the schema to the newest version in one transaction.
-pub(super) async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
+/// Brings the schema to the newest version in one transaction, and checks that its tables
+/// are there; why not, in an operator's words.
+pub(super) async fn migrate(pool: &PgPool) -> Result<(), String> {
+    migrate_and_check(pool)
+        .await
+        .map_err(|problem| match problem {
+            Problem::Database(error) => error.to_string(),
+            Problem::Refused(reason) => reason,
+        })
+}
+
+/// What stops a migration: the database, or what it holds.
+enum Problem {
+    Database(sqlx::Error),
+    Refused(String),
+}
+
+impl From<sqlx::Error> for Problem {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+async fn migrate_and_check(pool: &PgPool) -> Result<(), Problem> {
     let newest = MIGRATIONS.len() as i64;
     let mut transaction = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -99,7 +123,7 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
         }
     };
     if current > newest {
-        return Err(sqlx::Error::Protocol(format!(
+        return Err(Problem::Refused(format!(
             "its schema is version {current}, written by a newer chathook than this one (which \
              knows up to {newest}): run that version, or point journal.database_url elsewhere"
         )));
@@ -107,9 +131,20 @@ pub(super) async fn migrate(pool: &PgPool) -> Result<(), sqlx::Error> {
     for migration in &MIGRATIONS[current as usize..] {
         sqlx::raw_sql(migration).execute(&mut *transaction).await?;
     }
+    // A table dropped since its version was recorded is not created again, and every
+    // callback owed to a queued handler would fail: the start does instead.
+    for table in TABLES {
+        let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::TEXT")
+            .bind(table)
+            .fetch_one(&mut *transaction)
+            .await?;
+        if found.is_none() {
+            return Err(Problem::Refused(missing_table(table, newest)));
+        }
+    }
     sqlx::query("UPDATE journal_schema SET version = $1")
         .bind(newest)
         .execute(&mut *transaction)
         .await?;
-    transaction.commit().await
+    Ok(transaction.commit().await?)
 }

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::writer::WRITE;
 use crate::journal::JournalError;
+use crate::journal::sqlite::{TABLES, missing_table};
 
 /// Each version's statements, in order: version N is the first N applied.
 const MIGRATIONS: &[&str] = &[
@@ -99,7 +100,7 @@ pub(super) fn migrate(connection: &mut Connection, read_only: bool) -> Result<()
         )));
     }
     if current == newest {
-        return Ok(());
+        return check_tables(connection, current);
     }
     if read_only {
         return Err(JournalError::Database(format!(
@@ -119,5 +120,23 @@ pub(super) fn migrate(connection: &mut Connection, read_only: bool) -> Result<()
     }
     transaction.execute("UPDATE journal_schema SET version = ?1", [newest])?;
     transaction.commit()?;
+    Ok(())
+}
+
+/// Whether every table of the schema is there: one dropped since its version was recorded is
+/// not created again, and every callback owed to a queued handler would fail.
+fn check_tables(connection: &Connection, version: i64) -> Result<(), JournalError> {
+    for table in TABLES {
+        let found: Option<i64> = connection
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if found.is_none() {
+            return Err(JournalError::Database(missing_table(table, version)));
+        }
+    }
     Ok(())
 }

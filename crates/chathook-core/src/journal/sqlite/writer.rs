@@ -15,6 +15,7 @@ use super::{room, schema};
 use crate::journal::bounds::{Bounds, Pending};
 use crate::journal::rows::{duration_ms, unix_ms};
 use crate::journal::{Appended, Durability, JournalError, NewEntry};
+use crate::sqlite_files::{FileProblem, SqliteFiles, checkpoint_into_database};
 
 /// How every transaction that writes begins. IMMEDIATE takes the write lock first, so a
 /// `chathook deliveries` run writing the same file meanwhile is waited for (the busy
@@ -49,6 +50,10 @@ pub(crate) struct Writer {
     dedupe_window_ms: i64,
     /// What appends' commits survive.
     durability: Durability,
+    /// The files written, checked before every operation; `None` when opened read-only.
+    files: Option<SqliteFiles>,
+    /// Whether what the old log held was copied into the database once it was found removed.
+    rescued: std::cell::Cell<bool>,
 }
 
 /// The writer thread's body: opens, answers `opened`, then serves `queue` until every
@@ -118,6 +123,10 @@ impl Writer {
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
             }
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if *mode != OpenMode::Ro {
+            // Before SQLite maps an immutable -shm: a write through that mapping is a SIGBUS.
+            SqliteFiles::check_before_open(path)?;
+        }
         let mut connection = Connection::open_with_flags(path, flags)?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
@@ -144,14 +153,50 @@ impl Writer {
                 [],
             )?;
         }
+        // Once a transaction ran in WAL mode, so that the log exists and is recorded too.
+        let files = (!read_only)
+            .then(|| SqliteFiles::opened(path))
+            .transpose()?;
         let writer = Self {
             connection,
             bounds: settings.bounds,
             dedupe_window_ms: duration_ms(settings.dedupe_window),
             durability: settings.durability,
+            files,
+            rescued: std::cell::Cell::new(false),
         };
         writer.count()?;
         Ok(writer)
+    }
+
+    /// Whether the database and its log are still the files opened, and writable: before
+    /// every operation (even a read writes to the -shm mapping) and before every commit. Once
+    /// they are found removed or replaced, what the old log holds is copied into the database
+    /// file still open, so what was acknowledged survives a crash.
+    pub(super) fn check_files(&self) -> Result<(), JournalError> {
+        let Some(files) = &self.files else {
+            return Ok(());
+        };
+        let Err(problem) = files.check() else {
+            return Ok(());
+        };
+        if !self.rescued.get() && files.replaced() {
+            self.rescued.set(true);
+            let path = files.database().display().to_string();
+            match checkpoint_into_database(&self.connection) {
+                Ok(true) => tracing::warn!(
+                    path,
+                    "the journal's files were removed or replaced; what was committed is copied \
+                     into the database file still open; restart chathook"
+                ),
+                Ok(false) | Err(_) => tracing::error!(
+                    path,
+                    "the journal's files were removed or replaced and what was committed could \
+                     not all be copied into the database file; restart chathook"
+                ),
+            }
+        }
+        Err(problem.into())
     }
 
     /// Sets the bounds' counts from the table.
@@ -177,10 +222,14 @@ impl Writer {
         let mut pending = Pending::default();
         let mut answers = Vec::with_capacity(appends.len());
         let committed = (|| {
+            self.check_files()?;
             let transaction = Transaction::new_unchecked(&self.connection, WRITE)?;
             for (entry, _) in appends.iter() {
                 answers.push(self.append_one(entry, &mut pending));
             }
+            // Last thing before the commit: a commit into a file no longer at its path would
+            // be acknowledged and then lost at the next start.
+            self.check_files()?;
             transaction.commit()?;
             Ok::<(), JournalError>(())
         })();
@@ -311,5 +360,11 @@ impl Writer {
             ])?;
         }
         Ok(id)
+    }
+}
+
+impl From<FileProblem> for JournalError {
+    fn from(problem: FileProblem) -> Self {
+        Self::Database(format!("the journal's file {problem}"))
     }
 }
