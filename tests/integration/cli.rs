@@ -156,12 +156,10 @@ fn sign_prints_the_documented_vector() {
 
 /// `chathook handlers` output without the stock `nats` plugin, which, linked and disabled, is
 /// listed on every row it would serve (all of them): these tests are about the others.
-/// The table without the disabled handlers that serve every command (nats) or every
-/// after-callback (the test-only queued `flaky`) by default, which would pad every row.
+/// The table without nats, which serves every command by default and would pad every row.
 fn without_disabled_nats(stdout: Vec<u8>) -> String {
     String::from_utf8(stdout)
         .unwrap()
-        .replace(", flaky disabled (default \"after\")", "")
         .replace(", nats disabled (default \"*\")", "")
 }
 
