@@ -30,12 +30,18 @@ fn write_config(dir: &Path, database_url: &str, flaky_toml: &str) -> std::path::
     )
 }
 
+/// The server on `config`, logging warnings only (and the line that says it listens), so a
+/// long run cannot fill the log pipe nobody reads.
 fn serve(dir: &Path, config: &Path) -> RunningBinary {
+    serve_logging(dir, config, "warn,chathook_core::service=info")
+}
+
+fn serve_logging(dir: &Path, config: &Path, level: &str) -> RunningBinary {
     let mut command = clean_command(server_binary!(), dir);
     command
         .args(["serve", "--config"])
         .arg(config)
-        .env("CHATHOOK_LOG__LEVEL", "warn,chathook_core::service=info");
+        .env("CHATHOOK_LOG__LEVEL", level);
     RunningBinary::spawn(command)
 }
 
@@ -352,9 +358,7 @@ fn the_start_up_log_names_the_journal_and_each_queued_handlers_policy() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("journal.db").display());
     let config = write_config(dir.path(), &url, "");
-    let mut command = clean_command(server_binary!(), dir.path());
-    command.args(["serve", "--config"]).arg(&config);
-    let running = RunningBinary::spawn(command);
+    let running = serve_logging(dir.path(), &config, "info");
     let lines: Vec<serde_json::Value> = running
         .log
         .iter()

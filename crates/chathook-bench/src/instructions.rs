@@ -192,7 +192,7 @@ fn callgrind(exe: &Path, out: &Path) -> Command {
 }
 
 /// The status of one HTTP/1.1 response, its body read and discarded.
-fn read_response(reader: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
+pub(crate) fn read_response(reader: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let status: u16 = line.split(' ').nth(1).context("no status line")?.parse()?;

@@ -4,7 +4,7 @@
 //! threads, each with one keep-alive connection, take numbered tickets, and ticket `i` is sent
 //! at `i / rate` seconds after the start (or at once, if the driver has fallen behind).
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufReader, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
 
+use crate::instructions::read_response;
 use crate::pinning::Pinning;
 use crate::result_field;
 
@@ -208,30 +209,6 @@ fn send_tickets(
             }
         }
     }
-}
-
-/// Reads one HTTP/1.1 response with a `Content-Length`, returning its status.
-fn read_response(reader: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status: u16 = line.split(' ').nth(1).context("no status line")?.parse()?;
-    let mut length = 0usize;
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let header = line.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    Ok(status)
 }
 
 /// Ticket `ticket`'s read receipt, of scenario (b)'s shape: one group, two new messages.
