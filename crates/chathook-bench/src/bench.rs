@@ -389,15 +389,9 @@ impl Bench {
         if !drained.all_delivered(measured.acked, measured.sent) {
             tally.zero_lost = false;
             self.problems.push(format!(
-                "({}) {} callbacks acknowledged, {} sent, but {} delivered, {} dead, {} pending \
-                 of {} journaled",
+                "({}) {}",
                 scenario.spec.key,
-                measured.acked,
-                measured.sent,
-                drained.delivered,
-                drained.dead,
-                drained.pending,
-                drained.journaled
+                drained.shortfall(measured.acked, measured.sent)
             ));
         }
         *tally.stored.get_or_insert(0) += drained.delivered;

@@ -54,6 +54,15 @@ impl Drained {
             && self.dead == 0
             && self.pending == 0
     }
+
+    /// What [`Drained::all_delivered`] found short, in the report's words.
+    pub(crate) fn shortfall(&self, acked: u64, sent: u64) -> String {
+        format!(
+            "{acked} acknowledged of {sent} sent, but {} delivered, {} dead, {} pending of {} \
+             journaled",
+            self.delivered, self.dead, self.pending, self.journaled
+        )
+    }
 }
 
 /// Waits, polling `/metrics` with a deadline, until `handler` has no pending deliveries and

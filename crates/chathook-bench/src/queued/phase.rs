@@ -79,15 +79,9 @@ impl Bench {
         }
         if !drained.all_delivered(measured.acked, measured.sent) {
             self.problems.push(format!(
-                "({}) at a fixed rate, {} acknowledged of {} sent, but {} delivered, {} dead, \
-                 {} pending of {} journaled",
+                "({}) at a fixed rate, {}",
                 scenario.spec.key,
-                measured.acked,
-                measured.sent,
-                drained.delivered,
-                drained.dead,
-                drained.pending,
-                drained.journaled
+                drained.shortfall(measured.acked, measured.sent)
             ));
         }
         let phase = PacedPhase {
