@@ -37,9 +37,9 @@ function listenPort() {
   return port;
 }
 
-// One Webhook per secret: the package checks a request against one key, and during a rotation
-// chathook signs with both (one v1 signature each), while an older copy of a request may carry
-// only the old one.
+// One Webhook per secret: the package checks a request against one key. With two, a request
+// signed with either is accepted, so the receiver can take a new secret before chathook signs
+// with it, and keep the old one until chathook no longer does.
 function verifiers() {
   const text = process.env.WEBHOOK_SECRET ?? "";
   const secrets = text.split(",").map((secret) => secret.trim());
@@ -141,9 +141,9 @@ const server = http.createServer((request, response) => {
     status: null,
     error: null,
   };
-  const refuse = (status, reason) => {
+  const refuse = (status, reason, logged = reason) => {
     entry.status = status;
-    entry.error = reason;
+    entry.error = logged;
     log(entry);
     answer(response, status, reason);
   };
@@ -173,7 +173,8 @@ const server = http.createServer((request, response) => {
     try {
       handle(request, response, Buffer.concat(chunks), entry);
     } catch (error) {
-      refuse(500, `internal error: ${error.message}`);
+      // The cause goes to the log, not to the sender.
+      refuse(500, "internal error", String(error));
     }
   });
 });
