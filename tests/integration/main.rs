@@ -26,6 +26,7 @@ mod journal_crash;
 mod keyword_filter_server;
 mod nats;
 mod nats_consumer;
+mod node_receiver;
 mod operations;
 mod protocol_audit;
 mod read_receipt;

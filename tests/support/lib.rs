@@ -8,6 +8,7 @@
 pub mod flaky;
 pub mod handlers;
 pub mod nats;
+pub mod node_receiver;
 pub mod process;
 pub mod proxy;
 pub mod relay;
