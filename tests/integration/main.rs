@@ -13,6 +13,7 @@ mod console;
 mod console_page;
 mod crm_sync;
 mod deliveries_ops;
+mod destinations;
 mod dispatch;
 mod fanout;
 mod first_hour;

@@ -10,6 +10,7 @@ pub mod handlers;
 pub mod nats;
 pub mod process;
 pub mod proxy;
+pub mod relay;
 pub mod tools;
 
 use example_crm_sync as _;

@@ -10,7 +10,9 @@ use std::time::SystemTime;
 use anyhow::{Context as _, bail};
 use chathook_core::Config;
 use chathook_core::deliveries::{ListCriteria, ParameterError, replay_request};
-use chathook_core::journal::{DeliveryId, DeliveryState, Journal, ReplayRequest, RetryTarget};
+use chathook_core::journal::{
+    DeliveryId, DeliveryState, Journal, ReplayRequest, RetryTarget, handler_selects,
+};
 use chathook_core::registry::Plan;
 
 /// What `chathook deliveries` does.
@@ -231,11 +233,15 @@ fn queued_handlers(config: &Config) -> anyhow::Result<Vec<String>> {
 /// a typo would otherwise list or retry nothing, silently.
 async fn known_handler(journal: &Journal, config: &Config, handler: &str) -> anyhow::Result<()> {
     let queued = queued_handlers(config)?;
-    if queued.iter().any(|name| name == handler) {
+    if queued.iter().any(|name| handler_selects(handler, name)) {
         return Ok(());
     }
     let stats = journal.stats().await?;
-    if stats.handlers.iter().any(|stats| stats.handler == handler) {
+    if stats
+        .handlers
+        .iter()
+        .any(|stats| handler_selects(handler, &stats.handler))
+    {
         return Ok(());
     }
     bail!(

@@ -113,6 +113,27 @@ pub enum StartupError {
         /// The handler.
         handler: &'static str,
     },
+    /// A handler that fans out has a destination its settings cannot make.
+    #[error("invalid destination {destination:?} of handlers.{handler}: {problem}")]
+    InvalidDestination {
+        /// The handler.
+        handler: &'static str,
+        /// The destination's name as given.
+        destination: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A key of a fan-out handler's table that only its destinations can set.
+    #[error(
+        "handlers.{handler}.{key}: {handler} takes its commands, decides, delivery and queue \
+         from each of its destinations; set {key} there"
+    )]
+    DestinationKey {
+        /// The handler.
+        handler: &'static str,
+        /// The key.
+        key: &'static str,
+    },
     /// A `queue` table on a handler that is not queued, or a value out of range in it.
     #[error("invalid handlers.{handler}.queue.{key}: {problem}")]
     InvalidQueue {

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use crate::error::BoxError;
 use crate::protocol::{Answer, CallbackKind};
 
-pub use registration::{Commands, HandlerRegistration, linked_handlers};
+pub use registration::{Commands, Destination, HandlerRegistration, linked_handlers};
 pub use settings::{HandlerSettings, NoSettings, Validate};
 
 pub(crate) use settings::parse_table;
@@ -114,6 +114,8 @@ pub struct Callback {
     decision: Option<watch::Receiver<Option<Decision>>>,
     /// For a queued handler: which attempt of which journaled delivery this is.
     attempt: Option<Arc<DeliveryAttempt>>,
+    /// For a handler with destinations: the one this call is for.
+    destination: Option<&'static str>,
 }
 
 /// What a queued handler is told of the delivery it is called for.
@@ -163,7 +165,20 @@ impl Callback {
             body: body.into(),
             decision: None,
             attempt: None,
+            destination: None,
         }
+    }
+
+    /// The same callback for one destination of a handler that has them.
+    pub(crate) fn for_destination(mut self, destination: Option<&'static str>) -> Self {
+        self.destination = destination;
+        self
+    }
+
+    /// For a handler registered with destinations (an endpoint of a forwarder): the name of
+    /// the one this call is for, as [`Destination::name`] gave it; `None` for other handlers.
+    pub fn destination(&self) -> Option<&str> {
+        self.destination
     }
 
     /// The same callback as a queued handler's attempt gets it.

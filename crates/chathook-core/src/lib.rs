@@ -46,8 +46,8 @@ pub use async_trait::async_trait;
 pub use crate::config::Config;
 pub use crate::error::{BoxError, StartupError};
 pub use crate::handler::{
-    Callback, DecidedBy, Decision, DeliveryAttempt, Handler, HandlerError, HandlerRegistration,
-    HandlerSettings, NoSettings, linked_handlers,
+    Callback, DecidedBy, Decision, DeliveryAttempt, Destination, Handler, HandlerError,
+    HandlerRegistration, HandlerSettings, NoSettings, linked_handlers,
 };
 /// What operators ask of the journal, from text: shared by `/api/v1/deliveries` and
 /// `chathook deliveries`.
@@ -62,8 +62,8 @@ pub use chathook_protocol::commands;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::handler::macro_support::{
-        Effective, Schema, ViaJsonSchema, ViaNoSchema, ViaNothing, ViaSerialize, build, check,
-        registration,
+        DestinationsFn, Effective, Schema, ViaJsonSchema, ViaNoSchema, ViaNothing, ViaSerialize,
+        build, check, destinations, registration,
     };
     pub use inventory;
 }

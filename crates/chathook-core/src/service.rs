@@ -66,7 +66,7 @@ impl Chathook {
         let deliveries = if queued.is_empty() {
             None
         } else {
-            let names = registry.handlers().iter().map(|(name, _)| *name).collect();
+            let names = registry.names().to_vec();
             let registry = metrics.handler_registry();
             let timeout = config.dispatch.handler_timeout();
             Some(Deliveries::open(&config.journal, timeout, queued, registry, names).await?)
@@ -76,7 +76,7 @@ impl Chathook {
 
         let facts = ServiceFacts {
             config: &config,
-            handlers: registry.handlers().iter().map(|(name, _)| *name).collect(),
+            handlers: registry.names().to_vec(),
             routing_table: &routing_table,
             metrics: metrics.handler_registry(),
         };

@@ -318,7 +318,7 @@ impl Dispatcher {
             Role::Observes | Role::Queued => self.handler_timeout * 2,
             Role::Decides | Role::Runs => self.handler_timeout,
         };
-        let fallback = target.fallback;
+        let (fallback, destination) = (target.fallback, target.destination);
         let handler = Arc::clone(&target.handler);
         // Only a before-callback's decision has documented codes to hold it to.
         let decision_of =
@@ -327,7 +327,9 @@ impl Dispatcher {
             role == Role::Runs || (role == Role::Decides && kind == CallbackKind::ReplyBearing);
         async move {
             let started = Instant::now();
-            let callback = callback.with_deadline(started + deadline);
+            let callback = callback
+                .for_destination(destination)
+                .with_deadline(started + deadline);
             let handling = std::panic::AssertUnwindSafe(handler.handle(callback)).catch_unwind();
             let mut result = match tokio::time::timeout(deadline, handling).await {
                 Ok(Ok(Ok(reply))) => Ok(reply),

@@ -23,8 +23,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::JournalConfig;
-use crate::handler::{Callback, Decision, Handler};
+use crate::handler::{Callback, Decision};
 use crate::journal::{Appended, Journal, JournalError, JournalStats, LeaseOwner, NewEntry};
+use crate::registry::Target;
 use crate::rejection::Rejection;
 
 pub(crate) use metrics::DeliveryMetrics;
@@ -68,7 +69,7 @@ impl Deliveries {
     pub(crate) async fn open(
         config: &JournalConfig,
         append_timeout: Duration,
-        queued: Vec<(&'static str, Arc<dyn Handler>, QueuePolicy)>,
+        queued: Vec<(Target, QueuePolicy)>,
         registry: &mut prometheus_client::registry::Registry,
         names: Vec<&'static str>,
     ) -> Result<Arc<Self>, JournalError> {
@@ -77,15 +78,18 @@ impl Deliveries {
             ..config.options()
         };
         let journal = Arc::new(Journal::open(options).await?);
-        let handler_names: Vec<&'static str> = queued.iter().map(|(name, ..)| *name).collect();
+        let handler_names: Vec<&'static str> =
+            queued.iter().map(|(target, _)| target.name).collect();
         tracing::info!(journal = %journal.describe(), "journal opened");
         let queued: HashMap<_, _> = queued
             .into_iter()
-            .map(|(name, handler, policy)| {
+            .map(|(target, policy)| {
+                let name = target.name;
                 tracing::info!(handler = name, policy = %policy.describe(), "queued handler");
                 let queued = QueuedHandler {
                     name,
-                    handler,
+                    destination: target.destination,
+                    handler: target.handler,
                     policy,
                     wake: Notify::new(),
                 };

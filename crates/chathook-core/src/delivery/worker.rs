@@ -29,6 +29,8 @@ const CLAIM_ERROR_PAUSE: Duration = Duration::from_secs(1);
 /// A queued handler as its worker calls it.
 pub(crate) struct QueuedHandler {
     pub(crate) name: &'static str,
+    /// The destination its calls are told, for one destination of a handler that fans out.
+    pub(crate) destination: Option<&'static str>,
     pub(crate) handler: Arc<dyn Handler>,
     pub(crate) policy: QueuePolicy,
     /// Notified when a callback is journaled for it, or one of its attempts ends.
@@ -178,8 +180,9 @@ impl Workers {
     /// Calls the handler; `None` on success.
     async fn call(&self, queued: &QueuedHandler, claimed: &Claimed) -> Option<AttemptFailure> {
         let deadline = queued.policy.attempt_timeout;
-        let callback =
-            callback_of(claimed, &self.names).with_deadline(std::time::Instant::now() + deadline);
+        let callback = callback_of(claimed, &self.names)
+            .for_destination(queued.destination)
+            .with_deadline(std::time::Instant::now() + deadline);
         let handling = std::panic::AssertUnwindSafe(queued.handler.handle(callback)).catch_unwind();
         match tokio::time::timeout(deadline, handling).await {
             Ok(Ok(Ok(_reply))) => None,

@@ -13,8 +13,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Handler;
+pub use super::registration::DestinationsFn;
 use super::registration::{
-    BuildFn, BuildFuture, CheckFn, Commands, EffectiveFn, HandlerRegistration, SchemaFn,
+    BuildFn, BuildFuture, CheckFn, Commands, Destination, EffectiveFn, HandlerRegistration,
+    SchemaFn,
 };
 use super::settings::{HandlerSettings, Validate, parse_and_validate};
 use crate::error::{BoxError, StartupError};
@@ -31,6 +33,7 @@ pub const fn registration(
     build: BuildFn,
     effective: EffectiveFn,
     schema: SchemaFn,
+    destinations: Option<DestinationsFn>,
 ) -> HandlerRegistration {
     HandlerRegistration {
         name,
@@ -42,7 +45,18 @@ pub const fn registration(
         build,
         effective,
         schema,
+        destinations,
     }
+}
+
+/// [`HandlerRegistration::destinations`] for config type `C` and the plugin's function.
+pub fn destinations<C: DeserializeOwned>(
+    handler: &'static str,
+    settings: &HandlerSettings,
+    validate: Option<Validate<C>>,
+    destinations: fn(&C) -> Vec<Destination>,
+) -> Result<Vec<Destination>, StartupError> {
+    parse_and_validate::<C>(handler, settings.clone(), validate).map(|config| destinations(&config))
 }
 
 /// [`HandlerRegistration::check`] for config type `C`.

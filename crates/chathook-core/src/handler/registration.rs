@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Handler, HandlerSettings};
-use crate::config::DeliveryMode;
+use crate::config::{DeliveryMode, Fallback, QueueConfig};
 use crate::error::StartupError;
 
 /// Building one handler from its settings, as `build` returns it.
@@ -21,6 +21,31 @@ pub(super) type CheckFn = fn(&'static str, &HandlerSettings) -> Result<(), Start
 pub(super) type BuildFn = fn(&'static str, HandlerSettings) -> BuildFuture;
 pub(super) type EffectiveFn = fn(&HandlerSettings) -> Option<Value>;
 pub(super) type SchemaFn = fn() -> Option<schemars::Schema>;
+/// A fan-out handler's destinations, read from its settings.
+pub type DestinationsFn =
+    fn(&'static str, &HandlerSettings) -> Result<Vec<Destination>, StartupError>;
+
+/// One destination of a handler that fans out, such as an endpoint of a forwarder: routed,
+/// delivered and retried as a handler of its own, named `<handler>.<destination>` in routes,
+/// metrics, the journal and `chathook deliveries`, while one built handler serves them all and
+/// reads [`Callback::destination`](super::Callback::destination) to know which one a call is
+/// for. A registration with destinations takes its commands, delivery and retry policy from
+/// them, so its table's own `commands`, `decides`, `delivery` and `queue` are refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Destination {
+    /// Lower-case ASCII letters, digits, `_` and `-`; unique within the handler.
+    pub name: String,
+    /// Patterns, as a table's `commands` (`"Group.*"`, `"before"`, `"*"`).
+    pub commands: Vec<String>,
+    /// Inline (called while Chat waits) or queued (journaled, retried).
+    pub delivery: DeliveryMode,
+    /// As a table's `decides`; a queued destination cannot decide.
+    pub decides: Option<bool>,
+    /// When it decides and fails; `None`: the table's `fallback`, else `dispatch.before_fallback`.
+    pub fallback: Option<Fallback>,
+    /// The retry policy of a queued destination; `None`: the defaults.
+    pub queue: Option<QueueConfig>,
+}
 
 /// A handler as registered by a plugin crate with [`register_handler!`](crate::register_handler!):
 /// const data only, all real setup happens in `build` at start-up.
@@ -36,6 +61,7 @@ pub struct HandlerRegistration {
     pub(super) build: BuildFn,
     pub(super) effective: EffectiveFn,
     pub(super) schema: SchemaFn,
+    pub(super) destinations: Option<DestinationsFn>,
 }
 
 inventory::collect!(HandlerRegistration);
@@ -95,6 +121,21 @@ impl HandlerRegistration {
         (self.schema)()
     }
 
+    /// Whether it fans out into destinations (see [`Destination`]).
+    pub fn has_destinations(&self) -> bool {
+        self.destinations.is_some()
+    }
+
+    /// Its destinations as `settings` configure them (the settings checked first); `None`
+    /// for a handler without destinations.
+    pub fn destinations(
+        &self,
+        settings: &HandlerSettings,
+    ) -> Option<Result<Vec<Destination>, StartupError>> {
+        self.destinations
+            .map(|destinations| destinations(self.name, settings))
+    }
+
     /// Builds the handler from its settings.
     pub async fn build(&self, settings: HandlerSettings) -> Result<Arc<dyn Handler>, StartupError> {
         (self.build)(self.name, settings).await
@@ -134,6 +175,9 @@ pub fn linked_handlers() -> Vec<&'static HandlerRegistration> {
 /// - `validate` (optional): a `fn(&Config) -> Result<(), String>` for what the type cannot
 ///   express (ranges, URL schemes). `check-config`, start-up and `build` all run it, so a
 ///   config that `check-config` passes never fails later on the same settings.
+/// - `destinations` (optional): a `fn(&Config) -> Vec<Destination>` for a handler that fans
+///   out into [`Destination`]s, each routed and retried as a handler of its own; the
+///   registration's `commands` then only say `from_config`.
 /// - `build`: an `async fn(Config) -> Result<impl Handler, impl Into<BoxError>>`.
 ///
 /// ```
@@ -208,6 +252,7 @@ macro_rules! __register_handler {
         $(delivery: $delivery:ident,)?
         config: $config:ty,
         $(validate: $validate:expr,)?
+        $(destinations: $destinations:expr,)?
         build: $build:expr $(,)?
     ) => {
         $crate::__private::inventory::submit! {
@@ -239,6 +284,7 @@ macro_rules! __register_handler {
                     use $crate::__private::{ViaJsonSchema as _, ViaNoSchema as _};
                     (&$crate::__private::Schema::<$config>(::core::marker::PhantomData)).schema()
                 },
+                $crate::__destinations!($config; [$($validate)?]; $($destinations)?),
             )
         }
     };
@@ -255,6 +301,24 @@ macro_rules! __delivery {
     };
     (queued) => {
         $crate::config::DeliveryMode::Queued
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __destinations {
+    ($config:ty; [$($validate:expr)?];) => {
+        ::core::option::Option::None
+    };
+    ($config:ty; [$($validate:expr)?]; $destinations:expr) => {
+        ::core::option::Option::Some::<$crate::__private::DestinationsFn>(|handler, settings| {
+            $crate::__private::destinations::<$config>(
+                handler,
+                settings,
+                $crate::__validate!($($validate)?),
+                $destinations,
+            )
+        })
     };
 }
 

@@ -214,10 +214,18 @@ impl DeliveryState {
 /// A command filter: `crate::pattern`'s match of the operator's pattern.
 pub type CommandFilter = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
+/// Whether a `handler` filter (of [`ListFilter`], [`RetryTarget::AllDead`]) takes the
+/// deliveries of `name`: its own, and for a handler that fans out, every destination's
+/// (`http_forward` takes `http_forward.crm`), as the backends' queries select them.
+pub fn handler_selects(handler: &str, name: &str) -> bool {
+    name.strip_prefix(handler)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 /// Which deliveries [`Journal::list`] returns, newest first.
 #[derive(Clone, Default)]
 pub struct ListFilter {
-    /// Only this handler's.
+    /// Only this handler's, or its destinations' ([`handler_selects`]).
     pub handler: Option<String>,
     /// Only in this state.
     pub state: Option<DeliveryState>,
@@ -306,7 +314,7 @@ pub enum RetryTarget {
     One(DeliveryId),
     /// Every dead delivery of this handler.
     AllDead {
-        /// The handler.
+        /// The handler, or a handler whose destinations' ([`handler_selects`]).
         handler: String,
     },
 }

@@ -18,24 +18,35 @@ impl Plan {
     /// Runs every enabled handler's build function, in name order.
     pub async fn build(self) -> Result<Registry, StartupError> {
         let mut built: Vec<Option<Target>> = Vec::with_capacity(self.members.len());
-        let mut handlers = Vec::new();
+        // One built handler per registration, shared by its destinations' members.
+        let mut handlers: Vec<(&'static str, Arc<dyn Handler>)> = Vec::new();
         let mut queued = Vec::new();
         for member in self.members {
             if !member.enabled {
                 built.push(None);
                 continue;
             }
-            let name = member.registration.name();
-            let handler = member.registration.build(member.settings).await?;
-            handlers.push((name, Arc::clone(&handler)));
-            if let Some(policy) = member.queue {
-                queued.push((name, Arc::clone(&handler), policy));
-            }
-            built.push(Some(Target {
+            let (registration, name) = (member.registration, member.name());
+            let handler = match handlers.last() {
+                Some((built_name, handler)) if *built_name == registration.name() => {
+                    Arc::clone(handler)
+                }
+                _ => {
+                    let handler = registration.build(member.settings).await?;
+                    handlers.push((registration.name(), Arc::clone(&handler)));
+                    handler
+                }
+            };
+            let target = Target {
                 name,
+                destination: member.destination,
                 fallback: member.fallback,
                 handler,
-            }));
+            };
+            if let Some(policy) = member.queue {
+                queued.push((target.clone(), policy));
+            }
+            built.push(Some(target));
         }
         let target = |index: usize| {
             built[index]
@@ -71,11 +82,13 @@ impl Plan {
             .into_iter()
             .map(|(bucket, spec)| ((bucket.family, bucket.kind), route(spec)))
             .collect();
+        let names = built.iter().flatten().map(|target| target.name).collect();
         Ok(Registry {
             named,
             open,
             families: self.families,
             handlers,
+            names,
             queued,
         })
     }
@@ -84,8 +97,11 @@ impl Plan {
 /// One built handler as a route calls it.
 #[derive(Clone)]
 pub struct Target {
-    /// The handler's name.
+    /// The handler's name, or `<handler>.<destination>` for one destination of a handler
+    /// that fans out.
     pub name: &'static str,
+    /// The destination the handler's calls are told, for a handler that fans out.
+    pub destination: Option<&'static str>,
     /// Decision when it decides a before-callback and fails.
     pub fallback: Fallback,
     /// The handler.
@@ -147,7 +163,9 @@ pub struct Registry {
     open: HashMap<(Option<&'static str>, CallbackKind), Arc<Route>>,
     families: Vec<&'static str>,
     handlers: Vec<(&'static str, Arc<dyn Handler>)>,
-    queued: Vec<(&'static str, Arc<dyn Handler>, QueuePolicy)>,
+    /// Every enabled handler's name, a fan-out handler's destinations by theirs.
+    names: Vec<&'static str>,
+    queued: Vec<(Target, QueuePolicy)>,
 }
 
 impl Registry {
@@ -182,11 +200,18 @@ impl Registry {
     }
 
     /// The queued handlers with their retry policies, for the delivery workers.
-    pub(crate) fn take_queued(&mut self) -> Vec<(&'static str, Arc<dyn Handler>, QueuePolicy)> {
+    pub(crate) fn take_queued(&mut self) -> Vec<(Target, QueuePolicy)> {
         std::mem::take(&mut self.queued)
     }
 
-    /// The built handlers with their names, in name order.
+    /// Every enabled handler's name as routes, metrics and the journal know it: a handler that
+    /// fans out by its destinations' `<handler>.<destination>`.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// The built handlers with their names, in name order: one per registration, however
+    /// many destinations it serves.
     pub fn handlers(&self) -> &[(&'static str, Arc<dyn Handler>)] {
         &self.handlers
     }

@@ -6,10 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Source;
-use crate::config::{Config, DeliveryMode, Fallback, QueueConfig};
+use crate::config::{Config, DeliveryMode, Fallback, HandlerTable, QueueConfig};
 use crate::delivery::QueuePolicy;
 use crate::error::StartupError;
-use crate::handler::{Commands, HandlerRegistration, HandlerSettings, linked_handlers};
+use crate::handler::{
+    Commands, Destination, HandlerRegistration, HandlerSettings, linked_handlers,
+};
 use crate::pattern::{CommandSet, CommandShape};
 use crate::protocol::{CallbackKind, KNOWN_COMMANDS, kind_of};
 
@@ -33,9 +35,14 @@ pub struct Plan {
     warnings: Vec<String>,
 }
 
-/// A linked handler as its config table sets it up.
+/// A linked handler as its config table sets it up, or one destination of a handler that
+/// fans out.
 pub(super) struct Member {
     pub(super) registration: &'static HandlerRegistration,
+    /// The handler's name, or `<handler>.<destination>` for a destination.
+    name: &'static str,
+    /// The destination's own name, as its handler's calls are told it.
+    pub(super) destination: Option<&'static str>,
     pub(super) enabled: bool,
     selection: Selection,
     decides: Option<bool>,
@@ -105,10 +112,10 @@ impl Plan {
         linked: Vec<&'static HandlerRegistration>,
     ) -> Result<Self, StartupError> {
         check_names(config, &linked)?;
-        let members = linked
-            .iter()
-            .map(|&registration| Member::new(registration, config))
-            .collect::<Result<_, _>>()?;
+        let mut members = Vec::with_capacity(linked.len());
+        for &registration in &linked {
+            members.extend(Member::all_of(registration, config)?);
+        }
 
         let mut plan = Self {
             linked,
@@ -339,16 +346,37 @@ impl Plan {
 }
 
 impl Member {
-    /// `registration` as its table (if any) sets it up; its settings are checked even when it
-    /// is disabled, so a typo such as `enable = true` cannot silently leave it off.
-    fn new(
+    /// `registration` as its table (if any) sets it up: one member, or one per destination of
+    /// an enabled handler that has them. Its settings are checked even when it is disabled, so
+    /// a typo such as `enable = true` cannot silently leave it off.
+    fn all_of(
         registration: &'static HandlerRegistration,
         config: &Config,
-    ) -> Result<Self, StartupError> {
+    ) -> Result<Vec<Self>, StartupError> {
         let table = config.handlers.get(registration.name());
         if let Some(table) = table {
             registration.check(&table.settings)?;
+            if registration.has_destinations() {
+                refuse_destination_keys(registration.name(), table)?;
+            }
         }
+        match table {
+            Some(table) if table.enabled && registration.has_destinations() => {
+                let destinations = registration
+                    .destinations(&table.settings)
+                    .expect("the registration has destinations")?;
+                Self::destinations(registration, table, config, destinations)
+            }
+            _ => Self::new(registration, table, config).map(|member| vec![member]),
+        }
+    }
+
+    /// `registration` as one member.
+    fn new(
+        registration: &'static HandlerRegistration,
+        table: Option<&HandlerTable>,
+        config: &Config,
+    ) -> Result<Self, StartupError> {
         let enabled = table.is_some_and(|table| table.enabled);
         let queue = queue_policy(registration, table)?;
         let selection = selection(registration, table.and_then(|t| t.commands.as_deref()))?;
@@ -362,6 +390,8 @@ impl Member {
         }
         Ok(Self {
             registration,
+            name: registration.name(),
+            destination: None,
             enabled,
             selection: selection.unwrap_or(Selection::Fixed(&[])),
             decides: table
@@ -378,8 +408,92 @@ impl Member {
         })
     }
 
+    /// A member per destination of an enabled handler that fans out, named
+    /// `<handler>.<destination>`, each with its own commands, delivery and retry policy.
+    fn destinations(
+        registration: &'static HandlerRegistration,
+        table: &HandlerTable,
+        config: &Config,
+        destinations: Vec<Destination>,
+    ) -> Result<Vec<Self>, StartupError> {
+        let handler = registration.name();
+        if destinations.is_empty() {
+            return Err(StartupError::InvalidDestination {
+                handler,
+                destination: String::new(),
+                problem: "the handler is enabled but its settings give no destination".into(),
+            });
+        }
+        let mut seen = BTreeSet::new();
+        let mut members = Vec::with_capacity(destinations.len());
+        for destination in destinations {
+            let invalid = |problem: &str| StartupError::InvalidDestination {
+                handler,
+                destination: destination.name.clone(),
+                problem: problem.to_owned(),
+            };
+            let well_formed = !destination.name.is_empty()
+                && destination.name.len() <= 64
+                && destination
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !well_formed {
+                return Err(invalid(
+                    "a destination's name is 1 to 64 of a-z, 0-9, `_` and `-`",
+                ));
+            }
+            if !seen.insert(destination.name.clone()) {
+                return Err(invalid("two destinations have this name"));
+            }
+            let name = leak(&format!("{handler}.{}", destination.name));
+            let set = CommandSet::parse(&destination.commands).map_err(|error| {
+                StartupError::CommandPatterns {
+                    handler: name,
+                    problem: error.to_string(),
+                }
+            })?;
+            let queue = match destination.delivery {
+                DeliveryMode::Inline if destination.queue.is_some() => {
+                    return Err(StartupError::InvalidQueue {
+                        handler: name,
+                        key: "queue",
+                        problem: "a retry policy applies to a queued destination only".into(),
+                    });
+                }
+                DeliveryMode::Inline => None,
+                DeliveryMode::Queued if destination.decides == Some(true) => {
+                    return Err(StartupError::QueuedDecider { handler: name });
+                }
+                DeliveryMode::Queued => {
+                    let default = QueueConfig::default();
+                    let queue = destination.queue.as_ref().unwrap_or(&default);
+                    Some(QueuePolicy::from_config(name, queue)?)
+                }
+            };
+            members.push(Self {
+                registration,
+                name,
+                destination: Some(leak(&destination.name)),
+                enabled: true,
+                selection: Selection::Patterns {
+                    set,
+                    from: SetFrom::Config,
+                },
+                decides: destination.decides.filter(|_| queue.is_none()),
+                fallback: destination
+                    .fallback
+                    .or(table.fallback)
+                    .unwrap_or(config.dispatch.before_fallback),
+                queue,
+                settings: table.settings.clone(),
+            });
+        }
+        Ok(members)
+    }
+
     pub(super) fn name(&self) -> &'static str {
-        self.registration.name()
+        self.name
     }
 
     /// Why this handler serves a command of this shape, if it does.
@@ -432,6 +546,24 @@ fn queue_policy(
             let default = QueueConfig::default();
             QueuePolicy::from_config(handler, queue.unwrap_or(&default)).map(Some)
         }
+    }
+}
+
+/// A handler that fans out takes what routes and retries its callbacks from each destination,
+/// so its table cannot also say them.
+fn refuse_destination_keys(
+    handler: &'static str,
+    table: &HandlerTable,
+) -> Result<(), StartupError> {
+    let given = [
+        ("commands", table.commands.is_some()),
+        ("decides", table.decides.is_some()),
+        ("delivery", table.delivery.is_some()),
+        ("queue", table.queue.is_some()),
+    ];
+    match given.iter().find(|(_, given)| *given) {
+        Some((key, _)) => Err(StartupError::DestinationKey { handler, key }),
+        None => Ok(()),
     }
 }
 

@@ -34,7 +34,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use crate::extract::{ApiPath, ApiQuery, Limit, NonNegative};
-use crate::journal::{DeliveryId, HandlerStats, Journal, JournalError};
+use crate::journal::{DeliveryId, HandlerStats, Journal, JournalError, handler_selects};
 use crate::rejection::{ApiError, echo};
 use operator::{ListCriteria, unix_ms};
 
@@ -45,9 +45,14 @@ pub(super) struct Deliveries {
 }
 
 impl Deliveries {
-    /// `name` if it is a queued handler, else a 404 naming it and the queued ones.
+    /// `name` if it is a queued handler or has queued destinations, else a 404 naming it and
+    /// the queued ones.
     fn queued_handler(&self, name: &str) -> Result<(), ApiError> {
-        if self.queued.contains(&name) {
+        if self
+            .queued
+            .iter()
+            .any(|queued| handler_selects(name, queued))
+        {
             return Ok(());
         }
         Err(ApiError::not_found(unknown_handler(name, &self.queued)))

@@ -85,7 +85,8 @@ pub(super) async fn list_page(
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM journal_deliveries d \
          JOIN journal_entries e ON e.id = d.entry_id \
-         WHERE ($1::text IS NULL OR d.handler = $1) AND ($2::text IS NULL OR d.state = $2) \
+         WHERE ($1::text IS NULL OR d.handler = $1 OR starts_with(d.handler, $1 || '.')) \
+         AND ($2::text IS NULL OR d.state = $2) \
          AND ($3::bigint IS NULL OR d.received_at_ms >= $3) \
          AND ($4::bigint IS NULL OR d.received_at_ms < $4) \
          AND ($5::bigint IS NULL OR d.id < $5) ORDER BY d.id DESC LIMIT $6"
@@ -152,26 +153,28 @@ pub(super) async fn retry(
     target: &RetryTarget,
     now_ms: i64,
 ) -> Result<u64, sqlx::Error> {
-    let done =
-        match target {
-            RetryTarget::One(id) => {
-                sqlx::query(&format!(
-                    "UPDATE journal_deliveries SET {NEW_ROUND} WHERE id = $2 \
+    let done = match target {
+        RetryTarget::One(id) => {
+            sqlx::query(&format!(
+                "UPDATE journal_deliveries SET {NEW_ROUND} WHERE id = $2 \
                  AND state IN ('dead', 'pending')"
-                ))
-                .bind(now_ms)
-                .bind(id)
-                .execute(pool)
-                .await?
-            }
-            RetryTarget::AllDead { handler } => sqlx::query(&format!(
-                "UPDATE journal_deliveries SET {NEW_ROUND} WHERE handler = $2 AND state = 'dead'"
+            ))
+            .bind(now_ms)
+            .bind(id)
+            .execute(pool)
+            .await?
+        }
+        RetryTarget::AllDead { handler } => {
+            sqlx::query(&format!(
+                "UPDATE journal_deliveries SET {NEW_ROUND} WHERE state = 'dead' \
+                 AND (handler = $2 OR starts_with(handler, $2 || '.'))"
             ))
             .bind(now_ms)
             .bind(handler)
             .execute(pool)
-            .await?,
-        };
+            .await?
+        }
+    };
     Ok(done.rows_affected())
 }
 

@@ -76,7 +76,8 @@ pub(super) fn list_page(
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS} FROM journal_deliveries d \
          JOIN journal_entries e ON e.id = d.entry_id \
-         WHERE (?1 IS NULL OR d.handler = ?1) AND (?2 IS NULL OR d.state = ?2) \
+         WHERE (?1 IS NULL OR d.handler = ?1 OR (d.handler > ?1 || '.' AND d.handler < ?1 || '/')) \
+         AND (?2 IS NULL OR d.state = ?2) \
          AND (?3 IS NULL OR d.received_at_ms >= ?3) AND (?4 IS NULL OR d.received_at_ms < ?4) \
          AND (?5 IS NULL OR d.id < ?5) ORDER BY d.id DESC LIMIT ?6"
     );
@@ -163,7 +164,8 @@ pub(super) fn retry(
         RetryTarget::AllDead { handler } => writer
             .connection
             .prepare_cached(&format!(
-                "UPDATE journal_deliveries SET {NEW_ROUND} WHERE handler = ?2 AND state = 'dead'"
+                "UPDATE journal_deliveries SET {NEW_ROUND} WHERE state = 'dead' \
+                 AND (handler = ?2 OR (handler > ?2 || '.' AND handler < ?2 || '/'))"
             ))?
             .execute(params![now_ms, handler])?,
     };

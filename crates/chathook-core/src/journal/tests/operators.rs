@@ -11,6 +11,7 @@ on_both_backends!(
     replay_schedules_exactly_the_range_and_commands_asked_for,
     purge_keeps_what_retention_and_pending_deliveries_need,
     list_filters_by_handler_state_and_command_newest_first,
+    a_handler_name_takes_its_destinations_and_nothing_else,
 );
 
 /// Claims every due delivery of `handler` and settles each with `outcome`.
@@ -272,4 +273,51 @@ async fn a_postgres_purge_skips_an_entry_a_replay_holds() {
     assert_eq!(purged.unwrap(), 0);
     sqlx::query("COMMIT").execute(&mut replay).await.unwrap();
     assert_eq!(journal.purge().await.unwrap(), 1);
+}
+
+/// `http_forward` lists and retries `http_forward.a` and `http_forward.b`, never
+/// `http_forward_x` or `http_forwarder.c`, which only share the start of the name.
+async fn a_handler_name_takes_its_destinations_and_nothing_else(db: TestDb) {
+    let journal = db.open().await;
+    let handlers = [
+        "http_forward.a",
+        "http_forward.b",
+        "http_forward_x",
+        "http_forwarder.c",
+    ];
+    append_new(&journal, entry(callback("k", "C2C.X", None), &handlers)).await;
+    for handler in handlers {
+        assert_eq!(settle_all(&journal, handler, dead("down")).await.len(), 1);
+    }
+    let listed = |handler: &str| {
+        let filter = ListFilter {
+            handler: Some(handler.into()),
+            limit: 100,
+            ..ListFilter::default()
+        };
+        let journal = &journal;
+        async move {
+            let mut names: Vec<String> = journal
+                .list(&filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|summary| summary.handler)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        listed("http_forward").await,
+        ["http_forward.a", "http_forward.b"]
+    );
+    assert_eq!(listed("http_forward.a").await, ["http_forward.a"]);
+    assert_eq!(listed("http_forward_x").await, ["http_forward_x"]);
+    let all = RetryTarget::AllDead {
+        handler: "http_forward".into(),
+    };
+    assert_eq!(journal.retry(all).await.unwrap(), 2);
+    assert!(handler_selects("http_forward", "http_forward.a"));
+    assert!(!handler_selects("http_forward", "http_forwarder.c"));
 }
