@@ -20,6 +20,7 @@
 mod config;
 mod decision;
 mod endpoint;
+mod handler;
 mod metrics;
 mod request;
 mod signing;
@@ -27,6 +28,7 @@ mod signing;
 pub use crate::config::{EndpointConfig, HttpForwardConfig, TlsConfig};
 pub use crate::decision::{FallbackReason, Refused, read_decision};
 pub use crate::endpoint::{DECISION_READ_MAX, Endpoint, retry_after};
+pub use crate::handler::HttpForward;
 pub use crate::metrics::ForwardMetrics;
 pub use crate::request::{
     CLIENT_IP, COMMAND, OPT_PLATFORM, RECEIVED_AT, REQUEST_TIME, SDK_APP_ID, WEBHOOK_ID,
