@@ -239,7 +239,10 @@ async fn receive(state: &Mutex<ReceiverState>, headers: HeaderMap, body: Bytes) 
     let answer = {
         let mut state = state.lock().unwrap();
         let answer = match &verified {
-            Ok(()) => state.next.pop_front().unwrap_or_else(|| state.answer.clone()),
+            Ok(()) => state
+                .next
+                .pop_front()
+                .unwrap_or_else(|| state.answer.clone()),
             Err(error) => {
                 state.unverified.push(format!("{error}: {headers:?}"));
                 Answer::status(401)

@@ -47,8 +47,8 @@ pub struct EndpointConfig {
     pub url: Option<String>,
     /// Required. The commands it takes, as patterns (`"Group.*"`, `"after"`,
     /// `"Group.*:after"`, `"!Group.CallbackAfterGroupInfoChanged"`, `"*"`).
-    #[serde(default)]
-    pub commands: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Vec<String>>,
     /// The signing secret, `whsec_<base64>` (Standard Webhooks). Give this or `secrets`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
@@ -248,15 +248,15 @@ impl EndpointConfig {
     }
 
     fn check_commands(&self) -> Result<(), String> {
-        if self.commands.is_empty() {
+        let commands = self.commands.as_deref().unwrap_or_default();
+        if commands.is_empty() {
             return Err(self.refuse(
                 "commands",
                 "missing: list the commands the endpoint takes, e.g. [\"after\"] or \
                  [\"Group.*\"]",
             ));
         }
-        let set =
-            CommandSet::parse(&self.commands).map_err(|error| self.refuse("commands", error))?;
+        let set = CommandSet::parse(commands).map_err(|error| self.refuse("commands", error))?;
         if !self.decides {
             return Ok(());
         }

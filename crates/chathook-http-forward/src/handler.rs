@@ -75,7 +75,7 @@ fn destinations(config: &HttpForwardConfig) -> Vec<Destination> {
         .iter()
         .map(|endpoint| Destination {
             name: endpoint.name.clone(),
-            commands: endpoint.commands.clone(),
+            commands: endpoint.commands.clone().unwrap_or_default(),
             delivery: if endpoint.decides {
                 DeliveryMode::Inline
             } else {

@@ -198,23 +198,26 @@ fn explain(error: reqwest::Error) -> NoResponse {
     NoResponse::Connection(error_chain(&error))
 }
 
-/// The TLS failure somewhere in `error`'s chain, in words. rustls's error travels inside an
-/// `io::Error`, whose `source()` skips it, so each `io::Error` is looked into too.
+/// The TLS failure somewhere in `error`'s chain, in words.
 fn tls_failure(error: &(dyn StdError + 'static)) -> Option<String> {
     let mut current = Some(error);
     while let Some(error) = current {
-        let found = error.downcast_ref::<rustls::Error>().or_else(|| {
-            error
-                .downcast_ref::<std::io::Error>()
-                .and_then(std::io::Error::get_ref)
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
-        if let Some(tls) = found {
+        if let Some(tls) = rustls_error(error) {
             return Some(tls_words(tls));
         }
         current = error.source();
     }
     None
+}
+
+/// `error` as rustls's error, looking inside `io::Error`s: rustls's error travels wrapped in
+/// one or more of them, and an `io::Error`'s `source()` skips what it wraps.
+fn rustls_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = error.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let inner = error.downcast_ref::<std::io::Error>()?.get_ref()?;
+    rustls_error(inner)
 }
 
 fn tls_words(error: &rustls::Error) -> String {
@@ -299,6 +302,29 @@ mod tests {
         // Bytes that are not UTF-8 are shown replaced, never split.
         let excerpt = capped(&[b'a', 0xff, b'b'], false).excerpt(1024).unwrap();
         assert_eq!(excerpt, "a\u{fffd}b");
+    }
+
+    #[test]
+    fn a_tls_failure_is_found_inside_the_io_errors_that_carry_it() {
+        use rustls::CertificateError;
+        let tls = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let wrapped = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
+        let twice = std::io::Error::other(wrapped);
+        assert_eq!(
+            tls_failure(&twice).unwrap(),
+            "TLS: the server's certificate is not signed by a CA chathook trusts (the system's \
+             roots, and tls.ca_file if set) (invalid peer certificate: UnknownIssuer)"
+        );
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        assert!(
+            tls_failure(&std::io::Error::other(alert))
+                .unwrap()
+                .starts_with("TLS: the server refused chathook's client certificate")
+        );
+        assert_eq!(
+            tls_failure(&std::io::Error::other("connection refused")),
+            None
+        );
     }
 
     #[test]

@@ -70,7 +70,10 @@ fn each_bad_endpoint_is_refused_naming_the_endpoint_and_the_key() {
         );
         let printed = format!("{stdout}{stderr}");
         for secret in ["hunter2", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &SECRET[6..]] {
-            assert!(!printed.contains(secret), "{endpoint}: {secret} printed:\n{printed}");
+            assert!(
+                !printed.contains(secret),
+                "{endpoint}: {secret} printed:\n{printed}"
+            );
         }
     }
 }
@@ -96,9 +99,16 @@ fn check_config_shows_the_endpoints_with_every_secret_redacted() {
     let shown = &effective["handlers"]["http_forward"]["endpoints"][0];
     assert_eq!(shown["name"].as_str(), Some("crm"));
     assert_eq!(shown["url"].as_str(), Some("https://crm.example.com/hooks"));
-    assert_eq!(shown["timeout_ms"].as_integer(), Some(5000), "defaults are shown");
+    assert_eq!(
+        shown["timeout_ms"].as_integer(),
+        Some(5000),
+        "defaults are shown"
+    );
     assert_eq!(shown["secrets"].as_str(), Some("[redacted]"));
-    assert_eq!(shown["headers"]["Authorization"].as_str(), Some("[redacted]"));
+    assert_eq!(
+        shown["headers"]["Authorization"].as_str(),
+        Some("[redacted]")
+    );
     assert_eq!(shown["headers"]["X-Team"].as_str(), Some("chat"));
     let printed = format!("{stdout}{stderr}");
     for secret in [&SECRET[6..], &ROTATED_OUT[6..], "t0k3n-for-crm"] {

@@ -84,7 +84,9 @@ async fn a_remote_decision_reaches_chat_and_each_failure_falls_back_named_in_the
                 .to_owned(),
         ),
         (
-            Answer::json(r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","MsgBody":{"Text":"***"}}"#),
+            Answer::json(
+                r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","MsgBody":{"Text":"***"}}"#,
+            ),
             "invalid_fields",
             "invalid_fields: endpoint moderation: the reply is not a decision for \
              Group.CallbackBeforeSendMsg: `MsgBody` must be an array of message elements"
@@ -97,7 +99,11 @@ async fn a_remote_decision_reaches_chat_and_each_failure_falls_back_named_in_the
         let (status, reply) = server.post(&fresh_query(BEFORE), fixture(BEFORE)).await;
         assert!(started.elapsed() < Duration::from_millis(1500), "{reason}");
         // The endpoint's fallback, deny: Chat refuses the message.
-        assert_eq!((status, &reply["ErrorCode"]), (200, &json!(1)), "{reason}: {reply}");
+        assert_eq!(
+            (status, &reply["ErrorCode"]),
+            (200, &json!(1)),
+            "{reason}: {reply}"
+        );
         let record = newest_record(&server).await;
         assert_eq!(record["outcome"], "fallback", "{reason}: {record}");
         let handler = &record["handlers"][0];

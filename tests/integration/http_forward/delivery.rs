@@ -70,7 +70,11 @@ async fn every_callback_answered_ok_arrives_signed_with_one_webhook_id_on_every_
         .collect();
     assert_eq!(delivered.len(), CALLBACKS as usize);
     for (seq, request) in &delivered {
-        assert_eq!(request.body, posted[seq].as_bytes(), "callback {seq}'s body");
+        assert_eq!(
+            request.body,
+            posted[seq].as_bytes(),
+            "callback {seq}'s body"
+        );
     }
     // One webhook-id per callback, the journal's idempotency key, on every attempt.
     let keys: BTreeSet<&str> = deliveries(&listed)
@@ -79,7 +83,11 @@ async fn every_callback_answered_ok_arrives_signed_with_one_webhook_id_on_every_
         .collect();
     assert_eq!(keys.len(), CALLBACKS as usize);
     for (seq, request) in &delivered {
-        assert!(keys.contains(request.id()), "callback {seq}: {}", request.id());
+        assert!(
+            keys.contains(request.id()),
+            "callback {seq}: {}",
+            request.id()
+        );
         let ids: BTreeSet<&str> = seen
             .iter()
             .filter(|other| other.seq() == *seq)
@@ -88,7 +96,10 @@ async fn every_callback_answered_ok_arrives_signed_with_one_webhook_id_on_every_
         assert_eq!(ids.len(), 1, "callback {seq} came with ids {ids:?}");
     }
     // A 503's Retry-After (2 s) was waited out, though the backoff was 50 ms doubled.
-    let unavailable: Vec<&Seen> = seen.iter().filter(|request| request.status == 503).collect();
+    let unavailable: Vec<&Seen> = seen
+        .iter()
+        .filter(|request| request.status == 503)
+        .collect();
     assert_eq!(unavailable.len(), CALLBACKS as usize);
     for refused in unavailable {
         let next = seen
@@ -109,14 +120,30 @@ async fn every_callback_answered_ok_arrives_signed_with_one_webhook_id_on_every_
     assert!(now().abs_diff(timestamp) < 120, "{timestamp}");
     assert!(request.header("webhook-signature").starts_with("v1,"));
     assert_eq!(request.header("content-type"), "application/json");
-    assert_eq!(request.header(chathook_nats::SDK_APP_ID), APP_ID.to_string());
+    assert_eq!(
+        request.header(chathook_nats::SDK_APP_ID),
+        APP_ID.to_string()
+    );
     assert_eq!(request.header(chathook_nats::COMMAND), COMMAND);
     assert_eq!(request.header(chathook_nats::CLIENT_IP), "127.0.0.1");
     assert_eq!(request.header(chathook_nats::OPT_PLATFORM), "Android");
-    assert!(request.header(chathook_nats::REQUEST_TIME).parse::<u64>().is_ok());
-    assert!(request.header(chathook_nats::RECEIVED_AT).parse::<u64>().is_ok());
+    assert!(
+        request
+            .header(chathook_nats::REQUEST_TIME)
+            .parse::<u64>()
+            .is_ok()
+    );
+    assert!(
+        request
+            .header(chathook_nats::RECEIVED_AT)
+            .parse::<u64>()
+            .is_ok()
+    );
     // A receiver still verifying with a rotated-out secret alone refuses every request.
-    assert!(seen.iter().all(|request| !request.verifies_with(ROTATED_OUT)));
+    assert!(
+        seen.iter()
+            .all(|request| !request.verifies_with(ROTATED_OUT))
+    );
     server.stop().await.unwrap();
 }
 
@@ -126,7 +153,12 @@ async fn a_400_is_a_dead_letter_that_deliveries_retry_delivers_once_the_receiver
     let receiver = Receiver::start().await;
     receiver.answer(Answer::status(400).body(r#"{"error":"unknown group @TGS#dead"}"#));
     let url = receiver.url("/hooks");
-    let table = endpoint("crm", &url, json!(["after"]), json!({"queue": fast_queue()}));
+    let table = endpoint(
+        "crm",
+        &url,
+        json!(["after"]),
+        json!({"queue": fast_queue()}),
+    );
     let server = TestServer::start(forward_config(dir.path(), vec![table])).await;
     let (status, reply) = server
         .post(&fresh_query(COMMAND), numbered_body("@TGS#dead", 1))
