@@ -84,11 +84,13 @@ fn table_text<'a>(config: &'a str, header: &str) -> Vec<&'a str> {
         .collect()
 }
 
-/// What is wrong with one table of the shipped config against its section.
+/// What is wrong with one table of the shipped config against its section. A key that is a
+/// list of tables (`lists`: their paths) is checked as its own section.
 fn table_problems(
     section: &Section,
     table: Option<&toml::Table>,
     lines: &[&str],
+    lists: &[String],
     problems: &mut Vec<String>,
 ) {
     let empty = toml::Table::new();
@@ -116,7 +118,7 @@ fn table_problems(
         }
     }
     for key in section.keys() {
-        if table.contains_key(&key.name) {
+        if table.contains_key(&key.name) || lists.contains(&format!("{path}.{}", key.name)) {
             continue;
         }
         let commented = lines.iter().any(|line| {
@@ -130,7 +132,8 @@ fn table_problems(
                 "{path}.{} (default {default}) is not in the shipped config",
                 key.name
             )),
-            None if key.required || !commented => problems.push(format!(
+            // A commented example table shows its required keys as comments too.
+            None if (key.required && !table.is_empty()) || !commented => problems.push(format!(
                 "{path}.{} is not in the shipped config, not even as a comment `# {} = ...`",
                 key.name, key.name
             )),
@@ -147,9 +150,16 @@ fn the_shipped_config_holds_every_key_of_the_reference_with_its_default() {
         .into_iter()
         .map(|section| (section.path().to_owned(), section))
         .collect();
+    let lists: Vec<String> = sections
+        .values()
+        .filter(|section| section.is_list())
+        .map(|section| section.path().to_owned())
+        .collect();
     let mut problems = Vec::new();
     for (path, section) in &sections {
         let (table, header) = match path.split_once('.') {
+            // A list of tables (a forwarder's endpoints) is shown as a commented example.
+            _ if section.is_list() => (None, format!("# [[{path}]]")),
             None => (config.get(path), format!("[{path}]")),
             // The example app stands for every app.
             Some(("apps", "<name>")) => {
@@ -164,7 +174,8 @@ fn the_shipped_config_holds_every_key_of_the_reference_with_its_default() {
             Some(_) => panic!("a section the shipped config cannot hold: {path}"),
         };
         let table = table.map(|table| table.as_table().expect("a table"));
-        table_problems(section, table, &table_text(&text, &header), &mut problems);
+        let lines = table_text(&text, &header);
+        table_problems(section, table, &lines, &lists, &mut problems);
     }
     for name in config.keys() {
         let known = sections

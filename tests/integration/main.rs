@@ -21,6 +21,7 @@ mod handler_guide;
 mod hardening;
 mod hardening3_http;
 mod hardening3_stores;
+mod http_forward;
 mod journal;
 mod journal_crash;
 mod keyword_filter_server;

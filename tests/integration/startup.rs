@@ -20,20 +20,23 @@ fn the_linked_handlers_are_exactly_the_stock_plugins_and_the_test_handlers() {
     // The one place the test suite names the linked handlers; every other expectation derives
     // from linked_handlers().
     let names: Vec<_> = linked_handlers().iter().map(|r| r.name()).collect();
-    // Stock plugins from crates/chathook/src/plugins.rs: nats, read_receipt. Test-only: denier,
-    // flaky (queued), probe, the recorders, rival; and the example crm_sync, for its end-to-end test.
+    // Stock plugins from crates/chathook/src/plugins.rs: http_forward, nats, read_receipt.
+    // Test-only: denier, flaky (queued), probe, the recorders, relay (destinations), rival; and
+    // the example crm_sync, for its end-to-end test.
     assert_eq!(
         names,
         [
             "crm_sync",
             "denier",
             "flaky",
+            "http_forward",
             "nats",
             "probe",
             "read_receipt",
             "recorder_a",
             "recorder_b",
             "recorder_c",
+            "relay",
             "rival"
         ]
     );

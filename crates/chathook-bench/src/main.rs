@@ -25,7 +25,10 @@
 //! `delivery = "queued"`) behind the SQLite journal (see [`queued`]): chathook answers once the
 //! callback is committed, and the check is that every acknowledged one was delivered; a second
 //! phase at half of (b)'s throughput gives the delivery lag, and a probe under strace counts
-//! the journal's commits. Every read-receipt scenario also drives the store alone on the same
+//! the journal's commits. (q) is (p) with the stock `http_forward` handler instead of the
+//! no-op: one queued endpoint POSTing each callback, signed, to a local receiver that answers
+//! 204 at once (see [`receiver`]), so (q) against (p) is what forwarding over HTTP costs,
+//! with the same checks and phases. Every read-receipt scenario also drives the store alone on the same
 //! workload (the floor), and its CPU per callback plus the baseline's is the least chathook
 //! could spend. Each scenario runs `--runs` times (3) and the report gives
 //! medians. A full run ends with [`instructions`]: instructions per callback under callgrind,
@@ -53,6 +56,7 @@ mod jetstream;
 mod paced;
 mod pinning;
 mod queued;
+mod receiver;
 mod report;
 mod runs;
 mod scenario;

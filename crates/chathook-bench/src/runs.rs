@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::bench::Bench;
 use crate::jetstream::{JetStreamRun, listening_pid};
 use crate::queued::{self, Drained};
+use crate::receiver::Receiver;
 use crate::scenario::{Scenario, durability_name};
 use crate::server::{Server, free_port, handled_ok, metric_value, process_cpu_secs};
 use crate::wrk::{self, Measured};
@@ -113,6 +114,13 @@ impl Bench {
         if let Some(journal) = &journal {
             toml = toml.replace("{journal}", &format!("sqlite://{}", journal.display()));
         }
+        let receiver = toml
+            .contains("{receiver}")
+            .then(Receiver::start)
+            .transpose()?;
+        if let Some(receiver) = &receiver {
+            toml = toml.replace("{receiver}", &receiver.url());
+        }
         std::fs::write(&config, toml)?;
         let mut server = match traced {
             Some(output) => {
@@ -140,6 +148,7 @@ impl Bench {
             server,
             query: signed_query(scenario.spec.command),
             journal,
+            _receiver: receiver,
         })
     }
 }
@@ -152,6 +161,8 @@ pub(crate) struct Started {
     pub query: String,
     /// The journal file, for a queued scenario.
     pub journal: Option<PathBuf>,
+    /// The forwarding scenario's receiver, serving as long as chathook may forward to it.
+    _receiver: Option<Receiver>,
 }
 
 /// The query string Chat would send for `command`, signed now.

@@ -29,8 +29,8 @@ pub(crate) struct Spec {
     /// `[handlers...]` tables for chathook; `{db}` stands for the database URL and
     /// `{durability}` for the read-receipt durability, for the JetStream scenario `{nats}`,
     /// `{stream}`, `{prefix}` and `{spool}` for the server, the run's stream and subject
-    /// prefix, and the spool file, and for a queued scenario `{journal}` for the run's
-    /// journal URL.
+    /// prefix, and the spool file, for a queued scenario `{journal}` for the run's journal
+    /// URL, and `{receiver}` for the URL of a local receiver started for the run.
     pub handlers: &'static str,
     /// The read-receipt store's database, for the scenarios that store.
     pub database: Option<Database>,
@@ -153,7 +153,7 @@ const MANY_POSTGRES: Spec = Spec {
 };
 
 /// Every scenario, in the order they run and are reported.
-static TABLE: [Spec; 16] = [
+static TABLE: [Spec; 17] = [
     UNROUTED,
     RECEIPTS,
     Spec {
@@ -272,6 +272,21 @@ static TABLE: [Spec; 16] = [
             at_least_as_fast_as: Some("b"),
             ..NO_TARGET
         },
+        ..RECEIPTS
+    },
+    // (p) with a real downstream: each delivery signed and POSTed to a receiver that answers
+    // at once, so (p) against (q) is what forwarding over HTTP costs.
+    Spec {
+        key: "q",
+        title: "http_forward to a local receiver answering at once, on the SQLite journal, (b)'s requests",
+        handlers: "[handlers.http_forward]\nenabled = true\n\n\
+                   [[handlers.http_forward.endpoints]]\nname = \"bench\"\nurl = \"{receiver}\"\n\
+                   commands = [\"Group.CallbackAfterReadReceipt\"]\n\
+                   secret = \"whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD\"\n\n\
+                   [journal]\ndatabase_url = \"{journal}\"\ndurability = \"full\"\n",
+        database: None,
+        queued: Some("http_forward.bench"),
+        target: NO_TARGET,
         ..RECEIPTS
     },
 ];

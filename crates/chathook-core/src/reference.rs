@@ -35,6 +35,8 @@ pub struct Section {
     path: String,
     about: String,
     keys: Vec<Key>,
+    /// A list of tables (`[[path]]`), such as a forwarder's endpoints, rather than one table.
+    list: bool,
 }
 
 /// One key of a [`Section`].
@@ -61,7 +63,10 @@ impl Section {
 
     /// The section an object schema describes.
     pub fn from_schema(path: impl Into<String>, schema: &Schema) -> Self {
-        let object = schema.as_object().cloned().unwrap_or_default();
+        Self::from_object(path, &schema.as_object().cloned().unwrap_or_default())
+    }
+
+    fn from_object(path: impl Into<String>, object: &Map<String, Value>) -> Self {
         let required: Vec<&str> = object
             .get("required")
             .and_then(Value::as_array)
@@ -79,14 +84,20 @@ impl Section {
             .unwrap_or_default();
         Self {
             path: path.into(),
-            about: description(&object),
+            about: description(object),
             keys,
+            list: false,
         }
     }
 
     /// The table's path, as written in TOML between brackets.
     pub fn path(&self) -> &str {
         &self.path
+    }
+
+    /// Whether the table is one of a list (`[[path]]` in TOML), each of the same keys.
+    pub fn is_list(&self) -> bool {
+        self.list
     }
 
     /// What the table is for.
@@ -125,8 +136,39 @@ pub fn sections() -> Vec<Section> {
         .expect("core has [log]");
     let extensions = linked_extensions().into_iter().map(extension_section);
     sections.splice(log..log, extensions);
-    sections.extend(linked_handlers().into_iter().filter_map(handler_section));
+    sections.extend(linked_handlers().into_iter().flat_map(handler_sections));
     sections
+}
+
+/// A linked handler's sections: [`handler_section`], then one per key of it that is a list
+/// of tables (`[[handlers.<name>.<key>]]`, such as a forwarder's endpoints) with the keys
+/// each of its tables takes.
+pub fn handler_sections(registration: &HandlerRegistration) -> Vec<Section> {
+    let Some(section) = handler_section(registration) else {
+        return Vec::new();
+    };
+    let schema = registration.config_schema().unwrap_or_default();
+    let properties = schema
+        .as_object()
+        .and_then(|object| object.get("properties"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let lists: Vec<Section> = properties
+        .iter()
+        .filter_map(|(name, property)| {
+            let property = present(property.as_object()?);
+            let items = property.get("items").and_then(Value::as_object)?;
+            (property.get("type") == Some(&Value::from("array"))
+                && items.contains_key("properties"))
+            .then(|| {
+                let mut list = Section::from_object(format!("{}.{name}", section.path), items);
+                list.list = true;
+                list
+            })
+        })
+        .collect();
+    std::iter::once(section).chain(lists).collect()
 }
 
 /// The top-level table of a linked extension, described by its config type's doc comment.
@@ -181,13 +223,15 @@ pub fn handler_section(registration: &HandlerRegistration) -> Option<Section> {
     }
     let platform = Section::of::<HandlerTable>(&path);
     let mut keys: Vec<Key> = platform.key("enabled").cloned().into_iter().collect();
-    if let Commands::FromConfig(patterns) = registration.commands() {
+    // A handler with destinations takes its commands and decides from them, not its table.
+    let fans_out = registration.has_destinations();
+    if let (Commands::FromConfig(patterns), false) = (registration.commands(), fans_out) {
         let mut commands = platform.key("commands").cloned()?;
         commands.default = patterns.map(|patterns| Value::from(patterns.to_vec()));
         commands.required = patterns.is_none();
         keys.push(commands);
     }
-    if let Some(decides) = registration.decides() {
+    if let (Some(decides), false) = (registration.decides(), fans_out) {
         let mut key = platform.key("decides").cloned()?;
         key.default = Some(Value::Bool(decides));
         keys.push(key);
@@ -202,7 +246,11 @@ pub fn markdown(sections: &[Section]) -> String {
     let mut out = String::new();
     for section in sections {
         // Writing into a String cannot fail.
-        let _ = writeln!(out, "### `[{}]`\n", section.path);
+        if section.list {
+            let _ = writeln!(out, "### `[[{}]]`\n", section.path);
+        } else {
+            let _ = writeln!(out, "### `[{}]`\n", section.path);
+        }
         if !section.about.is_empty() {
             let _ = writeln!(out, "{}\n", section.about);
         }

@@ -7,5 +7,6 @@
 //! here, and `tests/integration` asserts the exact set of linked handlers.
 
 use chathook_console as _;
+use chathook_http_forward as _;
 use chathook_nats as _;
 use chathook_read_receipt as _;

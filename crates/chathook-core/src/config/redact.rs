@@ -24,15 +24,27 @@ impl Config {
 }
 
 /// Handler settings are free-form, so secrets are found by key name and in URL passwords.
+/// The names cover config keys (`secret`, `secrets`, `api_key`) and HTTP header names a
+/// handler sends downstream (`Authorization`, `Cookie`, `X-Api-Key`, `X-Auth-Token`).
 pub(super) fn redact_handler_settings(value: &mut Value) {
-    const SECRET_WORDS: [&str; 5] = ["token", "password", "secret", "credential", "seed"];
+    const SECRET_WORDS: [&str; 8] = [
+        "token",
+        "password",
+        "secret",
+        "credential",
+        "seed",
+        "authorization",
+        "cookie",
+        "apikey",
+    ];
     match value {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
                 let key = key.to_ascii_lowercase();
                 let is_secret = SECRET_WORDS.iter().any(|word| key.contains(word))
                     || key == "key"
-                    || key.ends_with("_key");
+                    || key.ends_with("_key")
+                    || key.ends_with("-key");
                 if is_secret {
                     *value = Value::String(crate::redact::REDACTED.into());
                 } else {
@@ -68,6 +80,42 @@ mod tests {
             !printed.contains("pw@") && !printed.contains("t0k3n"),
             "{printed}"
         );
+    }
+
+    #[test]
+    fn signing_secrets_and_credential_headers_are_redacted() {
+        let mut value = serde_json::json!({
+            "http_forward": {"endpoints": [{
+                "name": "crm",
+                "url": "https://crm.example.com/hooks",
+                "secret": "whsec_c2VjcmV0",
+                "secrets": ["whsec_b2xk", "whsec_bmV3"],
+                "headers": {
+                    "Authorization": "Bearer abc",
+                    "Cookie": "session=1",
+                    "X-Api-Key": "k1",
+                    "X-ApiKey": "k2",
+                    "X-Auth-Token": "t",
+                    "X-Team": "chat"
+                }
+            }]}
+        });
+        redact_handler_settings(&mut value);
+        let endpoint = &value["http_forward"]["endpoints"][0];
+        assert_eq!(endpoint["secret"], "[redacted]");
+        assert_eq!(endpoint["secrets"], "[redacted]");
+        for header in [
+            "Authorization",
+            "Cookie",
+            "X-Api-Key",
+            "X-ApiKey",
+            "X-Auth-Token",
+        ] {
+            assert_eq!(endpoint["headers"][header], "[redacted]", "{header}");
+        }
+        assert_eq!(endpoint["headers"]["X-Team"], "chat");
+        assert_eq!(endpoint["name"], "crm");
+        assert_eq!(endpoint["url"], "https://crm.example.com/hooks");
     }
 
     #[test]

@@ -94,6 +94,32 @@ pub enum ReplyError {
     /// A `ResultItem` that is not a list of `{To_Account, ResultCode, ResultInfo}`.
     #[error("ResultItem is not a list of per-target results: {0}")]
     MalformedResultItem(String),
+    /// A field the command's reply does not take (Chat would ignore it).
+    #[error("{command}'s reply does not take `{field}`: it takes {takes}")]
+    FieldNotTaken {
+        /// The command.
+        command: String,
+        /// The field.
+        field: String,
+        /// The fields it takes, in words.
+        takes: String,
+    },
+    /// A field the command's reply takes, in a shape Chat cannot read.
+    #[error("`{field}` {problem}")]
+    MalformedField {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A field the command's reply requires is missing.
+    #[error("{command}'s reply requires `{field}`")]
+    MissingField {
+        /// The command.
+        command: String,
+        /// The field.
+        field: &'static str,
+    },
 }
 
 /// A reply: the status triple and the command-specific payload `T`.
