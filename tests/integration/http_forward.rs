@@ -7,6 +7,7 @@
 mod config;
 mod decisions;
 mod delivery;
+mod node;
 mod tls;
 
 use std::collections::VecDeque;
