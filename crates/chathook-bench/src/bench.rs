@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use crate::Cli;
 use crate::database::{self, Database, count_rows, drop_database};
 use crate::jetstream::{JetStreamResult, JetStreamRun};
-use crate::pinning::Pinning;
+use crate::pinning::{Pinning, PinningChoice, Placement};
 use crate::queued::{Drained, QueuedRow, add_buckets};
 use crate::runs::ChathookRun;
 use crate::scenario::{Scenario, scenarios};
@@ -23,8 +23,10 @@ const RUN_SEQ_SPAN: i64 = 10_000_000;
 
 /// What one run of the bench needs, and the problems found so far.
 pub(crate) struct Bench {
-    /// Which CPU the servers and wrk run on.
+    /// Which CPU the servers and wrk run on, in the placement being measured.
     pub pinning: Pinning,
+    /// The placements every scenario runs in.
+    pub placements: &'static [Placement],
     /// This binary, which is also the baseline, chathook and the store floor.
     pub exe: PathBuf,
     /// Configs, scripts and SQLite files, removed at the end.
@@ -47,11 +49,16 @@ pub(crate) struct Bench {
     pub half_of_receipts: Option<f64>,
     /// What failed a check, reported together at the end.
     pub problems: Vec<String>,
+    /// The 1-, 5- and 15-minute load averages when the run began: wall-clock figures mean
+    /// little on a machine that was busy.
+    pub load_at_start: String,
 }
 
 /// A scenario's medians over its runs, at one pre-fill.
 pub(crate) struct Row<'a> {
     pub scenario: &'a Scenario,
+    /// Pinned or not.
+    pub placement: Placement,
     /// Runs the medians are of.
     pub runs: usize,
     /// Messages pre-filled before the first run; 0 for an empty store.
@@ -90,11 +97,13 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<()> {
     ensure_wrk()?;
     let mut bench = Bench::new(cli)?;
     println!(
-        "chathook-bench: {} s per run ({} s soak), {runs} runs, {} connections, {}",
+        "chathook-bench: {} s per run ({} s soak), {runs} runs, {} connections, {}; load \
+         average {}",
         bench.duration,
         bench.soak_secs,
         cli.connections,
-        bench.pinning.describe()
+        bench.describe_placements(),
+        bench.load_at_start
     );
     if cli.instructions {
         let table = instructions::run(&bench.exe, bench.work.path())?;
@@ -107,17 +116,22 @@ pub(crate) fn run(cli: &Cli) -> anyhow::Result<()> {
         cli.scenarios.is_empty() || cli.scenarios.iter().any(|key| key == scenario.spec.key)
     }) {
         println!("({}) {}", scenario.spec.key, scenario.title);
-        let sizes = if scenario.spec.growth {
+        let sizes: Vec<u64> = if scenario.spec.growth {
             std::iter::once(0).chain(growth.iter().copied()).collect()
         } else {
             vec![0]
         };
-        for prefill in sizes {
-            let row = bench.measure(scenario, prefill, runs)?;
-            if scenario.spec.key == "b" {
-                bench.half_of_receipts = Some(row.chathook.requests_per_sec / 2.0);
+        for &placement in bench.placements {
+            bench.pinning.placement = placement;
+            println!("  {}", placement.as_str());
+            for &prefill in &sizes {
+                let row = bench.measure(scenario, prefill, runs)?;
+                if scenario.spec.key == "b" {
+                    // The queued scenario's fixed rate follows (b) in the same placement.
+                    bench.half_of_receipts = Some(row.chathook.requests_per_sec / 2.0);
+                }
+                rows.push(row);
             }
-            rows.push(row);
         }
     }
     bench.report(cli, &rows)?;
@@ -144,8 +158,15 @@ struct Tally {
 impl Bench {
     fn new(cli: &Cli) -> anyhow::Result<Self> {
         let duration = cli.duration.unwrap_or(if cli.smoke { 2 } else { 10 });
+        // CI's smoke run checks answers, not speed: one placement keeps it short.
+        let choice = cli.pinning.unwrap_or(if cli.smoke {
+            PinningChoice::Pinned
+        } else {
+            PinningChoice::Both
+        });
         Ok(Self {
             pinning: Pinning::detect(),
+            placements: choice.placements(),
             exe: std::env::current_exe()?,
             work: tempfile::tempdir()?,
             postgres: cli
@@ -165,7 +186,19 @@ impl Bench {
             groups: cli.groups,
             half_of_receipts: None,
             problems: Vec::new(),
+            load_at_start: std::fs::read_to_string("/proc/loadavg")
+                .map(|loadavg| loadavg.split(' ').take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|_| "unknown".into()),
         })
+    }
+
+    /// The placements this run measures, for its first line.
+    pub(crate) fn describe_placements(&self) -> String {
+        self.placements
+            .iter()
+            .map(|&placement| self.pinning.describe(placement))
+            .collect::<Vec<_>>()
+            .join("; then ")
     }
 
     /// The report, with the callgrind counts in a full run, printed and (unless a smoke run)
@@ -254,6 +287,7 @@ impl Bench {
         };
         Ok(Row {
             scenario,
+            placement: self.pinning.placement,
             runs,
             prefilled: prefill,
             store_messages: tally.store_messages,
@@ -431,12 +465,14 @@ impl Bench {
 fn print_run(run: usize, baseline: &Measured, outcome: &ChathookRun) {
     let measured = &outcome.measured;
     println!(
-        "    run {run}: baseline {:>7.0} req/s {:>5.1} µs CPU | chathook {:>7.0} req/s \
-         {:>5.1} µs CPU, p99 {:.2} ms, max {:.1} ms, peak RSS {:.1} MiB",
+        "    run {run}: baseline {:>7.0} req/s {:>5.1} µs CPU {:.3} switches | chathook {:>7.0} \
+         req/s {:>5.1} µs CPU {:.3} switches, p99 {:.2} ms, max {:.1} ms, peak RSS {:.1} MiB",
         baseline.requests_per_sec,
         baseline.cpu_us_per_request,
+        baseline.switches_per_request,
         measured.requests_per_sec,
         measured.cpu_us_per_request,
+        measured.switches_per_request,
         measured.p99_ms,
         measured.max_ms,
         outcome.peak_rss_mib

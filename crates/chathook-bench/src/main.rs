@@ -2,8 +2,11 @@
 //!
 //! One run, on one machine: for each scenario a bare axum baseline (parse the JSON body, answer
 //! Tencent's OK packet) and then chathook (signatures on) are each driven by `wrk` with the same
-//! connections and duration, the servers pinned to one core and wrk to the other. The report
-//! gives requests/s and the ratio to the baseline, p50/p99 latency, chathook's peak RSS, and for
+//! connections and duration, the servers pinned to one core and wrk to the other, and again
+//! unpinned, everything free on every core as a deployment runs (`--pinning`). The report
+//! gives requests/s and the ratio to the baseline, p50/p99 latency, the servers' context
+//! switches per request (what wakes cross the worker threads: scenario (a) unpinned is judged
+//! on them against the baseline's), chathook's peak RSS, and for
 //! the read-receipt scenarios that every acknowledged callback is stored. Scenario (e) serves
 //! (a)'s command with two after-handlers (`tally_a` and `tally_b` of
 //! `examples/tally`), so (a) against (e) is what fanning a callback out to handlers costs; it checks
@@ -93,6 +96,11 @@ struct Cli {
     /// Where to write the results table [default: crates/chathook-bench/results.md].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where the servers and wrk run: `pinned` (server on one CPU, wrk on the other),
+    /// `unpinned` (all free on every CPU, as a deployment runs) or `both`, each scenario's
+    /// pinned runs then its unpinned ones [default: both, or pinned with --smoke].
+    #[arg(long, value_enum)]
+    pinning: Option<pinning::PinningChoice>,
     /// Only count instructions per callback under callgrind (also part of a full run).
     #[arg(long)]
     instructions: bool,

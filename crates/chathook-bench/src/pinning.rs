@@ -1,14 +1,56 @@
 //! CPU pinning: the bench machine has 2 cores, and a server sharing its core with wrk would
 //! measure wrk's cost as its own. `taskset` puts the server under test on one and wrk on the
-//! other.
+//! other. A deployment runs unpinned, though, with the server's worker threads free to wake
+//! each other across cores, which a pinned server (one worker) never does: so every scenario
+//! also runs [`Placement::Unpinned`], the servers and wrk free on every CPU.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// The bench machine has 2 cores: the server under test gets one, wrk the other.
+/// Where a run's servers and load generator may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Placement {
+    /// The server on one CPU, wrk on another.
+    Pinned,
+    /// Both free on every CPU, as a deployment runs.
+    Unpinned,
+}
+
+impl Placement {
+    /// For the table and the progress lines.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Placement::Pinned => "pinned",
+            Placement::Unpinned => "unpinned",
+        }
+    }
+}
+
+/// `--pinning`: which placements every scenario runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PinningChoice {
+    Pinned,
+    Unpinned,
+    /// Pinned, then unpinned, each scenario's runs back to back.
+    Both,
+}
+
+impl PinningChoice {
+    pub(crate) fn placements(self) -> &'static [Placement] {
+        match self {
+            PinningChoice::Pinned => &[Placement::Pinned],
+            PinningChoice::Unpinned => &[Placement::Unpinned],
+            PinningChoice::Both => &[Placement::Pinned, Placement::Unpinned],
+        }
+    }
+}
+
+/// The bench machine has 2 cores: pinned, the server under test gets one, wrk the other.
 pub(crate) struct Pinning {
     /// The first two CPUs this process may run on, when taskset can pin to them.
     pair: Option<(usize, usize)>,
+    /// Whether the servers and wrk are pinned to `pair` now.
+    pub(crate) placement: Placement,
 }
 
 impl Pinning {
@@ -25,18 +67,27 @@ impl Pinning {
             [server, load, ..] if taskset => Some((*server, *load)),
             _ => None,
         };
-        Self { pair }
+        Self {
+            pair,
+            placement: Placement::Pinned,
+        }
     }
 
-    /// For the report's first line.
-    pub(crate) fn describe(&self) -> String {
-        match self.pair {
-            Some((server, load)) => format!("server on CPU {server}, wrk on CPU {load}"),
-            None => "not pinned (taskset missing or fewer than 2 CPUs)".into(),
+    /// How `placement` puts the servers and wrk, for the report's first line.
+    pub(crate) fn describe(&self, placement: Placement) -> String {
+        match (placement, self.pair) {
+            (Placement::Unpinned, _) => "unpinned: servers and wrk free on every CPU".into(),
+            (Placement::Pinned, Some((server, load))) => {
+                format!("pinned: server on CPU {server}, wrk on CPU {load}")
+            }
+            (Placement::Pinned, None) => {
+                "pinned asked, not possible (taskset missing or fewer than 2 CPUs)".into()
+            }
         }
     }
 
     fn pinned(&self, cpu: Option<usize>, program: &Path) -> Command {
+        let cpu = cpu.filter(|_| self.placement == Placement::Pinned);
         match cpu {
             Some(cpu) => {
                 let mut command = Command::new("taskset");
@@ -47,12 +98,12 @@ impl Pinning {
         }
     }
 
-    /// `exe` on the server's CPU.
+    /// `exe` on the server's CPU (when pinned).
     pub(crate) fn server(&self, exe: &Path) -> Command {
         self.pinned(self.pair.map(|(server, _)| server), exe)
     }
 
-    /// wrk on the other CPU.
+    /// wrk on the other CPU (when pinned).
     pub(crate) fn load(&self) -> Command {
         self.load_program(Path::new("wrk"))
     }

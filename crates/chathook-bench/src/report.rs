@@ -7,6 +7,7 @@ use std::process::Command;
 
 use crate::bench::{Bench, Row};
 use crate::database::Database;
+use crate::pinning::Placement;
 use crate::queued::{PacedPhase, WriteCost, bucket_quantile};
 use crate::scenario::MAX_RSS_MIB;
 
@@ -15,11 +16,11 @@ pub(crate) fn report(rows: &[Row<'_>], bench: &Bench, smoke: bool) -> String {
     let mut text = header(rows, bench, smoke);
     let _ = writeln!(
         text,
-        "| scenario | baseline req/s | chathook req/s | ratio | p50 ms | p99 ms | max ms | CPU µs/request, baseline → chathook | store floor µs/callback | CPU ÷ (baseline + floor) | peak RSS MiB | acknowledged / stored | targets |"
+        "| scenario | CPUs | baseline req/s | chathook req/s | ratio | p50 ms, baseline → chathook | p99 ms, baseline → chathook | max ms | CPU µs/request, baseline → chathook | context switches/request, baseline → chathook | store floor µs/callback | CPU ÷ (baseline + floor) | peak RSS MiB | acknowledged / stored | targets |"
     );
     let _ = writeln!(
         text,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
     for row in rows {
         text.push_str(&table_row(row, rows, smoke));
@@ -71,12 +72,14 @@ fn header(rows: &[Row<'_>], bench: &Bench, smoke: bool) -> String {
         text,
         "Run {date} on {cpu} ({} CPUs), {}; wrk -t1 -c{}, {} s per run ({} s in the soak \
          scenarios), medians of {runs} runs (the max column is the slowest request of all \
-         runs); {build}.\n",
+         runs); {build}; load average {} at the start. Where a note quotes one placement it is \
+         the first.\n",
         std::thread::available_parallelism().map_or(1, usize::from),
-        bench.pinning.describe(),
+        bench.describe_placements(),
         bench.connections,
         bench.duration,
         bench.soak_secs,
+        bench.load_at_start,
     );
     if smoke {
         let _ = writeln!(
@@ -106,16 +109,21 @@ fn table_row(row: &Row<'_>, rows: &[Row<'_>], smoke: bool) -> String {
     );
     let over_floor = floor_ratio(row).map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
     format!(
-        "| ({}) {title} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} → {:.1} | {floor} | {over_floor} | {:.1} | {stored} | {} |\n",
+        "| ({}) {title} | {} | {:.0} | {:.0} | {:.2} | {:.2} → {:.2} | {:.2} → {:.2} | {:.1} | {:.1} → {:.1} | {:.3} → {:.3} | {floor} | {over_floor} | {:.1} | {stored} | {} |\n",
         row.scenario.spec.key,
+        row.placement.as_str(),
         row.baseline.requests_per_sec,
         row.chathook.requests_per_sec,
         ratio(row),
+        row.baseline.p50_ms,
         row.chathook.p50_ms,
+        row.baseline.p99_ms,
         row.chathook.p99_ms,
         row.chathook.max_ms,
         row.baseline.cpu_us_per_request,
         row.chathook.cpu_us_per_request,
+        row.baseline.switches_per_request,
+        row.chathook.switches_per_request,
         row.peak_rss_mib,
         verdicts(row, rows, smoke).join(", ")
     )
@@ -142,6 +150,15 @@ fn verdicts(row: &Row<'_>, rows: &[Row<'_>], smoke: bool) -> Vec<String> {
                 .max_request_ms
                 .map(|max| format!("max ≤ {max} ms: {}", yes(row.chathook.max_ms <= max))),
         );
+        if let Some(max) = target.max_switch_ratio
+            && row.placement == Placement::Unpinned
+        {
+            let measured = switch_ratio(row);
+            verdicts.push(format!(
+                "switches ≤ {max}x baseline's, unpinned: {} ({measured:.2}x)",
+                yes(measured <= max)
+            ));
+        }
         if let (Some(max), Some(measured)) = (target.max_floor_ratio, floor_ratio(row)) {
             verdicts.push(format!("CPU ≤ {max}x floor: {}", yes(measured <= max)));
         }
@@ -192,14 +209,24 @@ fn by_key<'r, 'a>(rows: &'r [Row<'a>], key: &str) -> Option<&'r Row<'a>> {
 
 /// (a) against (e): what fanning a callback out to two handlers costs.
 fn fan_out_note(text: &mut String, rows: &[Row<'_>]) {
-    let (Some(one), Some(two)) = (by_key(rows, "a"), by_key(rows, "e")) else {
-        return;
-    };
+    for placement in [Placement::Pinned, Placement::Unpinned] {
+        let placed = |key| {
+            rows.iter()
+                .find(|row| row.scenario.spec.key == key && row.placement == placement)
+        };
+        if let (Some(one), Some(two)) = (placed("a"), placed("e")) {
+            fan_out_line(text, placement, one, two);
+        }
+    }
+}
+
+fn fan_out_line(text: &mut String, placement: Placement, one: &Row<'_>, two: &Row<'_>) {
     let _ = writeln!(
         text,
-        "\nFan-out, (a) → (e), the same command unrouted and then served by two after-handlers \
+        "\nFan-out, {}, (a) → (e), the same command unrouted and then served by two after-handlers \
          that each decode it: ratio {:.2} → {:.2}, CPU {:.1} → {:.1} µs/request \
          ({:+.1} µs per callback), p99 {:.2} → {:.2} ms.",
+        placement.as_str(),
         ratio(one),
         ratio(two),
         one.chathook.cpu_us_per_request,
@@ -419,6 +446,13 @@ fn floor_notes(text: &mut String, rows: &[Row<'_>], bench: &Bench) {
             floor.cpu_us_per_callback()
         );
     }
+}
+
+/// chathook's context switches per request against the baseline's. Unpinned, each is mostly
+/// one worker thread waking the other: what chathook's request path shares or hands across
+/// threads beyond what hyper and tokio do for any server.
+fn switch_ratio(row: &Row<'_>) -> f64 {
+    row.chathook.switches_per_request / row.baseline.switches_per_request.max(f64::EPSILON)
 }
 
 /// chathook's throughput against the baseline's.

@@ -109,6 +109,28 @@ pub(crate) fn process_cpu_secs(pid: u32) -> anyhow::Result<f64> {
     Ok(ticks / 100.0)
 }
 
+/// Context switches (voluntary and not) of every thread of a process so far, from `/proc`:
+/// each is a thread that slept and was woken, or was preempted. A server whose request path
+/// wakes another worker thread per request shows it here, whatever the machine's load.
+pub(crate) fn context_switches(pid: u32) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread that ended since the listing is simply no longer counted.
+        let Ok(status) = std::fs::read_to_string(task?.path().join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            if let Some(count) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                total += count.trim().parse::<u64>()?;
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// How many callbacks handler `name` handled successfully, summed over commands, from the
 /// `chathook_handler_results_total` counters of the chathook listening on `port`.
 pub(crate) fn handled_ok(port: u16, name: &str) -> anyhow::Result<u64> {

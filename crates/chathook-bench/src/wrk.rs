@@ -9,7 +9,7 @@ use anyhow::{Context as _, ensure};
 use crate::pinning::Pinning;
 use crate::result_field;
 use crate::scenario::Scenario;
-use crate::server::{Server, process_cpu_secs};
+use crate::server::{Server, context_switches, process_cpu_secs};
 
 /// Installs wrk if it is missing.
 pub(crate) fn ensure_wrk() -> anyhow::Result<()> {
@@ -23,6 +23,8 @@ pub(crate) struct Measured {
     pub requests_per_sec: f64,
     /// The server's CPU time (user + system) per completed request.
     pub cpu_us_per_request: f64,
+    /// The server's context switches, all threads, per completed request.
+    pub switches_per_request: f64,
     /// Median latency.
     pub p50_ms: f64,
     /// 99th-percentile latency.
@@ -69,6 +71,7 @@ impl Measured {
         Measured {
             requests_per_sec: median(|run| run.requests_per_sec),
             cpu_us_per_request: median(|run| run.cpu_us_per_request),
+            switches_per_request: median(|run| run.switches_per_request),
             p50_ms: median(|run| run.p50_ms),
             p99_ms: median(|run| run.p99_ms),
             max_ms: runs.iter().map(|run| run.max_ms).fold(0.0, f64::max),
@@ -126,7 +129,8 @@ end
     Ok(path)
 }
 
-/// Drives `server` with wrk and measures the server's CPU time while it does.
+/// Drives `server` with wrk and measures the server's CPU time and context switches while it
+/// does.
 pub(crate) fn drive(
     pinning: &Pinning,
     script: &Path,
@@ -137,6 +141,7 @@ pub(crate) fn drive(
 ) -> anyhow::Result<Measured> {
     let port = server.port;
     let cpu_before = process_cpu_secs(server.child.id())?;
+    let switches_before = context_switches(server.child.id())?;
     let output = pinning
         .load()
         .args([
@@ -165,9 +170,11 @@ pub(crate) fn drive(
     let requests = field("requests")?;
     let duration_us = field("duration_us")?.max(1);
     let cpu_secs = process_cpu_secs(server.child.id())? - cpu_before;
+    let switches = context_switches(server.child.id())?.saturating_sub(switches_before);
     Ok(Measured {
         requests_per_sec: requests as f64 * 1e6 / duration_us as f64,
         cpu_us_per_request: cpu_secs * 1e6 / requests.max(1) as f64,
+        switches_per_request: switches as f64 / requests.max(1) as f64,
         p50_ms: field("p50_us")? as f64 / 1000.0,
         p99_ms: field("p99_us")? as f64 / 1000.0,
         max_ms: field("max_us")? as f64 / 1000.0,
