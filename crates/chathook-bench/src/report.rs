@@ -145,6 +145,12 @@ fn verdicts(row: &Row<'_>, rows: &[Row<'_>], smoke: bool) -> Vec<String> {
                 .max_p99_ms
                 .map(|max| format!("p99 ≤ {max} ms: {}", yes(row.chathook.p99_ms <= max))),
         );
+        if target.p99_within_baseline {
+            verdicts.push(format!(
+                "p99 ≤ baseline's: {}",
+                yes(row.chathook.p99_ms <= row.baseline.p99_ms)
+            ));
+        }
         verdicts.extend(
             target
                 .max_request_ms
@@ -175,7 +181,8 @@ fn verdicts(row: &Row<'_>, rows: &[Row<'_>], smoke: bool) -> Vec<String> {
         {
             verdicts.push(format!("≥ {min}x empty store: {}", yes(measured >= min)));
         }
-        if let Some(other) = target.at_least_as_fast_as.and_then(|key| by_key(rows, key)) {
+        let compared = |key| placed(rows, key, row.placement);
+        if let Some(other) = target.at_least_as_fast_as.and_then(compared) {
             let against = row.chathook.requests_per_sec / other.chathook.requests_per_sec.max(1.0);
             verdicts.push(format!(
                 "≥ ({})'s req/s: {} ({against:.2}x)",
@@ -205,6 +212,13 @@ fn verdicts(row: &Row<'_>, rows: &[Row<'_>], smoke: bool) -> Vec<String> {
 
 fn by_key<'r, 'a>(rows: &'r [Row<'a>], key: &str) -> Option<&'r Row<'a>> {
     rows.iter().find(|row| row.scenario.spec.key == key)
+}
+
+/// Scenario `key`'s row of the same placement: a target against another scenario compares
+/// pinned with pinned, unpinned with unpinned.
+fn placed<'r, 'a>(rows: &'r [Row<'a>], key: &str, placement: Placement) -> Option<&'r Row<'a>> {
+    rows.iter()
+        .find(|row| row.scenario.spec.key == key && row.placement == placement)
 }
 
 /// (a) against (e): what fanning a callback out to two handlers costs.
