@@ -3,6 +3,7 @@
 //! handler's policy. It sleeps until a callback is journaled for it, a delivery comes due, or
 //! the poll interval passes (other replicas, the CLI's retries), and stops claiming at shutdown.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -53,9 +54,14 @@ pub(crate) struct Workers {
 }
 
 impl Workers {
-    /// Claims and delivers `queued`'s deliveries until shutdown.
+    /// Claims and delivers `queued`'s deliveries until shutdown. A claim may take more than
+    /// the free slots (as the journal advises): the rest wait here, leased long enough, and
+    /// the next claim is made once they are all started. Those not started by shutdown have
+    /// their leases handed back with the rest.
     pub(crate) async fn run(self: Arc<Self>, queued: Arc<QueuedHandler>) {
         let permits = Arc::new(Semaphore::new(queued.policy.concurrency));
+        let ahead = self.journal.claim_ahead().max(1);
+        let mut ready = VecDeque::new();
         loop {
             let first = tokio::select! {
                 biased;
@@ -66,37 +72,46 @@ impl Workers {
             while let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
                 held.push(permit);
             }
-            let policy = &queued.policy;
-            let claimed = self
-                .journal
-                .claim(
-                    queued.name,
-                    policy.ordered,
-                    held.len(),
-                    policy.lease(),
-                    &self.owner,
-                )
-                .await;
-            let claimed = match claimed {
-                Ok(claimed) => claimed,
-                Err(error) => {
-                    tracing::warn!(handler = queued.name, %error, "cannot claim deliveries");
-                    drop(held);
-                    self.pause(CLAIM_ERROR_PAUSE).await;
-                    continue;
+            if ready.is_empty() {
+                let policy = &queued.policy;
+                // The free slots, and when claiming ahead, enough for every slot to go
+                // round `ahead` times: slots free one by one, and the next claim waits for
+                // the writer.
+                let limit = held.len() + (ahead - 1).saturating_mul(policy.concurrency);
+                let claimed = self
+                    .journal
+                    .claim(
+                        queued.name,
+                        policy.ordered,
+                        limit,
+                        policy.lease(limit),
+                        &self.owner,
+                    )
+                    .await;
+                match claimed {
+                    Ok(claimed) if claimed.is_empty() => {
+                        drop(held);
+                        self.idle(&queued).await;
+                        continue;
+                    }
+                    Ok(claimed) => ready.extend(claimed),
+                    Err(error) => {
+                        tracing::warn!(handler = queued.name, %error, "cannot claim deliveries");
+                        drop(held);
+                        self.pause(CLAIM_ERROR_PAUSE).await;
+                        continue;
+                    }
                 }
-            };
-            if claimed.is_empty() {
-                drop(held);
-                self.idle(&queued).await;
-                continue;
             }
             // Claimed as shutdown began: not started, their leases are handed back with the
             // rest once this loop has ended.
             if self.stop.is_cancelled() {
                 break;
             }
-            for (claimed, permit) in claimed.into_iter().zip(held) {
+            for permit in held {
+                let Some(claimed) = ready.pop_front() else {
+                    break;
+                };
                 let attempt = Arc::clone(&self).attempt(Arc::clone(&queued), claimed, permit);
                 self.attempts.spawn(attempt);
             }
@@ -159,7 +174,14 @@ impl Workers {
                 ended_at,
                 outcome,
             };
-            match self.journal.settle(claimed.id, &self.owner, attempt).await {
+            // The slot is free once the settlement is handed over: a claim made after it
+            // sees it, and the handler is not called again for this attempt.
+            let settling = self
+                .journal
+                .hand_over(claimed.id, &self.owner, attempt)
+                .await;
+            drop(permit);
+            match settling.recorded().await {
                 Ok(Settled::Recorded) => {}
                 Ok(Settled::LeaseLost) => tracing::warn!(
                     "the attempt outlived its lease and another claimer took the delivery over; \
@@ -168,7 +190,6 @@ impl Workers {
                 // The lease runs out and the delivery is attempted again: at least once.
                 Err(error) => tracing::error!(%error, "cannot record the attempt"),
             }
-            drop(permit);
             queued.wake.notify_one();
         }
         .instrument(span)

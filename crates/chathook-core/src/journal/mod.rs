@@ -233,6 +233,26 @@ pub struct ListFilter {
     pub limit: usize,
 }
 
+/// A settlement handed to the journal ([`Journal::hand_over`]), recorded or on its way to be.
+pub struct Settling(SettlingState);
+
+enum SettlingState {
+    /// On SQLite: in the writer's queue, ahead of any claim asked for after it.
+    Queued(tokio::sync::oneshot::Receiver<Result<Settled, JournalError>>),
+    /// On PostgreSQL: recorded already.
+    Done(Result<Settled, JournalError>),
+}
+
+impl Settling {
+    /// What recording it came to.
+    pub async fn recorded(self) -> Result<Settled, JournalError> {
+        match self.0 {
+            SettlingState::Queued(answer) => answer.await.map_err(|_| JournalError::Closed)?,
+            SettlingState::Done(settled) => settled,
+        }
+    }
+}
+
 /// One delivery in a list.
 #[derive(Clone, Debug, Serialize)]
 pub struct DeliverySummary {
@@ -431,8 +451,40 @@ impl Journal {
         owner: &LeaseOwner,
         attempt: Attempt,
     ) -> Result<Settled, JournalError> {
+        self.hand_over(id, owner, attempt).await.recorded().await
+    }
+
+    /// [`Journal::settle`] in two steps: this returns once a claim asked for afterwards sees
+    /// the settlement (a key's next entry is claimable once its head's attempt is settled),
+    /// and [`Settling::recorded`] once it is recorded. On SQLite that is as soon as it is in
+    /// the writer's queue, so a worker's slot is free for the next delivery without waiting
+    /// for the commit; on PostgreSQL, whose claims run beside settlements, once recorded.
+    pub async fn hand_over(
+        &self,
+        id: DeliveryId,
+        owner: &LeaseOwner,
+        attempt: Attempt,
+    ) -> Settling {
         let settle = rows::Settlement::new(id, owner, &attempt);
-        on_backend!(self, journal => journal.settle(settle).await)
+        Settling(match &self.backend {
+            Backend::Sqlite(journal) => match journal.queue_settle(settle).await {
+                Ok(answer) => SettlingState::Queued(answer),
+                Err(error) => SettlingState::Done(Err(error)),
+            },
+            Backend::Postgres(journal) => SettlingState::Done(journal.settle(settle).await),
+        })
+    }
+
+    /// How many deliveries per free slot a worker should claim at once. A SQLite claim goes
+    /// through the one writer thread and waits for a group commit, so each should take enough
+    /// to keep the slots busy until the next one; PostgreSQL claims run beside the writer,
+    /// and longer leases (which claiming ahead needs) would delay another replica's takeover
+    /// of a dead one's.
+    pub fn claim_ahead(&self) -> usize {
+        match &self.backend {
+            Backend::Sqlite(_) => sqlite::CLAIM_AHEAD,
+            Backend::Postgres(_) => 1,
+        }
     }
 
     /// Gives back `owner`'s leases (at shutdown), so the next start claims them at once.

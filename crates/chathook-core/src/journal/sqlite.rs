@@ -20,11 +20,14 @@ use super::{
     Appended, Claimed, DeliveryDetail, DeliveryId, DeliverySummary, Durability, JournalError,
     JournalOptions, JournalStats, NewEntry, RetryTarget, Settled,
 };
-use writer::{Message, Writer};
+use writer::{Commits, Message, Writer};
 
 /// How long a statement waits for a lock held by another process on the same file (a
 /// `chathook deliveries` run beside the server) before it fails.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Deliveries per free slot a worker claims at once (see [`super::Journal::claim_ahead`]).
+pub(super) const CLAIM_AHEAD: usize = 16;
 
 /// Messages queued for the writer beyond which callers wait to send.
 const QUEUE_DEPTH: usize = 4096;
@@ -211,13 +214,24 @@ impl SqliteJournal {
         self.description.clone()
     }
 
-    /// Runs `operation` on the writer thread and returns its answer.
+    /// Runs `operation` on the writer thread and returns its answer; what it commits is
+    /// synced as `durability` says.
     async fn call<T: Send + 'static>(
         &self,
         operation: impl FnOnce(&mut Writer) -> Result<T, JournalError> + Send + 'static,
     ) -> Result<T, JournalError> {
+        self.call_committing(Commits::Durable, operation).await
+    }
+
+    /// [`Self::call`], with the commits `operation` makes synced as `commits` says.
+    async fn call_committing<T: Send + 'static>(
+        &self,
+        commits: Commits,
+        operation: impl FnOnce(&mut Writer) -> Result<T, JournalError> + Send + 'static,
+    ) -> Result<T, JournalError> {
         let (answer, answered) = oneshot::channel();
         let message = Message::Run(Box::new(move |writer: &mut Writer| {
+            writer.commit_as(commits);
             let _ = answer.send(writer.check_files().and_then(|()| operation(writer)));
         }));
         self.queue
@@ -237,8 +251,12 @@ impl SqliteJournal {
     }
 
     pub(super) async fn claim(&self, claim: ClaimRequest) -> Result<Vec<Claimed>, JournalError> {
-        self.call(move |writer| writer.unsynced(|writer| ops::claim(writer, &claim)))
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Message::Claim(Box::new((claim, answer))))
             .await
+            .map_err(|_| JournalError::Closed)?;
+        answered.await.map_err(|_| JournalError::Closed)?
     }
 
     pub(super) async fn next_due(&self, handler: String) -> Result<Option<i64>, JournalError> {
@@ -246,14 +264,24 @@ impl SqliteJournal {
             .await
     }
 
-    pub(super) async fn settle(&self, settlement: Settlement) -> Result<Settled, JournalError> {
-        self.call(move |writer| writer.unsynced(|writer| ops::settle(writer, &settlement)))
+    /// Queues `settlement` for the writer; the answer comes once it is committed.
+    pub(super) async fn queue_settle(
+        &self,
+        settlement: Settlement,
+    ) -> Result<oneshot::Receiver<Result<Settled, JournalError>>, JournalError> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Message::Settle(Box::new((settlement, answer))))
             .await
+            .map_err(|_| JournalError::Closed)?;
+        Ok(answered)
     }
 
     pub(super) async fn release(&self, owner: String) -> Result<u64, JournalError> {
-        self.call(move |writer| writer.unsynced(|writer| ops::release(writer, &owner)))
-            .await
+        self.call_committing(Commits::Unsynced, move |writer| {
+            ops::release(writer, &owner)
+        })
+        .await
     }
 
     pub(super) async fn stats(&self) -> Result<JournalStats, JournalError> {

@@ -1,6 +1,7 @@
-//! The writer thread: opens the file, then takes messages in bursts. Appends that arrived
-//! together are committed in one transaction (one fsync for all of them); any other
-//! operation runs between bursts of appends, in the order it arrived.
+//! The writer thread: opens the file, then takes messages in bursts. Appends and settlements
+//! that arrived together are committed in one transaction (one fsync for all of them when it
+//! holds an append, none when it holds only settlements); any other operation runs between
+//! bursts of those, in the order it arrived.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,10 +12,10 @@ use rusqlite::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::{BUSY_TIMEOUT, OpenMode, SqliteTarget};
-use super::{room, schema};
+use super::{ops, room, schema};
 use crate::journal::bounds::{Bounds, Pending};
-use crate::journal::rows::{duration_ms, unix_ms};
-use crate::journal::{Appended, Durability, JournalError, NewEntry};
+use crate::journal::rows::{ClaimRequest, Settlement, duration_ms, unix_ms};
+use crate::journal::{Appended, Claimed, Durability, JournalError, NewEntry, Settled};
 use crate::sqlite_files::{FileProblem, SqliteFiles, checkpoint_into_database};
 
 /// How every transaction that writes begins. IMMEDIATE takes the write lock first, so a
@@ -23,13 +24,78 @@ use crate::sqlite_files::{FileProblem, SqliteFiles, checkpoint_into_database};
 /// SQLITE_BUSY_SNAPSHOT, which no busy timeout retries.
 pub(super) const WRITE: TransactionBehavior = TransactionBehavior::Immediate;
 
+/// An append waiting for its batch's commit, and where its answer goes.
+type PendingAppend = (NewEntry, oneshot::Sender<Result<Appended, JournalError>>);
+
+/// A settlement waiting for its batch's commit, and where its answer goes.
+type PendingSettle = (Settlement, oneshot::Sender<Result<Settled, JournalError>>);
+
+/// A claim waiting for its batch's commit, and where its answer goes.
+type PendingClaim = (
+    ClaimRequest,
+    oneshot::Sender<Result<Vec<Claimed>, JournalError>>,
+);
+
 /// What the writer is asked.
 pub(crate) enum Message {
     /// An append, grouped with others into one transaction (boxed: an entry is large, and
     /// most messages are appends anyway).
-    Append(Box<(NewEntry, oneshot::Sender<Result<Appended, JournalError>>)>),
+    Append(Box<PendingAppend>),
+    /// An attempt's settlement, grouped like appends: a delivery's attempts end in bursts
+    /// (a claim starts several at once), and one transaction for all of them writes each
+    /// page they share once.
+    Settle(Box<PendingSettle>),
+    /// A worker's claim, run in the same transaction after the batch's settlements (which
+    /// it therefore sees: a key's next entry is claimable once its head's attempt is
+    /// settled) and appends, and answered once that commits.
+    Claim(Box<PendingClaim>),
     /// Any other operation, which answers through a channel of its own.
     Run(Box<dyn FnOnce(&mut Writer) + Send>),
+}
+
+/// What a commit of the writer's connection waits for, as `synchronous` sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Commits {
+    /// As `durability` says: appends, and operators' changes.
+    Durable,
+    /// No fsync of their own: claims, settlements, leases handed back. What they record (a
+    /// lease, an attempt's end) may be forgotten by a power loss, and the delivery is then
+    /// attempted again, which at least once allows; the next synced commit makes them
+    /// durable too, as the WAL is written in order.
+    Unsynced,
+}
+
+/// What arrived together, for one transaction.
+struct Batch {
+    appends: Vec<PendingAppend>,
+    settles: Vec<PendingSettle>,
+    claims: Vec<PendingClaim>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.appends.is_empty() && self.settles.is_empty() && self.claims.is_empty()
+    }
+
+    /// Answers every member with `error`.
+    fn fail(&mut self, error: &JournalError) {
+        for (_, answer) in self.appends.drain(..) {
+            let _ = answer.send(Err(error.clone()));
+        }
+        for (_, answer) in self.settles.drain(..) {
+            let _ = answer.send(Err(error.clone()));
+        }
+        for (_, answer) in self.claims.drain(..) {
+            let _ = answer.send(Err(error.clone()));
+        }
+    }
+}
+
+/// Sends each answer its result.
+fn answer_all<T, R>(pending: &mut Vec<(T, oneshot::Sender<R>)>, results: Vec<R>) {
+    for ((_, answer), result) in pending.drain(..).zip(results) {
+        let _ = answer.send(result);
+    }
 }
 
 /// What the writer thread opens the journal with.
@@ -54,6 +120,9 @@ pub(crate) struct Writer {
     files: Option<SqliteFiles>,
     /// Whether what the old log held was copied into the database once it was found removed.
     rescued: std::cell::Cell<bool>,
+    /// What `synchronous` is set to now: it is changed only when a commit needs the other,
+    /// as each change is a statement parsed anew (a pragma takes effect when prepared).
+    commits: Commits,
 }
 
 /// The writer thread's body: opens, answers `opened`, then serves `queue` until every
@@ -73,37 +142,46 @@ pub(super) fn run(
     };
     let _ = opened.send(Ok(()));
     let mut messages = Vec::with_capacity(max_batch);
-    let mut appends = Vec::with_capacity(max_batch);
+    let mut batch = Batch {
+        appends: Vec::with_capacity(max_batch),
+        settles: Vec::new(),
+        claims: Vec::new(),
+    };
     while queue.blocking_recv_many(&mut messages, max_batch) > 0 {
         for message in messages.drain(..) {
             match message {
-                Message::Append(append) => appends.push(*append),
+                Message::Append(append) => batch.appends.push(*append),
+                Message::Settle(settle) => batch.settles.push(*settle),
+                Message::Claim(claim) => batch.claims.push(*claim),
                 Message::Run(operation) => {
-                    writer.commit_appends(&mut appends);
+                    writer.commit_batch(&mut batch);
                     operation(&mut writer);
                 }
             }
         }
-        writer.commit_appends(&mut appends);
+        writer.commit_batch(&mut batch);
     }
 }
 
 impl Writer {
-    /// Runs `operation` (a claim, a settle, leases handed back) with commits that wait for no
-    /// fsync of their own. What they record (a lease, an attempt's end) may be forgotten by a
-    /// power loss, and the delivery is then attempted again, which at least once allows; the
-    /// next append's synced commit makes them durable too, as the WAL is written in order.
-    /// Without this, each attempt cost two fsyncs on the one writer thread.
-    pub(super) fn unsynced<T>(&mut self, operation: impl FnOnce(&mut Self) -> T) -> T {
-        let relax = self.durability == Durability::Full;
-        if relax {
-            let _ = self.connection.pragma_update(None, "synchronous", "NORMAL");
+    /// Sets `synchronous` for the next commits, if it is not so already. A failure leaves it
+    /// as it was: the commits are then synced more, or less, than asked, and either is safe
+    /// for what is asked to be unsynced; a durable commit asked for is retried next time.
+    pub(super) fn commit_as(&mut self, commits: Commits) {
+        if self.commits == commits || self.durability == Durability::Normal {
+            return;
         }
-        let result = operation(self);
-        if relax {
-            let _ = self.connection.pragma_update(None, "synchronous", "FULL");
+        let level = match commits {
+            Commits::Durable => self.durability.sqlite_synchronous(),
+            Commits::Unsynced => Durability::Normal.sqlite_synchronous(),
+        };
+        if self
+            .connection
+            .pragma_update(None, "synchronous", level)
+            .is_ok()
+        {
+            self.commits = commits;
         }
-        result
     }
 
     fn open(settings: Settings) -> Result<Self, JournalError> {
@@ -164,6 +242,7 @@ impl Writer {
             durability: settings.durability,
             files,
             rescued: std::cell::Cell::new(false),
+            commits: Commits::Durable,
         };
         writer.count()?;
         Ok(writer)
@@ -210,22 +289,36 @@ impl Writer {
         Ok((entries, bytes))
     }
 
-    /// Commits `appends` in one transaction and answers each; a failed commit answers every
-    /// one with its error, and counts none of them.
-    fn commit_appends(
-        &mut self,
-        appends: &mut Vec<(NewEntry, oneshot::Sender<Result<Appended, JournalError>>)>,
-    ) {
-        if appends.is_empty() {
+    /// Commits what `batch` holds in one transaction and answers each member: synced as
+    /// `durability` says when it holds an append, else unsynced. A failure of one is undone
+    /// by its savepoint and leaves the others be; a failed commit answers every one with its
+    /// error, and counts none of the appends.
+    fn commit_batch(&mut self, batch: &mut Batch) {
+        if batch.is_empty() {
             return;
         }
+        self.commit_as(if batch.appends.is_empty() {
+            Commits::Unsynced
+        } else {
+            Commits::Durable
+        });
         let mut pending = Pending::default();
-        let mut answers = Vec::with_capacity(appends.len());
+        let mut appended = Vec::with_capacity(batch.appends.len());
+        let mut settled = Vec::with_capacity(batch.settles.len());
+        let mut claimed = Vec::with_capacity(batch.claims.len());
         let committed = (|| {
             self.check_files()?;
             let transaction = Transaction::new_unchecked(&self.connection, WRITE)?;
-            for (entry, _) in appends.iter() {
-                answers.push(self.append_one(entry, &mut pending));
+            // Settlements first: an attempt's end frees the room a bound may need, and
+            // lets the claims below take the next entry of its conversation.
+            for (settlement, _) in &batch.settles {
+                settled.push(self.in_savepoint(|| ops::settle(&self.connection, settlement)));
+            }
+            for (entry, _) in &batch.appends {
+                appended.push(self.append_one(entry, &mut pending));
+            }
+            for (claim, _) in &batch.claims {
+                claimed.push(self.in_savepoint(|| ops::claim(&self.connection, claim)));
             }
             // Last thing before the commit: a commit into a file no longer at its path would
             // be acknowledged and then lost at the next start.
@@ -235,16 +328,14 @@ impl Writer {
         })();
         match committed {
             Ok(()) => {
-                self.bounds.added(pending);
-                for ((_, answer), appended) in appends.drain(..).zip(answers) {
-                    let _ = answer.send(appended);
+                if !batch.appends.is_empty() {
+                    self.bounds.added(pending);
                 }
+                answer_all(&mut batch.appends, appended);
+                answer_all(&mut batch.settles, settled);
+                answer_all(&mut batch.claims, claimed);
             }
-            Err(error) => {
-                for (_, answer) in appends.drain(..) {
-                    let _ = answer.send(Err(error.clone()));
-                }
-            }
+            Err(error) => batch.fail(&error),
         }
     }
 
