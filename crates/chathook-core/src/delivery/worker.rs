@@ -174,8 +174,8 @@ impl Workers {
                 ended_at,
                 outcome,
             };
-            // The slot is free once the settlement is handed over: a claim made after it
-            // sees it, and the handler is not called again for this attempt.
+            // A slot bounds the handler's calls, not the journal's writes: it is free once the
+            // settlement is handed over, which a claim made after it sees.
             let settling = self
                 .journal
                 .hand_over(claimed.id, &self.owner, attempt)
