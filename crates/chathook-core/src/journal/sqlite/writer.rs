@@ -16,6 +16,7 @@ use super::{ops, room, schema};
 use crate::journal::bounds::{Bounds, Pending};
 use crate::journal::rows::{ClaimRequest, Settlement, duration_ms, unix_ms};
 use crate::journal::{Appended, Claimed, Durability, JournalError, NewEntry, Settled};
+use crate::sqlite_checkpoint::Checkpointer;
 use crate::sqlite_files::{FileProblem, SqliteFiles, checkpoint_into_database};
 
 /// How every transaction that writes begins. IMMEDIATE takes the write lock first, so a
@@ -117,7 +118,9 @@ pub(crate) struct Writer {
     /// What appends' commits survive.
     durability: Durability,
     /// The files written, checked before every operation; `None` when opened read-only.
-    files: Option<SqliteFiles>,
+    files: Option<Arc<SqliteFiles>>,
+    /// Copies the WAL into the database file beside the writer; `None` when read-only.
+    checkpointer: Option<Checkpointer>,
     /// Whether what the old log held was copied into the database once it was found removed.
     rescued: std::cell::Cell<bool>,
     /// What `synchronous` is set to now: it is changed only when a commit needs the other,
@@ -160,6 +163,7 @@ pub(super) fn run(
             }
         }
         writer.commit_batch(&mut batch);
+        writer.after_burst();
     }
 }
 
@@ -220,6 +224,10 @@ impl Writer {
                 "synchronous",
                 settings.durability.sqlite_synchronous(),
             )?;
+            // Checkpoints are the checkpointer's: run by the writer, SQLite's automatic
+            // checkpoint copies the WAL into the database file and syncs it inside a commit,
+            // and every callback queued behind it waits.
+            Checkpointer::configure_writer(&connection)?;
         }
         connection.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut connection, read_only)?;
@@ -233,14 +241,28 @@ impl Writer {
         }
         // Once a transaction ran in WAL mode, so that the log exists and is recorded too.
         let files = (!read_only)
-            .then(|| SqliteFiles::opened(path))
+            .then(|| SqliteFiles::opened(path).map(Arc::new))
             .transpose()?;
+        let checkpointer = files
+            .as_ref()
+            .map(|files| {
+                Checkpointer::start(
+                    Arc::clone(files),
+                    BUSY_TIMEOUT,
+                    settings.durability.sqlite_synchronous(),
+                    "journal-checkpointer",
+                    "journal",
+                )
+            })
+            .transpose()
+            .map_err(|error| JournalError::Database(error.to_string()))?;
         let writer = Self {
             connection,
             bounds: settings.bounds,
             dedupe_window_ms: duration_ms(settings.dedupe_window),
             durability: settings.durability,
             files,
+            checkpointer,
             rescued: std::cell::Cell::new(false),
             commits: Commits::Durable,
         };
@@ -276,6 +298,23 @@ impl Writer {
             }
         }
         Err(problem.into())
+    }
+
+    /// After each burst of messages, whatever it committed: wakes the checkpointer, and
+    /// finishes a checkpoint it could not (files checked first: a checkpoint writes through
+    /// the -shm mapping).
+    fn after_burst(&self) {
+        let Some(checkpointer) = &self.checkpointer else {
+            return;
+        };
+        checkpointer.committed();
+        if self
+            .files
+            .as_ref()
+            .is_some_and(|files| files.check().is_ok())
+        {
+            checkpointer.restart_if_due(&self.connection);
+        }
     }
 
     /// Sets the bounds' counts from the table.
