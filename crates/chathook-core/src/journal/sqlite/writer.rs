@@ -66,6 +66,23 @@ pub(super) enum Commits {
     Unsynced,
 }
 
+/// How a batch's members are kept apart in its transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isolation {
+    /// Not at all: the first try.
+    None,
+    /// Each in a savepoint of its own.
+    Savepoints,
+}
+
+/// What a batch's transaction wrote, each member's result in its order.
+struct Written {
+    pending: Pending,
+    appended: Vec<Result<Appended, JournalError>>,
+    settled: Vec<Result<Settled, JournalError>>,
+    claimed: Vec<Result<Vec<Claimed>, JournalError>>,
+}
+
 /// What arrived together, for one transaction.
 struct Batch {
     appends: Vec<PendingAppend>,
@@ -123,6 +140,9 @@ pub(crate) struct Writer {
     checkpointer: Option<Checkpointer>,
     /// Whether what the old log held was copied into the database once it was found removed.
     rescued: std::cell::Cell<bool>,
+    /// Whether a member of the batch being written without savepoints failed after it began
+    /// writing (see [`Writer::commit_batch`]).
+    failed_unisolated: std::cell::Cell<bool>,
     /// What `synchronous` is set to now: it is changed only when a commit needs the other,
     /// as each change is a statement parsed anew (a pragma takes effect when prepared).
     commits: Commits,
@@ -264,6 +284,7 @@ impl Writer {
             files,
             checkpointer,
             rescued: std::cell::Cell::new(false),
+            failed_unisolated: std::cell::Cell::new(false),
             commits: Commits::Durable,
         };
         writer.count()?;
@@ -330,8 +351,13 @@ impl Writer {
 
     /// Commits what `batch` holds in one transaction and answers each member: synced as
     /// `durability` says when it holds an append, else unsynced. A failure of one is undone
-    /// by its savepoint and leaves the others be; a failed commit answers every one with its
-    /// error, and counts none of the appends.
+    /// and leaves the others be; a failed commit answers every one with its error, and
+    /// counts none of the appends.
+    ///
+    /// The batch is first written with no savepoints: each costs a statement journal, into
+    /// which SQLite copies every page a member touches first, and the copies spill to a
+    /// temporary file past 64 KiB. Only if a member fails after it began writing is that
+    /// transaction rolled back and the batch written again with each member in a savepoint.
     fn commit_batch(&mut self, batch: &mut Batch) {
         if batch.is_empty() {
             return;
@@ -341,48 +367,71 @@ impl Writer {
         } else {
             Commits::Durable
         });
-        let mut pending = Pending::default();
-        let mut appended = Vec::with_capacity(batch.appends.len());
-        let mut settled = Vec::with_capacity(batch.settles.len());
-        let mut claimed = Vec::with_capacity(batch.claims.len());
-        let committed = (|| {
-            self.check_files()?;
-            let transaction = Transaction::new_unchecked(&self.connection, WRITE)?;
-            // Settlements first: an attempt's end frees the room a bound may need, and
-            // lets the claims below take the next entry of its conversation.
-            for (settlement, _) in &batch.settles {
-                settled.push(self.in_savepoint(|| ops::settle(&self.connection, settlement)));
-            }
-            for (entry, _) in &batch.appends {
-                appended.push(self.append_one(entry, &mut pending));
-            }
-            for (claim, _) in &batch.claims {
-                claimed.push(self.in_savepoint(|| ops::claim(&self.connection, claim)));
-            }
-            // Last thing before the commit: a commit into a file no longer at its path would
-            // be acknowledged and then lost at the next start.
-            self.check_files()?;
-            transaction.commit()?;
-            Ok::<(), JournalError>(())
-        })();
-        match committed {
-            Ok(()) => {
+        let written = match self.write_batch(batch, Isolation::None) {
+            Ok(None) => self.write_batch(batch, Isolation::Savepoints),
+            other => other,
+        };
+        match written {
+            Ok(Some(written)) => {
                 if !batch.appends.is_empty() {
-                    self.bounds.added(pending);
+                    self.bounds.added(written.pending);
                 }
-                answer_all(&mut batch.appends, appended);
-                answer_all(&mut batch.settles, settled);
-                answer_all(&mut batch.claims, claimed);
+                answer_all(&mut batch.appends, written.appended);
+                answer_all(&mut batch.settles, written.settled);
+                answer_all(&mut batch.claims, written.claimed);
             }
+            Ok(None) => unreachable!("with savepoints, a member's failure is its own result"),
             Err(error) => batch.fail(&error),
         }
     }
 
-    /// One entry of a batch, inside a savepoint so that its failure leaves the others be.
+    /// Writes and commits `batch` in one transaction; `None` when, without savepoints, a
+    /// member failed part way (the transaction is then rolled back).
+    fn write_batch(
+        &self,
+        batch: &Batch,
+        isolation: Isolation,
+    ) -> Result<Option<Written>, JournalError> {
+        self.failed_unisolated.set(false);
+        let mut written = Written {
+            pending: Pending::default(),
+            appended: Vec::with_capacity(batch.appends.len()),
+            settled: Vec::with_capacity(batch.settles.len()),
+            claimed: Vec::with_capacity(batch.claims.len()),
+        };
+        self.check_files()?;
+        let transaction = Transaction::new_unchecked(&self.connection, WRITE)?;
+        // Settlements first: an attempt's end frees the room a bound may need, and lets the
+        // claims below take the next entry of its conversation.
+        for (settlement, _) in &batch.settles {
+            let settled = self.isolated(isolation, || ops::settle(&self.connection, settlement));
+            written.settled.push(settled);
+        }
+        for (entry, _) in &batch.appends {
+            let appended = self.append_one(entry, &mut written.pending, isolation);
+            written.appended.push(appended);
+        }
+        for (claim, _) in &batch.claims {
+            let claimed = self.isolated(isolation, || ops::claim(&self.connection, claim));
+            written.claimed.push(claimed);
+        }
+        if self.failed_unisolated.get() {
+            // Dropped: rolled back.
+            return Ok(None);
+        }
+        // Last thing before the commit: a commit into a file no longer at its path would be
+        // acknowledged and then lost at the next start.
+        self.check_files()?;
+        transaction.commit()?;
+        Ok(Some(written))
+    }
+
+    /// One entry of a batch; its writes `isolated` so that its failure leaves the others be.
     fn append_one(
         &self,
         entry: &NewEntry,
         pending: &mut Pending,
+        isolation: Isolation,
     ) -> Result<Appended, JournalError> {
         let callback = &entry.callback;
         if entry.handlers.is_empty() {
@@ -411,18 +460,39 @@ impl Writer {
         let bytes = callback.body.len() as u64;
         let need = self.bounds.shortfall(pending, bytes);
         if !need.is_empty() {
-            let (freed, _) =
-                self.in_savepoint(|| room::free_delivered(&self.connection, need, u64::MAX))?;
+            let (freed, _) = self.isolated(isolation, || {
+                room::free_delivered(&self.connection, need, u64::MAX)
+            })?;
             pending.freed.entries += freed.entries;
             pending.freed.bytes += freed.bytes;
         }
         self.bounds.admit(pending, bytes)?;
-        match self.in_savepoint(|| self.insert(entry, received_at_ms)) {
+        match self.isolated(isolation, || self.insert(entry, received_at_ms)) {
             Ok(id) => Ok(Appended::New(id)),
             Err(error) => {
                 pending.entries -= 1;
                 pending.bytes -= bytes;
                 Err(error)
+            }
+        }
+    }
+
+    /// Runs `work`, which writes, as `isolation` says: in a savepoint, so that its failure
+    /// undoes its own writes and leaves the rest of the batch be; or bare, its failure
+    /// recorded so that the batch is written again in savepoints.
+    fn isolated<T>(
+        &self,
+        isolation: Isolation,
+        work: impl FnOnce() -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        match isolation {
+            Isolation::Savepoints => self.in_savepoint(work),
+            Isolation::None => {
+                let done = work();
+                if done.is_err() {
+                    self.failed_unisolated.set(true);
+                }
+                done
             }
         }
     }
