@@ -116,6 +116,20 @@ pub struct StoredCallback {
     pub idempotency_key: String,
 }
 
+/// The deliveries [`Journal::append_leasing`] leases to the appending process in the append's
+/// own commit, so that it hands them to its workers in memory instead of claiming them.
+#[derive(Clone, Debug)]
+pub struct AppendLease {
+    /// Who holds the leases.
+    pub owner: LeaseOwner,
+    /// How long from now.
+    pub lease: Duration,
+    /// The handlers of the entry whose deliveries to lease, each with whether it is
+    /// ordered: an ordered handler's delivery is leased only when its conversation key has no
+    /// earlier pending delivery, which must go first.
+    pub handlers: Vec<(&'static str, bool)>,
+}
+
 /// What [`Journal::append`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Appended {
@@ -421,6 +435,26 @@ impl Journal {
     /// entries whose deliveries were all delivered are deleted first to make room.
     pub async fn append(&self, entry: NewEntry) -> Result<Appended, JournalError> {
         on_backend!(self, journal => journal.append(entry).await)
+    }
+
+    /// [`Journal::append`], with the new deliveries `lease` names leased to its owner in the
+    /// same commit and returned as claimed (attempt 1, round 1): a claim would return them
+    /// only once the lease expires, as any other. On PostgreSQL, whose claims run beside the
+    /// appends and where another replica may be the one with room, none are leased.
+    pub async fn append_leasing(
+        &self,
+        entry: NewEntry,
+        lease: AppendLease,
+    ) -> Result<(Appended, Vec<Claimed>), JournalError> {
+        match &self.backend {
+            Backend::Sqlite(journal) => journal.append_leasing(entry, Some(lease)).await,
+            Backend::Postgres(journal) => Ok((journal.append(entry).await?, Vec::new())),
+        }
+    }
+
+    /// Whether [`Journal::append_leasing`] leases anything on this backend.
+    pub fn leases_at_append(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
     }
 
     /// Leases up to `limit` due deliveries of `handler` to `owner` until `lease` from now,

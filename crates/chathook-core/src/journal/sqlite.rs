@@ -15,10 +15,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bounds::Bounds;
-use super::rows::{ClaimRequest, ListPage, PurgedBatch, ReplayCandidate, Settlement};
+use super::rows::{self, ClaimRequest, ListPage, PurgedBatch, ReplayCandidate, Settlement};
 use super::{
-    Appended, Claimed, DeliveryDetail, DeliveryId, DeliverySummary, Durability, JournalError,
-    JournalOptions, JournalStats, NewEntry, RetryTarget, Settled,
+    AppendLease, Appended, Claimed, DeliveryDetail, DeliveryId, DeliverySummary, Durability,
+    JournalError, JournalOptions, JournalStats, NewEntry, RetryTarget, Settled,
 };
 use writer::{Commits, Message, Writer};
 
@@ -242,9 +242,18 @@ impl SqliteJournal {
     }
 
     pub(super) async fn append(&self, entry: NewEntry) -> Result<Appended, JournalError> {
+        Ok(self.append_leasing(entry, None).await?.0)
+    }
+
+    pub(super) async fn append_leasing(
+        &self,
+        entry: NewEntry,
+        lease: Option<AppendLease>,
+    ) -> Result<(Appended, Vec<Claimed>), JournalError> {
         let (answer, answered) = oneshot::channel();
+        let lease = lease.map(|lease| rows::LeaseAtAppend::new(&lease));
         self.queue
-            .send(Message::Append(Box::new((entry, answer))))
+            .send(Message::Append(Box::new(((entry, lease), answer))))
             .await
             .map_err(|_| JournalError::Closed)?;
         answered.await.map_err(|_| JournalError::Closed)?

@@ -14,8 +14,12 @@ use tokio::sync::{mpsc, oneshot};
 use super::{BUSY_TIMEOUT, OpenMode, SqliteTarget};
 use super::{ops, room, schema};
 use crate::journal::bounds::{Bounds, Pending};
-use crate::journal::rows::{ClaimRequest, Settlement, duration_ms, unix_ms};
-use crate::journal::{Appended, Claimed, Durability, JournalError, NewEntry, Settled};
+use crate::journal::rows::{
+    ClaimRequest, LeaseAtAppend, Settlement, duration_ms, from_unix_ms, unix_ms,
+};
+use crate::journal::{
+    Appended, Claimed, Durability, JournalError, NewEntry, Settled, StoredCallback,
+};
 use crate::sqlite_checkpoint::Checkpointer;
 use crate::sqlite_files::{FileProblem, SqliteFiles, checkpoint_into_database};
 
@@ -26,7 +30,10 @@ use crate::sqlite_files::{FileProblem, SqliteFiles, checkpoint_into_database};
 pub(super) const WRITE: TransactionBehavior = TransactionBehavior::Immediate;
 
 /// An append waiting for its batch's commit, and where its answer goes.
-type PendingAppend = (NewEntry, oneshot::Sender<Result<Appended, JournalError>>);
+type PendingAppend = (
+    (NewEntry, Option<LeaseAtAppend>),
+    oneshot::Sender<Result<(Appended, Vec<Claimed>), JournalError>>,
+);
 
 /// A settlement waiting for its batch's commit, and where its answer goes.
 type PendingSettle = (Settlement, oneshot::Sender<Result<Settled, JournalError>>);
@@ -78,7 +85,7 @@ enum Isolation {
 /// What a batch's transaction wrote, each member's result in its order.
 struct Written {
     pending: Pending,
-    appended: Vec<Result<Appended, JournalError>>,
+    appended: Vec<Result<(Appended, Vec<Claimed>), JournalError>>,
     settled: Vec<Result<Settled, JournalError>>,
     claimed: Vec<Result<Vec<Claimed>, JournalError>>,
 }
@@ -407,8 +414,8 @@ impl Writer {
             let settled = self.isolated(isolation, || ops::settle(&self.connection, settlement));
             written.settled.push(settled);
         }
-        for (entry, _) in &batch.appends {
-            let appended = self.append_one(entry, &mut written.pending, isolation);
+        for ((entry, lease), _) in &batch.appends {
+            let appended = self.append_one(entry, lease.as_ref(), &mut written.pending, isolation);
             written.appended.push(appended);
         }
         for (claim, _) in &batch.claims {
@@ -430,9 +437,10 @@ impl Writer {
     fn append_one(
         &self,
         entry: &NewEntry,
+        lease: Option<&LeaseAtAppend>,
         pending: &mut Pending,
         isolation: Isolation,
-    ) -> Result<Appended, JournalError> {
+    ) -> Result<(Appended, Vec<Claimed>), JournalError> {
         let callback = &entry.callback;
         if entry.handlers.is_empty() {
             return Err(JournalError::Database(
@@ -455,7 +463,7 @@ impl Writer {
             )
             .optional()?;
         if let Some(id) = earlier {
-            return Ok(Appended::Duplicate(id));
+            return Ok((Appended::Duplicate(id), Vec::new()));
         }
         let bytes = callback.body.len() as u64;
         let need = self.bounds.shortfall(pending, bytes);
@@ -467,8 +475,8 @@ impl Writer {
             pending.freed.bytes += freed.bytes;
         }
         self.bounds.admit(pending, bytes)?;
-        match self.isolated(isolation, || self.insert(entry, received_at_ms)) {
-            Ok(id) => Ok(Appended::New(id)),
+        match self.isolated(isolation, || self.insert(entry, lease, received_at_ms)) {
+            Ok((id, leased)) => Ok((Appended::New(id), leased)),
             Err(error) => {
                 pending.entries -= 1;
                 pending.bytes -= bytes;
@@ -518,8 +526,14 @@ impl Writer {
         done
     }
 
-    /// Inserts the entry and one pending delivery per handler; returns the entry's id.
-    fn insert(&self, entry: &NewEntry, received_at_ms: i64) -> Result<i64, JournalError> {
+    /// Inserts the entry and one pending delivery per handler, those `lease` names leased to
+    /// its owner; returns the entry's id and the leased deliveries as a claim would.
+    fn insert(
+        &self,
+        entry: &NewEntry,
+        lease: Option<&LeaseAtAppend>,
+        received_at_ms: i64,
+    ) -> Result<(i64, Vec<Claimed>), JournalError> {
         let callback = &entry.callback;
         let id: i64 = self
             .connection
@@ -545,21 +559,83 @@ impl Writer {
                 ],
                 |row| row.get(0),
             )?;
-        let mut deliveries = self.connection.prepare_cached(
-            "INSERT INTO journal_deliveries (entry_id, handler, state, round_started_at_ms, \
-             next_at_ms, received_at_ms, command, conversation_key) \
-             VALUES (?1, ?2, 'pending', ?3, ?3, ?3, ?4, ?5)",
-        )?;
+        let mut leased = Vec::new();
         for handler in &entry.handlers {
-            deliveries.execute(params![
-                id,
-                handler,
-                received_at_ms,
-                callback.command,
-                callback.conversation_key
-            ])?;
+            let lease = match lease.and_then(|lease| Some((lease, lease.ordered(handler)?))) {
+                Some((lease, ordered)) if !ordered || !self.key_pending(handler, callback)? => {
+                    Some(lease)
+                }
+                _ => None,
+            };
+            let Some(lease) = lease else {
+                self.connection
+                    .prepare_cached(
+                        "INSERT INTO journal_deliveries (entry_id, handler, state, \
+                         round_started_at_ms, next_at_ms, received_at_ms, command, \
+                         conversation_key) VALUES (?1, ?2, 'pending', ?3, ?3, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        id,
+                        handler,
+                        received_at_ms,
+                        callback.command,
+                        callback.conversation_key
+                    ])?;
+                continue;
+            };
+            let delivery: i64 = self
+                .connection
+                .prepare_cached(
+                    "INSERT INTO journal_deliveries (entry_id, handler, state, \
+                     round_started_at_ms, next_at_ms, received_at_ms, command, \
+                     conversation_key, lease_owner, lease_until_ms) \
+                     VALUES (?1, ?2, 'pending', ?3, ?3, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        id,
+                        handler,
+                        received_at_ms,
+                        callback.command,
+                        callback.conversation_key,
+                        lease.owner,
+                        lease.lease_until_ms
+                    ],
+                    |row| row.get(0),
+                )?;
+            // As a claim reads it back: times in whole milliseconds.
+            let received_at = from_unix_ms(received_at_ms);
+            leased.push(Claimed {
+                id: delivery,
+                entry_id: id,
+                handler: (*handler).to_owned(),
+                callback: StoredCallback {
+                    received_at,
+                    ..callback.clone()
+                },
+                attempt: 1,
+                round_attempts: 0,
+                round_started_at: received_at,
+            });
         }
-        Ok(id)
+        Ok((id, leased))
+    }
+
+    /// Whether `handler` has a pending delivery of `callback`'s conversation already, which
+    /// an ordered handler must deliver first.
+    fn key_pending(&self, handler: &str, callback: &StoredCallback) -> Result<bool, JournalError> {
+        let Some(key) = &callback.conversation_key else {
+            return Ok(false);
+        };
+        Ok(self
+            .connection
+            .prepare_cached(
+                "SELECT 1 FROM journal_deliveries WHERE handler = ?1 AND conversation_key = ?2 \
+                 AND state = 'pending' LIMIT 1",
+            )?
+            .query_row(params![handler, key], |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 }
 
