@@ -37,6 +37,7 @@ pub mod reference;
 pub mod registry;
 pub mod rejection;
 mod service;
+pub mod sqlite_checkpoint;
 pub mod sqlite_files;
 pub mod tap;
 pub mod tool;

@@ -18,13 +18,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::JournalConfig;
 use crate::handler::{Callback, Decision};
-use crate::journal::{Appended, Journal, JournalError, JournalStats, LeaseOwner, NewEntry};
+use crate::journal::{
+    AppendLease, Appended, Journal, JournalError, JournalStats, LeaseOwner, NewEntry,
+};
 use crate::registry::Target;
 use crate::rejection::Rejection;
 
@@ -86,13 +87,14 @@ impl Deliveries {
             .map(|(target, policy)| {
                 let name = target.name;
                 tracing::info!(handler = name, policy = %policy.describe(), "queued handler");
-                let queued = QueuedHandler {
-                    name,
-                    destination: target.destination,
-                    handler: target.handler,
-                    policy,
-                    wake: Notify::new(),
+                // As many as a claim takes ahead: the leases are as long.
+                let room = if journal.leases_at_append() {
+                    policy.concurrency.saturating_mul(journal.claim_ahead())
+                } else {
+                    0
                 };
+                let queued =
+                    QueuedHandler::new(name, target.destination, target.handler, policy, room);
                 (name, Arc::new(queued))
             })
             .collect();
@@ -163,14 +165,68 @@ impl Deliveries {
             .saturating_sub(elapsed)
             .max(MIN_APPEND_TIME);
         let limit = self.append_timeout.min(left);
-        let appended = tokio::time::timeout(limit, self.journal.append(entry))
+        // The workers with room to take the new deliveries at once; not once shutdown began,
+        // which hands back only the leases held by then.
+        let reserved: Vec<&Arc<QueuedHandler>> =
+            if self.journal.leases_at_append() && !self.workers.stop.is_cancelled() {
+                handlers
+                    .iter()
+                    .filter_map(|name| self.queued.get(name))
+                    .filter(|queued| queued.reserve())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let appending = async {
+            if reserved.is_empty() {
+                return Ok((self.journal.append(entry).await?, Vec::new()));
+            }
+            let lease = AppendLease {
+                owner: Arc::clone(&self.workers.owner),
+                // Long enough for what a worker holds: hand-overs and a claim ahead.
+                lease: reserved
+                    .iter()
+                    .map(|queued| {
+                        let held = 2 * queued.policy.concurrency * self.journal.claim_ahead();
+                        queued.policy.lease(held)
+                    })
+                    .max()
+                    .unwrap_or_default(),
+                handlers: reserved
+                    .iter()
+                    .map(|queued| (queued.name, queued.policy.ordered))
+                    .collect(),
+            };
+            self.journal.append_leasing(entry, lease).await
+        };
+        let appended = tokio::time::timeout(limit, appending)
             .await
             .unwrap_or(Err(JournalError::Timeout(limit)));
+        let (appended, mut leased) = match appended {
+            Ok((appended, leased)) => (Ok(appended), leased),
+            Err(error) => (Err(error), Vec::new()),
+        };
+        // Each place reserved is used by its delivery, or given back (an ordered key with an
+        // earlier pending delivery, a duplicate, a failure). An append that timed out may
+        // still commit: its leases then run out and a claim takes the deliveries.
+        let mut handed = Vec::with_capacity(reserved.len());
+        for queued in &reserved {
+            match leased
+                .iter()
+                .position(|claimed| claimed.handler == queued.name)
+            {
+                Some(at) => {
+                    queued.hand_over(leased.swap_remove(at));
+                    handed.push(queued.name);
+                }
+                None => queued.unreserve(),
+            }
+        }
         match appended {
             Ok(Appended::New(_)) => {
-                for name in handlers {
+                for name in handlers.iter().filter(|name| !handed.contains(name)) {
                     if let Some(queued) = self.queued.get(name) {
-                        queued.wake.notify_one();
+                        queued.look_in_journal();
                     }
                 }
                 Ok(())

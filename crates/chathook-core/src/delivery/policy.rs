@@ -102,9 +102,14 @@ impl QueuePolicy {
         })
     }
 
-    /// How long a claim holds a delivery.
-    pub(crate) fn lease(&self) -> Duration {
-        self.attempt_timeout + LEASE_MARGIN
+    /// How long a claim of `claimed` deliveries holds them: long enough for the last to wait
+    /// for the slots to go through the others, `concurrency` at a time, each attempt taking
+    /// its whole timeout, and then to be attempted itself.
+    pub(crate) fn lease(&self, claimed: usize) -> Duration {
+        let rounds = claimed.div_ceil(self.concurrency).max(1);
+        self.attempt_timeout
+            .saturating_mul(u32::try_from(rounds).unwrap_or(u32::MAX))
+            .saturating_add(LEASE_MARGIN)
     }
 
     /// The wait after a round's `failures`-th failed attempt: the initial wait doubled for

@@ -1,9 +1,13 @@
-//! One queued handler's worker: claims due deliveries up to its concurrency, calls the handler
-//! for each under the attempt deadline with a panic caught, and settles the attempt by the
-//! handler's policy. It sleeps until a callback is journaled for it, a delivery comes due, or
-//! the poll interval passes (other replicas, the CLI's retries), and stops claiming at shutdown.
+//! One queued handler's worker: takes the deliveries its appends leased and handed over, and
+//! claims due deliveries from the journal, up to its concurrency; calls the handler for each
+//! under the attempt deadline with a panic caught, and settles the attempt by the handler's
+//! policy. It looks in the journal again when a callback was journaled for it without being
+//! handed over, an attempt's end may have made one due, a delivery comes due, or the poll
+//! interval passes (other replicas, the CLI's retries), and stops claiming at shutdown.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt as _;
@@ -33,8 +37,80 @@ pub(crate) struct QueuedHandler {
     pub(crate) destination: Option<&'static str>,
     pub(crate) handler: Arc<dyn Handler>,
     pub(crate) policy: QueuePolicy,
-    /// Notified when a callback is journaled for it, or one of its attempts ends.
-    pub(crate) wake: Notify,
+    /// Set when the journal may hold a delivery due for it that it was not handed: a
+    /// callback journaled without a hand-over, an attempt's end that is not a delivery (a
+    /// retry comes due, an ordered key's next entry). Read at every turn of the worker's
+    /// loop, so that hand-overs never keep it from the journal.
+    due_in_journal: AtomicBool,
+    /// Notified with it, for a worker waiting.
+    wake: Notify,
+    /// Deliveries leased at their append and handed over in memory, not yet started.
+    handed: Mutex<VecDeque<Claimed>>,
+    /// Notified when one is handed over.
+    handed_wake: Notify,
+    /// Hand-overs it may still take (reserved before the append, given back when none came
+    /// or when one starts): what it holds stays within what its leases cover.
+    room: AtomicUsize,
+}
+
+impl QueuedHandler {
+    /// `room` hand-overs at most waiting to start (0 when the journal leases nothing at
+    /// append).
+    pub(crate) fn new(
+        name: &'static str,
+        destination: Option<&'static str>,
+        handler: Arc<dyn Handler>,
+        policy: QueuePolicy,
+        room: usize,
+    ) -> Self {
+        Self {
+            name,
+            destination,
+            handler,
+            policy,
+            due_in_journal: AtomicBool::new(false),
+            wake: Notify::new(),
+            handed: Mutex::new(VecDeque::with_capacity(room)),
+            handed_wake: Notify::new(),
+            room: AtomicUsize::new(room),
+        }
+    }
+
+    /// Tells its worker that the journal may hold a delivery due for it.
+    pub(crate) fn look_in_journal(&self) {
+        self.due_in_journal.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Takes a place for one hand-over, if there is one.
+    pub(crate) fn reserve(&self) -> bool {
+        self.room
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |room| {
+                room.checked_sub(1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back a place [`QueuedHandler::reserve`] took that no hand-over used.
+    pub(crate) fn unreserve(&self) {
+        self.room.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Hands over a delivery leased at its append, in the place reserved for it.
+    pub(crate) fn hand_over(&self, claimed: Claimed) {
+        self.handed.lock().expect("not poisoned").push_back(claimed);
+        self.handed_wake.notify_one();
+    }
+
+    fn take_handed(&self) -> Option<Claimed> {
+        let claimed = self.handed.lock().expect("not poisoned").pop_front()?;
+        self.unreserve();
+        Some(claimed)
+    }
+
+    fn nothing_handed(&self) -> bool {
+        self.handed.lock().expect("not poisoned").is_empty()
+    }
 }
 
 /// What every worker shares.
@@ -55,9 +131,18 @@ pub(crate) struct Workers {
 }
 
 impl Workers {
-    /// Claims and delivers `queued`'s deliveries until shutdown.
+    /// Delivers `queued`'s deliveries until shutdown: those handed over first taken as slots
+    /// free, and those claimed from the journal while it may hold due ones. A claim may take
+    /// more than the free slots (as the journal advises): the rest wait here, leased long
+    /// enough, and the next claim is made once they are all started. Those not started by
+    /// shutdown, handed over or claimed, have their leases handed back with the rest.
     pub(crate) async fn run(self: Arc<Self>, queued: Arc<QueuedHandler>) {
         let permits = Arc::new(Semaphore::new(queued.policy.concurrency));
+        let ahead = self.journal.claim_ahead().max(1);
+        let mut ready = VecDeque::new();
+        // Whether the journal may hold due deliveries; when not, when to look again anyway.
+        let mut look_in_journal = true;
+        let mut look_again_at = tokio::time::Instant::now();
         loop {
             let first = tokio::select! {
                 biased;
@@ -68,48 +153,71 @@ impl Workers {
             while let Ok(permit) = Arc::clone(&permits).try_acquire_owned() {
                 held.push(permit);
             }
-            let policy = &queued.policy;
-            let claimed = self
-                .journal
-                .claim(
-                    queued.name,
-                    policy.ordered,
-                    held.len(),
-                    policy.lease(),
-                    &self.owner,
-                )
-                .await;
-            let claimed = match claimed {
-                Ok(claimed) => claimed,
-                Err(error) => {
-                    tracing::warn!(handler = queued.name, %error, "cannot claim deliveries");
-                    drop(held);
-                    self.pause(CLAIM_ERROR_PAUSE).await;
-                    continue;
+            if queued.due_in_journal.swap(false, Ordering::AcqRel) {
+                look_in_journal = true;
+            }
+            if ready.is_empty() && look_in_journal {
+                let policy = &queued.policy;
+                // The free slots, and when claiming ahead, enough for every slot to go
+                // round `ahead` times: slots free one by one, and the next claim waits for
+                // the writer.
+                let limit = held.len() + (ahead - 1).saturating_mul(policy.concurrency);
+                let claimed = self
+                    .journal
+                    .claim(
+                        queued.name,
+                        policy.ordered,
+                        limit,
+                        policy.lease(limit),
+                        &self.owner,
+                    )
+                    .await;
+                match claimed {
+                    Ok(claimed) if claimed.is_empty() => {
+                        look_in_journal = false;
+                        look_again_at = self.next_look(&queued).await;
+                    }
+                    Ok(claimed) => ready.extend(claimed),
+                    Err(error) => {
+                        tracing::warn!(handler = queued.name, %error, "cannot claim deliveries");
+                        drop(held);
+                        self.pause(CLAIM_ERROR_PAUSE).await;
+                        continue;
+                    }
                 }
-            };
-            if claimed.is_empty() {
+            }
+            if ready.is_empty() && queued.nothing_handed() {
                 drop(held);
-                self.idle(&queued).await;
+                tokio::select! {
+                    () = queued.wake.notified() => look_in_journal = true,
+                    () = queued.handed_wake.notified() => {}
+                    () = tokio::time::sleep_until(look_again_at) => look_in_journal = true,
+                    () = self.stop.cancelled() => {}
+                }
                 continue;
             }
-            // Claimed as shutdown began: not started, their leases are handed back with the
-            // rest once this loop has ended.
+            // Claimed or handed over as shutdown began: not started, their leases are handed
+            // back with the rest once this loop has ended.
             if self.stop.is_cancelled() {
                 break;
             }
-            for (claimed, permit) in claimed.into_iter().zip(held) {
+            for permit in held {
+                // Claimed ones first: their leases began earlier.
+                let Some(claimed) = ready.pop_front().or_else(|| queued.take_handed()) else {
+                    break;
+                };
                 let attempt = Arc::clone(&self).attempt(Arc::clone(&queued), claimed, permit);
                 self.attempts.spawn(attempt);
             }
         }
     }
 
-    /// Sleeps until woken, the next delivery is due, the poll interval passes, or shutdown.
-    async fn idle(&self, queued: &QueuedHandler) {
+    /// When to look in the journal again after a claim found nothing due: when its next
+    /// delivery is due, at most the poll interval from now.
+    async fn next_look(&self, queued: &QueuedHandler) -> tokio::time::Instant {
         let now = SystemTime::now();
         // A delivery due already that the claim did not return is held back behind its
-        // conversation's head: a settle wakes the worker for it, so it waits for that.
+        // conversation's head: that head's settlement wakes the worker for it.
         let due = match self.journal.next_due(queued.name).await {
             Ok(Some(due)) => due
                 .duration_since(now)
@@ -118,11 +226,7 @@ impl Workers {
                 .unwrap_or(POLL_INTERVAL),
             Ok(None) | Err(_) => POLL_INTERVAL,
         };
-        tokio::select! {
-            () = queued.wake.notified() => {}
-            () = tokio::time::sleep(due.min(POLL_INTERVAL)) => {}
-            () = self.stop.cancelled() => {}
-        }
+        tokio::time::Instant::now() + due.min(POLL_INTERVAL)
     }
 
     async fn pause(&self, pause: Duration) {
@@ -155,13 +259,23 @@ impl Workers {
             };
             let ended_at = SystemTime::now();
             let outcome = queued.policy.outcome(&claimed, failure, ended_at);
+            // A delivery makes nothing due but an ordered key's next entry; a retry is due
+            // later, and the worker must learn when.
+            let may_make_due = queued.policy.ordered || outcome != AttemptOutcome::Delivered;
             self.report(&queued, &claimed, &outcome, ended_at);
             let attempt = Attempt {
                 started_at,
                 ended_at,
                 outcome,
             };
-            match self.journal.settle(claimed.id, &self.owner, attempt).await {
+            // A slot bounds the handler's calls, not the journal's writes: it is free once the
+            // settlement is handed over, which a claim made after it sees.
+            let settling = self
+                .journal
+                .hand_over(claimed.id, &self.owner, attempt)
+                .await;
+            drop(permit);
+            match settling.recorded().await {
                 Ok(Settled::Recorded) => {}
                 Ok(Settled::LeaseLost) => tracing::warn!(
                     "the attempt outlived its lease and another claimer took the delivery over; \
@@ -170,8 +284,9 @@ impl Workers {
                 // The lease runs out and the delivery is attempted again: at least once.
                 Err(error) => tracing::error!(%error, "cannot record the attempt"),
             }
-            drop(permit);
-            queued.wake.notify_one();
+            if may_make_due {
+                queued.look_in_journal();
+            }
         }
         .instrument(span)
         .await;

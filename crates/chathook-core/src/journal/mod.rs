@@ -116,6 +116,20 @@ pub struct StoredCallback {
     pub idempotency_key: String,
 }
 
+/// The deliveries [`Journal::append_leasing`] leases to the appending process in the append's
+/// own commit, so that it hands them to its workers in memory instead of claiming them.
+#[derive(Clone, Debug)]
+pub struct AppendLease {
+    /// Who holds the leases.
+    pub owner: LeaseOwner,
+    /// How long from now.
+    pub lease: Duration,
+    /// The handlers of the entry whose deliveries to lease, each with whether it is
+    /// ordered: an ordered handler's delivery is leased only when its conversation key has no
+    /// earlier pending delivery, which must go first.
+    pub handlers: Vec<(&'static str, bool)>,
+}
+
 /// What [`Journal::append`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Appended {
@@ -239,6 +253,26 @@ pub struct ListFilter {
     pub before_id: Option<DeliveryId>,
     /// At most this many.
     pub limit: usize,
+}
+
+/// A settlement handed to the journal ([`Journal::hand_over`]), recorded or on its way to be.
+pub struct Settling(SettlingState);
+
+enum SettlingState {
+    /// On SQLite: in the writer's queue, ahead of any claim asked for after it.
+    Queued(tokio::sync::oneshot::Receiver<Result<Settled, JournalError>>),
+    /// On PostgreSQL: recorded already.
+    Done(Result<Settled, JournalError>),
+}
+
+impl Settling {
+    /// What recording it came to.
+    pub async fn recorded(self) -> Result<Settled, JournalError> {
+        match self.0 {
+            SettlingState::Queued(answer) => answer.await.map_err(|_| JournalError::Closed)?,
+            SettlingState::Done(settled) => settled,
+        }
+    }
 }
 
 /// One delivery in a list.
@@ -411,6 +445,26 @@ impl Journal {
         on_backend!(self, journal => journal.append(entry).await)
     }
 
+    /// [`Journal::append`], with the new deliveries `lease` names leased to its owner in the
+    /// same commit and returned as claimed (attempt 1, round 1): a claim would return them
+    /// only once the lease expires, as any other. On PostgreSQL, whose claims run beside the
+    /// appends and where another replica may be the one with room, none are leased.
+    pub async fn append_leasing(
+        &self,
+        entry: NewEntry,
+        lease: AppendLease,
+    ) -> Result<(Appended, Vec<Claimed>), JournalError> {
+        match &self.backend {
+            Backend::Sqlite(journal) => journal.append_leasing(entry, Some(lease)).await,
+            Backend::Postgres(journal) => Ok((journal.append(entry).await?, Vec::new())),
+        }
+    }
+
+    /// Whether [`Journal::append_leasing`] leases anything on this backend.
+    pub fn leases_at_append(&self) -> bool {
+        matches!(self.backend, Backend::Sqlite(_))
+    }
+
     /// Leases up to `limit` due deliveries of `handler` to `owner` until `lease` from now,
     /// longest due first (a backlog of retries does not starve new arrivals). With `ordered`, only the oldest pending delivery of each conversation
     /// key is due (a key's later entries wait for it to be delivered or dead).
@@ -439,8 +493,40 @@ impl Journal {
         owner: &LeaseOwner,
         attempt: Attempt,
     ) -> Result<Settled, JournalError> {
+        self.hand_over(id, owner, attempt).await.recorded().await
+    }
+
+    /// [`Journal::settle`] in two steps: this returns once a claim asked for afterwards sees
+    /// the settlement (a key's next entry is claimable once its head's attempt is settled),
+    /// and [`Settling::recorded`] once it is recorded. On SQLite that is as soon as it is in
+    /// the writer's queue, so a worker's slot is free for the next delivery without waiting
+    /// for the commit; on PostgreSQL, whose claims run beside settlements, once recorded.
+    pub async fn hand_over(
+        &self,
+        id: DeliveryId,
+        owner: &LeaseOwner,
+        attempt: Attempt,
+    ) -> Settling {
         let settle = rows::Settlement::new(id, owner, &attempt);
-        on_backend!(self, journal => journal.settle(settle).await)
+        Settling(match &self.backend {
+            Backend::Sqlite(journal) => match journal.queue_settle(settle).await {
+                Ok(answer) => SettlingState::Queued(answer),
+                Err(error) => SettlingState::Done(Err(error)),
+            },
+            Backend::Postgres(journal) => SettlingState::Done(journal.settle(settle).await),
+        })
+    }
+
+    /// How many deliveries per free slot a worker should claim at once. A SQLite claim goes
+    /// through the one writer thread and waits for a group commit, so each should take enough
+    /// to keep the slots busy until the next one; PostgreSQL claims run beside the writer,
+    /// and longer leases (which claiming ahead needs) would delay another replica's takeover
+    /// of a dead one's.
+    pub fn claim_ahead(&self) -> usize {
+        match &self.backend {
+            Backend::Sqlite(_) => sqlite::CLAIM_AHEAD,
+            Backend::Postgres(_) => 1,
+        }
     }
 
     /// Gives back `owner`'s leases (at shutdown), so the next start claims them at once.

@@ -60,6 +60,32 @@ impl DeliveryState {
     }
 }
 
+/// [`super::AppendLease`] with the lease's end fixed when it was asked for.
+#[derive(Clone, Debug)]
+pub(super) struct LeaseAtAppend {
+    pub(super) owner: String,
+    pub(super) lease_until_ms: i64,
+    pub(super) handlers: Vec<(&'static str, bool)>,
+}
+
+impl LeaseAtAppend {
+    pub(super) fn new(lease: &super::AppendLease) -> Self {
+        Self {
+            owner: lease.owner.to_string(),
+            lease_until_ms: now_ms().saturating_add(duration_ms(lease.lease)),
+            handlers: lease.handlers.clone(),
+        }
+    }
+
+    /// Whether `handler`'s delivery is to be leased, and if so whether it is ordered.
+    pub(super) fn ordered(&self, handler: &str) -> Option<bool> {
+        self.handlers
+            .iter()
+            .find(|(name, _)| *name == handler)
+            .map(|(_, ordered)| *ordered)
+    }
+}
+
 /// [`super::Journal::claim`]'s arguments, with the lease's end fixed when it was asked for.
 #[derive(Clone, Debug)]
 pub(super) struct ClaimRequest {

@@ -15,16 +15,19 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bounds::Bounds;
-use super::rows::{ClaimRequest, ListPage, PurgedBatch, ReplayCandidate, Settlement};
+use super::rows::{self, ClaimRequest, ListPage, PurgedBatch, ReplayCandidate, Settlement};
 use super::{
-    Appended, Claimed, DeliveryDetail, DeliveryId, DeliverySummary, Durability, JournalError,
-    JournalOptions, JournalStats, NewEntry, RetryTarget, Settled,
+    AppendLease, Appended, Claimed, DeliveryDetail, DeliveryId, DeliverySummary, Durability,
+    JournalError, JournalOptions, JournalStats, NewEntry, RetryTarget, Settled,
 };
-use writer::{Message, Writer};
+use writer::{Commits, Message, Writer};
 
 /// How long a statement waits for a lock held by another process on the same file (a
 /// `chathook deliveries` run beside the server) before it fails.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Deliveries per free slot a worker claims at once (see [`super::Journal::claim_ahead`]).
+pub(super) const CLAIM_AHEAD: usize = 16;
 
 /// Messages queued for the writer beyond which callers wait to send.
 const QUEUE_DEPTH: usize = 4096;
@@ -211,13 +214,24 @@ impl SqliteJournal {
         self.description.clone()
     }
 
-    /// Runs `operation` on the writer thread and returns its answer.
+    /// Runs `operation` on the writer thread and returns its answer; what it commits is
+    /// synced as `durability` says.
     async fn call<T: Send + 'static>(
         &self,
         operation: impl FnOnce(&mut Writer) -> Result<T, JournalError> + Send + 'static,
     ) -> Result<T, JournalError> {
+        self.call_committing(Commits::Durable, operation).await
+    }
+
+    /// [`Self::call`], with the commits `operation` makes synced as `commits` says.
+    async fn call_committing<T: Send + 'static>(
+        &self,
+        commits: Commits,
+        operation: impl FnOnce(&mut Writer) -> Result<T, JournalError> + Send + 'static,
+    ) -> Result<T, JournalError> {
         let (answer, answered) = oneshot::channel();
         let message = Message::Run(Box::new(move |writer: &mut Writer| {
+            writer.commit_as(commits);
             let _ = answer.send(writer.check_files().and_then(|()| operation(writer)));
         }));
         self.queue
@@ -228,17 +242,30 @@ impl SqliteJournal {
     }
 
     pub(super) async fn append(&self, entry: NewEntry) -> Result<Appended, JournalError> {
+        Ok(self.append_leasing(entry, None).await?.0)
+    }
+
+    pub(super) async fn append_leasing(
+        &self,
+        entry: NewEntry,
+        lease: Option<AppendLease>,
+    ) -> Result<(Appended, Vec<Claimed>), JournalError> {
         let (answer, answered) = oneshot::channel();
+        let lease = lease.map(|lease| rows::LeaseAtAppend::new(&lease));
         self.queue
-            .send(Message::Append(Box::new((entry, answer))))
+            .send(Message::Append(Box::new(((entry, lease), answer))))
             .await
             .map_err(|_| JournalError::Closed)?;
         answered.await.map_err(|_| JournalError::Closed)?
     }
 
     pub(super) async fn claim(&self, claim: ClaimRequest) -> Result<Vec<Claimed>, JournalError> {
-        self.call(move |writer| writer.unsynced(|writer| ops::claim(writer, &claim)))
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Message::Claim(Box::new((claim, answer))))
             .await
+            .map_err(|_| JournalError::Closed)?;
+        answered.await.map_err(|_| JournalError::Closed)?
     }
 
     pub(super) async fn next_due(&self, handler: String) -> Result<Option<i64>, JournalError> {
@@ -246,14 +273,24 @@ impl SqliteJournal {
             .await
     }
 
-    pub(super) async fn settle(&self, settlement: Settlement) -> Result<Settled, JournalError> {
-        self.call(move |writer| writer.unsynced(|writer| ops::settle(writer, &settlement)))
+    /// Queues `settlement` for the writer; the answer comes once it is committed.
+    pub(super) async fn queue_settle(
+        &self,
+        settlement: Settlement,
+    ) -> Result<oneshot::Receiver<Result<Settled, JournalError>>, JournalError> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Message::Settle(Box::new((settlement, answer))))
             .await
+            .map_err(|_| JournalError::Closed)?;
+        Ok(answered)
     }
 
     pub(super) async fn release(&self, owner: String) -> Result<u64, JournalError> {
-        self.call(move |writer| writer.unsynced(|writer| ops::release(writer, &owner)))
-            .await
+        self.call_committing(Commits::Unsynced, move |writer| {
+            ops::release(writer, &owner)
+        })
+        .await
     }
 
     pub(super) async fn stats(&self) -> Result<JournalStats, JournalError> {

@@ -19,7 +19,6 @@
 //! The retention purge deletes in small transactions so that writers never wait long.
 
 mod batch;
-mod checkpoint;
 mod error;
 mod failure_log;
 mod health;

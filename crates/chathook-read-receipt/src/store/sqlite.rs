@@ -7,6 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
+use chathook_core::sqlite_checkpoint::{self, Checkpointer};
 use chathook_core::sqlite_files::{FileProblem, SqliteFiles, checkpoint_into_database};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -15,7 +16,6 @@ use sqlx::sqlite::{
 use tokio::sync::mpsc;
 
 use super::batch::{Batches, Work, answer_probes, commit_jobs};
-use super::checkpoint::{Checkpointer, WAL_SIZE_LIMIT_BYTES};
 use super::migrations::{
     PROBE_SDK_APP_ID, PROBE_WRITE, RECEIPT_COLUMNS, SqliteMigrations, TABLES, UPSERT_MERGE,
     migrate_sqlite,
@@ -87,7 +87,9 @@ pub(super) async fn open(
         checkpointer: Checkpointer::start(
             Arc::clone(&files),
             options.busy_timeout,
-            options.durability,
+            options.durability.sqlite_pragma(),
+            "read-receipt-checkpointer",
+            "read receipt",
         )?,
         files: Arc::clone(&files),
         rescued: false,
@@ -154,8 +156,7 @@ fn open_writer_connection(
     // Checkpoints are the checkpointer's: run by the writer, SQLite's automatic checkpoint
     // copies the WAL into the database and syncs it inside a callback's commit, stalling every
     // callback waiting behind it.
-    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-    connection.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT_BYTES)?;
+    Checkpointer::configure_writer(&connection)?;
     // A write touches a leaf per group written, of both tables, plus the index of update
     // times, and the interior pages above them; with thousands of groups and millions of
     // messages the default 2 MiB cache would re-read them from the file at every commit. The
@@ -328,6 +329,15 @@ async fn check_tables(pool: &SqlitePool) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+impl From<sqlite_checkpoint::StartError> for StoreError {
+    fn from(error: sqlite_checkpoint::StartError) -> Self {
+        match error {
+            sqlite_checkpoint::StartError::Connection(error) => Self::Sqlite(Arc::new(error)),
+            sqlite_checkpoint::StartError::Thread(error) => Self::WriterStart(Arc::new(error)),
+        }
+    }
 }
 
 impl From<FileProblem> for StoreError {

@@ -2,7 +2,7 @@
 //! leases given back, counts and the probe. Each runs on the writer thread.
 
 use bytes::Bytes;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::writer::{WRITE, Writer};
 use crate::journal::rows::{
@@ -11,42 +11,38 @@ use crate::journal::rows::{
 };
 use crate::journal::{Claimed, JournalError, JournalStats, Settled, StoredCallback};
 
-/// Leases the due deliveries `claim` asks for, in one transaction.
+/// Leases the due deliveries `claim` asks for, inside the transaction the writer has open
+/// for a batch.
 pub(super) fn claim(
-    writer: &mut Writer,
+    connection: &Connection,
     claim: &ClaimRequest,
 ) -> Result<Vec<Claimed>, JournalError> {
-    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
-    let claimed = {
-        // A delivery is held back, when ordered, by an earlier pending delivery of its key,
-        // leased or not: that is what keeps a key's entries in arrival order.
-        let sql = format!(
-            "SELECT {CLAIMED_COLUMNS} FROM journal_deliveries d \
-             JOIN journal_entries e ON e.id = d.entry_id \
-             WHERE d.handler = ?1 AND d.state = 'pending' AND d.next_at_ms <= ?2 \
-             AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= ?2) \
-             AND (?3 = 0 OR d.conversation_key IS NULL OR NOT EXISTS ( \
-                 SELECT 1 FROM journal_deliveries h WHERE h.handler = d.handler \
-                 AND h.conversation_key = d.conversation_key AND h.state = 'pending' \
-                 AND h.id < d.id)) \
-             ORDER BY d.next_at_ms, d.id LIMIT ?4"
-        );
-        let mut due = transaction.prepare_cached(&sql)?;
-        let claimed = due
-            .query_map(
-                params![claim.handler, claim.now_ms, claim.ordered, claim.limit],
-                claimed_from_row,
-            )?
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut lease = transaction.prepare_cached(
-            "UPDATE journal_deliveries SET lease_owner = ?2, lease_until_ms = ?3 WHERE id = ?1",
-        )?;
-        for delivery in &claimed {
-            lease.execute(params![delivery.id, claim.owner, claim.lease_until_ms])?;
-        }
-        claimed
-    };
-    transaction.commit()?;
+    // A delivery is held back, when ordered, by an earlier pending delivery of its key,
+    // leased or not: that is what keeps a key's entries in arrival order.
+    let sql = format!(
+        "SELECT {CLAIMED_COLUMNS} FROM journal_deliveries d \
+         JOIN journal_entries e ON e.id = d.entry_id \
+         WHERE d.handler = ?1 AND d.state = 'pending' AND d.next_at_ms <= ?2 \
+         AND (d.lease_until_ms IS NULL OR d.lease_until_ms <= ?2) \
+         AND (?3 = 0 OR d.conversation_key IS NULL OR NOT EXISTS ( \
+             SELECT 1 FROM journal_deliveries h WHERE h.handler = d.handler \
+             AND h.conversation_key = d.conversation_key AND h.state = 'pending' \
+             AND h.id < d.id)) \
+         ORDER BY d.next_at_ms, d.id LIMIT ?4"
+    );
+    let claimed = connection
+        .prepare_cached(&sql)?
+        .query_map(
+            params![claim.handler, claim.now_ms, claim.ordered, claim.limit],
+            claimed_from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut lease = connection.prepare_cached(
+        "UPDATE journal_deliveries SET lease_owner = ?2, lease_until_ms = ?3 WHERE id = ?1",
+    )?;
+    for delivery in &claimed {
+        lease.execute(params![delivery.id, claim.owner, claim.lease_until_ms])?;
+    }
     Ok(claimed)
 }
 
@@ -86,62 +82,67 @@ pub(super) fn next_due(writer: &mut Writer, handler: &str) -> Result<Option<i64>
         .query_row(params![handler, now_ms()], |row| row.get(0))?)
 }
 
-/// Records the attempt, and its outcome if the lease is still the settler's.
+/// Records the attempt, and its outcome if the lease is still the settler's, inside the
+/// transaction the writer has open for a batch of settlements. The lease is checked by the
+/// update itself, so the common case is two statements.
 pub(super) fn settle(
-    writer: &mut Writer,
+    connection: &Connection,
     settlement: &Settlement,
 ) -> Result<Settled, JournalError> {
-    let transaction = writer.connection.transaction_with_behavior(WRITE)?;
-    let found: Option<(Option<String>, i64)> = transaction
-        .prepare_cached("SELECT lease_owner, attempts_total FROM journal_deliveries WHERE id = ?1")?
-        .query_row([settlement.id], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?;
-    // Discarded meanwhile: there is no history left to add to.
-    let Some((lease_owner, attempts_total)) = found else {
-        return Ok(Settled::LeaseLost);
-    };
-    transaction
+    let outcome: Option<i64> = connection
         .prepare_cached(
-            "INSERT INTO journal_attempts (delivery_id, attempt, started_at_ms, ended_at_ms, \
-             result, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "UPDATE journal_deliveries SET state = ?2, attempts_total = attempts_total + 1, \
+             round_attempts = round_attempts + 1, next_at_ms = COALESCE(?3, next_at_ms), \
+             lease_owner = NULL, lease_until_ms = NULL, \
+             delivered_at_ms = COALESCE(?4, delivered_at_ms), \
+             last_error = COALESCE(?5, last_error), dead_reason = ?6 \
+             WHERE id = ?1 AND lease_owner = ?7 RETURNING attempts_total",
         )?
-        .execute(params![
-            settlement.id,
-            attempts_total + 1,
-            settlement.started_at_ms,
-            settlement.ended_at_ms,
-            settlement.result,
-            settlement.error,
-        ])?;
-    let settled = if lease_owner.as_deref() == Some(settlement.owner.as_str()) {
-        transaction
-            .prepare_cached(
-                "UPDATE journal_deliveries SET state = ?2, attempts_total = attempts_total + 1, \
-                 round_attempts = round_attempts + 1, next_at_ms = COALESCE(?3, next_at_ms), \
-                 lease_owner = NULL, lease_until_ms = NULL, \
-                 delivered_at_ms = COALESCE(?4, delivered_at_ms), \
-                 last_error = COALESCE(?5, last_error), dead_reason = ?6 WHERE id = ?1",
-            )?
-            .execute(params![
+        .query_row(
+            params![
                 settlement.id,
                 settlement.state,
                 settlement.next_at_ms,
                 settlement.delivered_at_ms,
                 settlement.error,
                 settlement.dead_reason,
-            ])?;
-        Settled::Recorded
-    } else {
-        // The attempt happened, so it counts in the delivery's life (its numbers stay
-        // unique); its state is the new claimer's to settle.
-        transaction
-            .prepare_cached(
-                "UPDATE journal_deliveries SET attempts_total = attempts_total + 1 WHERE id = ?1",
-            )?
-            .execute([settlement.id])?;
-        Settled::LeaseLost
+                settlement.owner,
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let (settled, attempt) = match outcome {
+        Some(attempt) => (Settled::Recorded, attempt),
+        None => {
+            // The attempt happened, so it counts in the delivery's life (its numbers stay
+            // unique); its state is the new claimer's to settle.
+            let counted: Option<i64> = connection
+                .prepare_cached(
+                    "UPDATE journal_deliveries SET attempts_total = attempts_total + 1 \
+                     WHERE id = ?1 RETURNING attempts_total",
+                )?
+                .query_row([settlement.id], |row| row.get(0))
+                .optional()?;
+            // Discarded meanwhile: there is no history left to add to.
+            let Some(attempt) = counted else {
+                return Ok(Settled::LeaseLost);
+            };
+            (Settled::LeaseLost, attempt)
+        }
     };
-    transaction.commit()?;
+    connection
+        .prepare_cached(
+            "INSERT INTO journal_attempts (delivery_id, attempt, started_at_ms, ended_at_ms, \
+             result, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            settlement.id,
+            attempt,
+            settlement.started_at_ms,
+            settlement.ended_at_ms,
+            settlement.result,
+            settlement.error,
+        ])?;
     Ok(settled)
 }
 

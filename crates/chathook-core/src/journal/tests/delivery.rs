@@ -12,7 +12,102 @@ on_both_backends!(
     an_expired_lease_is_claimed_by_another_owner_and_the_first_settles_lease_lost,
     released_leases_are_claimable_at_once,
     delivery_ids_follow_entry_ids_within_a_batch,
+    an_append_leases_fresh_deliveries_to_its_owner_on_sqlite_only,
 );
+
+/// A lease taken at append: the delivery comes back as a claim's would, and no claim returns
+/// it until the lease is released; an ordered handler's delivery is leased only when its key
+/// has no earlier pending one. PostgreSQL leases none.
+async fn an_append_leases_fresh_deliveries_to_its_owner_on_sqlite_only(db: TestDb) {
+    let journal = db.open().await;
+    let a = owner("a");
+    let lease = AppendLease {
+        owner: Arc::clone(&a),
+        lease: Duration::from_secs(60),
+        handlers: vec![("crm", false), ("audit", true)],
+    };
+    let sent = callback("k1", "C2C.CallbackAfterSendMsg", Some("c2c:a:b"));
+    let appended = journal
+        .append_leasing(
+            entry(sent.clone(), &["crm", "audit", "search"]),
+            lease.clone(),
+        )
+        .await
+        .unwrap();
+    let Appended::New(entry_id) = appended.0 else {
+        panic!("expected a new entry, got {:?}", appended.0);
+    };
+    let leased = appended.1;
+    if !journal.leases_at_append() {
+        assert!(leased.is_empty(), "{leased:?}");
+        for handler in ["crm", "audit", "search"] {
+            assert_eq!(
+                entry_ids(&claim_all(&journal, handler, false, &a).await),
+                [entry_id]
+            );
+        }
+        return;
+    }
+    let mut handlers: Vec<&str> = leased
+        .iter()
+        .map(|claimed| claimed.handler.as_str())
+        .collect();
+    handlers.sort_unstable();
+    assert_eq!(handlers, ["audit", "crm"]);
+    let crm = leased
+        .iter()
+        .find(|claimed| claimed.handler == "crm")
+        .unwrap();
+    assert_eq!(
+        (crm.entry_id, crm.attempt, crm.round_attempts),
+        (entry_id, 1, 0)
+    );
+    assert_eq!(
+        rows::unix_ms(crm.round_started_at),
+        rows::unix_ms(sent.received_at)
+    );
+    let mut stored = crm.callback.clone();
+    assert_eq!(
+        rows::unix_ms(stored.received_at),
+        rows::unix_ms(sent.received_at)
+    );
+    stored.received_at = sent.received_at;
+    assert_eq!(stored, sent);
+    // Leased: another owner's claim does not see them; the unleased handler's is claimable.
+    let b = owner("b");
+    assert!(claim_all(&journal, "crm", false, &b).await.is_empty());
+    assert!(claim_all(&journal, "audit", true, &b).await.is_empty());
+    assert_eq!(
+        entry_ids(&claim_all(&journal, "search", false, &b).await),
+        [entry_id]
+    );
+
+    // The same key again: the ordered handler's delivery waits behind the pending one.
+    let next = callback("k2", "C2C.CallbackAfterSendMsg", Some("c2c:a:b"));
+    let (_, leased_next) = journal
+        .append_leasing(entry(next, &["crm", "audit"]), lease)
+        .await
+        .unwrap();
+    let handlers: Vec<&str> = leased_next
+        .iter()
+        .map(|claimed| claimed.handler.as_str())
+        .collect();
+    assert_eq!(handlers, ["crm"]);
+
+    // The settlement checks the lease taken at append like a claim's.
+    let settled = journal.settle(crm.id, &a, attempt(AttemptOutcome::Delivered));
+    assert_eq!(settled.await.unwrap(), Settled::Recorded);
+    assert_eq!(
+        journal.release(&a).await.unwrap(),
+        2,
+        "audit's and the second crm's"
+    );
+    assert_eq!(claim_all(&journal, "crm", false, &b).await.len(), 1);
+    assert_eq!(
+        entry_ids(&claim_all(&journal, "audit", true, &b).await),
+        [entry_id]
+    );
+}
 
 async fn delivery_ids_follow_entry_ids_within_a_batch(db: TestDb) {
     let journal = std::sync::Arc::new(db.open().await);

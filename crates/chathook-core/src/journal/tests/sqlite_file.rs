@@ -103,3 +103,35 @@ async fn a_second_server_on_the_same_file_is_refused_and_an_operator_is_not() {
     let next = db.open().await;
     assert_eq!(next.stats().await.unwrap().entries, 1);
 }
+
+/// A member of a batch that fails after it began writing (here the second delivery of an
+/// entry owed twice to one handler, refused by the table's uniqueness) is undone alone: the
+/// batch, first written without savepoints, is written again with them, and every other
+/// append of it commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_failing_part_way_leaves_the_rest_of_its_batch_be() {
+    let db = TestDb::sqlite();
+    let journal = Arc::new(db.open().await);
+    let appends = (0..50).map(|n| {
+        let journal = Arc::clone(&journal);
+        tokio::spawn(async move {
+            let handlers: &[&'static str] = if n == 25 { &["crm", "crm"] } else { &["crm"] };
+            let sent = callback(&format!("k{n}"), "C2C.X", None);
+            journal.append(entry(sent, handlers)).await
+        })
+    });
+    let answers = futures_util::future::join_all(appends).await;
+    for (n, answer) in answers.into_iter().enumerate() {
+        let answer = answer.expect("the task ran");
+        if n == 25 {
+            let error = answer.expect_err("a delivery owed twice is refused");
+            assert!(error.to_string().contains("UNIQUE"), "{error}");
+        } else {
+            assert!(matches!(answer, Ok(Appended::New(_))), "{n}: {answer:?}");
+        }
+    }
+    let stats = journal.stats().await.unwrap();
+    assert_eq!(stats.entries, 49, "the failed entry's row is undone too");
+    let deliveries = claim_all(&journal, "crm", false, &owner("a")).await;
+    assert_eq!(deliveries.len(), 49);
+}
