@@ -303,6 +303,16 @@ mod tests {
         (address, received)
     }
 
+    /// A receiver giving every request a copy of `answer`, at once.
+    async fn answering(answer: Response) -> SocketAddr {
+        let (code, headers) = (answer.status(), answer.headers().clone());
+        let body = axum::body::to_bytes(answer.into_body(), 1024)
+            .await
+            .unwrap();
+        let answer = move || (code, headers.clone(), body.clone()).into_response();
+        receiver(answer, Duration::ZERO).await.0
+    }
+
     fn endpoint(url: String, changes: serde_json::Value) -> Endpoint {
         let mut config = json!({
             "name": "crm",
@@ -402,12 +412,7 @@ mod tests {
             ),
         ];
         for (answer, expected) in cases {
-            let (code, headers) = (answer.status(), answer.headers().clone());
-            let body = axum::body::to_bytes(answer.into_body(), 1024)
-                .await
-                .unwrap();
-            let answer = move || (code, headers.clone(), body.clone()).into_response();
-            let (address, _) = receiver(answer, Duration::ZERO).await;
+            let address = answering(answer).await;
             let endpoint = endpoint(
                 format!("http://{address}/hooks"),
                 json!({"retry_statuses": [409]}),
@@ -560,12 +565,7 @@ mod tests {
             ),
         ];
         for (answer, reason, expected) in cases {
-            let (code, headers) = (answer.status(), answer.headers().clone());
-            let body = axum::body::to_bytes(answer.into_body(), 1024)
-                .await
-                .unwrap();
-            let answer = move || (code, headers.clone(), body.clone()).into_response();
-            let (address, _) = receiver(answer, Duration::ZERO).await;
+            let address = answering(answer).await;
             let decider = endpoint(
                 format!("http://{address}/decide"),
                 json!({"name": "mod", "decides": true, "commands": ["before"]}),
