@@ -139,7 +139,7 @@ async fn row_ids(browser: &Client) -> Vec<u64> {
 }
 
 /// The newest record the server keeps that satisfies `pick`, as `/api/v1/callbacks` gives it.
-async fn newest_record(server: &TestServer, pick: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn newest_record(server: &TestServer, pick: impl Fn(&Value) -> bool) -> Value {
     let response = server
         .client
         .get(server.url("/api/v1/callbacks"))

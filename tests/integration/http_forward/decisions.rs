@@ -14,15 +14,7 @@ const REWRITE: &str = r#"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","MsgB
 
 /// The newest console record (this test's server gets one command only).
 async fn newest_record(server: &TestServer) -> Value {
-    let response = server
-        .client
-        .get(server.url("/api/v1/callbacks"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let records: Value = response.json().await.unwrap();
-    records["callbacks"][0].clone()
+    crate::console_page::newest_record(server, |_| true).await
 }
 
 #[tokio::test]
